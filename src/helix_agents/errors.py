@@ -1,0 +1,221 @@
+"""The one exception tree of helix-agents.
+
+::
+
+    HelixError                         everything the runtime raises on purpose
+    ├── ConfigurationError             misuse of the API: bad agent, tool or host setup
+    │   └── UnknownAgentError          no agent of that name in the registry
+    ├── InvalidIdError                 a session / instance / stream id breaks the id rules
+    ├── StoreError                     the state store refused an operation
+    │   ├── SessionNotFoundError
+    │   ├── ConflictError              single writer: a run is already active, or we lost the lease
+    │   └── ValueTooLargeError         a value over D1's 2 MB row / value limit
+    ├── DatabaseError                  a driver error, translated from sqlite3 / D1 / the bridge
+    │   └── DatabaseLimitError         D1's statement limits (parameters, statement size)
+    ├── StepError                      the durable step engine
+    │   ├── NonDeterminismError        a replay asked for a different step than the journal has
+    │   ├── StepTimeoutError
+    │   ├── StepResultTooLargeError    a step result over 1 MiB
+    │   ├── InstanceExistsError        write-once instance ids
+    │   └── InstanceNotFoundError
+    ├── StreamError                    the stream manager
+    │   └── StreamNotFoundError
+    ├── ModelError                     a model provider failed
+    │   ├── ModelHTTPError             a non-retryable HTTP status, with the provider's message
+    │   ├── ModelRateLimitedError      429 after the retries ran out
+    │   └── ModelProtocolError         the provider spoke the protocol wrong
+    ├── ToolError                      raised by a tool: its message goes back to the model
+    ├── UsageLimitExceededError        an agent's request / token / tool-call limit
+    └── RunFailedError                 a run ended failed; carries the reason
+
+    BaseException
+    └── RunSignal                      the loop's own control flow: user code must not swallow it
+        ├── SuspendSignal              stop here and persist a suspension
+        ├── InterruptSignal            a soft stop was requested
+        └── AbortSignal                a hard stop was requested
+
+Foreign errors (sqlite3, JS exceptions, httpx) are translated where an adapter meets them,
+so code above the ports only ever sees this tree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AbortSignal",
+    "ConfigurationError",
+    "ConflictError",
+    "DatabaseError",
+    "DatabaseLimitError",
+    "HelixError",
+    "InstanceExistsError",
+    "InstanceNotFoundError",
+    "InterruptSignal",
+    "InvalidIdError",
+    "ModelError",
+    "ModelHTTPError",
+    "ModelProtocolError",
+    "ModelRateLimitedError",
+    "NonDeterminismError",
+    "RunFailedError",
+    "RunSignal",
+    "SessionNotFoundError",
+    "StepError",
+    "StepResultTooLargeError",
+    "StepTimeoutError",
+    "StoreError",
+    "StreamError",
+    "StreamNotFoundError",
+    "SuspendSignal",
+    "ToolError",
+    "UnknownAgentError",
+    "UsageLimitExceededError",
+    "ValueTooLargeError",
+]
+
+
+class HelixError(Exception):
+    """Base of every error helix-agents raises on purpose."""
+
+    #: A stable machine-readable code, used by the HTTP layer in ``{"error": {"code"}}``.
+    code: str = "helix_error"
+
+
+class ConfigurationError(HelixError):
+    code = "configuration_error"
+
+
+class UnknownAgentError(ConfigurationError):
+    code = "unknown_agent"
+
+
+class InvalidIdError(HelixError, ValueError):
+    code = "invalid_id"
+
+
+class StoreError(HelixError):
+    code = "store_error"
+
+
+class SessionNotFoundError(StoreError):
+    code = "session_not_found"
+
+
+class ConflictError(StoreError):
+    code = "conflict"
+
+
+class ValueTooLargeError(StoreError):
+    code = "value_too_large"
+
+    def __init__(self, message: str, *, size: int, limit: int) -> None:
+        super().__init__(message)
+        self.size = size
+        self.limit = limit
+
+
+class DatabaseError(HelixError):
+    code = "database_error"
+
+
+class DatabaseLimitError(DatabaseError):
+    code = "database_limit"
+
+
+class StepError(HelixError):
+    code = "step_error"
+
+
+class NonDeterminismError(StepError):
+    code = "non_determinism"
+
+
+class StepTimeoutError(StepError):
+    code = "step_timeout"
+
+
+class StepResultTooLargeError(StepError):
+    code = "step_result_too_large"
+
+
+class InstanceExistsError(StepError):
+    code = "instance_exists"
+
+
+class InstanceNotFoundError(StepError):
+    code = "instance_not_found"
+
+
+class StreamError(HelixError):
+    code = "stream_error"
+
+
+class StreamNotFoundError(StreamError):
+    code = "stream_not_found"
+
+
+class ModelError(HelixError):
+    code = "model_error"
+
+
+class ModelHTTPError(ModelError):
+    code = "model_http_error"
+
+    def __init__(self, message: str, *, status_code: int, body: Any = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body
+
+
+class ModelRateLimitedError(ModelHTTPError):
+    code = "model_rate_limited"
+
+
+class ModelProtocolError(ModelError):
+    code = "model_protocol_error"
+
+
+class ToolError(HelixError):
+    """Raise from a tool to send ``message`` back to the model as the tool's error result.
+
+    The model sees the message and may correct itself; the run goes on.
+    """
+
+    code = "tool_error"
+
+
+class UsageLimitExceededError(HelixError):
+    code = "usage_limit_exceeded"
+
+
+class RunFailedError(HelixError):
+    code = "run_failed"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class RunSignal(BaseException):
+    """The loop's own control flow. Derives from BaseException so ``except Exception`` in
+    user code (a tool, a model adapter) cannot swallow it."""
+
+
+class SuspendSignal(RunSignal):
+    def __init__(self, status: str, detail: Any = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.detail = detail
+
+
+class InterruptSignal(RunSignal):
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "interrupted")
+        self.reason = reason
+
+
+class AbortSignal(RunSignal):
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "aborted")
+        self.reason = reason

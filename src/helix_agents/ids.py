@@ -1,0 +1,82 @@
+"""Ids and names: sessions, run instances, step names.
+
+Workflows instance ids are at most 100 characters matching ``^[a-zA-Z0-9_][a-zA-Z0-9-_]*$``.
+Each user turn is an instance ``{session}--t{turn}`` and each resume after a suspension is
+``{session}--t{turn}--r{n}`` (DESIGN.md invariant 5), so a session id is kept to 64
+characters of the same alphabet, which leaves room for the suffixes.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from .errors import InvalidIdError
+
+__all__ = [
+    "INSTANCE_ID_MAX",
+    "SESSION_ID_MAX",
+    "model_step_name",
+    "new_session_id",
+    "parse_instance_id",
+    "run_instance_id",
+    "tool_step_name",
+    "validate_instance_id",
+    "validate_session_id",
+]
+
+INSTANCE_ID_MAX = 100
+SESSION_ID_MAX = 64
+_ID_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]*$")
+_INSTANCE_RE = re.compile(r"^(?P<session>.+?)--t(?P<turn>\d+)(?:--r(?P<resume>\d+))?$")
+
+
+def validate_instance_id(instance_id: str) -> str:
+    if not isinstance(instance_id, str) or not instance_id:
+        raise InvalidIdError("instance id must be a non-empty string")
+    if len(instance_id) > INSTANCE_ID_MAX:
+        raise InvalidIdError(
+            f"instance id is {len(instance_id)} characters; the limit is {INSTANCE_ID_MAX}"
+        )
+    if not _ID_RE.match(instance_id):
+        raise InvalidIdError(f"instance id {instance_id!r} must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
+    return instance_id
+
+
+def validate_session_id(session_id: str) -> str:
+    if not isinstance(session_id, str) or not session_id:
+        raise InvalidIdError("session id must be a non-empty string")
+    if len(session_id) > SESSION_ID_MAX:
+        raise InvalidIdError(
+            f"session id is {len(session_id)} characters; the limit is {SESSION_ID_MAX}"
+        )
+    if not _ID_RE.match(session_id):
+        raise InvalidIdError(f"session id {session_id!r} must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
+    return session_id
+
+
+def new_session_id() -> str:
+    """A fresh random session id. Call it outside steps only (it is not deterministic)."""
+    return "s_" + uuid.uuid4().hex
+
+
+def run_instance_id(session_id: str, turn: int, resume: int = 0) -> str:
+    """``{session}--t{turn}`` for a turn, ``{session}--t{turn}--r{n}`` for its n-th resume."""
+    base = f"{session_id}--t{turn}"
+    return validate_instance_id(f"{base}--r{resume}" if resume else base)
+
+
+def parse_instance_id(instance_id: str) -> tuple[str, int, int]:
+    """The inverse of :func:`run_instance_id`: ``(session_id, turn, resume)``."""
+    match = _INSTANCE_RE.match(instance_id)
+    if not match:
+        raise InvalidIdError(f"{instance_id!r} is not a run instance id")
+    return match["session"], int(match["turn"]), int(match["resume"] or 0)
+
+
+def model_step_name(turn: int, step: int) -> str:
+    return f"turn-{turn}/step-{step:02d}/model"
+
+
+def tool_step_name(turn: int, step: int, tool_call_id: str) -> str:
+    return f"turn-{turn}/step-{step:02d}/tool/{tool_call_id}"

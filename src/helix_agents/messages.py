@@ -1,0 +1,77 @@
+"""The messages of a conversation, as stored in ``__agents_messages.message`` (one JSON each).
+
+A session's history is an ordered list of these, numbered by a deterministic ``sequence``.
+The system prompt is not stored: it is computed from the agent at each model call.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from ._base import Record
+
+__all__ = [
+    "AssistantMessage",
+    "Message",
+    "ToolCall",
+    "ToolResultMessage",
+    "UserMessage",
+    "message_adapter",
+]
+
+
+class ToolCall(Record):
+    """A tool call the model asked for. ``arguments`` is the parsed JSON object; when the
+    model sent text that is not a JSON object, ``arguments`` is empty and ``raw_arguments``
+    keeps the text so the error can be reported back to the model."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    raw_arguments: str | None = None
+
+
+class UserMessage(Record):
+    role: Literal["user"] = "user"
+    content: str
+    id: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class AssistantMessage(Record):
+    """One model response: its text, its reasoning and the tool calls it made."""
+
+    role: Literal["assistant"] = "assistant"
+    content: str = ""
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    id: str | None = None
+    #: The agent step (1-based within the turn) that produced this response.
+    step: int | None = None
+    finish_reason: str | None = None
+
+
+ToolResultStatus = Literal["success", "error", "denied"]
+
+
+class ToolResultMessage(Record):
+    """The result of one tool call. ``status`` tells the model (and the UI) whether the tool
+    succeeded, raised, or was denied by a human."""
+
+    role: Literal["tool"] = "tool"
+    tool_call_id: str
+    tool_name: str
+    content: Any = None
+    status: ToolResultStatus = "success"
+    id: str | None = None
+
+
+Message = Annotated[UserMessage | AssistantMessage | ToolResultMessage, Field(discriminator="role")]
+
+
+#: ``message_adapter.validate_json(text)`` parses any stored message.
+message_adapter: TypeAdapter[UserMessage | AssistantMessage | ToolResultMessage] = TypeAdapter(
+    Message
+)

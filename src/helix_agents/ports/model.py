@@ -1,0 +1,110 @@
+"""The Model port: one LLM request, streamed.
+
+Contract: ``stream(request)`` is an async iterator of events: any number of
+:class:`TextDelta`, :class:`ReasoningDelta` and :class:`ToolCallDelta`, then exactly one
+:class:`ModelResponse`, last, with the complete text, tool calls (arguments parsed) and usage.
+Failures raise :class:`helix_agents.errors.ModelError` subclasses: an adapter retries what is
+worth retrying (429, 5xx, dropped connections) itself before raising.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from ..messages import AssistantMessage, Message, ToolCall
+from ..usage import Usage
+
+__all__ = [
+    "Model",
+    "ModelEvent",
+    "ModelRequest",
+    "ModelResponse",
+    "ModelSettings",
+    "ReasoningDelta",
+    "TextDelta",
+    "ToolCallDelta",
+    "ToolDefinition",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDefinition:
+    name: str
+    description: str
+    #: A JSON schema object for the arguments.
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    temperature: float | None = None
+    max_tokens: int | None = None
+    timeout: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequest:
+    system: str
+    messages: list[Message]
+    tools: list[ToolDefinition] = field(default_factory=list)
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    #: When set, the model must end by calling this tool (structured output).
+    output_tool: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call. ``index`` identifies the call within the response;
+    ``id`` and ``name`` come with the first delta of a call, later deltas may omit them."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments_delta: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponse:
+    text: str = ""
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    #: ``stop``, ``tool-calls``, ``length``, ``content-filter``, ``error`` or ``other``.
+    finish_reason: str = "stop"
+    model_name: str | None = None
+
+    def to_message(self, *, step: int | None = None, id: str | None = None) -> AssistantMessage:
+        return AssistantMessage(
+            content=self.text,
+            reasoning=self.reasoning,
+            tool_calls=list(self.tool_calls),
+            step=step,
+            id=id,
+            finish_reason=self.finish_reason,
+        )
+
+
+ModelEvent = TextDelta | ReasoningDelta | ToolCallDelta | ModelResponse
+
+
+@runtime_checkable
+class Model(Protocol):
+    #: A short name for logs and usage records, e.g. ``openai:gpt-4o-mini``.
+    name: str
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        """Stream one response; the last event is the ModelResponse."""
+        ...

@@ -1,0 +1,82 @@
+"""The StreamManager port: an append-only chunk log per stream.
+
+Contract:
+
+- ``write(stream_id, chunks)`` appends a batch and gives each chunk the next dense sequence
+  number (1, 2, 3, ...). It returns a :class:`WriteAck` with the last sequence, how many
+  readers are live right now, and whether an interrupt or abort was requested for the
+  stream's session, so a writer learns both without a call of its own. Writing to an ended or
+  failed stream raises StreamError.
+- ``read(stream_id, after, timeout)`` returns the chunks with sequence > ``after`` (at most
+  ``limit``). When there are none and the stream is still active, it waits up to ``timeout``
+  seconds for more, without polling; ``timeout=0`` never waits.
+- ``set_status`` moves a stream through ``active`` to ``paused``, ``ended`` or ``failed``;
+  ``ended`` and ``failed`` are final and wake every waiting reader.
+- ``request_stop(stream_id, kind)`` records an interrupt/abort request that the next ack
+  reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+from ..chunks import Chunk, SequencedChunk
+
+__all__ = ["ReadResult", "StopRequest", "StreamInfo", "StreamManager", "StreamStatus", "WriteAck"]
+
+StreamStatus = Literal["active", "paused", "ended", "failed"]
+StopRequest = Literal["interrupt", "abort"]
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAck:
+    last_seq: int
+    readers: int = 0
+    stop_requested: StopRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    stream_id: str
+    status: StreamStatus
+    last_seq: int
+    created_at: int = 0
+    updated_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReadResult:
+    chunks: list[SequencedChunk] = field(default_factory=list)
+    status: StreamStatus = "active"
+    last_seq: int = 0
+
+
+@runtime_checkable
+class StreamManager(Protocol):
+    async def create(self, stream_id: str) -> StreamInfo:
+        """Create the stream if it does not exist (idempotent) and return its info."""
+        ...
+
+    async def write(self, stream_id: str, chunks: Sequence[Chunk]) -> WriteAck:
+        """Append chunks; returns the ack described above."""
+        ...
+
+    async def read(
+        self, stream_id: str, after: int = 0, timeout: float = 0.0, limit: int = 1000
+    ) -> ReadResult:
+        """Chunks after ``after``, waiting up to ``timeout`` seconds when there are none."""
+        ...
+
+    async def set_status(self, stream_id: str, status: StreamStatus) -> StreamInfo:
+        """Move the stream to ``status``; final statuses wake every waiting reader."""
+        ...
+
+    async def info(self, stream_id: str) -> StreamInfo | None:
+        """The stream's status and last sequence, or None if it does not exist."""
+        ...
+
+    async def request_stop(self, stream_id: str, kind: StopRequest) -> None:
+        """Record an interrupt or abort request; the next write's ack reports it."""
+        ...
