@@ -1,6 +1,9 @@
 """The chunks of a run's stream, Helix-style, as the chunk log stores them.
 
-The edge (``helix_agents.streaming.ui``) maps these to AI SDK UI message stream chunks.
+The edge (``helix_agents.streaming.ui``) maps these to AI SDK UI message stream chunks, at
+most one UI event per chunk, so that an SSE event's ``id`` is exactly the chunk's sequence
+number and ``Last-Event-ID`` resumes without any state on the server. That is why the writer
+(the loop) emits explicit start/end chunks for text and reasoning parts.
 Every chunk may carry the agent ``step`` and the model ``attempt`` that produced it: when a
 model step is retried, a ``step-reset`` chunk marks the superseded attempt so that readers
 drop what it streamed (DESIGN.md invariant 3). Chunks from a sub-agent carry ``agent`` and
@@ -22,6 +25,8 @@ __all__ = [
     "ErrorChunk",
     "OutputChunk",
     "ReasoningDeltaChunk",
+    "ReasoningEndChunk",
+    "ReasoningStartChunk",
     "RunEndChunk",
     "RunStartChunk",
     "SequencedChunk",
@@ -31,6 +36,8 @@ __all__ = [
     "SubagentEndChunk",
     "SubagentStartChunk",
     "TextDeltaChunk",
+    "TextEndChunk",
+    "TextStartChunk",
     "ToolApprovalRequestChunk",
     "ToolErrorChunk",
     "ToolInputAvailableChunk",
@@ -82,6 +89,26 @@ class StepResetChunk(ChunkBase):
     """Everything streamed by ``step``/``attempt`` is superseded by a retry."""
 
     type: Literal["step-reset"] = "step-reset"
+
+
+class TextStartChunk(ChunkBase):
+    type: Literal["text-start"] = "text-start"
+    part_id: str
+
+
+class TextEndChunk(ChunkBase):
+    type: Literal["text-end"] = "text-end"
+    part_id: str
+
+
+class ReasoningStartChunk(ChunkBase):
+    type: Literal["reasoning-start"] = "reasoning-start"
+    part_id: str
+
+
+class ReasoningEndChunk(ChunkBase):
+    type: Literal["reasoning-end"] = "reasoning-end"
+    part_id: str
 
 
 class TextDeltaChunk(ChunkBase):
@@ -190,8 +217,12 @@ Chunk = Annotated[
     | StepStartChunk
     | StepEndChunk
     | StepResetChunk
+    | TextStartChunk
     | TextDeltaChunk
+    | TextEndChunk
+    | ReasoningStartChunk
     | ReasoningDeltaChunk
+    | ReasoningEndChunk
     | ToolInputStartChunk
     | ToolInputDeltaChunk
     | ToolInputAvailableChunk
