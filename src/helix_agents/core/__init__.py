@@ -1,1 +1,1 @@
-"""TODO"""
+"""The agent loop, written once against the ports; hosts run it."""

@@ -1,0 +1,186 @@
+"""Agents and the registry that hosts look them up in.
+
+An :class:`Agent` is a definition, not a running thing: a name, a system prompt, tools, a
+model and optionally a structured output type. Hosts run it; the same definition runs on the
+local host and on Cloudflare.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import ConfigurationError, UnknownAgentError
+from .ports.model import ModelSettings, ToolDefinition
+from .tools import Tool, ToolArgumentsError, tool
+
+if TYPE_CHECKING:
+    from .ports.model import Model
+    from .state import SessionState
+
+__all__ = ["OUTPUT_TOOL_NAME", "Agent", "AgentRegistry", "UsageLimits"]
+
+#: The tool through which an agent with an ``output_type`` delivers its structured output.
+OUTPUT_TOOL_NAME = "final_result"
+
+SystemPrompt = str | Callable[["SessionState"], str]
+
+
+@dataclass(frozen=True)
+class UsageLimits:
+    """Optional per-run limits; a run that exceeds one ends ``failed`` with a clear reason."""
+
+    max_requests: int | None = None
+    max_total_tokens: int | None = None
+    max_tool_calls: int | None = None
+
+
+@dataclass(eq=False)
+class Agent:
+    """An agent definition.
+
+    ``system_prompt`` is a string or a function of the session state. ``model`` is a Model
+    instance or a string: ``"openai:<model>"``, ``"workers-ai:<model>"`` or ``"test"``.
+    ``output_type`` (a pydantic model) makes the agent finish through a structured-output
+    tool whose validated value is the run's output. ``max_steps`` bounds the model calls of
+    one turn.
+    """
+
+    name: str
+    system_prompt: SystemPrompt = ""
+    tools: Sequence[Tool | Callable[..., Any]] = ()
+    model: Model | str = "test"
+    output_type: type[BaseModel] | None = None
+    max_steps: int = 10
+    description: str | None = None
+    model_settings: ModelSettings = field(default_factory=ModelSettings)
+    usage_limits: UsageLimits | None = None
+    _tools: dict[str, Tool] = field(init=False, repr=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}", self.name):
+            raise ConfigurationError(
+                f"agent name {self.name!r} must be 1-64 characters of letters, digits, _ . -"
+            )
+        if self.max_steps < 1:
+            raise ConfigurationError(f"agent {self.name!r}: max_steps must be at least 1")
+        if self.output_type is not None and not (
+            isinstance(self.output_type, type) and issubclass(self.output_type, BaseModel)
+        ):
+            raise ConfigurationError(f"agent {self.name!r}: output_type must be a pydantic model")
+        for item in self.tools:
+            built = item if isinstance(item, Tool) else tool(item)
+            if built.name in self._tools:
+                raise ConfigurationError(f"agent {self.name!r}: two tools named {built.name!r}")
+            if built.name == OUTPUT_TOOL_NAME and self.output_type is not None:
+                raise ConfigurationError(f"{OUTPUT_TOOL_NAME!r} is reserved for the output tool")
+            self._tools[built.name] = built
+
+    # -- tools ---------------------------------------------------------------------------
+
+    @property
+    def tool_map(self) -> dict[str, Tool]:
+        return self._tools
+
+    def get_tool(self, name: str) -> Tool | None:
+        return self._tools.get(name)
+
+    def tool_definitions(self) -> list[ToolDefinition]:
+        """What the model is offered: every tool, plus the output tool if any."""
+        defs = [
+            ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
+            for t in self._tools.values()
+        ]
+        if self.output_type is not None:
+            schema = self.output_type.model_json_schema()
+            schema.pop("title", None)
+            doc = (self.output_type.__doc__ or "").strip()
+            defs.append(
+                ToolDefinition(
+                    name=OUTPUT_TOOL_NAME,
+                    description=doc or "Deliver the final result of the task.",
+                    parameters=schema,
+                )
+            )
+        return defs
+
+    @property
+    def output_tool_name(self) -> str | None:
+        return OUTPUT_TOOL_NAME if self.output_type is not None else None
+
+    def validate_output(self, arguments: dict[str, Any]) -> Any:
+        """Validate the output tool's arguments; the JSON value of the output."""
+        assert self.output_type is not None
+        try:
+            value = self.output_type.model_validate(arguments)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(output)'}: {err['msg']}"
+                for err in exc.errors(include_url=False)
+            )
+            raise ToolArgumentsError(
+                f"Invalid final result: {problems}. Call {OUTPUT_TOOL_NAME} again with a "
+                "valid result."
+            ) from None
+        return value.model_dump(mode="json")
+
+    # -- prompt --------------------------------------------------------------------------
+
+    def render_system_prompt(self, state: SessionState) -> str:
+        prompt = self.system_prompt
+        return prompt(state) if callable(prompt) else prompt
+
+
+class AgentRegistry:
+    """Agents by name. Hosts resolve ``agentType`` through it."""
+
+    def __init__(self, agents: Iterable[Agent] = ()) -> None:
+        self._agents: dict[str, Agent] = {}
+        for agent in agents:
+            self.register(agent)
+
+    def register(self, agent: Agent) -> Agent:
+        if not isinstance(agent, Agent):
+            raise ConfigurationError(f"not an Agent: {agent!r}")
+        if agent.name in self._agents and self._agents[agent.name] is not agent:
+            raise ConfigurationError(f"two agents named {agent.name!r}")
+        self._agents[agent.name] = agent
+        return agent
+
+    def get(self, name: str) -> Agent:
+        try:
+            return self._agents[name]
+        except KeyError:
+            known = ", ".join(sorted(self._agents)) or "none"
+            raise UnknownAgentError(f"unknown agent {name!r} (known: {known})") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._agents
+
+    def __iter__(self) -> Iterator[Agent]:
+        return iter(self._agents.values())
+
+    def __len__(self) -> int:
+        return len(self._agents)
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._agents)
+
+    @classmethod
+    def coerce(cls, value: AgentRegistry | Agent | Iterable[Agent]) -> AgentRegistry:
+        """Accept a registry, a single agent, or any iterable of agents (``--app``)."""
+        if isinstance(value, AgentRegistry):
+            return value
+        if isinstance(value, Agent):
+            return cls([value])
+        try:
+            return cls(list(value))
+        except TypeError:
+            raise ConfigurationError(
+                "expected an AgentRegistry, an Agent or a list of agents"
+            ) from None

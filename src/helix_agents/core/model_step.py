@@ -1,0 +1,412 @@
+"""The body of a model step: one LLM call, streamed and persisted.
+
+In order: read the session (abort and interrupt flags included), reuse a response that an
+earlier attempt already persisted (a crash between the write and the journal), else call the
+model and stream its output, then write the assistant message, the results the step can
+decide itself (unknown tools, the output tool, the step limit), usage and state in one go.
+The step returns a compact :class:`ModelStepResult`; the messages are in the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..agent import OUTPUT_TOOL_NAME
+from ..chunks import (
+    ReasoningDeltaChunk,
+    ReasoningEndChunk,
+    ReasoningStartChunk,
+    StepEndChunk,
+    StepResetChunk,
+    StepStartChunk,
+    TextDeltaChunk,
+    TextEndChunk,
+    TextStartChunk,
+    ToolInputAvailableChunk,
+    ToolInputDeltaChunk,
+    ToolInputStartChunk,
+)
+from ..errors import ModelError
+from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
+from ..ports.model import (
+    ModelRequest,
+    ModelResponse,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+)
+from ..ports.step import StepContext
+from ..state import RunStatus
+from ..tools import ToolArgumentsError
+from ..usage import Usage
+from .params import ModelStepResult, PlannedCall
+from .run_context import RunContext
+from .stream_writer import StreamWriter
+
+__all__ = ["ModelStep"]
+
+
+class ModelStep:
+    def __init__(self, run: RunContext) -> None:
+        self.rc = run
+
+    async def execute(self, ctx: StepContext, *, step_no: int, sequence: int) -> dict[str, Any]:
+        run = self.rc
+        run.executed.add(ctx.name)
+        store = run.deps.store
+        session_id = run.params.session_id
+
+        stopped = await run.run_is_current()
+        if stopped is not None:
+            # Someone else (abort, supersede) already ended this run: write nothing.
+            return _final(stopped, sequence)
+        state = await run.load_session()
+        if state.aborted:
+            await run.finish(RunStatus.ABORTED, step=ctx, finish_reason="other")
+            return _final(RunStatus.ABORTED, sequence)
+        if await store.interrupt_requested(session_id):
+            await run.finish(RunStatus.INTERRUPTED, step=ctx, finish_reason="other")
+            return _final(RunStatus.INTERRUPTED, sequence)
+
+        writer = run.writer(step=step_no, attempt=ctx.attempt)
+        existing = await store.get_message(session_id, sequence)
+        if isinstance(existing, AssistantMessage):
+            # An earlier attempt persisted this response and its stream, then died before
+            # the journal recorded the step: reuse it, never pay for the call twice.
+            message = existing
+            usage = Usage()
+        else:
+            history = await run.messages_before(sequence)
+            message, usage, stop = await self._call_model(ctx, writer, step_no, history, state)
+            if stop == "abort":
+                await self._persist(sequence, [message], step_count=step_no)
+                await run.record_usage(ctx.name, usage, kind="model", model=self._model_name)
+                await run.finish(RunStatus.ABORTED, step=ctx, writer=writer, finish_reason="other")
+                return _final(RunStatus.ABORTED, sequence + 1)
+        return await self._decide(ctx, writer, step_no, sequence, message, usage)
+
+    # -- the model call ------------------------------------------------------------------
+
+    @property
+    def _model_name(self) -> str:
+        model = self.rc.agent.model
+        return model if isinstance(model, str) else getattr(model, "name", type(model).__name__)
+
+    async def _call_model(
+        self,
+        ctx: StepContext,
+        writer: StreamWriter,
+        step_no: int,
+        history: list[Message],
+        state: Any,
+    ) -> tuple[AssistantMessage, Usage, str | None]:
+        run = self.rc
+        agent = run.agent
+        model = run.deps.resolve_model(agent.model)
+        request = ModelRequest(
+            system=agent.render_system_prompt(state),
+            messages=history,
+            tools=agent.tool_definitions(),
+            settings=agent.model_settings,
+            output_tool=agent.output_tool_name,
+        )
+        for superseded in range(1, ctx.attempt):
+            # Readers drop whatever an earlier attempt of this step streamed.
+            await writer.add(StepResetChunk(), tag=False, step=step_no, attempt=superseded)
+        await writer.add(StepStartChunk())
+        parts = _PartTracker(writer, f"{run.params.message_id}-{step_no}-{ctx.attempt}")
+        response: ModelResponse | None = None
+        stop: str | None = None
+        try:
+            async for event in model.stream(request):
+                if isinstance(event, TextDelta):
+                    await parts.text(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    await parts.reasoning(event.text)
+                elif isinstance(event, ToolCallDelta):
+                    await parts.tool_delta(event)
+                elif isinstance(event, ModelResponse):
+                    response = event
+                if writer.stop_requested == "abort":
+                    stop = "abort"
+                    break
+        except ModelError:
+            writer.discard()
+            raise
+        if response is None:
+            if stop is None:
+                from ..errors import ModelProtocolError
+
+                raise ModelProtocolError("the model's stream ended without a response")
+            # Aborted mid-stream: keep what was said so far.
+            response = ModelResponse(
+                text=parts.text_so_far,
+                reasoning=parts.reasoning_so_far or None,
+                finish_reason="other",
+            )
+        await parts.close()
+        if stop is None:
+            for call in response.tool_calls:
+                if call.id not in parts.started_tools:
+                    await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
+                await writer.add(
+                    ToolInputAvailableChunk(
+                        tool_call_id=call.id, tool_name=call.name, input=call.arguments
+                    )
+                )
+        await writer.add(StepEndChunk(finish_reason=response.finish_reason))
+        await writer.flush()
+        usage = response.usage.model_copy()
+        usage.requests = max(usage.requests, 1)
+        message = response.to_message(step=step_no, id=run.params.message_id)
+        if stop is not None:
+            message.tool_calls = []
+        return message, usage, stop
+
+    # -- deciding what comes next ----------------------------------------------------------
+
+    async def _decide(
+        self,
+        ctx: StepContext,
+        writer: StreamWriter,
+        step_no: int,
+        sequence: int,
+        message: AssistantMessage,
+        usage: Usage,
+    ) -> dict[str, Any]:
+        run = self.rc
+        agent = run.agent
+        to_write: list[Message] = [message]
+        planned: list[PlannedCall] = []
+        output: Any = None
+        output_given = False
+        output_error: str | None = None
+        at_limit = step_no >= agent.max_steps
+
+        for index, call in enumerate(message.tool_calls):
+            seq = sequence + 1 + index
+            if agent.output_type is not None and call.name == OUTPUT_TOOL_NAME:
+                if output_given:
+                    to_write.append(_result(call, "Ignored: the final result was already given."))
+                    continue
+                try:
+                    output = agent.validate_output(call.arguments)
+                    output_given = True
+                    to_write.append(_result(call, "Final result accepted."))
+                except ToolArgumentsError as exc:
+                    output_error = exc.message
+                    to_write.append(_result(call, exc.message, status="error"))
+            elif agent.get_tool(call.name) is None:
+                known = ", ".join(sorted(agent.tool_map)) or "none"
+                to_write.append(
+                    _result(call, f"Unknown tool {call.name!r}. Available tools: {known}.", "error")
+                )
+            else:
+                planned.append(PlannedCall(call=call, sequence=seq))
+                to_write.append(_placeholder(call))
+        next_sequence = sequence + 1 + len(message.tool_calls)
+
+        if output_given:
+            # The output tool ends the run; other calls of the same response are not run.
+            for item in planned:
+                to_write[item.sequence - sequence] = _result(
+                    item.call, "Not executed: the final result was given.", "error"
+                )
+            planned = []
+            return await self._end(
+                ctx, writer, step_no, sequence, to_write, usage, RunStatus.COMPLETED, output=output
+            )
+        if not message.tool_calls and output_error is None:
+            if agent.output_type is None:
+                return await self._end(
+                    ctx,
+                    writer,
+                    step_no,
+                    sequence,
+                    to_write,
+                    usage,
+                    RunStatus.COMPLETED,
+                    output=message.content,
+                )
+            # Structured output was required but the model answered in text: ask again.
+            to_write.append(
+                UserMessage(
+                    content=f"Please give your final answer by calling the {OUTPUT_TOOL_NAME} tool."
+                )
+            )
+            next_sequence = sequence + 2
+        if at_limit:
+            error = f"The agent reached its limit of {agent.max_steps} steps without finishing."
+            for item in planned:
+                to_write[item.sequence - sequence] = _result(
+                    item.call, "Not executed: the agent reached its step limit.", "error"
+                )
+            return await self._end(
+                ctx,
+                writer,
+                step_no,
+                sequence,
+                to_write,
+                usage,
+                RunStatus.FAILED,
+                error=error,
+                failure_reason="max_steps",
+            )
+
+        # Placeholders are not written: tool steps write their own results.
+        writes = [m for m in to_write if not _is_placeholder(m)]
+        positions = [sequence + i for i, m in enumerate(to_write) if not _is_placeholder(m)]
+        await self._persist_at(list(zip(positions, writes, strict=True)), step_count=step_no)
+        await run.record_usage(ctx.name, usage, kind="model", model=self._model_name)
+        if await run.deps.store.interrupt_requested(run.params.session_id):
+            # Interrupt arrived during the call: the response is saved; its tools run when
+            # the run is resumed.
+            await run.finish(
+                RunStatus.INTERRUPTED,
+                step=ctx,
+                writer=writer,
+                finish_reason="other",
+                step_count=step_no,
+            )
+            return _final(RunStatus.INTERRUPTED, next_sequence)
+        return ModelStepResult(
+            final=False, tool_calls=planned, next_sequence=next_sequence
+        ).to_dict()
+
+    async def _end(
+        self,
+        ctx: StepContext,
+        writer: StreamWriter,
+        step_no: int,
+        sequence: int,
+        to_write: list[Message],
+        usage: Usage,
+        status: RunStatus,
+        *,
+        output: Any = None,
+        error: str | None = None,
+        failure_reason: str | None = None,
+    ) -> dict[str, Any]:
+        run = self.rc
+        await self._persist_at(
+            [(sequence + i, m) for i, m in enumerate(to_write)], step_count=step_no
+        )
+        await run.record_usage(ctx.name, usage, kind="model", model=self._model_name)
+        if status == RunStatus.COMPLETED and run.agent.output_type is not None:
+            from ..chunks import OutputChunk
+
+            await writer.add(OutputChunk(output=output))
+        await run.finish(
+            status,
+            step=ctx,
+            writer=writer,
+            output=output,
+            error=error,
+            failure_reason=failure_reason,
+            finish_reason="stop" if status == RunStatus.COMPLETED else "error",
+            step_count=step_no,
+        )
+        result = _final(status, sequence + len(to_write))
+        result["output"] = output
+        result["error"] = error
+        return result
+
+    async def _persist(self, sequence: int, messages: list[Message], *, step_count: int) -> None:
+        await self._persist_at(
+            [(sequence + i, m) for i, m in enumerate(messages)], step_count=step_count
+        )
+
+    async def _persist_at(self, rows: list[tuple[int, Message]], *, step_count: int) -> None:
+        run = self.rc
+        await run.deps.store.append_messages(run.params.session_id, rows)
+        await run.deps.store.set_step_count(run.params.session_id, run.params.run_id, step_count)
+        run.remember(rows)
+
+
+class _PartTracker:
+    """Opens and closes text / reasoning parts and tool-input streams as deltas arrive."""
+
+    def __init__(self, writer: StreamWriter, prefix: str) -> None:
+        self.writer = writer
+        self.prefix = prefix
+        self.count = 0
+        self.open_kind: str | None = None
+        self.open_id: str | None = None
+        self.text_so_far = ""
+        self.reasoning_so_far = ""
+        self.started_tools: set[str] = set()
+        self._tool_ids: dict[int, str] = {}
+
+    async def _open(self, kind: str) -> str:
+        if self.open_kind == kind and self.open_id is not None:
+            return self.open_id
+        await self.close()
+        self.count += 1
+        self.open_kind = kind
+        self.open_id = f"{self.prefix}-{self.count}"
+        if kind == "text":
+            await self.writer.add(TextStartChunk(part_id=self.open_id))
+        else:
+            await self.writer.add(ReasoningStartChunk(part_id=self.open_id))
+        return self.open_id
+
+    async def text(self, delta: str) -> None:
+        if not delta:
+            return
+        part = await self._open("text")
+        self.text_so_far += delta
+        await self.writer.add(TextDeltaChunk(part_id=part, delta=delta))
+
+    async def reasoning(self, delta: str) -> None:
+        if not delta:
+            return
+        part = await self._open("reasoning")
+        self.reasoning_so_far += delta
+        await self.writer.add(ReasoningDeltaChunk(part_id=part, delta=delta))
+
+    async def tool_delta(self, event: ToolCallDelta) -> None:
+        await self.close()
+        if event.id is not None and event.index not in self._tool_ids:
+            self._tool_ids[event.index] = event.id
+            self.started_tools.add(event.id)
+            await self.writer.add(
+                ToolInputStartChunk(tool_call_id=event.id, tool_name=event.name or "")
+            )
+        call_id = self._tool_ids.get(event.index)
+        if call_id is not None and event.arguments_delta:
+            await self.writer.add(
+                ToolInputDeltaChunk(tool_call_id=call_id, delta=event.arguments_delta)
+            )
+
+    async def close(self) -> None:
+        if self.open_id is None:
+            return
+        if self.open_kind == "text":
+            await self.writer.add(TextEndChunk(part_id=self.open_id))
+        else:
+            await self.writer.add(ReasoningEndChunk(part_id=self.open_id))
+        self.open_kind = self.open_id = None
+
+
+_PLACEHOLDER = "__helix_pending__"
+
+
+def _placeholder(call: ToolCall) -> ToolResultMessage:
+    return ToolResultMessage(tool_call_id=call.id, tool_name=call.name, content=_PLACEHOLDER)
+
+
+def _is_placeholder(message: Message) -> bool:
+    return isinstance(message, ToolResultMessage) and message.content == _PLACEHOLDER
+
+
+def _result(call: ToolCall, content: Any, status: str = "success") -> ToolResultMessage:
+    return ToolResultMessage(
+        tool_call_id=call.id,
+        tool_name=call.name,
+        content=content,
+        status=status,  # type: ignore[arg-type]
+    )
+
+
+def _final(status: RunStatus, next_sequence: int) -> dict[str, Any]:
+    return ModelStepResult(final=True, status=status.value, next_sequence=next_sequence).to_dict()

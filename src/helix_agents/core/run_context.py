@@ -1,0 +1,168 @@
+"""Per-instance state of the loop and the persistence it does through the store.
+
+Only what is derived from params and step results may steer the loop; this object also
+keeps caches (the message history, the custom state) that make a step cheap when the
+previous steps ran in this same process. A replayed step leaves the caches stale, so they
+are dropped and reloaded inside the next step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..chunks import ErrorChunk, RunEndChunk
+from ..errors import StreamError
+from ..messages import Message
+from ..ports.step import StepContext
+from ..state import RunStatus, SessionState
+from ..usage import Usage, UsageRecord
+from .deps import RunDeps
+from .params import RunParams
+from .stream_writer import StreamWriter
+
+if TYPE_CHECKING:
+    from ..agent import Agent
+
+__all__ = ["RunContext"]
+
+
+@dataclass
+class RunContext:
+    params: RunParams
+    agent: Agent
+    deps: RunDeps
+    #: Names of the steps whose bodies ran in this process (vs. served from the journal).
+    executed: set[str] = field(default_factory=set)
+    #: The session's messages by sequence, when known to be complete.
+    history: dict[int, Message] | None = None
+    custom_state: dict[str, Any] | None = None
+
+    # -- caches --------------------------------------------------------------------------
+
+    def invalidate_unless_executed(self, names: Sequence[str]) -> None:
+        if any(name not in self.executed for name in names):
+            self.history = None
+            self.custom_state = None
+
+    def apply_state_patch(self, patch: dict[str, Any]) -> None:
+        if self.custom_state is None:
+            return
+        for key, value in patch.items():
+            if value is None:
+                self.custom_state.pop(key, None)
+            else:
+                self.custom_state[key] = value
+
+    async def messages_before(self, sequence: int) -> list[Message]:
+        """The history the model sees at ``sequence`` (everything written before it)."""
+        if self.history is None:
+            rows = await self.deps.store.load_messages(self.params.session_id)
+            self.history = {seq: msg for seq, msg in rows}
+        return [msg for seq, msg in sorted(self.history.items()) if seq < sequence]
+
+    def remember(self, messages: Sequence[tuple[int, Message]]) -> None:
+        if self.history is not None:
+            for seq, msg in messages:
+                self.history[seq] = msg
+
+    # -- stream --------------------------------------------------------------------------
+
+    def writer(self, *, step: int | None, attempt: int | None) -> StreamWriter:
+        parent = self.params.parent
+        return StreamWriter(
+            self.deps.streams,
+            self.params.stream_id,
+            step=step,
+            attempt=attempt,
+            policy=self.deps.flush_policy,
+            agent=self.agent.name if parent is not None else None,
+            source_session_id=self.params.session_id if parent is not None else None,
+        )
+
+    # -- persistence ---------------------------------------------------------------------
+
+    async def load_session(self) -> SessionState:
+        state = await self.deps.store.load_session(self.params.session_id)
+        if state is None:
+            from ..errors import SessionNotFoundError
+
+            raise SessionNotFoundError(f"session {self.params.session_id!r} does not exist")
+        if self.custom_state is None:
+            self.custom_state = dict(state.custom_state)
+        return state
+
+    async def run_is_current(self) -> RunStatus | None:
+        """None while this instance's run is active; else the status someone else gave it
+        (aborted or superseded by the executor)."""
+        run = await self.deps.store.get_run(self.params.run_id)
+        if run is None or run.status == RunStatus.ACTIVE:
+            return None
+        return RunStatus(run.status)
+
+    async def record_usage(self, name: str, usage: Usage, *, kind: str, model: str | None) -> None:
+        if usage.is_empty:
+            return
+        await self.deps.store.record_usage(
+            UsageRecord(
+                record_id=f"{self.params.run_id}/{name}",
+                session_id=self.params.session_id,
+                run_id=self.params.run_id,
+                kind=kind,  # type: ignore[arg-type]
+                model=model,
+                usage=usage,
+                created_at=self.deps.clock(),
+            )
+        )
+
+    async def finish(
+        self,
+        status: RunStatus,
+        *,
+        step: StepContext | None = None,
+        output: Any = None,
+        error: str | None = None,
+        failure_reason: str | None = None,
+        finish_reason: str | None = None,
+        step_count: int | None = None,
+        writer: StreamWriter | None = None,
+    ) -> None:
+        """End this instance's run: state, run record, and the stream's last chunks.
+
+        Idempotent: a re-run after a crash writes the same values again, and a stream that
+        already ended is left alone.
+        """
+        store = self.deps.store
+        await store.finish_run(
+            self.params.session_id,
+            self.params.run_id,
+            status,
+            output=output,
+            error=error,
+            failure_reason=failure_reason,
+            step_count=step_count,
+        )
+        own_writer = writer is None
+        writer = writer or self.writer(step=None, attempt=step.attempt if step else None)
+        try:
+            if error is not None and status == RunStatus.FAILED:
+                await writer.add(ErrorChunk(message=error, code=failure_reason))
+            await writer.add(
+                RunEndChunk(
+                    run_id=self.params.run_id,
+                    status=status.value,
+                    finish_reason=finish_reason,
+                    error=error,
+                )
+            )
+            await writer.flush()
+            if self.params.parent is None:
+                await self.deps.streams.set_status(
+                    self.params.stream_id, "failed" if status == RunStatus.FAILED else "ended"
+                )
+        except StreamError:
+            # The stream was already ended (by an abort, or by this same step before a
+            # crash): the durable record above is what counts.
+            if own_writer:
+                writer.discard()

@@ -1,0 +1,179 @@
+"""Coalesces a step's chunks into batched stream writes.
+
+The first chunk of a step goes out at once, so a reader sees the model start. After that,
+chunks wait in a buffer until the flush interval passes; the interval adapts to who is
+listening: the StreamManager's ack to each write says how many readers are live. With
+readers the interval is short (text reaches them within ``live_interval``); without any, it
+is long, because the step persists the complete message in the database anyway. As the
+number of writes of a step grows, the interval widens, so one step stays far below
+Cloudflare's 1,000-subrequest limit however long it streams. The same ack carries interrupt
+and abort requests, so neither costs a call of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..chunks import Chunk
+from ..ports.streams import StopRequest, StreamManager, WriteAck
+
+__all__ = ["FlushPolicy", "StreamWriter"]
+
+
+@dataclass(frozen=True)
+class FlushPolicy:
+    """When buffered chunks are written. Seconds throughout.
+
+    - ``live_interval``: the longest a chunk waits while someone is reading.
+    - ``idle_interval``: the longest it waits while nobody is.
+    - ``widen_after`` / ``widen_factor``: after that many writes in one step, every further
+      ``widen_after`` writes multiply the interval by ``widen_factor``.
+    - ``max_buffer``: flush at once when this many chunks are waiting.
+    """
+
+    live_interval: float = 0.2
+    idle_interval: float = 2.0
+    widen_after: int = 100
+    widen_factor: float = 2.0
+    max_buffer: int = 2000
+
+    def interval(self, *, readers: int, writes: int) -> float:
+        base = self.live_interval if readers > 0 else self.idle_interval
+        if writes <= self.widen_after:
+            return base
+        return base * self.widen_factor ** math.ceil((writes - self.widen_after) / self.widen_after)
+
+
+#: The local host writes to SQLite in-process: cheap, so flush almost at once.
+LOCAL_FLUSH_POLICY = FlushPolicy(live_interval=0.02, idle_interval=0.05, widen_after=10_000)
+
+
+class StreamWriter:
+    """Buffered writer for one step's chunks; tags every chunk with the step and attempt."""
+
+    def __init__(
+        self,
+        streams: StreamManager,
+        stream_id: str,
+        *,
+        step: int | None,
+        attempt: int | None,
+        policy: FlushPolicy = LOCAL_FLUSH_POLICY,
+        clock: Callable[[], float] | None = None,
+        agent: str | None = None,
+        source_session_id: str | None = None,
+    ) -> None:
+        self._streams = streams
+        self._stream_id = stream_id
+        self._step = step
+        self._attempt = attempt
+        self._policy = policy
+        self._clock = clock or _monotonic
+        self._agent = agent
+        self._source_session_id = source_session_id
+        self._buffer: list[Chunk] = []
+        self._writes = 0
+        self._readers = 0
+        self._last_flush = -math.inf
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self.stop_requested: StopRequest | None = None
+        self.last_ack: WriteAck | None = None
+
+    @property
+    def writes(self) -> int:
+        """How many stream writes (subrequests on Cloudflare) this writer made."""
+        return self._writes
+
+    async def add(
+        self,
+        chunk: Chunk,
+        *,
+        tag: bool = True,
+        step: int | None = None,
+        attempt: int | None = None,
+    ) -> None:
+        """Queue a chunk; write now if the policy says so. With ``tag=False`` the chunk
+        keeps the given step and attempt instead of the writer's (a step-reset names the
+        attempt it supersedes)."""
+        self._raise_pending_error()
+        chunk.step = self._step if tag else step
+        chunk.attempt = self._attempt if tag else attempt
+        if self._agent is not None:
+            chunk.agent = self._agent
+            chunk.source_session_id = self._source_session_id
+        self._buffer.append(chunk)
+        now = self._clock()
+        if self._writes == 0 or len(self._buffer) >= self._policy.max_buffer:
+            await self.flush()
+            return
+        wait = self._policy.interval(readers=self._readers, writes=self._writes)
+        if now - self._last_flush >= wait:
+            await self.flush()
+        elif self._timer is None:
+            # A stalled model must not hold buffered text back: flush on a timer too.
+            delay = max(0.0, wait - (now - self._last_flush))
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
+    async def flush(self) -> WriteAck | None:
+        """Write everything buffered (one stream write)."""
+        self._cancel_timer()
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
+        self._raise_pending_error()
+        if not self._buffer:
+            return self.last_ack
+        batch, self._buffer = self._buffer, []
+        ack = await self._streams.write(self._stream_id, batch)
+        self._record(ack)
+        return ack
+
+    async def close(self) -> WriteAck | None:
+        """Flush what is left; call at the end of the step."""
+        return await self.flush()
+
+    def discard(self) -> None:
+        """Drop buffered chunks and the timer (the step is failing)."""
+        self._cancel_timer()
+        self._buffer.clear()
+
+    def _record(self, ack: WriteAck) -> None:
+        self._writes += 1
+        self._readers = ack.readers
+        self._last_flush = self._clock()
+        self.last_ack = ack
+        if ack.stop_requested is not None:
+            self.stop_requested = ack.stop_requested
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._buffer and self._flushing is None:
+            self._flushing = asyncio.ensure_future(self._background_flush())
+
+    async def _background_flush(self) -> None:
+        try:
+            if self._buffer:
+                batch, self._buffer = self._buffer, []
+                self._record(await self._streams.write(self._stream_id, batch))
+        except BaseException as exc:  # surfaced on the next add/flush, in the step's task
+            self._error = exc
+        finally:
+            self._flushing = None
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _raise_pending_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+def _monotonic() -> float:
+    return asyncio.get_running_loop().time()

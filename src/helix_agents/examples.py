@@ -1,0 +1,134 @@
+"""The bundled example agents that ``helix dev`` and ``helix run`` serve without ``--app``.
+
+They run on a deterministic offline model by default, so the local host works with no
+account and no network; set ``OPENAI_API_KEY`` (and optionally ``OPENAI_BASE_URL`` and
+``HELIX_OPENAI_MODEL``) to run them on a real OpenAI-compatible model instead.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from .agent import Agent, AgentRegistry
+from .tools import ToolContext, tool
+
+__all__ = ["example_registry"]
+
+_CITIES = {
+    "paris": (18, "cloudy"),
+    "london": (14, "rain"),
+    "tokyo": (22, "sunny"),
+    "new york": (20, "windy"),
+    "san francisco": (17, "fog"),
+}
+
+
+@tool
+def get_weather(city: str) -> dict[str, Any]:
+    """Get the current weather in a city.
+
+    Args:
+        city: The city, e.g. "Paris".
+    """
+    temperature, sky = _CITIES.get(city.strip().lower(), (21, "clear"))
+    return {"city": city, "temperature_c": temperature, "sky": sky}
+
+
+_OPS: dict[type, Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.Pow: operator.pow,
+    ast.USub: operator.neg,
+    ast.Mod: operator.mod,
+}
+
+
+@tool
+def calculate(expression: str) -> float:
+    """Evaluate an arithmetic expression (+ - * / ** % and parentheses).
+
+    Args:
+        expression: For example "(2 + 3) * 4".
+    """
+
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            if isinstance(node.op, ast.Pow) and abs(ev(node.right)) > 100:
+                raise ValueError("exponent too large")
+            return float(_OPS[type(node.op)](ev(node.left), ev(node.right)))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
+            return float(_OPS[type(node.op)](ev(node.operand)))
+        raise ValueError(f"unsupported expression: {ast.dump(node)[:60]}")
+
+    if len(expression) > 200:
+        raise ValueError("expression too long")
+    return ev(ast.parse(expression, mode="eval"))
+
+
+@tool
+def remember(ctx: ToolContext, key: str, value: str) -> str:
+    """Remember a fact for the rest of the conversation.
+
+    Args:
+        key: A short name for the fact.
+        value: The fact.
+    """
+    notes = dict(ctx.state.get("notes", {}))
+    notes[key] = value
+    ctx.state["notes"] = notes
+    return f"remembered {key}"
+
+
+class TripPlan(BaseModel):
+    """A short travel plan."""
+
+    city: str = Field(description="The destination")
+    days: int = Field(ge=1, le=14, description="How many days")
+    activities: list[str] = Field(description="One activity per day")
+
+
+def _model_spec() -> str:
+    if os.environ.get("OPENAI_API_KEY"):
+        return "openai:" + os.environ.get("HELIX_OPENAI_MODEL", "gpt-4o-mini")
+    return "test"
+
+
+def _assistant_prompt(state: Any) -> str:
+    notes = state.custom_state.get("notes") if state is not None else None
+    base = "You are a helpful assistant. Use the tools when they help."
+    return f"{base}\nKnown facts: {notes}" if notes else base
+
+
+def example_registry() -> AgentRegistry:
+    """Build the example agents (reads the environment now, not at import)."""
+    model = _model_spec()
+    return AgentRegistry(
+        [
+            Agent(
+                name="assistant",
+                description="A general assistant with weather, a calculator and a memory.",
+                system_prompt=_assistant_prompt,
+                tools=[get_weather, calculate, remember],
+                model=model,
+            ),
+            Agent(
+                name="planner",
+                description="Plans a short trip and answers with a structured plan.",
+                system_prompt="Plan short trips. Check the weather first.",
+                tools=[get_weather],
+                model=model,
+                output_type=TripPlan,
+            ),
+        ]
+    )

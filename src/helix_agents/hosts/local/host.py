@@ -1,0 +1,144 @@
+"""The local host: the same agents, run on a laptop with SQLite and the local step engine.
+
+It wires the ports together: a SQLite state store, the local stream manager and the local
+step engine, whose ``agent`` workflow runs :func:`helix_agents.core.loop.run_agent_workflow`.
+On start it migrates the schema and resumes every unfinished instance, so a host killed
+mid-run finishes its runs when it comes back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from ...agent import Agent, AgentRegistry
+from ...core.deps import RunDeps, wall_clock_ms
+from ...core.loop import run_agent_workflow
+from ...core.stream_writer import LOCAL_FLUSH_POLICY, FlushPolicy
+from ...db.sqlite import SQLiteDatabase
+from ...executor import Executor
+from ...ports.model import Model
+from ...ports.step import Step
+from ...state import RunStatus
+from ...store import StateStore, migrate
+from .engine import LocalEngine
+from .lock import DataDirLock
+from .streams import LocalStreamManager
+
+__all__ = ["AGENT_WORKFLOW", "LocalHost"]
+
+#: The workflow name the agent loop is registered under (as on Cloudflare).
+AGENT_WORKFLOW = "agent"
+
+
+class LocalHost:
+    """Run agents locally. Use as ``async with LocalHost(registry, data_dir) as host:``."""
+
+    def __init__(
+        self,
+        registry: AgentRegistry | Agent | list[Agent],
+        data_dir: str | os.PathLike[str] = ".helix",
+        *,
+        resolve_model: Callable[[Model | str], Model] | None = None,
+        flush_policy: FlushPolicy = LOCAL_FLUSH_POLICY,
+        clock: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.registry = AgentRegistry.coerce(registry)
+        self.data_dir = Path(data_dir)
+        self._resolve_model = resolve_model
+        self._flush_policy = flush_policy
+        self._clock = clock
+        self._started = False
+        self._lock: DataDirLock
+        self.db: SQLiteDatabase
+        self.store: StateStore
+        self.streams: LocalStreamManager
+        self.engine: LocalEngine
+        self.executor: Executor
+
+    async def start(self) -> LocalHost:
+        if self._started:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(self.data_dir)
+        self._lock.acquire()
+        self.db = SQLiteDatabase(self.data_dir / "state.db")
+        await migrate(self.db)
+        self.store = StateStore(self.db, clock=self._clock)
+        self.streams = LocalStreamManager(self.data_dir / "streams.db")
+        self.engine = LocalEngine(self.data_dir / "engine.db")
+        launcher = self.engine.workflow(AGENT_WORKFLOW)
+        deps = RunDeps(
+            registry=self.registry,
+            store=self.store,
+            streams=self.streams,
+            resolve_model=self._resolve_model or _default_resolver,
+            flush_policy=self._flush_policy,
+            clock=self._clock,
+            launcher=launcher,
+        )
+
+        async def agent_workflow(event: dict[str, Any], step: Step) -> Any:
+            return await run_agent_workflow(event["payload"], step, deps)
+
+        self.engine.register(AGENT_WORKFLOW, agent_workflow)
+        self.executor = Executor(
+            registry=self.registry,
+            store=self.store,
+            streams=self.streams,
+            launcher=launcher,
+            clock=self._clock,
+        )
+        await self.engine.start()
+        await self._fail_orphaned_runs()
+        self._started = True
+        return self
+
+    async def _fail_orphaned_runs(self) -> None:
+        """A crash between a run's start and its instance's creation leaves an active run
+        with no instance: end it with a clear reason rather than leave the session stuck."""
+        launcher = self.engine.workflow(AGENT_WORKFLOW)
+        for run in await self.store.list_active_runs():
+            status = await launcher.status(run.run_id)
+            if status.status == "unknown":
+                await self.store.finish_run(
+                    run.session_id,
+                    run.run_id,
+                    RunStatus.FAILED,
+                    error="the run was lost before it started (host restart)",
+                    failure_reason="lost",
+                )
+                info = await self.streams.info(run.run_id)
+                if info is not None and info.status == "active":
+                    await self.streams.set_status(run.run_id, "failed")
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        try:
+            await self.engine.close()
+            await self.streams.close()
+            await self.db.close()
+        finally:
+            self._lock.release()
+
+    async def __aenter__(self) -> LocalHost:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _default_resolver(spec: Model | str) -> Model:
+    from ...models import infer_model
+
+    return infer_model(spec)
