@@ -23,7 +23,9 @@
     ├── ModelError                     a model provider failed
     │   ├── ModelHTTPError             a non-retryable HTTP status, with the provider's message
     │   ├── ModelRateLimitedError      429 after the retries ran out
-    │   └── ModelProtocolError         the provider spoke the protocol wrong
+    │   ├── ModelProtocolError         the provider spoke the protocol wrong
+    │   ├── ModelConnectionError       transport failure or timeout, after the retries
+    │   └── ModelStreamInterruptedError  the stream broke after events went out: retry the step
     ├── ToolError                      raised by a tool: its message goes back to the model
     ├── UsageLimitExceededError        an agent's request / token / tool-call limit
     └── RunFailedError                 a run ended failed; carries the reason
@@ -53,10 +55,12 @@ __all__ = [
     "InstanceNotFoundError",
     "InterruptSignal",
     "InvalidIdError",
+    "ModelConnectionError",
     "ModelError",
     "ModelHTTPError",
     "ModelProtocolError",
     "ModelRateLimitedError",
+    "ModelStreamInterruptedError",
     "NonDeterminismError",
     "RunFailedError",
     "RunSignal",
@@ -174,6 +178,24 @@ class ModelRateLimitedError(ModelHTTPError):
 
 class ModelProtocolError(ModelError):
     code = "model_protocol_error"
+
+
+class ModelConnectionError(ModelError):
+    """The provider could not be reached, the connection failed or a timeout expired, and the
+    adapter's own retries ran out."""
+
+    code = "model_connection_error"
+
+
+class ModelStreamInterruptedError(ModelError):
+    """The response broke off after some of its events had already been yielded.
+
+    An adapter cannot retry this itself without showing the consumer a second copy of those
+    events, so it raises and the durable step layer retries the whole model step (tagging the
+    new attempt's chunks and resetting the superseded one).
+    """
+
+    code = "model_stream_interrupted"
 
 
 class ToolError(HelixError):
