@@ -18,8 +18,10 @@
     │   ├── StepResultTooLargeError    a step result over 1 MiB
     │   ├── InstanceExistsError        write-once instance ids
     │   └── InstanceNotFoundError
+    ├── NonRetryableError              raised in a step: fail it at once, without retries
     ├── StreamError                    the stream manager
-    │   └── StreamNotFoundError
+    │   ├── StreamNotFoundError
+    │   └── InvalidCursorError         a resume cursor (Last-Event-ID, ?from=) that is not a sequence
     ├── ModelError                     a model provider failed
     │   ├── ModelHTTPError             a non-retryable HTTP status, with the provider's message
     │   ├── ModelRateLimitedError      429 after the retries ran out
@@ -54,6 +56,7 @@ __all__ = [
     "InstanceExistsError",
     "InstanceNotFoundError",
     "InterruptSignal",
+    "InvalidCursorError",
     "InvalidIdError",
     "ModelConnectionError",
     "ModelError",
@@ -151,12 +154,26 @@ class InstanceNotFoundError(StepError):
     code = "instance_not_found"
 
 
+class NonRetryableError(HelixError):
+    """Raise inside a step to fail it at once: the step is not retried, whatever its config
+    says (Workflows' ``NonRetryableError``). The workflow sees the error raised again, with
+    this type, on the first run and on every replay."""
+
+    code = "non_retryable"
+
+
 class StreamError(HelixError):
     code = "stream_error"
 
 
 class StreamNotFoundError(StreamError):
     code = "stream_not_found"
+
+
+class InvalidCursorError(StreamError, ValueError):
+    """A client's resume position is not a non-negative integer (HTTP 400)."""
+
+    code = "invalid_cursor"
 
 
 class ModelError(HelixError):
