@@ -89,6 +89,10 @@ class StepResetChunk(ChunkBase):
     """Everything streamed by ``step``/``attempt`` is superseded by a retry."""
 
     type: Literal["step-reset"] = "step-reset"
+    #: Set by the chunk log when it stores the reset: the first sequence number of the
+    #: superseded attempt (None when it streamed nothing). A reader that resumed after that
+    #: sequence has shown some of the superseded text, so the edge tells it to reset.
+    superseded_from: int | None = None
 
 
 class TextStartChunk(ChunkBase):

@@ -57,6 +57,7 @@ __all__ = [
     "InstanceNotFoundError",
     "InterruptSignal",
     "InvalidCursorError",
+    "InvalidCursorError",
     "InvalidIdError",
     "ModelConnectionError",
     "ModelError",
@@ -168,6 +169,12 @@ class StreamError(HelixError):
 
 class StreamNotFoundError(StreamError):
     code = "stream_not_found"
+
+
+class InvalidCursorError(StreamError, ValueError):
+    """A client's resume position is not a non-negative integer (HTTP 400)."""
+
+    code = "invalid_cursor"
 
 
 class InvalidCursorError(StreamError, ValueError):
