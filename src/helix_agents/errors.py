@@ -57,7 +57,6 @@ __all__ = [
     "InstanceNotFoundError",
     "InterruptSignal",
     "InvalidCursorError",
-    "InvalidCursorError",
     "InvalidIdError",
     "ModelConnectionError",
     "ModelError",
@@ -169,12 +168,6 @@ class StreamError(HelixError):
 
 class StreamNotFoundError(StreamError):
     code = "stream_not_found"
-
-
-class InvalidCursorError(StreamError, ValueError):
-    """A client's resume position is not a non-negative integer (HTTP 400)."""
-
-    code = "invalid_cursor"
 
 
 class InvalidCursorError(StreamError, ValueError):
