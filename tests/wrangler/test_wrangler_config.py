@@ -1,0 +1,68 @@
+"""The shipped wrangler.toml and src/entry.py agree with each other and with DESIGN.md.
+
+Static checks (no wrangler run): what `wrangler deploy --dry-run` cannot see, such as whether
+the classes the config names exist in the entry module.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from datetime import date
+from typing import Any
+
+from tests.support.real_d1 import ROOT
+
+
+def _config() -> dict[str, Any]:
+    with (ROOT / "wrangler.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+def _entry_names() -> set[str]:
+    """Names bound at the top level of src/entry.py: classes defined or imported there."""
+    tree = ast.parse((ROOT / "src" / "entry.py").read_text(encoding="utf-8"))
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.ImportFrom | ast.Import):
+            names.update(alias.asname or alias.name for alias in node.names)
+    return names
+
+
+def test_python_worker_settings() -> None:
+    config = _config()
+    assert config["main"] == "src/entry.py"
+    assert "python_workers" in config["compatibility_flags"]
+    # Python 3.13, the external SDK (2026-04-21) and implicit-dependency step.do.
+    assert date.fromisoformat(config["compatibility_date"]) >= date(2026, 4, 21)
+    # pywrangler 1.17 vendors for Python 3.14 from 2026-09-08: the Worker targets 3.13.
+    assert date.fromisoformat(config["compatibility_date"]) < date(2026, 9, 8)
+
+
+def test_bindings_name_classes_that_the_entry_module_exports() -> None:
+    config = _config()
+    exported = _entry_names()
+    assert "Default" in exported
+    (d1,) = config["d1_databases"]
+    assert d1["binding"] == "DB"
+    (stream_manager,) = config["durable_objects"]["bindings"]
+    assert stream_manager == {"name": "STREAM_MANAGER", "class_name": "StreamManagerDO"}
+    assert "StreamManagerDO" in exported
+    assert any("StreamManagerDO" in m.get("new_sqlite_classes", []) for m in config["migrations"])
+    (workflow,) = config["workflows"]
+    assert workflow["binding"] == "AGENT_WORKFLOW"
+    assert workflow["class_name"] == "AgentWorkflow"
+    assert "AgentWorkflow" in exported
+    assert config["triggers"]["crons"], "the suspension cleanup needs a cron trigger"
+
+
+def test_d1_migrations_dir_is_the_packaged_schema() -> None:
+    (d1,) = _config()["d1_databases"]
+    migrations = ROOT / d1["migrations_dir"]
+    # One source of truth: wrangler and the runtime's programmatic migration read the same files.
+    assert (
+        migrations.resolve() == (ROOT / "src" / "helix_agents" / "store" / "migrations").resolve()
+    )
+    assert sorted(p.name for p in migrations.glob("*.sql"))
