@@ -1,0 +1,449 @@
+"""The local StreamManager: the shared chunk log in a SQLite file, readers woken in-process.
+
+Durability is the chunk log's (``helix_agents.streaming.chunklog``) over stdlib ``sqlite3``,
+one transaction per write call. Waiting is in memory: a reader with nothing to read parks a
+future on the stream, and the next write, status change or close resolves every parked
+future of that stream. Nothing polls.
+
+Many readers of one stream are cheap because live streams keep a *tail*: the last
+``tail_size`` chunks as stored, in memory. A woken reader copies its slice out of the tail
+without SQL or JSON parsing; only a reader further behind (a replay from long ago, a stream
+from before a restart) reads SQLite. Readers get the same chunk objects: treat them as
+read-only.
+
+The in-memory state mirrors the file as long as this process is its only writer. Each call
+checks ``PRAGMA data_version`` (which changes only when *another* connection commits) and
+re-reads a stream's row when it did, so another process writing the same file is seen, but
+its writes do not wake our readers before their timeout. The local host is one process.
+
+Live readers, as reported in :attr:`WriteAck.readers`, are precisely:
+
+- every read of the stream that is waiting right now, plus
+- every read that returned within the last ``recent_window`` seconds (default 1.0) and has
+  not been followed by a read that continues from where it stopped (a read whose ``after``
+  is the last sequence that read returned, or its own ``after`` if it returned nothing).
+
+So a follower counts once whether it is parked or busy sending what it just read, a reader
+that went away stops counting ``recent_window`` seconds after its last read, and a one-off
+read (a snapshot) counts for that long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+import sqlite3
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, TypeVar
+
+from ...chunks import Chunk, SequencedChunk
+from ...errors import ConfigurationError, DatabaseError, StreamError, StreamNotFoundError
+from ...ports.streams import (
+    ReadResult,
+    StopRequest,
+    StreamInfo,
+    StreamStatus,
+    WriteAck,
+)
+from ...streaming.chunklog import (
+    FINAL_STATUSES,
+    Appended,
+    ChunkLog,
+    SqlValue,
+    check_cursor,
+    check_limit,
+    is_superseded_by,
+)
+from ...streaming.follow import DEFAULT_POLL, follow
+
+__all__ = ["LocalStreamManager", "SQLiteExecutor"]
+
+T = TypeVar("T")
+
+
+class SQLiteExecutor:
+    """The chunk log's :class:`~helix_agents.streaming.chunklog.SqlExecutor` over sqlite3.
+
+    The connection must be in autocommit mode (``isolation_level=None``): transactions are
+    this class's ``BEGIN IMMEDIATE``/``COMMIT``, taken at once so that a second process
+    waits on ``busy_timeout`` instead of failing mid-transaction.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        if conn.isolation_level is not None:
+            raise ConfigurationError(
+                "the stream manager's sqlite3 connection must be opened with"
+                " isolation_level=None (autocommit)"
+            )
+        self.conn = conn
+
+    def exec(self, sql: str, *params: SqlValue) -> list[dict[str, Any]]:
+        try:
+            cursor = self.conn.execute(sql, params)
+            if cursor.description is None:
+                return []
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"stream log: {exc}") from exc
+
+    def atomic(self, fn: Callable[[], T]) -> T:
+        if _in_transaction(self.conn):  # nested: the outer transaction decides
+            return fn()
+        self.exec("BEGIN IMMEDIATE")
+        try:
+            result = fn()
+        except BaseException:
+            if _in_transaction(self.conn):  # sqlite may have rolled back already
+                self.conn.execute("ROLLBACK")
+            raise
+        self.exec("COMMIT")
+        return result
+
+    def data_version(self) -> int:
+        return int(self.exec("PRAGMA data_version")[0]["data_version"])
+
+
+class _Live:
+    """What this process knows about one stream beyond the file: waiters, readers, tail."""
+
+    __slots__ = ("base", "generation", "last_seq", "recent", "status", "stop", "tail", "waiters")
+
+    def __init__(self, info: StreamInfo, stop: StopRequest | None, generation: int) -> None:
+        self.status: StreamStatus = info.status
+        self.last_seq = info.last_seq
+        self.stop = stop
+        self.generation = generation
+        #: ``tail[i]`` is the chunk of sequence ``base + 1 + i`` (None: superseded).
+        self.base = info.last_seq
+        self.tail: list[SequencedChunk | None] = []
+        self.waiters: set[asyncio.Future[None]] = set()
+        #: cursor -> return times (ms) of reads that stopped there and were not continued.
+        self.recent: dict[int, deque[int]] = {}
+
+
+class LocalStreamManager:
+    """The StreamManager port for the local host (see the module docstring).
+
+    ``database`` is a path (the file is created, in WAL mode) or an open sqlite3
+    connection in autocommit mode, which stays the caller's to close. ``clock`` returns
+    epoch milliseconds. Chunks handed to :meth:`write` are serialized at once; readers get
+    the stored form.
+    """
+
+    def __init__(
+        self,
+        database: str | os.PathLike[str] | sqlite3.Connection,
+        *,
+        clock: Callable[[], int] | None = None,
+        recent_window: float = 1.0,
+        tail_size: int = 2048,
+        max_live_streams: int = 128,
+    ) -> None:
+        if isinstance(database, sqlite3.Connection):
+            conn, self._owns_conn = database, False
+        else:
+            try:
+                conn = sqlite3.connect(
+                    os.fspath(database), isolation_level=None, check_same_thread=False
+                )
+            except sqlite3.Error as exc:
+                raise DatabaseError(f"cannot open the stream log {database!r}: {exc}") from exc
+            self._owns_conn = True
+        self._sql = SQLiteExecutor(conn)
+        if self._owns_conn:
+            self._sql.exec("PRAGMA journal_mode = WAL")
+            self._sql.exec("PRAGMA synchronous = NORMAL")
+            self._sql.exec("PRAGMA busy_timeout = 5000")
+        self._log = ChunkLog(self._sql, clock=clock)
+        self._log.migrate()
+        self._clock = clock or _wall_clock_ms
+        self._window_ms = int(recent_window * 1000)
+        self._tail_size = tail_size
+        self._max_live = max_live_streams
+        self._live: OrderedDict[str, _Live] = OrderedDict()
+        self._generation = 0
+        self._data_version = self._sql.data_version()
+        self._closed = False
+
+    @property
+    def log(self) -> ChunkLog:
+        """The underlying chunk log (synchronous; it bypasses waking readers)."""
+        return self._log
+
+    # -- the port ----------------------------------------------------------------------------
+
+    async def create(self, stream_id: str) -> StreamInfo:
+        self._check_open()
+        self._sync()
+        info = self._log.create(stream_id)
+        self._state(stream_id)
+        return info
+
+    async def write(self, stream_id: str, chunks: Sequence[Chunk]) -> WriteAck:
+        self._check_open()
+        live = self._state(stream_id)
+        appended = self._log.append(stream_id, chunks)
+        self._absorb(live, appended)
+        readers = self._readers(live)
+        if appended.last_seq >= appended.first_seq:
+            self._wake(live)
+        return WriteAck(
+            last_seq=appended.last_seq, readers=readers, stop_requested=appended.stop_requested
+        )
+
+    async def read(
+        self, stream_id: str, after: int = 0, timeout: float = 0.0, limit: int = 1000
+    ) -> ReadResult:
+        self._check_open()
+        check_cursor(after)
+        check_limit(limit)
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not timeout >= 0
+            or math.isinf(timeout)
+        ):
+            raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
+        live = self._state(stream_id)
+        self._arrive(live, after)
+        result = self._collect(stream_id, live, after, limit)
+        if not result.chunks and timeout > 0 and live.status not in FINAL_STATUSES:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while (remaining := deadline - loop.time()) > 0:
+                await self._wait(live, remaining)
+                self._check_open()
+                live = self._state(stream_id)
+                result = self._collect(stream_id, live, after, limit)
+                if result.chunks or live.status in FINAL_STATUSES:
+                    break
+        self._leave(live, result.chunks[-1].seq if result.chunks else after)
+        return result
+
+    async def set_status(self, stream_id: str, status: StreamStatus) -> StreamInfo:
+        self._check_open()
+        live = self._state(stream_id)
+        info = self._log.set_status(stream_id, status)
+        if info.status != live.status:
+            live.status = info.status
+            if status == "active":
+                live.stop = None
+            self._wake(live)
+        return info
+
+    async def info(self, stream_id: str) -> StreamInfo | None:
+        self._check_open()
+        return self._log.info(stream_id)
+
+    async def request_stop(self, stream_id: str, kind: StopRequest) -> None:
+        self._check_open()
+        self._sync()
+        stop = self._log.request_stop(stream_id, kind)
+        live = self._live.get(stream_id)
+        if live is not None:
+            live.stop = stop
+
+    # -- beyond the port ---------------------------------------------------------------------
+
+    def follow(
+        self,
+        stream_id: str,
+        after: int = 0,
+        *,
+        idle_timeout: float | None = None,
+        poll: float = DEFAULT_POLL,
+    ) -> AsyncIterator[SequencedChunk]:
+        """Chunks after ``after``, live, until the stream ends (see
+        :func:`helix_agents.streaming.follow.follow`)."""
+        return follow(self, stream_id, after, idle_timeout=idle_timeout, poll=poll)
+
+    def readers(self, stream_id: str) -> int:
+        """The live readers of a stream right now, as a write's ack would report them."""
+        live = self._live.get(stream_id)
+        return 0 if live is None else self._readers(live)
+
+    async def cleanup(self, ttl: float) -> int:
+        """Delete ended and failed streams unchanged for ``ttl`` seconds; how many."""
+        self._check_open()
+        removed = 0
+        while True:
+            ids = self._log.cleanup(int(ttl * 1000))
+            for stream_id in ids:
+                live = self._live.pop(stream_id, None)
+                if live is not None:
+                    self._wake(live)
+            removed += len(ids)
+            if len(ids) < 100:
+                return removed
+
+    async def close(self) -> None:
+        """Wake every waiting reader (their reads raise StreamError) and close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        for live in self._live.values():
+            self._wake(live)
+        self._live.clear()
+        if self._owns_conn:
+            self._sql.conn.close()
+
+    async def __aenter__(self) -> LocalStreamManager:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StreamError("the stream manager is closed")
+
+    def _sync(self) -> None:
+        """Notice commits by other connections: they make every mirror suspect."""
+        version = self._sql.data_version()
+        if version != self._data_version:
+            self._data_version = version
+            self._generation += 1
+
+    def _state(self, stream_id: str) -> _Live:
+        """The stream's live state, refreshed from the file if another writer touched it."""
+        self._sync()
+        live = self._live.get(stream_id)
+        if live is not None and live.generation == self._generation:
+            self._live.move_to_end(stream_id)
+            return live
+        state = self._log.state(stream_id)
+        if state is None:
+            if live is not None:
+                del self._live[stream_id]
+                self._wake(live)
+            raise StreamNotFoundError(f"stream {stream_id!r} does not exist")
+        info, stop = state
+        if live is None:
+            live = _Live(info, stop, self._generation)
+            self._live[stream_id] = live
+            self._evict(keep=stream_id)
+            return live
+        live.generation = self._generation
+        changed = info.last_seq != live.last_seq or info.status != live.status
+        if info.last_seq != live.last_seq:
+            live.base, live.tail = info.last_seq, []
+        live.last_seq, live.status, live.stop = info.last_seq, info.status, stop
+        self._live.move_to_end(stream_id)
+        if changed:
+            self._wake(live)
+        return live
+
+    def _evict(self, keep: str) -> None:
+        """Forget the least recently used streams beyond ``max_live_streams`` (never one
+        with a parked reader: its write would not find the future to wake)."""
+        if len(self._live) <= self._max_live:
+            return
+        for stream_id in list(self._live):
+            if len(self._live) <= self._max_live:
+                return
+            if stream_id != keep and not self._live[stream_id].waiters:
+                del self._live[stream_id]
+
+    def _absorb(self, live: _Live, appended: Appended) -> None:
+        """Mirror a committed append: status, stop, and the tail."""
+        live.status, live.stop = appended.status, appended.stop_requested
+        if appended.last_seq < appended.first_seq:
+            return
+        if appended.first_seq != live.last_seq + 1 or live.base + len(live.tail) != live.last_seq:
+            # Someone else wrote in between: restart the tail after this batch.
+            live.base, live.tail = appended.last_seq, []
+        else:
+            slots: list[SequencedChunk | None] = [None] * (
+                appended.last_seq - appended.first_seq + 1
+            )
+            for new in appended.chunks:
+                slots[new.seq - appended.first_seq] = new
+            live.tail.extend(slots)
+            tail = live.tail
+            for key, reset_seq in appended.resets:
+                for i in range(min(len(tail), reset_seq - live.base - 1)):
+                    item = tail[i]
+                    if item is not None and is_superseded_by(item.chunk, key):
+                        tail[i] = None
+            if len(tail) > 2 * self._tail_size:
+                drop = len(tail) - self._tail_size
+                del tail[:drop]
+                live.base += drop
+        live.last_seq = appended.last_seq
+
+    def _collect(self, stream_id: str, live: _Live, after: int, limit: int) -> ReadResult:
+        if after < live.base:
+            return self._log.read(stream_id, after, limit)
+        tail = live.tail
+        out: list[SequencedChunk] = []
+        for i in range(after - live.base, len(tail)):
+            item = tail[i]
+            if item is not None:
+                out.append(item)
+                if len(out) >= limit:
+                    break
+        return ReadResult(chunks=out, status=live.status, last_seq=live.last_seq)
+
+    async def _wait(self, live: _Live, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        live.waiters.add(fut)
+        timer = loop.call_later(timeout, _resolve, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            live.waiters.discard(fut)
+
+    @staticmethod
+    def _wake(live: _Live) -> None:
+        waiters, live.waiters = live.waiters, set()
+        for fut in waiters:
+            _resolve(fut)
+
+    def _arrive(self, live: _Live, after: int) -> None:
+        times = live.recent.get(after)
+        if times:
+            times.popleft()
+            if not times:
+                del live.recent[after]
+
+    def _leave(self, live: _Live, cursor: int) -> None:
+        times = live.recent.get(cursor)
+        if times is None:
+            times = live.recent[cursor] = deque()
+        times.append(self._clock())
+
+    def _readers(self, live: _Live) -> int:
+        recent = 0
+        if live.recent:
+            cutoff = self._clock() - self._window_ms
+            for cursor in list(live.recent):
+                times = live.recent[cursor]
+                while times and times[0] < cutoff:
+                    times.popleft()
+                if times:
+                    recent += len(times)
+                else:
+                    del live.recent[cursor]
+        return len(live.waiters) + recent
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    return conn.in_transaction
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+def _wall_clock_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)

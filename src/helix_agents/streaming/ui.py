@@ -1,0 +1,285 @@
+"""Our chunks as AI SDK UI message stream chunks (the protocol ``useChat`` consumes).
+
+The target is the AI SDK v6 chunk set (``reference/ai-sdk-ui-message-stream.md``). Every
+chunk of the log maps to at most one UI chunk, so an SSE event's ``id`` is the chunk's
+sequence and ``Last-Event-ID`` resumes with no state on the server. Only documented keys are
+emitted and keys whose value would be null are left out (``ai@6.0.0`` rejected unknown keys).
+
+Choices the protocol leaves to us, also in ``docs/streaming.md``:
+
+- ``output`` (structured output) becomes a ``data-output`` part with id ``output``: it stays
+  in the assistant message's parts, and a second one replaces the first.
+- ``subagent-start``/``subagent-end`` become one ``data-subagent`` part per delegating tool
+  call (id = the tool call id), whose ``data`` moves from ``status: "running"`` to the
+  child's final status and output.
+- A chunk *from* a sub-agent (``agent`` set) becomes a **transient**
+  ``data-subagent-chunk`` part whose ``data`` holds the child's agent, session and the UI
+  chunk the child's own chunk maps to. Transient parts reach ``onData`` but never the
+  message, so the child's text, steps and lifecycle cannot mix into the parent's message
+  (a child's ``start``/``finish`` would end it) and ``useChat`` works unmodified.
+- ``step-reset``: a replay never shows superseded text (the log drops it), so a reset maps
+  to nothing unless this reader has shown some of the superseded attempt. Then v6 gets a
+  transient ``data-reset-step`` part (v6 has no reset chunk: the app drops the parts after
+  the message's last ``step-start`` in ``onData``) and v7 (``ui_version=7``) gets the real
+  ``reset-step``. The retry's own ``step-start`` is then left out, since the step the
+  client is resetting is still open.
+- ``run-end`` becomes ``finish`` with a documented ``finishReason`` (``error`` for a failed
+  run, ``tool-calls`` for a suspended one, ``other`` for an interrupted one), and ``abort``
+  for an aborted run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+from ..chunks import (
+    Chunk,
+    CustomDataChunk,
+    ErrorChunk,
+    OutputChunk,
+    ReasoningDeltaChunk,
+    ReasoningEndChunk,
+    ReasoningStartChunk,
+    RunEndChunk,
+    RunStartChunk,
+    SequencedChunk,
+    StepEndChunk,
+    StepResetChunk,
+    StepStartChunk,
+    SubagentEndChunk,
+    SubagentStartChunk,
+    TextDeltaChunk,
+    TextEndChunk,
+    TextStartChunk,
+    ToolApprovalRequestChunk,
+    ToolErrorChunk,
+    ToolInputAvailableChunk,
+    ToolInputDeltaChunk,
+    ToolInputStartChunk,
+    ToolOutputChunk,
+    ToolOutputDeniedChunk,
+)
+from ..errors import StreamError
+from .chunklog import AttemptKey, attempt_key
+
+__all__ = [
+    "FINISH_REASONS",
+    "UIChunk",
+    "UIMessageEncoder",
+    "UIVersion",
+    "to_ui_chunk",
+    "ui_finish_reason",
+]
+
+UIChunk = dict[str, Any]
+UIVersion = Literal[6, 7]
+
+#: The finish reasons the AI SDK documents for ``finish``.
+FINISH_REASONS: Final = frozenset(
+    {"stop", "length", "content-filter", "tool-calls", "error", "other"}
+)
+#: Provider spellings of the same reasons (OpenAI, Anthropic, Workers AI).
+_REASON_ALIASES: Final = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "content-filter": "content-filter",
+    "content_filter": "content-filter",
+    "tool-calls": "tool-calls",
+    "tool_calls": "tool-calls",
+    "tool_use": "tool-calls",
+    "function_call": "tool-calls",
+    "error": "error",
+    "other": "other",
+}
+
+
+def ui_finish_reason(status: str, reason: str | None) -> str:
+    """The documented ``finishReason`` for a run that ended with ``status``."""
+    if status == "failed":
+        return "error"
+    if status.startswith("suspended"):
+        # The run stopped at a tool boundary (approval, client tool, children).
+        return "tool-calls"
+    if status == "interrupted":
+        return "other"
+    mapped = _REASON_ALIASES.get(reason) if reason else None
+    if status == "completed":
+        return mapped or "stop"
+    return mapped or "other"
+
+
+def to_ui_chunk(
+    chunk: Chunk, *, ui_version: UIVersion = 6, show_reset: bool = False
+) -> UIChunk | None:
+    """The UI chunk for one of our chunks, or None when it maps to nothing.
+
+    Stateless: a ``step-reset`` maps to a reset only with ``show_reset`` (the caller knows
+    whether its reader showed the superseded text; :class:`UIMessageEncoder` does).
+    """
+    if ui_version not in (6, 7):
+        raise StreamError(f"ui_version must be 6 or 7, not {ui_version!r}")
+    inner = _map(chunk, ui_version, show_reset)
+    if inner is None or chunk.agent is None:
+        return inner
+    data: dict[str, Any] = {"agent": chunk.agent}
+    if chunk.source_session_id is not None:
+        data["sessionId"] = chunk.source_session_id
+    data["chunk"] = inner
+    return {"type": "data-subagent-chunk", "data": data, "transient": True}
+
+
+class UIMessageEncoder:
+    """Maps one reader's chunks in order, deciding what a ``step-reset`` shows.
+
+    ``after`` is where the reader started (its ``Last-Event-ID``): it has shown every chunk
+    up to there. A reset is shown when its superseded attempt began at or before the last
+    sequence this reader had seen, i.e. when the reader has shown some of what is now void.
+    """
+
+    def __init__(self, *, after: int = 0, ui_version: UIVersion = 6) -> None:
+        if ui_version not in (6, 7):
+            raise StreamError(f"ui_version must be 6 or 7, not {ui_version!r}")
+        self.ui_version: UIVersion = ui_version
+        self.cursor = after
+        self._reset_shown: set[AttemptKey] = set()
+        self._suppress_start: set[tuple[str | None, int]] = set()
+
+    def encode(self, item: SequencedChunk) -> UIChunk | None:
+        """The UI chunk for the reader's next chunk (in sequence order), or None."""
+        seen, self.cursor = self.cursor, max(self.cursor, item.seq)
+        chunk = item.chunk
+        if isinstance(chunk, StepResetChunk):
+            key = attempt_key(chunk)
+            show = (
+                key is not None
+                and key not in self._reset_shown
+                and chunk.superseded_from is not None
+                and chunk.superseded_from <= seen
+            )
+            if show and key is not None:
+                self._reset_shown.add(key)
+                self._suppress_start.add((key[0], key[1]))
+            return to_ui_chunk(chunk, ui_version=self.ui_version, show_reset=show)
+        if isinstance(chunk, StepStartChunk) and chunk.step is not None:
+            key = attempt_key(chunk)
+            if key is not None and (key[0], key[1]) in self._suppress_start:
+                self._suppress_start.discard((key[0], key[1]))
+                return None
+        return to_ui_chunk(chunk, ui_version=self.ui_version)
+
+
+def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | None:
+    # One branch per chunk kind, in the order of chunks.py; isinstance narrows for mypy.
+    if isinstance(chunk, RunStartChunk):
+        return {"type": "start", "messageId": chunk.message_id}
+    if isinstance(chunk, RunEndChunk):
+        if chunk.status == "aborted":
+            return {"type": "abort", "reason": chunk.error} if chunk.error else {"type": "abort"}
+        return {
+            "type": "finish",
+            "finishReason": ui_finish_reason(chunk.status, chunk.finish_reason),
+        }
+    if isinstance(chunk, StepStartChunk):
+        return {"type": "start-step"}
+    if isinstance(chunk, StepEndChunk):
+        return {"type": "finish-step"}
+    if isinstance(chunk, StepResetChunk):
+        if not show_reset:
+            return None
+        if ui_version >= 7:
+            return {"type": "reset-step"}
+        data: dict[str, Any] = {"step": chunk.step}
+        if chunk.attempt is not None:
+            data["attempt"] = chunk.attempt
+        return {"type": "data-reset-step", "data": data, "transient": True}
+    if isinstance(chunk, TextStartChunk):
+        return {"type": "text-start", "id": chunk.part_id}
+    if isinstance(chunk, TextDeltaChunk):
+        return {"type": "text-delta", "id": chunk.part_id, "delta": chunk.delta}
+    if isinstance(chunk, TextEndChunk):
+        return {"type": "text-end", "id": chunk.part_id}
+    if isinstance(chunk, ReasoningStartChunk):
+        return {"type": "reasoning-start", "id": chunk.part_id}
+    if isinstance(chunk, ReasoningDeltaChunk):
+        return {"type": "reasoning-delta", "id": chunk.part_id, "delta": chunk.delta}
+    if isinstance(chunk, ReasoningEndChunk):
+        return {"type": "reasoning-end", "id": chunk.part_id}
+    if isinstance(chunk, ToolInputStartChunk):
+        return {
+            "type": "tool-input-start",
+            "toolCallId": chunk.tool_call_id,
+            "toolName": chunk.tool_name,
+        }
+    if isinstance(chunk, ToolInputDeltaChunk):
+        return {
+            "type": "tool-input-delta",
+            "toolCallId": chunk.tool_call_id,
+            "inputTextDelta": chunk.delta,
+        }
+    if isinstance(chunk, ToolInputAvailableChunk):
+        return _without_none(
+            type="tool-input-available",
+            toolCallId=chunk.tool_call_id,
+            toolName=chunk.tool_name,
+            input=chunk.input,
+        )
+    if isinstance(chunk, ToolOutputChunk):
+        return _without_none(
+            type="tool-output-available", toolCallId=chunk.tool_call_id, output=chunk.output
+        )
+    if isinstance(chunk, ToolErrorChunk):
+        if chunk.input_error and chunk.tool_name is not None:
+            return _without_none(
+                type="tool-input-error",
+                toolCallId=chunk.tool_call_id,
+                toolName=chunk.tool_name,
+                input=chunk.input,
+                errorText=chunk.error,
+            )
+        return {
+            "type": "tool-output-error",
+            "toolCallId": chunk.tool_call_id,
+            "errorText": chunk.error,
+        }
+    if isinstance(chunk, ToolApprovalRequestChunk):
+        return {
+            "type": "tool-approval-request",
+            "approvalId": chunk.approval_id,
+            "toolCallId": chunk.tool_call_id,
+        }
+    if isinstance(chunk, ToolOutputDeniedChunk):
+        return {"type": "tool-output-denied", "toolCallId": chunk.tool_call_id}
+    if isinstance(chunk, SubagentStartChunk | SubagentEndChunk):
+        info: dict[str, Any] = {
+            "toolCallId": chunk.tool_call_id,
+            "sessionId": chunk.child_session_id,
+            "agentType": chunk.child_agent_type,
+        }
+        if isinstance(chunk, SubagentStartChunk):
+            info["status"] = "running"
+        else:
+            info["status"] = chunk.status
+            if chunk.output is not None:
+                info["output"] = chunk.output
+        return {"type": "data-subagent", "id": chunk.tool_call_id, "data": info}
+    if isinstance(chunk, CustomDataChunk):
+        if not chunk.name:
+            raise StreamError("a data chunk needs a name (it becomes the UI type data-<name>)")
+        return _without_none(
+            type=f"data-{chunk.name}",
+            id=chunk.id,
+            data=chunk.data,
+            transient=True if chunk.transient else None,
+        )
+    if isinstance(chunk, ErrorChunk):
+        return {"type": "error", "errorText": chunk.message}
+    if isinstance(chunk, OutputChunk):
+        return _without_none(type="data-output", id="output", data=chunk.output)
+    raise StreamError(f"no UI mapping for chunk type {chunk.type!r}")  # pragma: no cover
+
+
+def _without_none(**fields: Any) -> UIChunk:
+    return {k: v for k, v in fields.items() if v is not None}
