@@ -1,0 +1,394 @@
+"""The Step port for one run of one instance: replay from the journal, then carry on.
+
+Every call (``do``, ``sleep``, ``wait_for_event``) first *claims* its step: synchronously,
+before any await, it takes the next ordinal and checks the journal. So steps started
+together with ``asyncio.gather`` get their ordinals in the order they were started, and a
+replay that asks for another step than the journal recorded at that ordinal is caught
+there (NonDeterminismError). Once that happened the run is poisoned: every later call
+raises the same error and the instance ends ``errored`` whatever the workflow does.
+
+The journal row of a step is written at its claim, so ordinals in the journal are dense
+and a crash mid-attempt is visible on replay: the attempt is counted and the next one
+gets a new number (a stream can tell a superseded attempt from a new one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ...durations import DurationLike, format_duration, parse_duration
+from ...errors import (
+    ConfigurationError,
+    NonDeterminismError,
+    StepError,
+    StepResultTooLargeError,
+    StepTimeoutError,
+)
+from ...ports.step import JSONValue, StepConfig, StepContext, StepFn
+from .engine_config import MAX_SLEEP_MS, ResolvedStepConfig, resolve_step_config, validate_step_name
+from .engine_errors import decode_error, encode_error, is_retryable
+from .engine_journal import StepRow
+
+if TYPE_CHECKING:
+    from .engine_clock import Timers
+    from .engine_journal import Journal
+
+__all__ = [
+    "MAX_RESULT_BYTES",
+    "EngineHost",
+    "InstanceRun",
+    "encode_json",
+    "event_result",
+    "run_attempt",
+    "validate_event_type",
+]
+
+#: Workflows' limit on a step's result (and on params and event payloads).
+MAX_RESULT_BYTES = 1024 * 1024
+MAX_EVENT_TYPE_LENGTH = 100
+
+_FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+
+
+class EngineHost(Protocol):
+    """What a run needs from its engine."""
+
+    journal: Journal
+    timers: Timers
+
+    def set_run_status(self, instance_id: str, status: str) -> None: ...
+
+    def take_event(self, instance_id: str, step: StepRow) -> str | None: ...
+
+    def add_waiter(
+        self, instance_id: str, event_type: str, step: StepRow
+    ) -> asyncio.Future[str | None]: ...
+
+    def remove_waiter(
+        self, instance_id: str, event_type: str, future: asyncio.Future[Any]
+    ) -> None: ...
+
+
+def encode_json(value: Any, what: str) -> str:
+    """Compact JSON of ``value``, at most 1 MiB; StepError / StepResultTooLargeError otherwise."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StepError(f"{what} is not JSON: {exc}") from None
+    # A str of n characters is at most 4n bytes in UTF-8: skip the encode when that fits.
+    if len(text) * 4 > MAX_RESULT_BYTES:
+        size = len(text.encode("utf-8"))
+        if size > MAX_RESULT_BYTES:
+            raise StepResultTooLargeError(
+                f"{what} is {size} bytes of JSON; the limit is 1 MiB ({MAX_RESULT_BYTES} bytes)"
+            )
+    return text
+
+
+class InstanceRun:
+    """The Step handed to one run of a workflow function (a fresh one for every replay)."""
+
+    def __init__(self, host: EngineHost, instance_id: str, journal: list[StepRow]) -> None:
+        self._host = host
+        self.instance_id = instance_id
+        self._by_name = {row.name: row for row in journal}
+        self._by_ordinal = {row.ordinal: row.name for row in journal}
+        self._next_ordinal = 0
+        self._claimed: set[str] = set()
+        self._busy = 0  # do() calls in flight
+        self._waiting = 0  # sleep() / wait_for_event() calls in flight
+        self._status = "running"
+        #: Set once a replay diverged from the journal: the run can only end errored.
+        self.poison: NonDeterminismError | None = None
+
+    # -- the Step port -----------------------------------------------------------------------
+
+    async def do(self, name: str, fn: StepFn, config: StepConfig | None = None) -> JSONValue:
+        resolved = resolve_step_config(config)
+        row = self._claim(name, "do")
+        if row.status == "complete":
+            return json.loads(row.result or "null")
+        if row.status == "errored":
+            raise decode_error(json.loads(row.result or "{}"))
+        journal, timers = self._host.journal, self._host.timers
+        self._enter(busy=True)
+        try:
+            if row.attempts == 0:  # claimed just now: its row is being written
+                row.attempts = 1
+                journal.insert_step(self.instance_id, row, timers.now())
+            else:  # resumed after a restart, mid-retry or mid-attempt
+                if row.status == "retrying" and row.wake_at is not None:
+                    await timers.sleep_until(row.wake_at)
+                row.attempts += 1
+                row.status = "running"
+                journal.update_step(
+                    self.instance_id, name, timers.now(), status="running", attempts=row.attempts
+                )
+            return await self._attempts(row, fn, resolved)
+        finally:
+            self._leave(busy=True)
+
+    async def sleep(self, name: str, duration: DurationLike) -> None:
+        ms = parse_duration(duration, what=f"sleep {name!r} duration")
+        if ms > MAX_SLEEP_MS:
+            raise ConfigurationError(
+                f"sleep {name!r} is {format_duration(ms)}; the limit is 365 days"
+            )
+        row = self._claim(name, "sleep")
+        if row.status == "complete":
+            return
+        timers = self._host.timers
+        if row.wake_at is None:
+            row.wake_at = int(timers.clock() + ms)
+            row.status = "waiting"
+            self._host.journal.insert_step(self.instance_id, row, timers.now())
+        self._enter(busy=False)
+        try:
+            await timers.sleep_until(row.wake_at)
+        finally:
+            self._leave(busy=False)
+        row.status = "complete"
+        self._host.journal.update_step(
+            self.instance_id, name, timers.now(), status="complete", attempts=0, wake_at=row.wake_at
+        )
+
+    async def wait_for_event(
+        self, name: str, event_type: str, timeout: DurationLike = "24 hours"
+    ) -> dict[str, Any]:
+        validate_event_type(event_type)
+        ms = parse_duration(timeout, what=f"wait_for_event {name!r} timeout")
+        if ms > MAX_SLEEP_MS:
+            raise ConfigurationError(
+                f"wait_for_event {name!r} timeout is {format_duration(ms)}; the limit is 365 days"
+            )
+        row = self._claim(name, "wait", detail=event_type)
+        if row.status == "complete":
+            return event_result(row.result)
+        if row.status == "errored":
+            raise decode_error(json.loads(row.result or "{}"))
+        host, timers = self._host, self._host.timers
+        if row.wake_at is None:
+            row.wake_at = int(timers.clock() + ms)
+            row.status = "waiting"
+            host.journal.insert_step(self.instance_id, row, timers.now())
+        delivered = host.take_event(self.instance_id, row)
+        if delivered is not None:
+            return event_result(delivered)
+        future = host.add_waiter(self.instance_id, event_type, row)
+
+        def time_out() -> None:
+            if not future.done():
+                future.set_result(None)
+
+        timer = timers.call_later(row.wake_at - timers.clock(), time_out)
+        self._enter(busy=False)
+        try:
+            delivered = await future
+        finally:
+            timer.cancel()
+            host.remove_waiter(self.instance_id, event_type, future)
+            self._leave(busy=False)
+        if delivered is not None:
+            return event_result(delivered)
+        error = StepTimeoutError(
+            f"wait_for_event {name!r} timed out after {format_duration(ms)} "
+            f"without a {event_type!r} event"
+        )
+        self._record_failure(row, error)
+        raise decode_error(encode_error(error))
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _claim(self, name: str, kind: str, detail: str | None = None) -> StepRow:
+        """Take the next ordinal for ``name`` and check the journal (synchronous)."""
+        if self.poison is not None:
+            raise self.poison
+        validate_step_name(name)
+        if name in self._claimed:
+            raise StepError(
+                f"step name {name!r} is used twice in instance {self.instance_id!r}: "
+                "step names must be unique within an instance"
+            )
+        self._claimed.add(name)
+        ordinal = self._next_ordinal
+        self._next_ordinal += 1
+        recorded = self._by_ordinal.get(ordinal)
+        if recorded is not None and recorded != name:
+            self._diverged(
+                f"replay asked for step {name!r} at position {ordinal}, "
+                f"but the journal recorded step {recorded!r} there"
+            )
+        row = self._by_name.get(name)
+        if row is None:
+            row = StepRow(name, ordinal, kind, "running", None, 0, None, detail)
+            self._by_name[name] = row
+            self._by_ordinal[ordinal] = name
+            return row
+        if row.ordinal != ordinal:
+            self._diverged(
+                f"replay asked for step {name!r} at position {ordinal}, "
+                f"but the journal recorded it at position {row.ordinal}"
+            )
+        if row.kind != kind or row.detail != detail:
+            self._diverged(
+                f"replay asked for {_describe(kind, detail)} {name!r}, "
+                f"but the journal recorded {_describe(row.kind, row.detail)} under that name"
+            )
+        return row
+
+    def _diverged(self, detail: str) -> None:
+        self.poison = NonDeterminismError(
+            f"instance {self.instance_id!r} is not deterministic: {detail}. Code between "
+            "steps must not depend on the clock, randomness or I/O, and the workflow's code "
+            "must not change while instances are in flight."
+        )
+        raise self.poison
+
+    async def _attempts(self, row: StepRow, fn: StepFn, config: ResolvedStepConfig) -> JSONValue:
+        host, timers = self._host, self._host.timers
+        while True:
+            try:
+                value = await run_attempt(timers, fn, StepContext(row.name, row.attempts), config)
+            except _FATAL:
+                raise
+            except BaseException as exc:
+                if not is_retryable(exc) or row.attempts > config.limit:
+                    self._record_failure(row, exc)
+                    raise decode_error(encode_error(exc)) from exc
+                due = timers.clock() + config.retry_delay_ms(row.attempts)
+                row.status, row.wake_at = "retrying", int(due)
+                host.journal.update_step(
+                    self.instance_id,
+                    row.name,
+                    timers.now(),
+                    status="retrying",
+                    attempts=row.attempts,
+                    result=json.dumps(encode_error(exc)),
+                    wake_at=row.wake_at,
+                )
+                await timers.sleep_until(due)
+                row.attempts += 1
+                row.status, row.wake_at = "running", None
+                host.journal.update_step(
+                    self.instance_id,
+                    row.name,
+                    timers.now(),
+                    status="running",
+                    attempts=row.attempts,
+                )
+                continue
+            try:
+                text = encode_json(value, f"the result of step {row.name!r}")
+            except StepError as exc:  # not JSON, or too large: retrying would not help
+                self._record_failure(row, exc)
+                raise decode_error(encode_error(exc)) from None
+            # Journal right after fn returned: the window in which a crash makes a completed
+            # side effect run again is this one statement.
+            host.journal.update_step(
+                self.instance_id,
+                row.name,
+                timers.now(),
+                status="complete",
+                attempts=row.attempts,
+                result=text,
+            )
+            row.status, row.result = "complete", text
+            return json.loads(text)
+
+    def _record_failure(self, row: StepRow, exc: BaseException) -> None:
+        text = json.dumps(encode_error(exc))
+        self._host.journal.update_step(
+            self.instance_id,
+            row.name,
+            self._host.timers.now(),
+            status="errored",
+            attempts=row.attempts,
+            result=text,
+            wake_at=row.wake_at,
+        )
+        row.status, row.result = "errored", text
+
+    def _enter(self, *, busy: bool) -> None:
+        if busy:
+            self._busy += 1
+        else:
+            self._waiting += 1
+        self._sync_status()
+
+    def _leave(self, *, busy: bool) -> None:
+        if busy:
+            self._busy -= 1
+        else:
+            self._waiting -= 1
+        self._sync_status()
+
+    def _sync_status(self) -> None:
+        """``waiting`` while the run only sleeps or waits for events; written on change only."""
+        status = "waiting" if self._waiting and not self._busy else "running"
+        if status != self._status:
+            self._status = status
+            self._host.set_run_status(self.instance_id, status)
+
+
+async def run_attempt(
+    timers: Timers, fn: StepFn, ctx: StepContext, config: ResolvedStepConfig
+) -> Any:
+    """Run one attempt of ``fn`` in its own task, cancelled if it outlives the timeout."""
+    result: Any = fn(ctx)
+    if not inspect.isawaitable(result):  # a plain function: nothing to time out
+        return result
+    task = asyncio.ensure_future(result)
+
+    def time_out() -> None:
+        task.cancel()
+
+    timer = timers.call_later(config.timeout_ms, time_out)
+    try:
+        value = await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if timer.fired and (current is None or not current.cancelling()):
+            raise _timeout(ctx, config) from None
+        raise
+    finally:
+        timer.cancel()
+    if timer.fired:  # fn swallowed the cancellation: its late value does not count
+        raise _timeout(ctx, config)
+    return value
+
+
+def _timeout(ctx: StepContext, config: ResolvedStepConfig) -> StepTimeoutError:
+    return StepTimeoutError(
+        f"attempt {ctx.attempt} of step {ctx.name!r} timed out after "
+        f"{format_duration(config.timeout_ms)}"
+    )
+
+
+def event_result(text: str | None) -> dict[str, Any]:
+    """A received event as ``wait_for_event`` returns it: ``{type, payload, timestamp}``,
+    the timestamp as an aware UTC datetime (Workflows hands Python a datetime)."""
+    data = json.loads(text or "{}")
+    return {
+        "type": data.get("type"),
+        "payload": data.get("payload"),
+        "timestamp": datetime.fromtimestamp(data.get("timestamp", 0) / 1000.0, UTC),
+    }
+
+
+def validate_event_type(event_type: object) -> None:
+    if not isinstance(event_type, str) or not event_type:
+        raise ConfigurationError(f"an event type must be a non-empty string, got {event_type!r}")
+    if len(event_type) > MAX_EVENT_TYPE_LENGTH:
+        raise ConfigurationError(
+            f"event type is {len(event_type)} characters; the limit is {MAX_EVENT_TYPE_LENGTH}"
+        )
+
+
+def _describe(kind: str, detail: str | None) -> str:
+    if kind == "wait":
+        return f"a wait_for_event({detail!r})"
+    return "a sleep" if kind == "sleep" else "a step.do"
