@@ -1,1 +1,85 @@
-"""TODO"""
+"""Model adapters, and :func:`infer_model` to pick one from a string.
+
+The adapters load lazily: ``import helix_agents.models`` does not import httpx, so an agent
+that only uses the Workers AI binding or a test model never pays for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigurationError
+from ..ports.model import Model
+
+if TYPE_CHECKING:
+    import httpx
+
+    from .openai import OpenAIChatModel
+    from .workers_ai import WorkersAIModel
+
+__all__ = ["OpenAIChatModel", "WorkersAIModel", "infer_model"]
+
+_ACCEPTED = "a Model instance, 'openai:<model>', 'workers-ai:<model>' or 'test'"
+
+
+def infer_model(
+    spec: Model | str,
+    *,
+    ai_binding: Any = None,
+    http_client: httpx.AsyncClient | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+) -> Model:
+    """The model named by ``spec``.
+
+    - a Model instance is returned as it is;
+    - ``"openai:<model>"``: :class:`OpenAIChatModel` (``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``
+      from the environment), over ``http_client`` or ``http_transport`` when given (the
+      Cloudflare host passes a transport over the Workers ``fetch``);
+    - ``"workers-ai:<model>"``: :class:`WorkersAIModel` over ``ai_binding`` (``env.AI``);
+    - ``"test"``: :class:`helix_agents.testing.TestModel`.
+    """
+    if not isinstance(spec, str):
+        if isinstance(spec, Model):
+            return spec
+        raise ConfigurationError(f"cannot use {spec!r} as a model: expected {_ACCEPTED}")
+    provider, sep, name = spec.partition(":")
+    provider = provider.strip().lower()
+    name = name.strip()
+    if spec.strip() == "test":
+        from ..testing.models import TestModel
+
+        return TestModel()
+    if sep and provider == "openai":
+        if not name:
+            raise ConfigurationError(f"model {spec!r}: name the model, e.g. 'openai:gpt-4o-mini'")
+        from .openai import OpenAIChatModel
+
+        return OpenAIChatModel(name, http_client=http_client, transport=http_transport)
+    if sep and provider == "workers-ai":
+        if not name:
+            raise ConfigurationError(
+                f"model {spec!r}: name the model, e.g. 'workers-ai:@cf/meta/llama-3.3-70b-"
+                "instruct-fp8-fast'"
+            )
+        if ai_binding is None:
+            raise ConfigurationError(
+                f"model {spec!r} needs the Workers AI binding: add an [ai] binding named AI "
+                "to wrangler.toml (it only exists on the Cloudflare host)"
+            )
+        from .workers_ai import WorkersAIModel
+
+        return WorkersAIModel(name, ai_binding)
+    raise ConfigurationError(f"unknown model {spec!r}: expected {_ACCEPTED}")
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy exports: the adapter modules import their dependencies only when asked for.
+    if name == "OpenAIChatModel":
+        from .openai import OpenAIChatModel
+
+        return OpenAIChatModel
+    if name == "WorkersAIModel":
+        from .workers_ai import WorkersAIModel
+
+        return WorkersAIModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

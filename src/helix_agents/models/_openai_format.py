@@ -1,0 +1,294 @@
+"""The OpenAI chat-completions wire format: our messages out, chunks and completions in.
+
+Shared by the HTTP adapter and the Workers AI adapter (whose newer models speak the same
+dialect). Everything here is pure: dicts in, dicts or events out, ModelProtocolError for a
+shape that is not the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ModelProtocolError
+from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from ..ports.model import ModelEvent, ModelRequest, ToolDefinition
+from ..usage import Usage
+from ._assemble import ResponseAssembler
+
+__all__ = [
+    "ErrorFrame",
+    "apply_chunk",
+    "apply_completion",
+    "apply_tool_calls",
+    "parse_usage",
+    "to_openai_messages",
+    "to_openai_tools",
+    "tool_choice",
+    "tool_result_text",
+]
+
+
+class ErrorFrame(Exception):
+    """An ``{"error": ...}`` object inside an event stream: the provider failed mid-response.
+    Internal: the adapter decides whether that is retried or becomes a ModelError."""
+
+    def __init__(self, message: str, body: Any) -> None:
+        super().__init__(message)
+        self.body = body
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def tool_result_text(message: ToolResultMessage) -> str:
+    """A tool result as the text the model reads. The status is spelled out because the wire
+    format has no field for it, and a model must know that a result is an error."""
+    content = message.content
+    text = content if isinstance(content, str) else ("" if content is None else _compact(content))
+    if message.status == "error":
+        return f"Error: {text}" if text else "Error: the tool failed."
+    if message.status == "denied":
+        reason = f" {text}" if text else ""
+        return f"The user denied this tool call.{reason}"
+    return text
+
+
+def to_openai_messages(
+    system: str,
+    messages: Sequence[Message],
+    *,
+    null_content: bool = True,
+    tool_names: bool = False,
+) -> list[dict[str, Any]]:
+    """Our history as chat-completions messages. ``null_content=False`` sends ``""`` where
+    OpenAI allows ``null`` (the Workers AI binding's schema refuses null); ``tool_names``
+    adds the tool's ``name`` to tool results (Workers AI's models use it; OpenAI's schema has
+    no such field)."""
+    out: list[dict[str, Any]] = []
+    if system:
+        out.append({"role": "system", "content": system})
+    for message in messages:
+        if isinstance(message, UserMessage):
+            out.append({"role": "user", "content": message.content})
+        elif isinstance(message, AssistantMessage):
+            item: dict[str, Any] = {"role": "assistant"}
+            if message.tool_calls:
+                item["content"] = message.content or (None if null_content else "")
+                item["tool_calls"] = [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {
+                            "name": call.name,
+                            "arguments": call.raw_arguments
+                            if call.raw_arguments is not None and not call.arguments
+                            else _compact(call.arguments),
+                        },
+                    }
+                    for call in message.tool_calls
+                ]
+            else:
+                item["content"] = message.content
+            out.append(item)
+        elif isinstance(message, ToolResultMessage):
+            result: dict[str, Any] = {
+                "role": "tool",
+                "tool_call_id": message.tool_call_id,
+                "content": tool_result_text(message),
+            }
+            if tool_names:
+                result["name"] = message.tool_name
+            out.append(result)
+    return out
+
+
+def to_openai_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": tool.parameters or {"type": "object", "properties": {}},
+            },
+        }
+        for tool in tools
+    ]
+
+
+def tool_choice(request: ModelRequest) -> Any:
+    """``tool_choice`` for a request, or None to leave the server's default (``auto``).
+
+    With structured output the model must end by calling the output tool. When that is the
+    only tool, it is forced by name; when other tools are offered, forcing it by name would
+    forbid them for the whole run, so ``required`` makes the model call some tool instead of
+    answering in text, and it finishes when it calls the output tool.
+    """
+    if request.output_tool is None:
+        return None
+    others = [t for t in request.tools if t.name != request.output_tool]
+    if others:
+        return "required"
+    return {"type": "function", "function": {"name": request.output_tool}}
+
+
+# -- responses -----------------------------------------------------------------------------
+
+
+def _int(value: Any, what: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ModelProtocolError(f"usage.{what} is not a number: {value!r}")
+    return int(value)
+
+
+def parse_usage(value: Any) -> Usage | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ModelProtocolError(f"usage is not an object: {value!r}")
+    prompt = _int(value.get("prompt_tokens"), "prompt_tokens")
+    completion = _int(value.get("completion_tokens"), "completion_tokens")
+    total = _int(value.get("total_tokens"), "total_tokens") or prompt + completion
+    return Usage(input_tokens=prompt, output_tokens=completion, total_tokens=total, requests=1)
+
+
+def _text(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ModelProtocolError(f"{what} is not a string: {value!r}")
+    return value
+
+
+def _error_frame(chunk: dict[str, Any]) -> ErrorFrame:
+    error = chunk.get("error")
+    if isinstance(error, dict):
+        message = str(error.get("message") or error.get("type") or error)
+    else:
+        message = str(error)
+    return ErrorFrame(message, chunk)
+
+
+def _first_choice(body: dict[str, Any], what: str) -> dict[str, Any] | None:
+    choices = body.get("choices")
+    if choices is None:
+        return None
+    if not isinstance(choices, list):
+        raise ModelProtocolError(f"{what}: 'choices' is not a list")
+    for choice in choices:
+        if not isinstance(choice, dict):
+            raise ModelProtocolError(f"{what}: a choice is not an object")
+        # We ask for one completion (n=1); a server may still label it with an index.
+        if choice.get("index", 0) == 0:
+            return choice
+    return None
+
+
+def apply_tool_calls(calls: Any, assembler: ResponseAssembler, what: str) -> list[ModelEvent]:
+    if calls is None:
+        return []
+    if not isinstance(calls, list):
+        raise ModelProtocolError(f"{what}: 'tool_calls' is not a list")
+    events: list[ModelEvent] = []
+    for call in calls:
+        if not isinstance(call, dict):
+            raise ModelProtocolError(f"{what}: a tool call is not an object")
+        function = call.get("function")
+        if function is None:
+            # The flat shape some servers use: {"name", "arguments"} at the top.
+            function = {"name": call.get("name"), "arguments": call.get("arguments")}
+        if not isinstance(function, dict):
+            raise ModelProtocolError(f"{what}: a tool call's 'function' is not an object")
+        index = call.get("index")
+        if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+            raise ModelProtocolError(f"{what}: a tool call's index is not an integer")
+        call_id = call.get("id")
+        name = function.get("name")
+        arguments = function.get("arguments")
+        if call_id is not None and not isinstance(call_id, str):
+            raise ModelProtocolError(f"{what}: a tool call's id is not a string")
+        if name is not None and not isinstance(name, str):
+            raise ModelProtocolError(f"{what}: a tool call's name is not a string")
+        if not call_id and not name and not arguments:
+            # A null "finalisation" fragment (Workers AI sends these): nothing to add.
+            continue
+        event = assembler.add_tool_call(
+            index=index, id=call_id or None, name=name, arguments=arguments
+        )
+        if event is not None:
+            events.append(event)
+    return events
+
+
+def apply_chunk(chunk: Any, assembler: ResponseAssembler) -> list[ModelEvent]:
+    """One ``chat.completion.chunk``: feed it to the assembler, return the events to yield."""
+    if not isinstance(chunk, dict):
+        raise ModelProtocolError(f"a stream chunk is not a JSON object: {chunk!r:.200}")
+    if chunk.get("error") is not None:
+        raise _error_frame(chunk)
+    if isinstance(chunk.get("model"), str):
+        assembler.model_name = chunk["model"]
+    usage = parse_usage(chunk.get("usage"))
+    if usage is not None:
+        assembler.set_usage(usage)
+    choice = _first_choice(chunk, "stream chunk")
+    if choice is None:
+        return []
+    events: list[ModelEvent] = []
+    delta = choice.get("delta")
+    if delta is not None:
+        if not isinstance(delta, dict):
+            raise ModelProtocolError("stream chunk: 'delta' is not an object")
+        # Reasoning models put their thinking in one of two non-standard fields.
+        for key in ("reasoning_content", "reasoning"):
+            event = assembler.add_reasoning(_text(delta.get(key), f"delta.{key}"))
+            if event is not None:
+                events.append(event)
+        text_event = assembler.add_text(_text(delta.get("content"), "delta.content"))
+        if text_event is not None:
+            events.append(text_event)
+        events.extend(apply_tool_calls(delta.get("tool_calls"), assembler, "stream chunk"))
+    finish = choice.get("finish_reason")
+    if finish is not None:
+        assembler.finish_reason = _text(finish, "finish_reason")
+    return events
+
+
+def apply_completion(body: Any, assembler: ResponseAssembler) -> list[ModelEvent]:
+    """A whole ``chat.completion`` (a server that ignored ``stream``), as events."""
+    if not isinstance(body, dict):
+        raise ModelProtocolError("the completion is not a JSON object")
+    if body.get("error") is not None:
+        raise _error_frame(body)
+    if isinstance(body.get("model"), str):
+        assembler.model_name = body["model"]
+    usage = parse_usage(body.get("usage"))
+    if usage is not None:
+        assembler.set_usage(usage)
+    choice = _first_choice(body, "completion")
+    if choice is None:
+        raise ModelProtocolError("the completion has no choices")
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise ModelProtocolError("completion: 'message' is not an object")
+    events: list[ModelEvent] = []
+    for key in ("reasoning_content", "reasoning"):
+        event = assembler.add_reasoning(_text(message.get(key), f"message.{key}"))
+        if event is not None:
+            events.append(event)
+    text_event = assembler.add_text(_text(message.get("content"), "message.content"))
+    if text_event is not None:
+        events.append(text_event)
+    events.extend(apply_tool_calls(message.get("tool_calls"), assembler, "completion"))
+    finish = choice.get("finish_reason")
+    if finish is not None:
+        assembler.finish_reason = _text(finish, "finish_reason")
+    return events
