@@ -1,0 +1,167 @@
+"""The Database port over the standard library's ``sqlite3``, for the local host.
+
+Calls are synchronous under an async API: SQLite on a local file answers in microseconds, a
+thread per call would cost more than the call, and the Worker runtime has no threads anyway.
+No ``await`` happens inside a ``batch``, so another coroutine can never slip a statement into
+its transaction.
+
+The connection is set up for a server: WAL (readers never block the writer), a busy timeout
+(several processes may share the file: the host, ``helix`` commands, tests), foreign keys on,
+and ``synchronous=NORMAL`` (durable across a killed process, which is what crash recovery
+needs). D1's rules hold here too (see :mod:`helix_agents.db.rules`): its limits are applied to
+the connection and checked before each statement, and transaction control is refused with
+D1's own message, so code that passes locally passes on D1.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import DatabaseError, DatabaseLimitError
+from ..ports.database import ExecResult, Param, Row, Statement
+from .rules import SQLITE_LIMITS, TRANSACTION_MESSAGE, check_statement
+from .sqltext import is_transaction_control
+
+__all__ = ["SQLiteDatabase", "translate_sqlite_error"]
+
+_TRANSACTION_ACTIONS = frozenset({sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT})
+#: SQLite's words for a statement or value over a limit (``SQLITE_TOOBIG``, variable count).
+_LIMIT_MARKERS = (
+    "too many sql variables",
+    "string or blob too big",
+    "statement too long",
+    "query string is too large",
+    "sqlite_toobig",
+    "too many columns",
+    "expression tree is too large",
+    "too many terms in compound select",
+    "too many arguments on function",
+    "variable number must be between",
+)
+
+
+class SQLiteDatabase:
+    """A SQLite file (or ``":memory:"``) behind the :class:`~helix_agents.ports.Database` port."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
+        self.path = os.fspath(path)
+        self._own_transaction = False
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=busy_timeout, isolation_level=None, cached_statements=256
+            )
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            if self.path != ":memory:" and not self.path.startswith("file::memory:"):
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            for name, value in SQLITE_LIMITS.items():
+                conn.setlimit(getattr(sqlite3, name), value)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate_sqlite_error(exc) from exc
+        conn.set_authorizer(self._authorize)
+        self._conn: sqlite3.Connection | None = conn
+
+    def __repr__(self) -> str:
+        return f"SQLiteDatabase({self.path!r})"
+
+    # -- the port --------------------------------------------------------------------------
+
+    async def query(self, sql: str, params: Sequence[Param] = ()) -> list[Row]:
+        values = self._check(sql, params)
+        conn = self._connection()
+        try:
+            return _rows(conn.execute(sql, values))
+        except sqlite3.Error as exc:
+            raise translate_sqlite_error(exc) from exc
+
+    async def execute(self, sql: str, params: Sequence[Param] = ()) -> ExecResult:
+        values = self._check(sql, params)
+        conn = self._connection()
+        try:
+            cursor = conn.execute(sql, values)
+            cursor.fetchall()  # a RETURNING clause completes only once its rows are read
+        except sqlite3.Error as exc:
+            raise translate_sqlite_error(exc) from exc
+        return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
+
+    async def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
+        checked = [(s.sql, self._check(s.sql, s.params)) for s in statements]
+        if not checked:
+            return []
+        conn = self._connection()
+        try:
+            self._control(conn, "BEGIN IMMEDIATE")
+            try:
+                results = [_rows(conn.execute(sql, values)) for sql, values in checked]
+                self._control(conn, "COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    self._control(conn, "ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise translate_sqlite_error(exc) from exc
+        return results
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise DatabaseError(f"the SQLite database {self.path!r} is closed")
+        return self._conn
+
+    @staticmethod
+    def _check(sql: str, params: Sequence[Param]) -> list[Param]:
+        values = check_statement(sql, params)
+        # By keyword as well as by the authorizer: a statement SQLite has cached is not
+        # authorized again, and our own BEGIN/COMMIT are cached.
+        if is_transaction_control(sql):
+            raise DatabaseError(TRANSACTION_MESSAGE)
+        return values
+
+    def _control(self, conn: sqlite3.Connection, sql: str) -> None:
+        self._own_transaction = True
+        try:
+            conn.execute(sql)
+        finally:
+            self._own_transaction = False
+
+    def _authorize(self, action: int, *_args: Any) -> int:
+        if action in _TRANSACTION_ACTIONS and not self._own_transaction:
+            return sqlite3.SQLITE_DENY
+        return sqlite3.SQLITE_OK
+
+
+def _rows(cursor: sqlite3.Cursor) -> list[Row]:
+    rows = cursor.fetchall()
+    if cursor.description is None:
+        return []
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def translate_sqlite_error(exc: sqlite3.Error) -> DatabaseError:
+    """Our error for a ``sqlite3`` one: limits as :class:`DatabaseLimitError`."""
+    message = str(exc) or type(exc).__name__
+    lowered = message.lower()
+    if "not authorized" in lowered:
+        # Only transaction control is denied by the authorizer.
+        return DatabaseError(TRANSACTION_MESSAGE)
+    name = getattr(exc, "sqlite_errorname", None)
+    if name:
+        message = f"{message} ({name})"
+    if any(marker in lowered for marker in _LIMIT_MARKERS) or name == "SQLITE_TOOBIG":
+        return DatabaseLimitError(message)
+    return DatabaseError(message)

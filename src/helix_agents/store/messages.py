@@ -1,0 +1,240 @@
+"""Messages: one row of ``__agents_messages`` each, at a deterministic sequence number.
+
+``UNIQUE(session_id, sequence)`` makes every append idempotent: a step that re-runs after a
+crash appends at the same sequence numbers, and ``INSERT OR IGNORE`` turns the repeat into a
+no-op (DESIGN.md invariant 2). The first write at a sequence wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+from .._base import dumps
+from ..errors import ConflictError, SessionNotFoundError, StoreError
+from ..messages import Message, message_adapter
+from ..ports.database import Param, Row, Statement
+from ._base import StoreBase
+from ._codec import check_value
+
+__all__ = ["MessageOps", "StoredMessage"]
+
+#: Keys per statement of a custom-state patch: two parameters each, under D1's 100.
+_PATCH_KEYS_PER_STATEMENT = 40
+
+
+class StoredMessage(NamedTuple):
+    """A message with its sequence number; unpacks as ``sequence, message``."""
+
+    sequence: int
+    message: Message
+
+
+class MessageOps(StoreBase):
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: Iterable[tuple[int, Message]],
+        *,
+        run_id: str | None = None,
+    ) -> int:
+        """Append ``(sequence, message)`` pairs atomically; return how many were new.
+
+        A sequence already stored is left as it is (idempotent re-run). With ``run_id`` the
+        append happens only while that run is the session's active run
+        (:class:`ConflictError` otherwise).
+        """
+        statements = [
+            self._insert(session_id, sequence, message, run_id) for sequence, message in messages
+        ]
+        if not statements:
+            return 0
+        results = await self.db.batch(statements)
+        inserted = sum(len(rows) for rows in results)
+        if inserted < len(statements):
+            # Repeats, or a refusal: tell them apart only on this rare path.
+            await self._check_writer(session_id, run_id)
+        return inserted
+
+    async def append_message(
+        self, session_id: str, sequence: int, message: Message, *, run_id: str | None = None
+    ) -> bool:
+        """Append one message; False when the sequence was already stored."""
+        return await self.append_messages(session_id, [(sequence, message)], run_id=run_id) == 1
+
+    async def append_tool_result(
+        self,
+        session_id: str,
+        sequence: int,
+        message: Message,
+        *,
+        state_patch: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> bool:
+        """Append a tool's result and apply its custom-state patch in one atomic batch.
+
+        The patch sets top-level keys of ``custom_state`` (a ``None`` value deletes the key)
+        inside the database, so concurrent tool calls of one step never lose each other's
+        keys. It is applied only together with a new message: re-running the step changes
+        nothing. Returns False when the sequence was already stored.
+        """
+        insert = self._insert(session_id, sequence, message, run_id)
+        statements = [
+            *self._patch_statements(session_id, sequence, state_patch or {}, run_id),
+            insert,
+        ]
+        results = await self.db.batch(statements)
+        if not results[-1]:
+            await self._check_writer(session_id, run_id)
+            return False
+        return True
+
+    async def get_message(self, session_id: str, sequence: int) -> Message | None:
+        row = await self._one(
+            "SELECT message FROM __agents_messages WHERE session_id = ? AND sequence = ?",
+            [session_id, sequence],
+        )
+        return None if row is None else _parse(row)
+
+    async def load_messages(
+        self,
+        session_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[tuple[int, Message]]:
+        """Messages in sequence order; a page with ``after``/``before`` and ``limit``.
+
+        Each item is a :class:`StoredMessage`: it unpacks as ``sequence, message``.
+
+        With ``limit`` and ``before`` but no ``after``, the page is the last ``limit``
+        messages before ``before`` (still in ascending order): the newest page first.
+        """
+        where = ["session_id = ?"]
+        params: list[Param] = [session_id]
+        if after is not None:
+            where.append("sequence > ?")
+            params.append(after)
+        if before is not None:
+            where.append("sequence < ?")
+            params.append(before)
+        newest_first = limit is not None and before is not None and after is None
+        sql = (
+            f"SELECT sequence, message FROM __agents_messages WHERE {' AND '.join(where)} "
+            f"ORDER BY sequence {'DESC' if newest_first else 'ASC'}"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = await self.db.query(sql, params)
+        if newest_first:
+            rows.reverse()
+        return [StoredMessage(int(row["sequence"]), _parse(row)) for row in rows]
+
+    async def count_messages(self, session_id: str) -> int:
+        row = await self._one(
+            "SELECT count(*) AS n FROM __agents_messages WHERE session_id = ?", [session_id]
+        )
+        return int(row["n"]) if row else 0
+
+    async def next_sequence(self, session_id: str) -> int:
+        """One past the highest stored sequence (0 for a session without messages)."""
+        row = await self._one(
+            "SELECT max(sequence) AS last FROM __agents_messages WHERE session_id = ?",
+            [session_id],
+        )
+        last = None if row is None else row["last"]
+        return 0 if last is None else int(last) + 1
+
+    # -- statements ------------------------------------------------------------------------
+
+    def _insert(
+        self, session_id: str, sequence: int, message: Message, run_id: str | None
+    ) -> Statement:
+        if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+            raise StoreError(f"a message sequence must be an int >= 0, not {sequence!r}")
+        text = check_value(message.to_json(), f"message {sequence} of session {session_id!r}")
+        values: list[Param] = [session_id, sequence, text, self.clock()]
+        if run_id is None:
+            return Statement(
+                "INSERT OR IGNORE INTO __agents_messages (session_id, sequence, message, "
+                "created_at) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM __agents_states "
+                "WHERE session_id = ?) RETURNING sequence",
+                [*values, session_id],
+            )
+        return Statement(
+            "INSERT OR IGNORE INTO __agents_messages (session_id, sequence, message, "
+            "created_at) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM __agents_runs "
+            "WHERE run_id = ? AND session_id = ? AND status = 'active') RETURNING sequence",
+            [*values, run_id, session_id],
+        )
+
+    def _patch_statements(
+        self,
+        session_id: str,
+        sequence: int,
+        patch: Mapping[str, Any],
+        run_id: str | None,
+    ) -> list[Statement]:
+        """``UPDATE``s that set and delete ``custom_state`` keys, only if the message at
+        ``sequence`` is not stored yet (they run before its insert, in the same batch)."""
+        items = list(patch.items())
+        statements = []
+        for start in range(0, len(items), _PATCH_KEYS_PER_STATEMENT):
+            chunk = items[start : start + _PATCH_KEYS_PER_STATEMENT]
+            expression = "COALESCE(custom_state, '{}')"
+            params: list[Param] = []
+            sets = [(key, value) for key, value in chunk if value is not None]
+            removals = [key for key, value in chunk if value is None]
+            if sets:
+                pairs = ", ".join("?, json(?)" for _ in sets)
+                expression = f"json_set({expression}, {pairs})"
+                for key, value in sets:
+                    params += [_path(key), check_value(dumps(value), f"custom state {key!r}")]
+            if removals:
+                expression = f"json_remove({expression}, {', '.join('?' for _ in removals)})"
+                params += [_path(key) for key in removals]
+            condition = (
+                "NOT EXISTS (SELECT 1 FROM __agents_messages WHERE session_id = ? AND sequence = ?)"
+            )
+            params += [self.clock(), session_id, session_id, sequence]
+            if run_id is not None:
+                condition += (
+                    " AND EXISTS (SELECT 1 FROM __agents_runs WHERE run_id = ? "
+                    "AND session_id = ? AND status = 'active')"
+                )
+                params += [run_id, session_id]
+            statements.append(
+                Statement(
+                    f"UPDATE __agents_states SET custom_state = {expression}, updated_at = ? "
+                    f"WHERE session_id = ? AND {condition}",
+                    params,
+                )
+            )
+        return statements
+
+    async def _check_writer(self, session_id: str, run_id: str | None) -> None:
+        """Raise when an append was refused (no session, or the run does not hold it)."""
+        row = await self._one(
+            "SELECT (SELECT 1 FROM __agents_states WHERE session_id = ?) AS found, "
+            "(SELECT status FROM __agents_runs WHERE run_id = ? AND session_id = ?) AS status",
+            [session_id, run_id or "", session_id],
+        )
+        if row is None or not row["found"]:
+            raise SessionNotFoundError(f"session {session_id!r} not found")
+        if run_id is not None and row["status"] != "active":
+            raise ConflictError(
+                f"run {run_id!r} does not hold session {session_id!r} "
+                f"(its status is {row['status']!r})"
+            )
+
+
+def _path(key: str) -> str:
+    if not isinstance(key, str) or '"' in key:
+        raise StoreError(f"custom state keys must be strings without '\"', not {key!r}")
+    return f'$."{key}"'
+
+
+def _parse(row: Row) -> Message:
+    return message_adapter.validate_json(row["message"])

@@ -1,0 +1,45 @@
+"""``StateStore``: every read and write of the runtime's state, over the Database port."""
+
+from __future__ import annotations
+
+from .control import ControlOps
+from .messages import MessageOps
+from .refs import SubSessionOps
+from .runs import RunOps
+from .sessions import SessionOps
+from .usage import UsageOps
+
+__all__ = ["StateStore"]
+
+
+class StateStore(SessionOps, MessageOps, RunOps, ControlOps, SubSessionOps, UsageOps):
+    """The state of sessions, in the V9 ``__agents_*`` schema, on any Database driver.
+
+    ``StateStore(db, clock=...)``; ``clock`` returns epoch milliseconds (tests pass a fake).
+    The schema must exist: call :func:`helix_agents.store.migrate` first (cheap to repeat).
+
+    The methods come in parts, one module each:
+
+    - sessions (:mod:`.sessions`): ``create_session``, ``load_session``,
+      ``require_session``, ``save_session`` (guarded by the active run), ``set_step_count``,
+      ``list_sessions``;
+    - messages (:mod:`.messages`): ``append_messages``/``append_message`` (idempotent by
+      sequence), ``append_tool_result`` (with a custom-state patch), ``get_message``,
+      ``load_messages`` (pages), ``count_messages``, ``next_sequence``;
+    - runs (:mod:`.runs`): ``start_run``/``begin_run`` (one active run per session, or
+      ``supersede``), ``finish_run``, ``get_run``, ``active_run``, ``latest_run``,
+      ``list_runs``, ``list_active_runs``;
+    - control (:mod:`.control`): ``request_interrupt``, ``interrupt_requested``,
+      ``get_interrupt``, ``clear_interrupt``, ``abort``, ``abort_requested``,
+      ``get_control``, ``set_suspension``, ``clear_suspension``, ``expired_suspensions``;
+    - sub-sessions (:mod:`.refs`): ``add_sub_session``, ``update_sub_session``,
+      ``get_sub_session``, ``list_sub_sessions``, ``find_sub_session_by_name``,
+      ``find_parent``;
+    - usage (:mod:`.usage`): ``record_usage`` (idempotent by ``record_id``),
+      ``usage_records``, ``run_usage``, ``usage_rollup`` (optionally over sub-sessions).
+
+    Errors: :class:`~helix_agents.errors.SessionNotFoundError`,
+    :class:`~helix_agents.errors.ConflictError` (the writer does not hold the session, a
+    duplicate session, a second active run), :class:`~helix_agents.errors.ValueTooLargeError`
+    (over D1's 2 MB), and the driver's :class:`~helix_agents.errors.DatabaseError`.
+    """
