@@ -1,0 +1,262 @@
+"""What the local stream manager does beyond the port's conformance suite."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from helix_agents.chunks import StepResetChunk, TextDeltaChunk
+from helix_agents.errors import (
+    ConfigurationError,
+    DatabaseError,
+    StreamError,
+    StreamNotFoundError,
+)
+from helix_agents.hosts.local.streams import LocalStreamManager
+from helix_agents.ports.streams import StreamManager
+from tests.conformance.streams_suite import GUARD, eventually
+
+
+def text(delta: str, step: int = 1, attempt: int = 1) -> TextDeltaChunk:
+    return TextDeltaChunk(part_id="p", delta=delta, step=step, attempt=attempt)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000_000
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def streams(tmp_path: Path, clock: FakeClock) -> AsyncIterator[LocalStreamManager]:
+    manager = LocalStreamManager(tmp_path / "streams.db", clock=clock, recent_window=1.0)
+    yield manager
+    await manager.close()
+
+
+def test_it_implements_the_port(streams: LocalStreamManager) -> None:
+    assert isinstance(streams, StreamManager)
+
+
+async def test_recent_readers_count_for_the_window(
+    streams: LocalStreamManager, clock: FakeClock
+) -> None:
+    await streams.create("s")
+    await streams.write("s", [text("a")])
+    await streams.read("s")  # a one-off reader: live for the window, then gone
+    assert streams.readers("s") == 1
+    clock.now += 999
+    assert (await streams.write("s", [text("b")])).readers == 1
+    clock.now += 2
+    assert (await streams.write("s", [text("c")])).readers == 0
+
+
+async def test_a_follower_counts_once(streams: LocalStreamManager, clock: FakeClock) -> None:
+    await streams.create("s")
+    first = await streams.read("s", after=0)  # returned nothing: its cursor stays 0
+    assert first.chunks == []
+    assert streams.readers("s") == 1
+    parked = asyncio.create_task(streams.read("s", after=0, timeout=GUARD))
+    await eventually(_parked(streams, "s", 1), "the follower to park")
+    # The parked read continues the first one, so the follower is one reader, not two.
+    assert streams.readers("s") == 1
+    assert (await streams.write("s", [text("a")])).readers == 1
+    await asyncio.wait_for(parked, GUARD)
+    assert streams.readers("s") == 1  # busy with what it read, until it reads again
+    await streams.read("s", after=1)
+    assert streams.readers("s") == 1
+    clock.now += 5_000
+    assert streams.readers("s") == 0
+
+
+async def test_readers_of_other_streams_do_not_count(streams: LocalStreamManager) -> None:
+    await streams.create("a")
+    await streams.create("b")
+    task = asyncio.create_task(streams.read("a", timeout=GUARD))
+    await eventually(_parked(streams, "a", 1), "a reader of a")
+    assert (await streams.write("b", [text("x")])).readers == 0
+    await streams.set_status("a", "ended")
+    await asyncio.wait_for(task, GUARD)
+
+
+async def test_close_wakes_parked_readers(tmp_path: Path) -> None:
+    manager = LocalStreamManager(tmp_path / "s.db")
+    await manager.create("s")
+    task = asyncio.create_task(manager.read("s", timeout=GUARD))
+    await eventually(_parked(manager, "s", 1), "a parked reader")
+    await manager.close()
+    with pytest.raises(StreamError):
+        await asyncio.wait_for(task, GUARD)
+    with pytest.raises(StreamError):
+        await manager.write("s", [text("a")])
+    await manager.close()  # closing twice is harmless
+
+
+async def test_a_cancelled_reader_leaves_no_waiter(streams: LocalStreamManager) -> None:
+    await streams.create("s")
+    task = asyncio.create_task(streams.read("s", timeout=GUARD))
+    await eventually(_parked(streams, "s", 1), "a parked reader")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await streams.write("s", [text("a")])).readers == 0
+
+
+async def test_another_connection_writing_the_file_is_seen(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    a = LocalStreamManager(path)
+    b = LocalStreamManager(path)
+    try:
+        await a.create("s")
+        await a.write("s", [text("1")])
+        assert [i.seq for i in (await b.read("s")).chunks] == [1]
+        await b.write("s", [text("2"), text("3")])
+        # a's in-memory tail is now stale: it must notice b's commit.
+        assert [i.seq for i in (await a.read("s", after=1)).chunks] == [2, 3]
+        assert (await a.write("s", [text("4")])).last_seq == 4
+        # b's reader is not woken by a's write, but its read finds the chunk on timeout.
+        pending = asyncio.create_task(b.read("s", after=4, timeout=0.05))
+        await asyncio.sleep(0)
+        await a.write("s", [text("5")])
+        result = await asyncio.wait_for(pending, GUARD)
+        assert [i.seq for i in result.chunks] == [5]
+        await a.set_status("s", "ended")
+        assert (await b.read("s", after=5, timeout=0.05)).status == "ended"
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_reset_after_the_tail_was_trimmed(tmp_path: Path) -> None:
+    manager = LocalStreamManager(tmp_path / "s.db", tail_size=2)
+    try:
+        await manager.create("s")
+        for i in range(10):
+            await manager.write("s", [text(str(i))])
+        await manager.write("s", [StepResetChunk(step=1, attempt=1), text("ok", attempt=2)])
+        result = await manager.read("s")
+        assert [(i.seq, i.chunk.type) for i in result.chunks] == [
+            (11, "step-reset"),
+            (12, "text-delta"),
+        ]
+    finally:
+        await manager.close()
+
+
+async def test_many_streams_beyond_the_live_limit(tmp_path: Path) -> None:
+    manager = LocalStreamManager(tmp_path / "s.db", max_live_streams=3)
+    try:
+        parked = []
+        for i in range(8):
+            await manager.create(f"s{i}")
+            await manager.write(f"s{i}", [text("a")])
+            parked.append(asyncio.create_task(manager.read(f"s{i}", after=1, timeout=GUARD)))
+        await asyncio.sleep(0)
+        for i in range(8):
+            await manager.write(f"s{i}", [text("b")])
+        results = await asyncio.wait_for(asyncio.gather(*parked), GUARD)
+        assert all([c.seq for c in r.chunks] == [2] for r in results)
+        for i in range(8):
+            assert [c.seq for c in (await manager.read(f"s{i}")).chunks] == [1, 2]
+    finally:
+        await manager.close()
+
+
+async def test_cleanup_deletes_old_final_streams(
+    streams: LocalStreamManager, clock: FakeClock
+) -> None:
+    for name in ("old-ended", "old-failed", "old-active", "new-ended"):
+        await streams.create(name)
+        await streams.write(name, [text("a")])
+    await streams.set_status("old-ended", "ended")
+    await streams.set_status("old-failed", "failed")
+    clock.now += 3_600_000
+    await streams.set_status("new-ended", "ended")
+    assert await streams.cleanup(ttl=60) == 2
+    assert await streams.info("old-ended") is None
+    assert await streams.info("old-failed") is None
+    assert await streams.info("old-active") is not None
+    assert await streams.info("new-ended") is not None
+    with pytest.raises(StreamNotFoundError):
+        await streams.read("old-ended")
+    rows = streams.log.read("new-ended").chunks
+    assert [i.seq for i in rows] == [1]
+
+
+async def test_follow_gives_up_after_idle_timeout(streams: LocalStreamManager) -> None:
+    await streams.create("s")
+    await streams.write("s", [text("a")])
+    got: list[int] = []
+
+    async def drain() -> None:
+        async for item in streams.follow("s", idle_timeout=0.05):
+            got.append(item.seq)
+
+    with pytest.raises(StreamError, match="sent nothing"):
+        await drain()
+    assert got == [1]
+    with pytest.raises(StreamError):
+        async for _ in streams.follow("s", poll=0):
+            pass
+
+
+async def test_a_connection_must_be_in_autocommit_mode(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "s.db")
+    try:
+        with pytest.raises(ConfigurationError):
+            LocalStreamManager(conn)
+    finally:
+        conn.close()
+
+
+def test_an_unopenable_file_is_a_database_error(tmp_path: Path) -> None:
+    with pytest.raises(DatabaseError):
+        LocalStreamManager(tmp_path / "missing-dir" / "s.db")
+
+
+async def test_a_corrupt_row_is_a_stream_error(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    manager = LocalStreamManager(path, tail_size=1)
+    try:
+        await manager.create("s")
+        await manager.write("s", [text("a"), text("b"), text("c")])
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.execute('UPDATE __helix_stream_chunks SET data = \'{"type":"nope"}\' WHERE seq = 1')
+        raw.close()
+        with pytest.raises(StreamError, match="not a valid chunk"):
+            await manager.read("s")
+    finally:
+        await manager.close()
+
+
+async def test_unserializable_chunk_content_is_a_stream_error(
+    streams: LocalStreamManager,
+) -> None:
+    await streams.create("s")
+    bad = TextDeltaChunk.model_construct(part_id="p", delta=object(), type="text-delta")
+    with pytest.raises(StreamError, match="cannot be encoded"):
+        await streams.write("s", [bad])
+    assert (await streams.write("s", [text("fine")])).last_seq == 1
+
+
+def _parked(manager: LocalStreamManager, stream_id: str, n: int):  # type: ignore[no-untyped-def]
+    async def check() -> bool:
+        return manager.readers(stream_id) >= n and len(_waiters(manager, stream_id)) >= n
+
+    return check
+
+
+def _waiters(manager: LocalStreamManager, stream_id: str) -> set[asyncio.Future[None]]:
+    live = manager._live.get(stream_id)
+    return set() if live is None else live.waiters
