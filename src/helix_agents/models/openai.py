@@ -203,8 +203,9 @@ class OpenAIChatModel:
                 content_type = response.headers.get("content-type", "")
                 assembler = ResponseAssembler()
                 if "text/event-stream" in content_type:
-                    async for event in self._events(response, assembler):
-                        yield event
+                    async with aclosing(self._events(response, assembler)) as events:
+                        async for event in events:
+                            yield event
                 else:
                     # A server that ignored "stream" answers with one JSON completion.
                     data = await response.aread()
@@ -230,7 +231,7 @@ class OpenAIChatModel:
 
     async def _events(
         self, response: httpx.Response, assembler: ResponseAssembler
-    ) -> AsyncIterator[ModelEvent]:
+    ) -> AsyncGenerator[ModelEvent, None]:
         decoder = SSEDecoder()
         done = False
         async for raw in response.aiter_bytes():

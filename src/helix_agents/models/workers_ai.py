@@ -15,7 +15,8 @@ not retry: a failure becomes a ModelError and the durable step retries the model
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import aclosing
 from typing import Any
 
 from ..errors import (
@@ -106,8 +107,11 @@ class WorkersAIModel:
         # unique within a session and stable if the same request is answered again.
         assembler = ResponseAssembler(call_id_prefix=f"call_{len(request.messages)}")
         if hasattr(result, "getReader"):
-            async for event in self._read_stream(result, assembler):
-                yield event
+            # aclosing: a consumer that leaves early must release the JS stream now, not
+            # whenever the inner generator happens to be collected.
+            async with aclosing(self._read_stream(result, assembler)) as events:
+                async for event in events:
+                    yield event
         else:
             for event in _apply_object(_to_py(result), assembler, self.name):
                 yield event
@@ -117,7 +121,7 @@ class WorkersAIModel:
 
     async def _read_stream(
         self, body: Any, assembler: ResponseAssembler
-    ) -> AsyncIterator[ModelEvent]:
+    ) -> AsyncGenerator[ModelEvent, None]:
         reader = body.getReader()
         decoder = SSEDecoder()
         yielded = False
