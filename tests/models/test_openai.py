@@ -185,6 +185,51 @@ async def test_arguments_that_are_not_json_are_kept_raw(
     assert call.raw_arguments == "{city: Paris"
 
 
+async def test_tool_calls_without_index_or_with_repeated_ids(
+    openai_server: OpenAIServer, make_model: MakeModel
+) -> None:
+    # Some servers send whole calls without an index; others repeat the id on every piece.
+    whole = [
+        {
+            "tool_calls": [
+                {
+                    "id": "a",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+                }
+            ]
+        },
+        {
+            "tool_calls": [
+                {
+                    "id": "b",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'},
+                }
+            ]
+        },
+    ]
+    repeated = [
+        {
+            "tool_calls": [
+                {"index": 0, "id": "c", "function": {"name": "get_weather", "arguments": '{"ci'}}
+            ]
+        },
+        {"tool_calls": [{"index": 0, "id": "c", "function": {"arguments": 'ty":"Nice"}'}}]},
+    ]
+    openai_server.script(
+        Reply(deltas=list(whole), finish_reason="tool_calls"),
+        Reply(deltas=list(repeated), finish_reason="tool_calls"),
+    )
+    _, first = await collect(make_model(), ask(tools=[WEATHER]))
+    assert [(c.id, c.arguments) for c in first.tool_calls] == [
+        ("a", {"city": "Oslo"}),
+        ("b", {"city": "Rome"}),
+    ]
+    _, second = await collect(make_model(), ask(tools=[WEATHER]))
+    assert [(c.id, c.arguments) for c in second.tool_calls] == [("c", {"city": "Nice"})]
+
+
 @pytest.mark.parametrize(
     ("wire", "ours"),
     [

@@ -165,6 +165,20 @@ async def test_tool_history_is_sent_in_the_binding_format() -> None:
     ]
 
 
+async def test_whole_tool_calls_without_index_in_one_frame() -> None:
+    frame = {
+        "response": "",
+        "tool_calls": [
+            {"name": "get_weather", "arguments": {"city": "Oslo"}},
+            {"name": "get_weather", "arguments": {"city": "Bergen"}},
+        ],
+    }
+    body = f"data: {json.dumps(frame)}\n\ndata: [DONE]\n\n".encode()
+    _, response = await collect(model_over(FakeAIBinding(FakeReadableStream([body]))), ask())
+    assert [c.arguments for c in response.tool_calls] == [{"city": "Oslo"}, {"city": "Bergen"}]
+    assert len({c.id for c in response.tool_calls}) == 2
+
+
 # -- not streamed ----------------------------------------------------------------------------
 
 

@@ -119,14 +119,14 @@ class ResponseAssembler:
         arguments: Any,
     ) -> ToolCallDelta | None:
         """One fragment of a tool call. ``index`` may be missing (some servers omit it when
-        they send whole calls): then a new id starts a new call and a fragment without an id
-        continues the last one. The first delta of each call always carries an id, made up
-        when the provider sent none, so consumers can key on it."""
+        they send whole calls): then a new id or a name starts a new call and a bare
+        fragment continues the last one. The first delta of each call always carries an id,
+        made up when the provider sent none, so consumers can key on it."""
         args = _arguments_text(arguments)
         if index is None:
             if id and id in self._ids:
                 index = self._ids[id]
-            elif id or self._last_index is None:
+            elif id or name or self._last_index is None:
                 index = self.next_index()
             else:
                 index = self._last_index
