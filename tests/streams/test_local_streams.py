@@ -115,8 +115,9 @@ async def test_a_cancelled_reader_leaves_no_waiter(streams: LocalStreamManager) 
 
 async def test_another_connection_writing_the_file_is_seen(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
-    a = LocalStreamManager(path)
-    b = LocalStreamManager(path)
+    # sync_interval=0: notice the other connection's commits on every call, not within 10 ms.
+    a = LocalStreamManager(path, sync_interval=0)
+    b = LocalStreamManager(path, sync_interval=0)
     try:
         await a.create("s")
         await a.write("s", [text("1")])

@@ -172,7 +172,18 @@ class UIMessageEncoder:
 
 
 def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | None:
-    # One branch per chunk kind, in the order of chunks.py; isinstance narrows for mypy.
+    # One branch per chunk kind; isinstance narrows for mypy. Deltas come first: they are
+    # nearly every chunk of a stream, and each reader maps each of them.
+    if isinstance(chunk, TextDeltaChunk):
+        return {"type": "text-delta", "id": chunk.part_id, "delta": chunk.delta}
+    if isinstance(chunk, ReasoningDeltaChunk):
+        return {"type": "reasoning-delta", "id": chunk.part_id, "delta": chunk.delta}
+    if isinstance(chunk, ToolInputDeltaChunk):
+        return {
+            "type": "tool-input-delta",
+            "toolCallId": chunk.tool_call_id,
+            "inputTextDelta": chunk.delta,
+        }
     if isinstance(chunk, RunStartChunk):
         return {"type": "start", "messageId": chunk.message_id}
     if isinstance(chunk, RunEndChunk):
@@ -197,14 +208,10 @@ def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | Non
         return {"type": "data-reset-step", "data": data, "transient": True}
     if isinstance(chunk, TextStartChunk):
         return {"type": "text-start", "id": chunk.part_id}
-    if isinstance(chunk, TextDeltaChunk):
-        return {"type": "text-delta", "id": chunk.part_id, "delta": chunk.delta}
     if isinstance(chunk, TextEndChunk):
         return {"type": "text-end", "id": chunk.part_id}
     if isinstance(chunk, ReasoningStartChunk):
         return {"type": "reasoning-start", "id": chunk.part_id}
-    if isinstance(chunk, ReasoningDeltaChunk):
-        return {"type": "reasoning-delta", "id": chunk.part_id, "delta": chunk.delta}
     if isinstance(chunk, ReasoningEndChunk):
         return {"type": "reasoning-end", "id": chunk.part_id}
     if isinstance(chunk, ToolInputStartChunk):
@@ -212,12 +219,6 @@ def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | Non
             "type": "tool-input-start",
             "toolCallId": chunk.tool_call_id,
             "toolName": chunk.tool_name,
-        }
-    if isinstance(chunk, ToolInputDeltaChunk):
-        return {
-            "type": "tool-input-delta",
-            "toolCallId": chunk.tool_call_id,
-            "inputTextDelta": chunk.delta,
         }
     if isinstance(chunk, ToolInputAvailableChunk):
         return _without_none(
