@@ -261,3 +261,10 @@ def _parked(manager: LocalStreamManager, stream_id: str, n: int):  # type: ignor
 def _waiters(manager: LocalStreamManager, stream_id: str) -> set[asyncio.Future[None]]:
     live = manager._live.get(stream_id)
     return set() if live is None else live.waiters
+
+
+async def test_a_non_chunk_is_refused(streams: LocalStreamManager) -> None:
+    await streams.create("s")
+    with pytest.raises(StreamError, match="not a chunk"):
+        await streams.write("s", [text("a"), {"type": "text-delta"}])  # type: ignore[list-item]
+    assert (await streams.write("s", [text("a")])).last_seq == 1

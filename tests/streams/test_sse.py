@@ -12,6 +12,7 @@ import pytest
 from starlette.datastructures import Headers
 
 from helix_agents.chunks import (
+    CustomDataChunk,
     RunEndChunk,
     RunStartChunk,
     SequencedChunk,
@@ -145,6 +146,21 @@ async def test_encode_sse_frames_a_follower() -> None:
         {"id": "7", "data": '{"type":"finish","finishReason":"stop"}'},
         {"data": "[DONE]"},
     ]
+
+
+async def test_a_chunk_that_cannot_be_mapped_becomes_an_error_event() -> None:
+    body = b"".join(
+        [
+            part
+            async for part in encode_sse(
+                batches([sc(1, CustomDataChunk(name="", data=1)), sc(2, StepStartChunk())])
+            )
+        ]
+    )
+    events = parse_sse(body)
+    assert events[0]["id"] == "1"
+    assert json.loads(events[0]["data"])["type"] == "error"
+    assert events[1:] == [{"id": "2", "data": '{"type":"start-step"}'}, {"data": "[DONE]"}]
 
 
 @pytest.fixture

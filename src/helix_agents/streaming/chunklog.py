@@ -35,7 +35,7 @@ from typing import Any, Final, Protocol, TypeVar, get_args
 
 from pydantic import ValidationError
 
-from ..chunks import Chunk, SequencedChunk, StepResetChunk, chunk_adapter
+from ..chunks import Chunk, ChunkBase, SequencedChunk, StepResetChunk, chunk_adapter
 from ..errors import InvalidCursorError, InvalidIdError, StreamError, StreamNotFoundError
 from ..ports.streams import ReadResult, StopRequest, StreamInfo, StreamStatus
 
@@ -469,6 +469,8 @@ class _Encoded:
 
 
 def _encode(chunk: Chunk, index: int) -> _Encoded:
+    if not isinstance(chunk, ChunkBase):
+        raise StreamError(f"chunk #{index} is a {type(chunk).__name__}, not a chunk")
     try:
         data = chunk.to_json()
     except Exception as exc:  # a value pydantic cannot serialize, e.g. an arbitrary object

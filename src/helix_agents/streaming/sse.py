@@ -137,7 +137,11 @@ async def encode_sse(
             continue
         events = []
         for item in batch:
-            ui = encoder.encode(item)
+            try:
+                ui = encoder.encode(item)
+            except StreamError as exc:
+                # One bad chunk must not cut every reader off: say so in its place.
+                ui = {"type": "error", "errorText": str(exc)}
             if ui is not None:
                 events.append(encode_event(ui, item.seq))
         if events:

@@ -429,10 +429,15 @@ class LocalStreamManager:
                 del live.recent[after]
 
     def _leave(self, live: _Live, cursor: int) -> None:
+        now = self._clock()
         times = live.recent.get(cursor)
         if times is None:
             times = live.recent[cursor] = deque()
-        times.append(self._clock())
+        else:  # readers that never came back (snapshots of a final stream) expire here too
+            cutoff = now - self._window_ms
+            while times and times[0] < cutoff:
+                times.popleft()
+        times.append(now)
 
     def _readers(self, live: _Live) -> int:
         recent = 0
