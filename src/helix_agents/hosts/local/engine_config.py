@@ -16,6 +16,7 @@ share it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -43,6 +44,7 @@ MAX_RETRY_LIMIT: Final = 10_000
 MAX_SLEEP_MS: Final = 365 * 86_400_000.0
 MAX_STEP_NAME_LENGTH: Final = 256
 
+_CONTROL = re.compile(r"[\x00-\x1f]")
 _BACKOFFS = frozenset({"constant", "linear", "exponential"})
 _CONFIG_KEYS = frozenset({"retries", "timeout", "sensitive"})
 _RETRY_KEYS = frozenset({"limit", "delay", "backoff"})
@@ -133,6 +135,6 @@ def validate_step_name(name: object) -> str:
         raise ConfigurationError(
             f"step name is {len(name)} characters; the limit is {MAX_STEP_NAME_LENGTH}"
         )
-    if any(ord(ch) < 0x20 for ch in name):
+    if _CONTROL.search(name):
         raise ConfigurationError(f"step name {name!r} contains control characters")
     return name
