@@ -628,8 +628,9 @@ async def test_chunks_of_the_wrong_shape_raise_protocol_errors(
 async def test_a_slow_server_times_out(
     openai_server: OpenAIServer, make_model: MakeModel, sleeps: SleepRecorder
 ) -> None:
-    openai_server.script(reply_text("too late", delay=3.0), reply_text("in time"))
-    model = make_model(timeout=0.2, max_retries=1)
+    # Generous margins both ways: the fast reply must never time out on a loaded machine.
+    openai_server.script(reply_text("too late", delay=60.0), reply_text("in time"))
+    model = make_model(timeout=1.0, max_retries=1)
     _, response = await collect(model, ask())
     assert response.text == "in time"
     assert len(sleeps.calls) == 1
@@ -638,9 +639,9 @@ async def test_a_slow_server_times_out(
 async def test_a_timeout_after_the_retries_is_a_connection_error(
     openai_server: OpenAIServer, make_model: MakeModel
 ) -> None:
-    openai_server.script(reply_text("too late", delay=3.0))
+    openai_server.script(reply_text("too late", delay=60.0))
     with pytest.raises(ModelConnectionError, match="timed out"):
-        await collect(make_model(max_retries=0), ask(settings=ModelSettings(timeout=0.2)))
+        await collect(make_model(max_retries=0), ask(settings=ModelSettings(timeout=0.5)))
 
 
 async def test_a_stall_mid_stream_interrupts_it(
@@ -648,9 +649,9 @@ async def test_a_stall_mid_stream_interrupts_it(
 ) -> None:
     # The role chunk and "quick " come at once, then the server goes quiet for longer than
     # the read timeout.
-    openai_server.script(reply_text("quick ", "then slow", stall_after=2, stall_for=2.0))
+    openai_server.script(reply_text("quick ", "then slow", stall_after=2, stall_for=60.0))
     with pytest.raises(ModelStreamInterruptedError, match="timed out"):
-        await collect(make_model(timeout=0.1, max_retries=0), ask())
+        await collect(make_model(timeout=1.0, max_retries=0), ask())
 
 
 # -- configuration ---------------------------------------------------------------------------

@@ -80,7 +80,7 @@ class OpenAIChatModel:
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         max_retries: int = 4,
-        timeout: float = 120.0,
+        timeout: float = 300.0,
         retry_policy: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         stream_usage: bool = True,
