@@ -138,7 +138,8 @@ class SubSessionRef(Record):
     agent_type: str
     parent_tool_call_id: str
     status: str = "active"
-    mode: Literal["persistent", "ephemeral"] | None = "ephemeral"
+    #: NULL in rows written before V4 (and by runtimes that leave it out) reads as ephemeral.
+    mode: Literal["persistent", "ephemeral"] = "ephemeral"
     name: str | None = None
     remote_json: dict[str, Any] | None = None
     started_at: int = 0

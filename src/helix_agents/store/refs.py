@@ -38,7 +38,7 @@ def ref_from_row(row: Row) -> SubSessionRef:
         agent_type=row["agent_type"],
         parent_tool_call_id=row["parent_tool_call_id"],
         status=row["status"],
-        mode=row["mode"],
+        mode=row["mode"] or "ephemeral",
         name=row["name"],
         remote_json=load_json(row["remote_json"]),
         started_at=int(row["started_at"]),
