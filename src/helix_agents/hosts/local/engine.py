@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -51,6 +52,8 @@ from .engine_step import (
 __all__ = ["FINAL_STATES", "LocalEngine", "LocalLauncher", "WorkflowFn"]
 
 WorkflowFn = Callable[[dict[str, Any], Step], Awaitable[Any]]
+
+_log = logging.getLogger(__name__)
 
 FINAL_STATES: frozenset[str] = frozenset({"complete", "errored", "terminated"})
 MAX_WORKFLOW_NAME_LENGTH = 64
@@ -230,7 +233,19 @@ class LocalEngine:
             self._run(instance_id, self._workflows[workflow]), name=f"helix-engine:{instance_id}"
         )
         self._tasks[instance_id] = task
-        task.add_done_callback(lambda _t: self._tasks.pop(instance_id, None))
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.pop(instance_id, None)
+            # The workflow's own errors end the instance errored inside _run; what gets
+            # here is the engine failing (its journal, most likely): say so, loudly.
+            if not t.cancelled() and t.exception() is not None:
+                _log.error(
+                    "the engine failed while running instance %r; it stays resumable",
+                    instance_id,
+                    exc_info=t.exception(),
+                )
+
+        task.add_done_callback(done)
 
     async def _run(self, instance_id: str, fn: WorkflowFn) -> None:
         _current_instance.set(instance_id)
