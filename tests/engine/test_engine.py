@@ -361,3 +361,19 @@ async def test_status_follows_the_run(harness: LocalEngineHarness) -> None:
     assert (await launcher.status("states")).status == "running"
     gate.set()
     assert (await harness.wait("states")).status == "complete"
+
+
+async def test_a_queued_instance_can_be_terminated_before_it_runs(engine: LocalEngine) -> None:
+    ran: list[str] = []
+
+    async def wf(event: dict[str, Any], step: Step) -> Any:
+        ran.append(event["instanceId"])
+
+    engine.register("wf", wf)
+    await engine.workflow("wf").create("never-runs", {})
+    await engine.workflow("wf").terminate("never-runs")
+    await engine.start()
+    assert (await engine.wait("never-runs")).status == "terminated"
+    await engine.workflow("wf").create("runs", {})
+    await engine.wait("runs", timeout=10)
+    assert ran == ["runs"]
