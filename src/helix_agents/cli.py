@@ -129,7 +129,8 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     from .http.serve import serve
 
     registry = load_app(args.app)
-    return serve(registry, host=args.host, port=args.port, data_dir=Path(args.data_dir))
+    code: int = serve(registry, host=args.host, port=args.port, data_dir=Path(args.data_dir))
+    return code
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -177,11 +178,11 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
                 for state in await store.list_sessions():
                     print(f"{state.session_id}  {state.agent_type:<16} {state.status.value}")
                 return EXIT_OK
-            state = await store.load_session(args.session)
-            if state is None:
+            found = await store.load_session(args.session)
+            if found is None:
                 raise HelixError(f"session {args.session!r} not found")
             out = {
-                "session": state.to_dict(),
+                "session": found.to_dict(),
                 "runs": [r.to_dict() for r in await store.list_runs(args.session)],
                 "messages": [
                     {"sequence": seq, **m.to_dict()}
@@ -200,11 +201,12 @@ def _cmd_sessions(args: argparse.Namespace) -> int:
 
 
 def _cmd_migrate(args: argparse.Namespace) -> int:
+    Path(args.data_dir).mkdir(parents=True, exist_ok=True)
+
     async def go() -> int:
         from .db.sqlite import SQLiteDatabase
         from .store import migrate
 
-        Path(args.data_dir).mkdir(parents=True, exist_ok=True)
         db = SQLiteDatabase(Path(args.data_dir) / "state.db")
         try:
             await migrate(db)

@@ -8,7 +8,9 @@ from pydantic import Field
 
 from ._base import Record
 
-__all__ = ["Usage", "UsageRecord", "UsageRollup"]
+__all__ = ["Usage", "UsageKind", "UsageRecord", "UsageRollup"]
+
+UsageKind = Literal["model", "tool", "custom", "subagent"]
 
 
 class Usage(Record):
@@ -47,7 +49,7 @@ class UsageRecord(Record):
     record_id: str
     session_id: str
     run_id: str
-    kind: Literal["model", "tool", "custom", "subagent"] = "model"
+    kind: UsageKind = "model"
     model: str | None = None
     usage: Usage = Field(default_factory=Usage)
     created_at: int = 0

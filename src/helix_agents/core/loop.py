@@ -22,6 +22,7 @@ they never cost a step of their own. A run that fails unexpectedly gets one extr
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from ..errors import HelixError
@@ -73,7 +74,7 @@ async def run_agent_workflow(
             name = model_step_name(params.turn, s)
             raw = await step.do(
                 name,
-                lambda ctx, s=s, seq=sequence: model_step.execute(ctx, step_no=s, sequence=seq),
+                functools.partial(model_step.execute, step_no=s, sequence=sequence),
                 _config(deps.model_step_config, MODEL_STEP_CONFIG),
             )
             run.invalidate_unless_executed([name])
@@ -109,7 +110,7 @@ async def _run_tools(
         item = planned[index]
         raw = await step.do(
             names[index],
-            lambda ctx: tool_step.execute(ctx, step_no=step_no, planned=item),
+            functools.partial(tool_step.execute, step_no=step_no, planned=item),
             _config(
                 run.agent.get_tool(item.call.name), run.deps.tool_step_config, TOOL_STEP_CONFIG
             ),

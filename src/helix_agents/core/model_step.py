@@ -69,6 +69,10 @@ class ModelStep:
             return _final(RunStatus.INTERRUPTED, sequence)
 
         writer = run.writer(step=step_no, attempt=ctx.attempt)
+        if step_no > run.params.start_step or run.params.pending_tool_calls:
+            # The previous agent step's tools have run: close that step for the UI now, so
+            # tool outputs sit inside their step as the AI SDK expects.
+            await writer.add(StepEndChunk(finish_reason="tool-calls"), tag=False, step=step_no - 1)
         existing = await store.get_message(session_id, sequence)
         if isinstance(existing, AssistantMessage):
             # An earlier attempt persisted this response and its stream, then died before
@@ -154,7 +158,6 @@ class ModelStep:
                         tool_call_id=call.id, tool_name=call.name, input=call.arguments
                     )
                 )
-        await writer.add(StepEndChunk(finish_reason=response.finish_reason))
         await writer.flush()
         usage = response.usage.model_copy()
         usage.requests = max(usage.requests, 1)
@@ -253,6 +256,8 @@ class ModelStep:
                 failure_reason="max_steps",
             )
 
+        if not planned:
+            await writer.add(StepEndChunk(finish_reason=message.finish_reason or "stop"))
         # Placeholders are not written: tool steps write their own results.
         writes = [m for m in to_write if not _is_placeholder(m)]
         positions = [sequence + i for i, m in enumerate(to_write) if not _is_placeholder(m)]
@@ -269,6 +274,7 @@ class ModelStep:
                 step_count=step_no,
             )
             return _final(RunStatus.INTERRUPTED, next_sequence)
+        await writer.flush()
         return ModelStepResult(
             final=False, tool_calls=planned, next_sequence=next_sequence
         ).to_dict()
@@ -288,6 +294,7 @@ class ModelStep:
         failure_reason: str | None = None,
     ) -> dict[str, Any]:
         run = self.rc
+        await writer.add(StepEndChunk(finish_reason=message_finish(to_write)))
         await self._persist_at(
             [(sequence + i, m) for i, m in enumerate(to_write)], step_count=step_no
         )
@@ -318,7 +325,7 @@ class ModelStep:
 
     async def _persist_at(self, rows: list[tuple[int, Message]], *, step_count: int) -> None:
         run = self.rc
-        await run.deps.store.append_messages(run.params.session_id, rows)
+        await run.deps.store.append_messages(run.params.session_id, rows, run_id=run.params.run_id)
         await run.deps.store.set_step_count(run.params.session_id, run.params.run_id, step_count)
         run.remember(rows)
 
@@ -404,8 +411,15 @@ def _result(call: ToolCall, content: Any, status: str = "success") -> ToolResult
         tool_call_id=call.id,
         tool_name=call.name,
         content=content,
-        status=status,  # type: ignore[arg-type]
+        status=status,
     )
+
+
+def message_finish(messages: list[Message]) -> str:
+    first = messages[0] if messages else None
+    if isinstance(first, AssistantMessage) and first.finish_reason:
+        return first.finish_reason
+    return "stop"
 
 
 def _final(status: RunStatus, next_sequence: int) -> dict[str, Any]:

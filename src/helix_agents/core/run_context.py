@@ -17,7 +17,7 @@ from ..errors import StreamError
 from ..messages import Message
 from ..ports.step import StepContext
 from ..state import RunStatus, SessionState
-from ..usage import Usage, UsageRecord
+from ..usage import Usage, UsageKind, UsageRecord
 from .deps import RunDeps
 from .params import RunParams
 from .stream_writer import StreamWriter
@@ -59,7 +59,7 @@ class RunContext:
         """The history the model sees at ``sequence`` (everything written before it)."""
         if self.history is None:
             rows = await self.deps.store.load_messages(self.params.session_id)
-            self.history = {seq: msg for seq, msg in rows}
+            self.history = dict(rows)
         return [msg for seq, msg in sorted(self.history.items()) if seq < sequence]
 
     def remember(self, messages: Sequence[tuple[int, Message]]) -> None:
@@ -101,7 +101,9 @@ class RunContext:
             return None
         return RunStatus(run.status)
 
-    async def record_usage(self, name: str, usage: Usage, *, kind: str, model: str | None) -> None:
+    async def record_usage(
+        self, name: str, usage: Usage, *, kind: UsageKind, model: str | None
+    ) -> None:
         if usage.is_empty:
             return
         await self.deps.store.record_usage(
@@ -109,7 +111,7 @@ class RunContext:
                 record_id=f"{self.params.run_id}/{name}",
                 session_id=self.params.session_id,
                 run_id=self.params.run_id,
-                kind=kind,  # type: ignore[arg-type]
+                kind=kind,
                 model=model,
                 usage=usage,
                 created_at=self.deps.clock(),

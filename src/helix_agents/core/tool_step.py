@@ -91,10 +91,14 @@ class ToolStep:
             tool_call_id=call.id,
             tool_name=call.name,
             content=content,
-            status=status,  # type: ignore[arg-type]
+            status=status,
         )
         await store.append_tool_result(
-            session_id, planned.sequence, result, state_patch=patch or None
+            session_id,
+            planned.sequence,
+            result,
+            state_patch=patch or None,
+            run_id=run.params.run_id,
         )
         run.remember([(planned.sequence, result)])
         await run.record_usage(
@@ -103,7 +107,7 @@ class ToolStep:
             kind="tool",
             model=None,
         )
-        return ToolStepResult(status=status, state_patch=patch).to_dict()  # type: ignore[arg-type]
+        return ToolStepResult(status=status, state_patch=patch).to_dict()
 
 
 def _jsonable(value: Any) -> Any:

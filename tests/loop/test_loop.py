@@ -1,0 +1,431 @@
+"""The agent loop end to end on the real local host (SQLite, local engine, local streams)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from helix_agents import Agent, AgentRegistry, tool
+from helix_agents.chunks import SequencedChunk
+from helix_agents.errors import ConflictError, ModelStreamInterruptedError
+from helix_agents.executor import RunHandle
+from helix_agents.hosts.local.host import LocalHost
+from helix_agents.messages import AssistantMessage, ToolResultMessage, UserMessage
+from helix_agents.testing import FunctionModel, TestModel, call_tool
+from helix_agents.tools import ToolContext
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+async def make_host(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    hosts: list[LocalHost] = []
+
+    async def make(*agents: Agent) -> LocalHost:
+        host = LocalHost(AgentRegistry(agents), tmp_path / f"data{len(hosts)}")
+        hosts.append(host)
+        return await host.start()
+
+    yield make
+    for host in hosts:
+        await host.close()
+
+
+async def collect(handle: RunHandle) -> list[SequencedChunk]:
+    return [item async for item in handle.stream()]
+
+
+def text_of(chunks: list[SequencedChunk]) -> str:
+    return "".join(c.chunk.delta for c in chunks if c.chunk.type == "text-delta")  # type: ignore[union-attr]
+
+
+async def test_tools_then_answer(make_host: Callable[..., Any]) -> None:
+    calls: list[int] = []
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two integers."""
+        calls.append(a + b)
+        return a + b
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return [call_tool("add", a=2, b=3), call_tool("add", a=10, b=20)]
+        return f"The sums are {[r.content for r in info.tool_results]}"
+
+    host = await make_host(Agent(name="adder", tools=[add], model=FunctionModel(model)))
+    handle = await host.executor.execute("adder", "add things")
+    chunks = await collect(handle)
+    run = await handle.result()
+    assert run.status == "completed"
+    assert sorted(calls) == [5, 30]
+    assert text_of(chunks) == "The sums are [5, 30]"
+    seqs = [c.seq for c in chunks]
+    assert seqs == list(range(1, len(seqs) + 1))
+    messages = await handle.messages()
+    assert [type(m).__name__ for m in messages] == [
+        "UserMessage",
+        "AssistantMessage",
+        "ToolResultMessage",
+        "ToolResultMessage",
+        "AssistantMessage",
+    ]
+    state = await handle.get_state()
+    assert state.status == "completed"
+    assert state.output == "The sums are [5, 30]"
+    usage = await handle.usage()
+    assert usage.usage.requests == 2
+    assert usage.usage.tool_calls == 2
+
+
+async def test_multi_turn_session(make_host: Callable[..., Any]) -> None:
+    def model(messages: list[Any], info: Any) -> str:
+        users = [m.content for m in messages if isinstance(m, UserMessage)]
+        return f"turn {len(users)}: heard {' / '.join(users)}"
+
+    host = await make_host(Agent(name="echo", model=FunctionModel(model)))
+    h1 = await host.executor.execute("echo", "one")
+    assert (await h1.result()).status == "completed"
+    h2 = await h1.send("two")
+    assert h2.run_id.endswith("--t2")
+    assert (await h2.result()).status == "completed"
+    h3 = await host.executor.execute("echo", "three", session_id=h1.session_id)
+    assert text_of(await collect(h3)) == "turn 3: heard one / two / three"
+    messages = await h3.messages()
+    assert [m.role for m in messages] == ["user", "assistant"] * 3
+
+
+async def test_second_run_on_active_session_is_refused(make_host: Callable[..., Any]) -> None:
+    release = asyncio.Event()
+
+    @tool
+    async def wait() -> str:
+        """Wait."""
+        await release.wait()
+        return "done"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        return call_tool("wait") if not info.tool_results else "ok"
+
+    host = await make_host(Agent(name="w", tools=[wait], model=FunctionModel(model)))
+    handle = await host.executor.execute("w", "go")
+    with pytest.raises(ConflictError):
+        await host.executor.execute("w", "again", session_id=handle.session_id)
+    release.set()
+    assert (await handle.result()).status == "completed"
+    # The refused turn left nothing behind.
+    assert [m.role for m in await handle.messages()] == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_interrupt_then_resume_continues(make_host: Callable[..., Any]) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+    runs: list[str] = []
+
+    @tool
+    async def slow(label: str) -> str:
+        """A slow tool."""
+        runs.append(label)
+        started.set()
+        await release.wait()
+        return f"did {label}"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        done = [r.content for r in info.tool_results]
+        if not done:
+            return call_tool("slow", label="first")
+        if len(done) == 1:
+            return call_tool("slow", label="second")
+        return "all done: " + ", ".join(done)
+
+    host = await make_host(Agent(name="s", tools=[slow], model=FunctionModel(model)))
+    handle = await host.executor.execute("s", "go")
+    await started.wait()
+    await handle.interrupt("user asked")
+    release.set()
+    run = await handle.result()
+    assert run.status == "interrupted"
+    assert runs == ["first"]
+    assert (await handle.get_state()).status == "interrupted"
+
+    resumed = await handle.resume()
+    assert resumed.run_id.endswith("--t1--r1")
+    chunks = await collect(resumed)
+    assert (await resumed.result()).status == "completed"
+    assert runs == ["first", "second"]
+    assert text_of(chunks) == "all done: did first, did second"
+    roles = [m.role for m in await resumed.messages()]
+    assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+
+
+async def test_interrupt_during_model_call_runs_its_tools_on_resume(
+    make_host: Callable[..., Any],
+) -> None:
+    streaming, release = asyncio.Event(), asyncio.Event()
+    tool_runs: list[str] = []
+
+    @tool
+    def note(text: str) -> str:
+        """Take a note."""
+        tool_runs.append(text)
+        return "noted"
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        if info.tool_results:
+            yield "finished"
+            return
+        yield "thinking "
+        streaming.set()
+        await release.wait()
+        yield call_tool("note", text="x")
+
+    host = await make_host(
+        Agent(name="n", tools=[note], model=FunctionModel(stream_function=stream))
+    )
+    handle = await host.executor.execute("n", "go")
+    await streaming.wait()
+    await handle.interrupt()
+    release.set()
+    assert (await handle.result()).status == "interrupted"
+    assert tool_runs == []  # the response was saved, its tool waits for the resume
+    resumed = await handle.resume()
+    assert (await resumed.result()).status == "completed"
+    assert tool_runs == ["x"]
+    messages = await resumed.messages()
+    assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"]
+
+
+async def test_abort_is_final(make_host: Callable[..., Any]) -> None:
+    started = asyncio.Event()
+
+    @tool
+    async def forever() -> str:
+        """Never ends."""
+        started.set()
+        await asyncio.sleep(3600)
+        return "never"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        return call_tool("forever")
+
+    host = await make_host(Agent(name="f", tools=[forever], model=FunctionModel(model)))
+    handle = await host.executor.execute("f", "go")
+    await started.wait()
+    await handle.abort("stop it")
+    chunks = await collect(handle)
+    assert chunks[-1].chunk.type == "run-end"
+    assert chunks[-1].chunk.status == "aborted"  # type: ignore[union-attr]
+    assert (await handle.result()).status == "aborted"
+    state = await handle.get_state()
+    assert state.status == "aborted"
+    assert state.aborted
+    with pytest.raises(ConflictError):
+        await handle.resume()
+    with pytest.raises(ConflictError):
+        await handle.abort()
+    # The aborted run is final, but the session can take a new turn.
+    started.clear()
+    nxt = await handle.send("again")
+    await started.wait()
+    await nxt.abort()
+    assert (await nxt.result()).status == "aborted"
+    assert nxt.run_id.endswith("--t2")
+
+
+async def test_max_steps(make_host: Callable[..., Any]) -> None:
+    @tool
+    def again() -> str:
+        """Again."""
+        return "again"
+
+    host = await make_host(
+        Agent(
+            name="loop",
+            tools=[again],
+            model=FunctionModel(lambda m, i: call_tool("again")),
+            max_steps=3,
+        )
+    )
+    handle = await host.executor.execute("loop", "go")
+    run = await handle.result()
+    assert run.status == "failed"
+    state = await handle.get_state()
+    assert state.failure_reason == "max_steps"
+    messages = await handle.messages()
+    # Three model calls; the last one's tool call was answered with an error, not run.
+    assistants = [m for m in messages if isinstance(m, AssistantMessage)]
+    assert len(assistants) == 3
+    last = messages[-1]
+    assert isinstance(last, ToolResultMessage)
+    assert last.status == "error"
+    assert "step limit" in str(last.content)
+
+
+class Weather(BaseModel):
+    city: str
+    temperature: int
+
+
+async def test_structured_output(make_host: Callable[..., Any]) -> None:
+    @tool
+    def get_temperature(city: str) -> int:
+        """The temperature in a city."""
+        return 21
+
+    host = await make_host(
+        Agent(name="w", tools=[get_temperature], model=TestModel(), output_type=Weather)
+    )
+    handle = await host.executor.execute("w", "weather?")
+    chunks = await collect(handle)
+    assert (await handle.result()).status == "completed"
+    output = (await handle.get_state()).output
+    Weather.model_validate(output)
+    assert [c.chunk.output for c in chunks if c.chunk.type == "output"] == [output]  # type: ignore[union-attr]
+
+
+async def test_structured_output_text_answer_is_corrected(make_host: Callable[..., Any]) -> None:
+    def model(messages: list[Any], info: Any) -> Any:
+        if not any(isinstance(m, UserMessage) and "final_result" in m.content for m in messages):
+            return "just text"
+        return call_tool("final_result", city="Oslo", temperature=3)
+
+    host = await make_host(Agent(name="w", model=FunctionModel(model), output_type=Weather))
+    handle = await host.executor.execute("w", "weather?")
+    assert (await handle.result()).status == "completed"
+    assert (await handle.get_state()).output == {"city": "Oslo", "temperature": 3}
+
+
+async def test_tool_that_raises_is_reported_to_the_model(make_host: Callable[..., Any]) -> None:
+    @tool
+    def broken() -> str:
+        """Always fails."""
+        raise RuntimeError("the disk is on fire")
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("broken")
+        return f"the tool said: {info.tool_results[0].content}"
+
+    host = await make_host(Agent(name="b", tools=[broken], model=FunctionModel(model)))
+    handle = await host.executor.execute("b", "go")
+    chunks = await collect(handle)
+    assert (await handle.result()).status == "completed"
+    errors = [c.chunk for c in chunks if c.chunk.type == "tool-error"]
+    assert len(errors) == 1
+    assert "the disk is on fire" in errors[0].error
+    assert "the disk is on fire" in text_of(chunks)
+
+
+async def test_invalid_arguments_corrected_by_the_model(make_host: Callable[..., Any]) -> None:
+    seen: list[int] = []
+
+    @tool
+    def square(n: int) -> int:
+        """Square a number."""
+        seen.append(n)
+        return n * n
+
+    def model(messages: list[Any], info: Any) -> Any:
+        results = info.tool_results
+        if not results:
+            return call_tool("square", n="not a number")
+        if results[-1].status == "error":
+            return call_tool("square", n=7)
+        return f"squared: {results[-1].content}"
+
+    host = await make_host(Agent(name="sq", tools=[square], model=FunctionModel(model)))
+    handle = await host.executor.execute("sq", "go")
+    chunks = await collect(handle)
+    assert (await handle.result()).status == "completed"
+    assert seen == [7]
+    input_errors = [c.chunk for c in chunks if c.chunk.type == "tool-error"]
+    assert input_errors
+    assert input_errors[0].input_error
+    assert text_of(chunks) == "squared: 49"
+
+
+async def test_unknown_tool_is_reported(make_host: Callable[..., Any]) -> None:
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("nope")
+        return "ok then"
+
+    host = await make_host(Agent(name="u", model=FunctionModel(model)))
+    handle = await host.executor.execute("u", "go")
+    assert (await handle.result()).status == "completed"
+    result = (await handle.messages())[2]
+    assert isinstance(result, ToolResultMessage)
+    assert result.status == "error"
+    assert "Unknown tool" in str(result.content)
+
+
+async def test_retried_model_step_shows_text_once(make_host: Callable[..., Any]) -> None:
+    attempts: list[int] = []
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        attempts.append(1)
+        yield "Hello "
+        yield "world"
+        if len(attempts) == 1:
+            raise ModelStreamInterruptedError("connection dropped mid-stream")
+
+    host = await make_host(Agent(name="r", model=FunctionModel(stream_function=stream)))
+    handle = await host.executor.execute("r", "go")
+    run = await handle.result()
+    assert run.status == "completed"
+    assert len(attempts) == 2
+    # A reader that replays the stream sees the superseded attempt dropped: text once.
+    chunks = await collect(handle)
+    assert text_of(chunks) == "Hello world"
+    assert any(c.chunk.type == "step-reset" for c in chunks)
+    assert (await handle.get_state()).output == "Hello world"
+
+
+async def test_custom_state_and_emit(make_host: Callable[..., Any]) -> None:
+    @tool
+    async def count(ctx: ToolContext) -> int:
+        """Count calls."""
+        n = int(ctx.state.get("n", 0)) + 1
+        ctx.state["n"] = n
+        await ctx.emit("progress", {"n": n})
+        ctx.record_usage("counts")
+        return n
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if len(info.tool_results) < 2:
+            return call_tool("count")
+        return "counted"
+
+    host = await make_host(
+        Agent(
+            name="c",
+            tools=[count],
+            model=FunctionModel(model),
+            system_prompt=lambda state: f"n={state.custom_state.get('n', 0)}",
+        )
+    )
+    handle = await host.executor.execute("c", "go")
+    chunks = await collect(handle)
+    assert (await handle.result()).status == "completed"
+    assert (await handle.get_state()).custom_state == {"n": 2}
+    data = [c.chunk.data for c in chunks if c.chunk.type == "data"]  # type: ignore[union-attr]
+    assert data == [{"n": 1}, {"n": 2}]
+    usage = await handle.usage()
+    assert usage.usage.custom == {"counts": 2}
+
+
+async def test_handle_rebuilt_after_restart(tmp_path: Path) -> None:
+    agent = Agent(name="e", model=FunctionModel(lambda m, i: "hi"))
+    async with LocalHost([agent], tmp_path) as host:
+        handle = await host.executor.execute("e", "hello")
+        await handle.result()
+    async with LocalHost([agent], tmp_path) as host:
+        rebuilt = await host.executor.get_handle(handle.session_id)
+        assert rebuilt is not None
+        assert rebuilt.run_id == handle.run_id
+        assert text_of(await collect(rebuilt)) == "hi"
+        assert (await rebuilt.get_state()).status == "completed"
