@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from .._base import dumps
-from ..errors import ConflictError, SessionNotFoundError, StoreError
+from ..db.rules import MAX_VALUE_BYTES, utf8_size
+from ..errors import (
+    ConflictError,
+    DatabaseLimitError,
+    SessionNotFoundError,
+    StoreError,
+    ValueTooLargeError,
+)
 from ..messages import Message, message_adapter
 from ..ports.database import Param, Row, Statement
 from ._base import StoreBase
@@ -83,7 +90,18 @@ class MessageOps(StoreBase):
             *self._patch_statements(session_id, sequence, state_patch or {}, run_id),
             insert,
         ]
-        results = await self.db.batch(statements)
+        try:
+            results = await self.db.batch(statements)
+        except DatabaseLimitError as exc:
+            # Only the patched custom_state can outgrow D1's limit here (everything else was
+            # measured above): say so instead of surfacing the engine's words.
+            size = sum(utf8_size(dumps(value)) for value in (state_patch or {}).values())
+            raise ValueTooLargeError(
+                f"custom_state of session {session_id!r} would exceed D1's "
+                f"{MAX_VALUE_BYTES}-byte value limit with this patch ({size} bytes): {exc}",
+                size=size,
+                limit=MAX_VALUE_BYTES,
+            ) from exc
         if not results[-1]:
             await self._check_writer(session_id, run_id)
             return False
