@@ -17,8 +17,8 @@ from .agent import Agent, AgentRegistry
 from .chunks import RunStartChunk, SequencedChunk
 from .core.deps import wall_clock_ms
 from .core.params import PlannedCall, RunParams
-from .errors import ConflictError, SessionNotFoundError
-from .ids import new_session_id, run_instance_id, validate_session_id
+from .errors import ConflictError, InstanceExistsError, SessionNotFoundError
+from .ids import new_session_id, parse_instance_id, run_instance_id, validate_session_id
 from .messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from .ports.launcher import Launcher
 from .ports.streams import StreamManager
@@ -150,20 +150,71 @@ class Executor:
         return await self._launch(params)
 
     async def _launch(self, params: RunParams) -> RunHandle:
-        await self.streams.create(params.stream_id)
-        await self.streams.write(
-            params.stream_id,
-            [
-                RunStartChunk(
-                    run_id=params.run_id,
-                    turn=params.turn,
-                    agent_type=params.agent_type,
-                    message_id=params.message_id,
-                )
-            ],
-        )
-        await self.launcher.create(params.run_id, params.to_dict())
+        """Create the run's stream (with its ``run-start``) and its instance. Idempotent, so
+        a launch interrupted by a crash can be completed by :meth:`recover_lost_runs`."""
+        info = await self.streams.create(params.stream_id)
+        if info.last_seq == 0:
+            await self.streams.write(
+                params.stream_id,
+                [
+                    RunStartChunk(
+                        run_id=params.run_id,
+                        turn=params.turn,
+                        agent_type=params.agent_type,
+                        message_id=params.message_id,
+                    )
+                ],
+            )
+        try:
+            await self.launcher.create(params.run_id, params.to_dict())
+        except InstanceExistsError:
+            pass
         return RunHandle(self, params.session_id, params.run_id, params.turn)
+
+    async def recover_lost_runs(self) -> list[str]:
+        """Launch the instances of active runs that have none.
+
+        Starting a run writes the run record first and creates its instance after; a crash
+        in between leaves an active run that nothing runs. Its params are rebuilt from the
+        store exactly as :meth:`execute` / :meth:`resume` computed them (nothing had run
+        yet), and the instance is created. Returns the run ids it launched.
+        """
+        launched: list[str] = []
+        for run in await self.store.list_active_runs():
+            if (await self.launcher.status(run.run_id)).status != "unknown":
+                continue
+            state = await self.store.load_session(run.session_id)
+            if state is None:
+                continue
+            _, _, resume_no = parse_instance_id(run.run_id)
+            pending: list[PlannedCall] = []
+            if resume_no == 0:
+                base, start_step = await self.store.next_sequence(run.session_id), 1
+            else:
+                earlier = [
+                    r
+                    for r in await self.store.list_runs(run.session_id)
+                    if r.turn == run.turn and r.run_id != run.run_id
+                ]
+                start_step = max((r.step_count for r in earlier), default=0) + 1
+                base, pending = _pending_tools(await self.store.load_messages(run.session_id))
+            params = RunParams(
+                session_id=run.session_id,
+                agent_type=state.agent_type,
+                run_id=run.run_id,
+                turn=run.turn,
+                resume=resume_no,
+                mode="resume" if resume_no else "fresh",
+                stream_id=run.run_id,
+                base_sequence=base,
+                start_step=start_step,
+                pending_tool_calls=pending,
+                message_id=_message_id(run.session_id, run.turn),
+                user_id=state.user_id,
+            )
+            await self._launch(params)
+            launched.append(run.run_id)
+        return launched
 
     # -- steering ----------------------------------------------------------------------------
 

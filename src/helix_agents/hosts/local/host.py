@@ -22,7 +22,6 @@ from ...db.sqlite import SQLiteDatabase
 from ...executor import Executor
 from ...ports.model import Model
 from ...ports.step import Step
-from ...state import RunStatus
 from ...store import StateStore, migrate
 from .engine import LocalEngine
 from .lock import DataDirLock
@@ -93,27 +92,10 @@ class LocalHost:
             clock=self._clock,
         )
         await self.engine.start()
-        await self._fail_orphaned_runs()
+        # Runs whose instance was never created (a crash mid-start) are launched now.
+        await self.executor.recover_lost_runs()
         self._started = True
         return self
-
-    async def _fail_orphaned_runs(self) -> None:
-        """A crash between a run's start and its instance's creation leaves an active run
-        with no instance: end it with a clear reason rather than leave the session stuck."""
-        launcher = self.engine.workflow(AGENT_WORKFLOW)
-        for run in await self.store.list_active_runs():
-            status = await launcher.status(run.run_id)
-            if status.status == "unknown":
-                await self.store.finish_run(
-                    run.session_id,
-                    run.run_id,
-                    RunStatus.FAILED,
-                    error="the run was lost before it started (host restart)",
-                    failure_reason="lost",
-                )
-                info = await self.streams.info(run.run_id)
-                if info is not None and info.status == "active":
-                    await self.streams.set_status(run.run_id, "failed")
 
     async def close(self) -> None:
         if not self._started:

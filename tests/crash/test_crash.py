@@ -1,0 +1,130 @@
+"""Durability: SIGKILL the host process at random moments, restart it, check every run.
+
+The claims under test (docs/loop.md): after any number of kills and restarts every run
+finishes; no message is lost or duplicated; no tool call whose result was saved ever runs
+again; and each tool call's effect is applied (keyed by its call id) exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from helix_agents.messages import AssistantMessage, ToolResultMessage, UserMessage, message_adapter
+
+pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parents[2]
+RUNS = 8
+
+
+def _start(data: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.crash.crash_host", str(data), str(RUNS)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+def test_sigkill_at_random_moments(tmp_path: Path) -> None:
+    rng = random.Random(int(os.environ.get("HELIX_CRASH_SEED", "20261121")))
+    data = tmp_path / "crash"
+    kills = 0
+    for _ in range(12):
+        proc = _start(data)
+        time.sleep(rng.uniform(0.25, 1.2))
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            assert proc.returncode == 0, err
+            if "ALL DONE" in out:
+                break
+            continue
+        _kill(proc)
+        kills += 1
+    # The last start runs to the end.
+    proc = _start(data)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err[-3000:]
+    assert "ALL DONE completed" in out, (out, err[-3000:])
+    assert kills >= 3, "the test should have killed the host several times"
+    _verify(data)
+
+
+def _verify(data: Path) -> None:
+    db = sqlite3.connect(data / "host" / "state.db")
+    db.row_factory = sqlite3.Row
+    log_lines = (data / "effects.log").read_text().splitlines()
+    executions = Counter(line.split()[1] for line in log_lines)
+
+    for i in range(RUNS):
+        session_id = f"crash-{i}"
+        state = db.execute(
+            "SELECT status FROM __agents_states WHERE session_id = ?", [session_id]
+        ).fetchone()
+        assert state["status"] == "completed", session_id
+        rows = db.execute(
+            "SELECT sequence, message FROM __agents_messages WHERE session_id = ? "
+            "ORDER BY sequence",
+            [session_id],
+        ).fetchall()
+        sequences = [r["sequence"] for r in rows]
+        # Dense, no gaps, no duplicates (UNIQUE would refuse them, but check the shape).
+        assert sequences == list(range(len(sequences))), (session_id, sequences)
+        messages = [message_adapter.validate_json(r["message"]) for r in rows]
+        kinds = [type(m).__name__ for m in messages]
+        assert kinds == [
+            "UserMessage",
+            "AssistantMessage",
+            "ToolResultMessage",
+            "ToolResultMessage",
+            "AssistantMessage",
+            "ToolResultMessage",
+            "AssistantMessage",
+            "ToolResultMessage",
+            "ToolResultMessage",
+            "AssistantMessage",
+        ], (session_id, kinds)
+        assert isinstance(messages[0], UserMessage)
+        assert messages[0].content == f"job {i}"
+        calls = [c for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls]
+        results = {m.tool_call_id: m for m in messages if isinstance(m, ToolResultMessage)}
+        assert sorted(results) == sorted(c.id for c in calls)
+        for call in calls:
+            result = results[call.id]
+            assert result.status == "success"
+            label, _, persisted = str(result.content).partition("#")
+            assert label == call.arguments["label"]
+            # The saved result came from the LAST execution: nothing ran after it was saved.
+            key = f"{session_id}/{call.id}"
+            assert int(persisted) == executions[key], (key, persisted, executions[key])
+        final = messages[-1]
+        assert isinstance(final, AssistantMessage)
+        assert final.content.startswith("working on it in step 5 finished: a#")
+        # The stream of the run ends once, with the completed status.
+        streams = sqlite3.connect(data / "host" / "streams.db")
+        ends = streams.execute(
+            "SELECT count(*) FROM __helix_stream_chunks WHERE stream_id = ? AND kind = 'run-end'",
+            [f"{session_id}--t1"],
+        ).fetchone()[0]
+        assert ends == 1
+    # Each call's effect, keyed by its id, was applied: at least once, and the in-flight
+    # re-executions (killed mid-tool, before the result was saved) are the only repeats.
+    assert len(executions) == RUNS * 5
