@@ -60,7 +60,8 @@ def test_stop_ends_wrangler_and_workerd(tmp_path: Path) -> None:
         answer = httpx.post(server.url, json={"op": "ping"}, trust_env=False).json()
         assert answer == {"ok": True, "result": 1}
         group = process.pid
-    assert not server.running
+    assert process.poll() is not None
+    assert server._process is None
     # Nothing of the process group runs any more, workerd included.
     assert _live_members(group) == []
     # The worker ran from a copy in the state directory, with its D1 data beside it.

@@ -44,10 +44,15 @@ function decodeValue(value) {
   throw new BridgeError(`unknown value encoding: ${JSON.stringify(value)}`);
 }
 
-// JSON.stringify cannot carry bytes, BigInt or non-finite numbers: tag them.
+// JSON.stringify cannot carry bytes, BigInt or non-finite numbers: tag them. Nor can it say
+// "float" for a whole number: Pyodide gives Python an int only for a safe integer, so a
+// whole number beyond 2**53 - 1 (like NaN and the infinities: `x % 1` is NaN for those)
+// is tagged as the float it becomes in a Python Worker.
 function encodeResult(_key, value) {
   if (typeof value === "bigint") return { $bigint: value.toString() };
-  if (typeof value === "number" && !Number.isFinite(value)) return { $float: String(value) };
+  if (typeof value === "number" && !Number.isSafeInteger(value) && !(value % 1)) {
+    return { $float: String(value) };
+  }
   if (value instanceof ArrayBuffer) return { $bytes: base64FromBytes(new Uint8Array(value)) };
   if (ArrayBuffer.isView(value)) {
     return { $bytes: base64FromBytes(new Uint8Array(value.buffer, value.byteOffset, value.byteLength)) };
