@@ -84,3 +84,18 @@ async def test_a_result_without_rows_or_meta() -> None:
     db = D1Database(Bare())
     assert await db.query("SELECT 1") == []
     assert await db.execute("SELECT 1") == ExecResult(changes=0, last_row_id=None)
+
+
+def test_the_worker_side_imports_without_sqlite3() -> None:
+    # A Worker has no sqlite3 (and no js/pyodide on CPython): the D1 driver, the rules and
+    # the store must not need it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['sqlite3'] = None; sys.modules['_sqlite3'] = None\n"
+        "import helix_agents.hosts.cloudflare.d1, helix_agents.store, helix_agents.db.rules\n"
+        "assert 'js' not in sys.modules and 'pyodide' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
