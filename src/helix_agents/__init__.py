@@ -5,8 +5,9 @@ Cloudflare (``helix_agents.hosts.cloudflare``). Test doubles live in
 ``helix_agents.testing``.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .agent import Agent, AgentRegistry, UsageLimits
-from .chunks import Chunk, SequencedChunk
 from .errors import (
     ConfigurationError,
     ConflictError,
@@ -17,12 +18,36 @@ from .errors import (
     ToolError,
     UnknownAgentError,
 )
-from .executor import Executor, RunHandle
 from .messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
 from .ports.model import Model, ModelSettings
 from .state import RunRecord, RunStatus, SessionState
 from .tools import Tool, ToolContext, tool
 from .usage import Usage, UsageRollup
+
+if TYPE_CHECKING:
+    from .chunks import Chunk, SequencedChunk
+    from .executor import Executor, RunHandle
+
+# Imported on first use, so that defining agents stays cheap (import time is measured in
+# benchmarks/import_time.py).
+_LAZY = {
+    "Chunk": "chunks",
+    "SequencedChunk": "chunks",
+    "Executor": "executor",
+    "RunHandle": "executor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'helix_agents' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __version__ = "0.1.0"
 

@@ -21,6 +21,9 @@ class Record(BaseModel):
         extra="forbid",
         frozen=False,
         ser_json_inf_nan="strings",
+        # Build validators on first use, not at import: dozens of records would otherwise
+        # cost most of the import time (and the Worker's cold start).
+        defer_build=True,
     )
 
     def to_json(self) -> str:

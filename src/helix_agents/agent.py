@@ -60,6 +60,7 @@ class Agent:
     model_settings: ModelSettings = field(default_factory=ModelSettings)
     usage_limits: UsageLimits | None = None
     _tools: dict[str, Tool] = field(init=False, repr=False, default_factory=dict)
+    _definitions: list[ToolDefinition] | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}", self.name):
@@ -90,7 +91,13 @@ class Agent:
         return self._tools.get(name)
 
     def tool_definitions(self) -> list[ToolDefinition]:
-        """What the model is offered: every tool, plus the output tool if any."""
+        """What the model is offered: every tool, plus the output tool if any (built once:
+        JSON schema generation would otherwise cost every model step)."""
+        if self._definitions is None:
+            self._definitions = self._build_definitions()
+        return list(self._definitions)
+
+    def _build_definitions(self) -> list[ToolDefinition]:
         defs = [
             ToolDefinition(name=t.name, description=t.description, parameters=t.parameters)
             for t in self._tools.values()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from ._base import Record
 
@@ -243,7 +243,7 @@ Chunk = Annotated[
 ]
 
 #: ``chunk_adapter.validate_python(d)`` / ``validate_json(s)`` parse any stored chunk.
-chunk_adapter: TypeAdapter[Chunk] = TypeAdapter(Chunk)
+chunk_adapter: TypeAdapter[Chunk] = TypeAdapter(Chunk, config=ConfigDict(defer_build=True))
 
 
 class SequencedChunk(Record):

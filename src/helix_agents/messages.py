@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from ._base import Record
 
@@ -73,5 +73,5 @@ Message = Annotated[UserMessage | AssistantMessage | ToolResultMessage, Field(di
 
 #: ``message_adapter.validate_json(text)`` parses any stored message.
 message_adapter: TypeAdapter[UserMessage | AssistantMessage | ToolResultMessage] = TypeAdapter(
-    Message
+    Message, config=ConfigDict(defer_build=True)
 )

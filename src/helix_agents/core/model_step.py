@@ -13,6 +13,7 @@ from typing import Any
 
 from ..agent import OUTPUT_TOOL_NAME
 from ..chunks import (
+    OutputChunk,
     ReasoningDeltaChunk,
     ReasoningEndChunk,
     ReasoningStartChunk,
@@ -26,7 +27,7 @@ from ..chunks import (
     ToolInputDeltaChunk,
     ToolInputStartChunk,
 )
-from ..errors import ModelError
+from ..errors import ModelError, SessionNotFoundError
 from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
 from ..ports.model import (
     ModelRequest,
@@ -37,6 +38,7 @@ from ..ports.model import (
 )
 from ..ports.step import StepContext
 from ..state import RunStatus
+from ..store import Outcome
 from ..tools import ToolArgumentsError
 from ..usage import Usage
 from .params import ModelStepResult, PlannedCall
@@ -56,15 +58,23 @@ class ModelStep:
         store = run.deps.store
         session_id = run.params.session_id
 
-        stopped = await run.run_is_current()
-        if stopped is not None:
+        # One read: the run's status, the session (flags, custom state) and, when this is a
+        # retry, whatever an earlier attempt already stored at this step's sequence.
+        view = await store.step_view(
+            session_id, run.params.run_id, sequence=sequence if ctx.attempt > 1 else None
+        )
+        if view.state is None:
+            raise SessionNotFoundError(f"session {session_id!r} does not exist")
+        if view.run_status != RunStatus.ACTIVE:
             # Someone else (abort, supersede) already ended this run: write nothing.
-            return _final(stopped, sequence)
-        state = await run.load_session()
+            return _final(view.run_status or RunStatus.ABORTED, sequence)
+        state = view.state
+        if run.custom_state is None:
+            run.custom_state = dict(state.custom_state)
         if state.aborted:
             await run.finish(RunStatus.ABORTED, step=ctx, finish_reason="other")
             return _final(RunStatus.ABORTED, sequence)
-        if await store.interrupt_requested(session_id):
+        if view.interrupt_requested:
             await run.finish(RunStatus.INTERRUPTED, step=ctx, finish_reason="other")
             return _final(RunStatus.INTERRUPTED, sequence)
 
@@ -73,19 +83,19 @@ class ModelStep:
             # The previous agent step's tools have run: close that step for the UI now, so
             # tool outputs sit inside their step as the AI SDK expects.
             await writer.add(StepEndChunk(finish_reason="tool-calls"), tag=False, step=step_no - 1)
-        existing = await store.get_message(session_id, sequence)
-        if isinstance(existing, AssistantMessage):
+        if isinstance(view.existing, AssistantMessage):
             # An earlier attempt persisted this response and its stream, then died before
             # the journal recorded the step: reuse it, never pay for the call twice.
-            message = existing
+            message = view.existing
             usage = Usage()
         else:
             history = await run.messages_before(sequence)
             message, usage, stop = await self._call_model(ctx, writer, step_no, history, state)
             if stop == "abort":
-                await self._persist(sequence, [message], step_count=step_no)
-                await run.record_usage(ctx.name, usage, kind="model", model=self._model_name)
-                await run.finish(RunStatus.ABORTED, step=ctx, writer=writer, finish_reason="other")
+                await self._commit(
+                    ctx, [(sequence, message)], step_no, usage, Outcome(RunStatus.ABORTED)
+                )
+                await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
                 return _final(RunStatus.ABORTED, sequence + 1)
         return await self._decide(ctx, writer, step_no, sequence, message, usage)
 
@@ -259,11 +269,9 @@ class ModelStep:
         if not planned:
             await writer.add(StepEndChunk(finish_reason=message.finish_reason or "stop"))
         # Placeholders are not written: tool steps write their own results.
-        writes = [m for m in to_write if not _is_placeholder(m)]
-        positions = [sequence + i for i, m in enumerate(to_write) if not _is_placeholder(m)]
-        await self._persist_at(list(zip(positions, writes, strict=True)), step_count=step_no)
-        await run.record_usage(ctx.name, usage, kind="model", model=self._model_name)
-        if await run.deps.store.interrupt_requested(run.params.session_id):
+        rows = [(sequence + i, m) for i, m in enumerate(to_write) if not _is_placeholder(m)]
+        interrupted = await self._commit(ctx, rows, step_no, usage, None)
+        if interrupted:
             # Interrupt arrived during the call: the response is saved; its tools run when
             # the run is resumed.
             await run.finish(
@@ -295,39 +303,44 @@ class ModelStep:
     ) -> dict[str, Any]:
         run = self.rc
         await writer.add(StepEndChunk(finish_reason=message_finish(to_write)))
-        await self._persist_at(
-            [(sequence + i, m) for i, m in enumerate(to_write)], step_count=step_no
+        rows = [(sequence + i, m) for i, m in enumerate(to_write)]
+        await self._commit(
+            ctx, rows, step_no, usage, Outcome(status, output, error, failure_reason)
         )
-        await run.record_usage(ctx.name, usage, kind="model", model=self._model_name)
         if status == RunStatus.COMPLETED and run.agent.output_type is not None:
-            from ..chunks import OutputChunk
-
             await writer.add(OutputChunk(output=output))
-        await run.finish(
+        await run.end_stream(
             status,
-            step=ctx,
             writer=writer,
-            output=output,
             error=error,
             failure_reason=failure_reason,
             finish_reason="stop" if status == RunStatus.COMPLETED else "error",
-            step_count=step_no,
         )
         result = _final(status, sequence + len(to_write))
         result["output"] = output
         result["error"] = error
         return result
 
-    async def _persist(self, sequence: int, messages: list[Message], *, step_count: int) -> None:
-        await self._persist_at(
-            [(sequence + i, m) for i, m in enumerate(messages)], step_count=step_count
-        )
-
-    async def _persist_at(self, rows: list[tuple[int, Message]], *, step_count: int) -> None:
+    async def _commit(
+        self,
+        ctx: StepContext,
+        rows: list[tuple[int, Message]],
+        step_no: int,
+        usage: Usage,
+        outcome: Outcome | None,
+    ) -> bool:
+        """The step's one write: messages, step count, usage, and the outcome if final."""
         run = self.rc
-        await run.deps.store.append_messages(run.params.session_id, rows, run_id=run.params.run_id)
-        await run.deps.store.set_step_count(run.params.session_id, run.params.run_id, step_count)
+        interrupted = await run.deps.store.commit_model_step(
+            run.params.session_id,
+            run.params.run_id,
+            rows,
+            step_count=step_no,
+            usage=run.usage_record(ctx.name, usage, kind="model", model=self._model_name),
+            outcome=outcome,
+        )
         run.remember(rows)
+        return interrupted
 
 
 class _PartTracker:

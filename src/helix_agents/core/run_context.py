@@ -93,29 +93,21 @@ class RunContext:
             self.custom_state = dict(state.custom_state)
         return state
 
-    async def run_is_current(self) -> RunStatus | None:
-        """None while this instance's run is active; else the status someone else gave it
-        (aborted or superseded by the executor)."""
-        run = await self.deps.store.get_run(self.params.run_id)
-        if run is None or run.status == RunStatus.ACTIVE:
-            return None
-        return RunStatus(run.status)
-
-    async def record_usage(
+    def usage_record(
         self, name: str, usage: Usage, *, kind: UsageKind, model: str | None
-    ) -> None:
+    ) -> UsageRecord | None:
+        """The usage of step ``name``; its id is deterministic so a re-run records nothing
+        twice."""
         if usage.is_empty:
-            return
-        await self.deps.store.record_usage(
-            UsageRecord(
-                record_id=f"{self.params.run_id}/{name}",
-                session_id=self.params.session_id,
-                run_id=self.params.run_id,
-                kind=kind,
-                model=model,
-                usage=usage,
-                created_at=self.deps.clock(),
-            )
+            return None
+        return UsageRecord(
+            record_id=f"{self.params.run_id}/{name}",
+            session_id=self.params.session_id,
+            run_id=self.params.run_id,
+            kind=kind,
+            model=model,
+            usage=usage,
+            created_at=self.deps.clock(),
         )
 
     async def finish(
@@ -135,8 +127,7 @@ class RunContext:
         Idempotent: a re-run after a crash writes the same values again, and a stream that
         already ended is left alone.
         """
-        store = self.deps.store
-        await store.finish_run(
+        await self.deps.store.finish_run(
             self.params.session_id,
             self.params.run_id,
             status,
@@ -145,8 +136,25 @@ class RunContext:
             failure_reason=failure_reason,
             step_count=step_count,
         )
-        own_writer = writer is None
-        writer = writer or self.writer(step=None, attempt=step.attempt if step else None)
+        await self.end_stream(
+            status,
+            writer=writer or self.writer(step=None, attempt=step.attempt if step else None),
+            error=error,
+            failure_reason=failure_reason,
+            finish_reason=finish_reason,
+        )
+
+    async def end_stream(
+        self,
+        status: RunStatus,
+        *,
+        writer: StreamWriter,
+        error: str | None = None,
+        failure_reason: str | None = None,
+        finish_reason: str | None = None,
+    ) -> None:
+        """The stream's last chunks after the run ended in the store. A stream that is
+        already ended (an abort, or this same step before a crash) is left alone."""
         try:
             if error is not None and status == RunStatus.FAILED:
                 await writer.add(ErrorChunk(message=error, code=failure_reason))
@@ -164,7 +172,4 @@ class RunContext:
                     self.params.stream_id, "failed" if status == RunStatus.FAILED else "ended"
                 )
         except StreamError:
-            # The stream was already ended (by an abort, or by this same step before a
-            # crash): the durable record above is what counts.
-            if own_writer:
-                writer.discard()
+            writer.discard()

@@ -37,9 +37,12 @@ class ToolStep:
         session_id = run.params.session_id
         call = planned.call
 
-        existing = await store.get_message(session_id, planned.sequence)
-        if isinstance(existing, ToolResultMessage) and existing.tool_call_id == call.id:
-            return ToolStepResult(status=existing.status).to_dict()
+        if ctx.attempt > 1:
+            # A retry: if an earlier attempt saved the result, the tool completed. Never run
+            # a completed tool again.
+            existing = await store.get_message(session_id, planned.sequence)
+            if isinstance(existing, ToolResultMessage) and existing.tool_call_id == call.id:
+                return ToolStepResult(status=existing.status).to_dict()
 
         tool = run.agent.get_tool(call.name)
         assert tool is not None, "the model step only plans known tools"
@@ -93,20 +96,20 @@ class ToolStep:
             content=content,
             status=status,
         )
-        await store.append_tool_result(
+        await store.commit_tool_step(
             session_id,
+            run.params.run_id,
             planned.sequence,
             result,
             state_patch=patch or None,
-            run_id=run.params.run_id,
+            usage=run.usage_record(
+                ctx.name,
+                Usage(tool_calls=1, custom=dict(tool_ctx.custom_usage)),
+                kind="tool",
+                model=None,
+            ),
         )
         run.remember([(planned.sequence, result)])
-        await run.record_usage(
-            ctx.name,
-            Usage(tool_calls=1, custom=dict(tool_ctx.custom_usage)),
-            kind="tool",
-            model=None,
-        )
         return ToolStepResult(status=status, state_patch=patch).to_dict()
 
 

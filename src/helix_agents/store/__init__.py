@@ -10,13 +10,16 @@ from .messages import StoredMessage
 from .migrate import Migration, applied_versions, ensure_schema, load_migrations, migrate
 from .runs import StartedRun
 from .state_store import StateStore
+from .steps import Outcome, StepView
 
 __all__ = [
     "ControlFlags",
     "InterruptRequest",
     "Migration",
+    "Outcome",
     "StartedRun",
     "StateStore",
+    "StepView",
     "StoredMessage",
     "SuspendedSession",
     "applied_versions",

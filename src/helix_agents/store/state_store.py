@@ -7,12 +7,13 @@ from .messages import MessageOps
 from .refs import SubSessionOps
 from .runs import RunOps
 from .sessions import SessionOps
+from .steps import StepOps
 from .usage import UsageOps
 
 __all__ = ["StateStore"]
 
 
-class StateStore(SessionOps, MessageOps, RunOps, ControlOps, SubSessionOps, UsageOps):
+class StateStore(StepOps, SessionOps, MessageOps, RunOps, ControlOps, SubSessionOps, UsageOps):
     """The state of sessions, in the V9 ``__agents_*`` schema, on any Database driver.
 
     ``StateStore(db, clock=...)``; ``clock`` returns epoch milliseconds (tests pass a fake).
@@ -35,6 +36,8 @@ class StateStore(SessionOps, MessageOps, RunOps, ControlOps, SubSessionOps, Usag
     - sub-sessions (:mod:`.refs`): ``add_sub_session``, ``update_sub_session``,
       ``get_sub_session``, ``list_sub_sessions``, ``find_sub_session_by_name``,
       ``find_parent``;
+    - steps (:mod:`.steps`): ``step_view``, ``commit_model_step``, ``commit_tool_step``:
+      what one agent step reads and writes, one database call each;
     - usage (:mod:`.usage`): ``record_usage`` (idempotent by ``record_id``),
       ``usage_records``, ``run_usage``, ``usage_rollup`` (optionally over sub-sessions).
 

@@ -60,6 +60,12 @@ def usage_record_from_row(row: Row) -> UsageRecord:
 class UsageOps(StoreBase):
     async def record_usage(self, record: UsageRecord) -> bool:
         """Store a usage record; False when ``record_id`` was already recorded."""
+        statement = self._usage_statement(record)
+        rows = await self.db.query(statement.sql, statement.params)
+        return bool(rows)
+
+    def _usage_statement(self, record: UsageRecord) -> Statement:
+        """The idempotent INSERT of a usage record (for batches that commit a step)."""
         what = f"usage record {record.record_id!r}"
         usage = record.usage
         values: list[Param] = [
@@ -74,12 +80,11 @@ class UsageOps(StoreBase):
             record.created_at or self.clock(),
         ]
         check_row(values, what)
-        rows = await self.db.query(
+        return Statement(
             f"INSERT OR IGNORE INTO __agents_usage ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in _COLUMNS)}) RETURNING record_id",
             values,
         )
-        return bool(rows)
 
     async def usage_records(
         self, session_id: str, *, run_id: str | None = None
