@@ -182,23 +182,6 @@ PROBES: dict[str, list[Step]] = {
 }
 
 KNOWN_DIFFERENCES = {
-    "exec_failure_message": (
-        "the local D1 names line 1 and its text in D1_EXEC_ERROR whichever line failed "
-        "('Error in line 1: INSERT INTO p ...: no such table: nowhere'); the fake names the "
-        "failing line ('Error in line 2: INSERT INTO nowhere ...')"
-    ),
-    "foreign_key_violation": (
-        "D1 appends the extended code: '...: SQLITE_CONSTRAINT (extended: "
-        "SQLITE_CONSTRAINT_FOREIGNKEY)'; the fake stops at ': SQLITE_CONSTRAINT'"
-    ),
-    "unique_violation": (
-        "D1 appends '(extended: SQLITE_CONSTRAINT_PRIMARYKEY)' (or _UNIQUE); the fake does not"
-    ),
-    "not_null_violation": "D1 appends '(extended: SQLITE_CONSTRAINT_NOTNULL)'; the fake does not",
-    "attach": (
-        "D1 refuses ATTACH with 'D1_ERROR: not authorized: SQLITE_AUTH'; the fake with "
-        "'too many attached databases - max 0: SQLITE_ERROR'"
-    ),
     "value_over_2_mb": (
         "intended: the fake enforces Cloudflare's documented 2 MB per value; the local D1 "
         "allows values up to about 8 MiB"

@@ -44,7 +44,7 @@ from ..db.rules import (
     TRANSACTION_MESSAGE,
     utf8_size,
 )
-from ..db.sqltext import is_transaction_control, split_statements, strip_comments
+from ..db.sqltext import first_keyword, is_transaction_control, split_statements, strip_comments
 
 __all__ = [
     "FakeD1Database",
@@ -165,9 +165,12 @@ class FakeD1Database:
                 try:
                     self._run(conn, line, [])
                 except JsException as exc:
+                    # The local D1 reports "line 1" and the first line's text whichever line
+                    # failed; the fake says the same so that tests agree on both.
+                    del number
                     detail = exc.message.removeprefix("D1_ERROR: ")
                     raise JsException(
-                        f"D1_EXEC_ERROR: Error in line {number}: {line}: {detail}"
+                        f"D1_EXEC_ERROR: Error in line 1: {lines[0]}: {detail}"
                     ) from exc
             self._control(conn, "COMMIT")
         except BaseException:
@@ -240,7 +243,9 @@ class FakeD1Database:
             rows = cursor.fetchall()
             self.statements += 1
         except sqlite3.Error as exc:
-            raise JsException(f"D1_ERROR: {_sqlite_message(exc)}") from None
+            attach = first_keyword(statements[-1]) in ("ATTACH", "DETACH")
+            message = "not authorized: SQLITE_AUTH" if attach else _sqlite_message(exc)
+            raise JsException(f"D1_ERROR: {message}") from None
         columns = [column[0] for column in cursor.description or ()]
         changes = conn.total_changes - changes_before
         size_after = _size(conn)
@@ -275,6 +280,9 @@ class FakeD1Database:
     def _authorize(self, action: int, *_args: Any) -> int:
         if action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
             return sqlite3.SQLITE_OK if self._own_transaction else sqlite3.SQLITE_DENY
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+            # D1 has one database: workerd's authorizer refuses ATTACH as "not authorized".
+            return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 
 
@@ -461,4 +469,9 @@ def _sqlite_message(exc: sqlite3.Error) -> str:
         return TRANSACTION_MESSAGE
     code = getattr(exc, "sqlite_errorcode", None)
     name = _SQLITE_CODE_NAMES.get(code & 0xFF, "SQLITE_ERROR") if isinstance(code, int) else None
-    return f"{message}: {name or 'SQLITE_ERROR'}"
+    text = f"{message}: {name or 'SQLITE_ERROR'}"
+    extended = getattr(exc, "sqlite_errorname", None)
+    if isinstance(code, int) and code > 0xFF and extended:
+        # D1 names the extended result code too: "...: SQLITE_CONSTRAINT (extended: ...)".
+        text += f" (extended: {extended})"
+    return text
