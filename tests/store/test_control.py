@@ -135,9 +135,10 @@ async def test_expired_suspensions(store: StateStore) -> None:
     assert [s.session_id for s in await store.expired_suspensions(1_000)] == ["c", "a", "e"]
 
 
+# EXPLAIN QUERY PLAN is read through the local driver; D1 plans the same SQLite query.
+@pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 async def test_the_expired_query_uses_the_partial_index(database: Database) -> None:
-    if not isinstance(database, SQLiteDatabase):
-        pytest.skip("EXPLAIN QUERY PLAN is read through the local driver")
+    assert isinstance(database, SQLiteDatabase)
     from helix_agents.store import migrate
 
     await migrate(database)
