@@ -27,7 +27,12 @@ from ..chunks import (
     ToolInputDeltaChunk,
     ToolInputStartChunk,
 )
-from ..errors import ModelError, SessionNotFoundError
+from ..errors import (
+    ModelError,
+    ModelHTTPError,
+    ModelRateLimitedError,
+    SessionNotFoundError,
+)
 from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
 from ..ports.model import (
     ModelRequest,
@@ -90,7 +95,27 @@ class ModelStep:
             usage = Usage()
         else:
             history = await run.messages_before(sequence)
-            message, usage, stop = await self._call_model(ctx, writer, step_no, history, state)
+            try:
+                message, usage, stop = await self._call_model(ctx, writer, step_no, history, state)
+            except ModelHTTPError as exc:
+                if isinstance(exc, ModelRateLimitedError):
+                    raise  # the step's retries may outlast the rate limit
+                # The provider refused the request itself (bad model, bad key, bad input):
+                # retrying cannot help, so the run fails now with the provider's words.
+                error = f"{self._model_name}: {exc}"
+                await self._commit(
+                    ctx, [], step_no, Usage(), Outcome(RunStatus.FAILED, None, error, exc.code)
+                )
+                await run.end_stream(
+                    RunStatus.FAILED,
+                    writer=writer,
+                    error=error,
+                    failure_reason=exc.code,
+                    finish_reason="error",
+                )
+                failed = _final(RunStatus.FAILED, sequence)
+                failed["error"] = error
+                return failed
             if stop == "abort":
                 await self._commit(
                     ctx, [(sequence, message)], step_no, usage, Outcome(RunStatus.ABORTED)
