@@ -126,9 +126,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_dev(args: argparse.Namespace) -> int:
-    from .http.serve import serve
-
     registry = load_app(args.app)
+    # Imported here: the HTTP server's dependencies (starlette, uvicorn) are the local
+    # host's, not the library's.
+    serve = importlib.import_module("helix_agents.http.serve").serve
     code: int = serve(registry, host=args.host, port=args.port, data_dir=Path(args.data_dir))
     return code
 
