@@ -1,0 +1,201 @@
+"""Request bodies: reading JSON within a size limit, and the shapes each route accepts.
+
+Parsing is strict and explicit: malformed JSON is a 400, JSON of the wrong shape (a missing
+field, a number where text belongs) a 422 naming the field, a body over the limit a 413. No
+value is coerced: ``"message": 5`` is refused, not read as ``"5"``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import ClientDisconnect, Request
+
+from .errors import BadRequestError, PayloadTooLargeError, UnprocessableError
+
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "HelixChatBody",
+    "ReasonBody",
+    "SubmitToolResultBody",
+    "UIMessageIn",
+    "UseChatBody",
+    "parse_body",
+    "read_json",
+]
+
+#: Default limit on a request body: 1 MiB.
+DEFAULT_MAX_BODY: Final = 1024 * 1024
+#: Longest id we accept for a client's own message ids.
+_MAX_ID: Final = 256
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: Request, limit: int, *, optional: bool = False) -> Any:
+    """The request's JSON body, refused with 413 once it passes ``limit`` bytes.
+
+    The declared ``Content-Length`` is checked first, and the body is counted as it arrives,
+    so an oversized upload is cut off without being buffered. With ``optional``, an empty
+    body reads as ``{}``.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            raise BadRequestError(f"Content-Length {declared!r} is not a number")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    body = bytearray()
+    try:
+        async for piece in request.stream():
+            body += piece
+            if len(body) > limit:
+                raise _too_large(limit)
+    except ClientDisconnect:
+        raise BadRequestError("the client went away while sending the body") from None
+    if not body.strip():
+        if optional:
+            return {}
+        raise BadRequestError("the request needs a JSON body", code="malformed_json")
+    try:
+        return json.loads(bytes(body), parse_constant=_no_constants)
+    except (ValueError, RecursionError) as exc:
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError is JSON
+        # nested too deep for the parser; both are the client's malformed JSON.
+        raise BadRequestError(
+            f"the body is not valid JSON: {_short(str(exc))}", code="malformed_json"
+        ) from None
+
+
+def parse_body(model: type[M], data: Any) -> M:
+    """Validate parsed JSON against ``model`` strictly; a 422 naming every bad field."""
+    if not isinstance(data, dict):
+        raise UnprocessableError(f"the body must be a JSON object, not {_json_type(data)}")
+    try:
+        return model.model_validate(data, strict=True)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False)[:5]:
+            where = ".".join(str(p) for p in error["loc"]) or "body"
+            problems.append(f"{where}: {error['msg']}")
+        raise UnprocessableError("invalid body: " + "; ".join(problems)) from None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _too_large(limit: int) -> PayloadTooLargeError:
+    return PayloadTooLargeError(f"the request body is larger than the limit of {limit} bytes")
+
+
+def _short(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else type(value).__name__
+
+
+# -- shapes ------------------------------------------------------------------------------
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
+
+
+class UIMessagePart(BaseModel):
+    """One part of a UI message. Only ``text`` parts are read; the others ride along."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    type: str
+    text: Any = None
+
+
+class UIMessageIn(BaseModel):
+    """A message as ``useChat`` sends it (AI SDK v5+ ``UIMessage``)."""
+
+    model_config = ConfigDict(extra="allow", defer_build=True)
+
+    id: str = Field(default="", max_length=_MAX_ID)
+    role: Literal["system", "user", "assistant"]
+    parts: list[UIMessagePart] = Field(default_factory=list)
+
+    def text(self) -> str:
+        return "\n".join(
+            p.text for p in self.parts if p.type == "text" and isinstance(p.text, str) and p.text
+        )
+
+
+class UseChatBody(BaseModel):
+    """The AI SDK ``useChat`` body: ``{id, messages, trigger, messageId}``.
+
+    Extra keys are allowed (``useChat``'s ``body`` option merges the app's own fields into
+    the request); ``agentType`` is read from them when present.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+    id: str | None = None
+    messages: list[UIMessageIn]
+    trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
+    message_id: str | None = Field(default=None, alias="messageId")
+    agent_type: str | None = Field(default=None, alias="agentType")
+
+
+class HelixChatBody(_Body):
+    """The Helix body: ``{agentType, message, sessionId}``; ``supersede`` replaces an active
+    run instead of being refused with 409."""
+
+    agent_type: str | None = Field(default=None, alias="agentType")
+    message: str
+    session_id: str | None = Field(default=None, alias="sessionId")
+    message_id: str | None = Field(default=None, alias="messageId", max_length=_MAX_ID)
+    supersede: bool = False
+
+
+class ReasonBody(_Body):
+    """The optional body of ``/interrupt`` and ``/abort``."""
+
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class SubmitToolResultBody(_Body):
+    """A client tool's result (``toolCallId`` with ``output`` or ``errorText``), or an
+    approval decision (``approvalId`` with ``approved`` and an optional ``reason``)."""
+
+    tool_call_id: str | None = Field(default=None, alias="toolCallId", max_length=_MAX_ID)
+    output: Any = None
+    error_text: str | None = Field(default=None, alias="errorText")
+    approval_id: str | None = Field(default=None, alias="approvalId", max_length=_MAX_ID)
+    approved: bool | None = None
+    reason: str | None = Field(default=None, max_length=1000)
+
+    def kind(self) -> Literal["result", "approval"]:
+        if self.approval_id is not None:
+            if self.approved is None:
+                raise UnprocessableError("an approval decision needs 'approved' (true or false)")
+            if self.error_text is not None or "output" in self.model_fields_set:
+                raise UnprocessableError(
+                    "send either a tool result (toolCallId with output or errorText) or an "
+                    "approval (approvalId with approved), not both"
+                )
+            return "approval"
+        if self.tool_call_id is None:
+            raise UnprocessableError("the body needs 'toolCallId' (a result) or 'approvalId'")
+        if self.approved is not None:
+            raise UnprocessableError("'approved' belongs to an approval: send 'approvalId'")
+        if self.error_text is None and "output" not in self.model_fields_set:
+            raise UnprocessableError("a tool result needs 'output' or 'errorText'")
+        return "result"

@@ -1,0 +1,585 @@
+"""The API's OpenAPI 3.1 document, written by hand to say exactly what the routes do.
+
+Built per app (``openapi_document``): whether requests need a bearer token and whether the
+chat page is served are part of what the server does. A test checks the document against
+the app's routes and every status the end-to-end tests and the fuzz test observe.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = ["openapi_document"]
+
+_ID_PATTERN: Final = "^[a-zA-Z0-9_][a-zA-Z0-9_-]*$"
+
+_JSON = "application/json"
+_SSE = "text/event-stream"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _err(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref("Error")}}}
+
+
+def _json(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref(schema)}}}
+
+
+_STREAM_HEADERS: Final = {
+    "x-vercel-ai-ui-message-stream": {"schema": {"const": "v1"}},
+    "x-accel-buffering": {"schema": {"const": "no"}},
+    "cache-control": {"schema": {"const": "no-cache"}},
+    "x-helix-session-id": {
+        "description": "The session the stream belongs to (new sessions get one here).",
+        "schema": {"type": "string"},
+    },
+    "x-helix-run-id": {
+        "description": "The run instance streamed; sequence numbers count within it.",
+        "schema": {"type": "string"},
+    },
+}
+
+_STREAM_DESCRIPTION: Final = (
+    "The AI SDK UI message stream (Server-Sent Events): one event per UI chunk, each with "
+    "`id: <sequence>` and `data: <chunk JSON>`; `: keep-alive` comments while idle; "
+    "`data: [DONE]` when the run's instance ends (completed, failed, aborted, interrupted "
+    "or suspended). A stream that breaks off ends with an `error` event and no `[DONE]`: "
+    "reattach with `Last-Event-ID`."
+)
+
+
+def _stream(description: str = "The run's stream.") -> dict[str, Any]:
+    return {
+        "description": f"{description} {_STREAM_DESCRIPTION}",
+        "headers": _STREAM_HEADERS,
+        "content": {_SSE: {"schema": {"type": "string"}, "x-event-data": _ref("UIChunk")}},
+    }
+
+
+def _parameters() -> dict[str, Any]:
+    return {
+        "SessionId": {
+            "name": "sessionId",
+            "in": "path",
+            "required": True,
+            "description": "A session id: 1-64 characters of letters, digits, `_` and `-`, "
+            "not starting with `-`. A malformed one is a 400; an unknown one (or another "
+            "user's) a 404.",
+            "schema": {"type": "string", "maxLength": 64, "pattern": _ID_PATTERN},
+        },
+        "LastEventId": {
+            "name": "Last-Event-ID",
+            "in": "header",
+            "description": "Resume after this sequence (what `EventSource` sends by itself).",
+            "schema": {"type": "string", "pattern": "^[ \\t]*[0-9]+[ \\t]*$"},
+        },
+        "ResumeFromSequence": {
+            "name": "X-Resume-From-Sequence",
+            "in": "header",
+            "description": "Resume after this sequence (used when Last-Event-ID is absent).",
+            "schema": {"type": "string", "pattern": "^[ \\t]*[0-9]+[ \\t]*$"},
+        },
+        "From": {
+            "name": "from",
+            "in": "query",
+            "description": "Resume after this sequence (used when neither header is sent).",
+            "schema": {"type": "string", "pattern": "^[ \\t]*[0-9]+[ \\t]*$"},
+        },
+        "Agent": {
+            "name": "agent",
+            "in": "query",
+            "description": "The agent to run, when the body does not name one.",
+            "schema": {"type": "string"},
+        },
+        "AccessToken": {
+            "name": "access_token",
+            "in": "query",
+            "description": "The bearer token, for clients that cannot set headers "
+            "(EventSource, browser WebSockets). GET requests and WebSockets only.",
+            "schema": {"type": "string"},
+        },
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    error_codes = [
+        "bad_request",
+        "malformed_json",
+        "invalid_id",
+        "invalid_cursor",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "session_not_found",
+        "stream_not_found",
+        "method_not_allowed",
+        "upgrade_required",
+        "conflict",
+        "payload_too_large",
+        "value_too_large",
+        "invalid_request",
+        "unknown_agent",
+    ]
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "code": {"type": "string", "examples": error_codes},
+                        "message": {"type": "string"},
+                    },
+                }
+            },
+        },
+        "UIMessagePart": {
+            "type": "object",
+            "required": ["type"],
+            "description": "A UI message part: `text`, `reasoning`, `step-start`, "
+            "`tool-<name>` (with `toolCallId`, `state`, `input`, `output`/`errorText`), "
+            "`data-<name>`, ...",
+            "properties": {
+                "type": {"type": "string"},
+                "text": {"type": "string"},
+                "state": {
+                    "type": "string",
+                    "enum": [
+                        "done",
+                        "streaming",
+                        "input-streaming",
+                        "input-available",
+                        "approval-requested",
+                        "approval-responded",
+                        "output-available",
+                        "output-error",
+                        "output-denied",
+                    ],
+                },
+                "toolCallId": {"type": "string"},
+                "input": {},
+                "output": {},
+                "errorText": {"type": "string"},
+                "data": {},
+            },
+        },
+        "UIMessage": {
+            "type": "object",
+            "required": ["id", "role", "parts"],
+            "properties": {
+                "id": {"type": "string"},
+                "role": {"enum": ["system", "user", "assistant"]},
+                "parts": {"type": "array", "items": _ref("UIMessagePart")},
+                "metadata": {},
+            },
+        },
+        "UIChunk": {
+            "type": "object",
+            "required": ["type"],
+            "description": "An AI SDK UI message stream chunk (v6 chunk set): `start`, "
+            "`start-step`, `text-start`/`-delta`/`-end`, `reasoning-*`, `tool-input-*`, "
+            "`tool-output-available`, `tool-output-error`, `tool-output-denied`, "
+            "`tool-approval-request`, `data-<name>`, `error`, `finish-step`, `finish` "
+            "(with `finishReason`), `abort`. Only documented keys; no nulls.",
+            "properties": {"type": {"type": "string"}},
+        },
+        "UseChatRequest": {
+            "type": "object",
+            "required": ["messages"],
+            "description": "The AI SDK `useChat` body. The server's stored history is the "
+            "truth: only the text parts of the last user message are read, as the new "
+            "input. `regenerate-message` runs the last stored user message again as a new "
+            "turn. Extra keys are allowed (`useChat`'s `body` option); `agentType` is read.",
+            "properties": {
+                "id": {
+                    "type": "string",
+                    "maxLength": 64,
+                    "pattern": _ID_PATTERN,
+                    "description": "The chat id, used as the session id.",
+                },
+                "messages": {"type": "array", "items": _ref("UIMessage")},
+                "trigger": {"enum": ["submit-message", "regenerate-message"]},
+                "messageId": {"type": "string"},
+                "agentType": {"type": "string"},
+            },
+        },
+        "HelixChatRequest": {
+            "type": "object",
+            "required": ["message"],
+            "additionalProperties": False,
+            "properties": {
+                "agentType": {"type": "string"},
+                "message": {"type": "string", "minLength": 1},
+                "sessionId": {"type": "string", "maxLength": 64, "pattern": _ID_PATTERN},
+                "messageId": {"type": "string", "maxLength": 256},
+                "supersede": {
+                    "type": "boolean",
+                    "default": False,
+                    "description": "Replace an active run instead of being refused (409).",
+                },
+            },
+        },
+        "ReasonRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Optional; an empty body is fine.",
+            "properties": {"reason": {"type": "string", "maxLength": 1000}},
+        },
+        "SubmitToolResultRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "A client tool's result (`toolCallId` with `output` or "
+            "`errorText`) or an approval decision (`approvalId` with `approved`).",
+            "properties": {
+                "toolCallId": {"type": "string", "maxLength": 256},
+                "output": {},
+                "errorText": {"type": "string"},
+                "approvalId": {"type": "string", "maxLength": 256},
+                "approved": {"type": "boolean"},
+                "reason": {"type": "string", "maxLength": 1000},
+            },
+        },
+        "RunAccepted": {
+            "type": "object",
+            "required": ["sessionId", "runId", "status"],
+            "properties": {
+                "sessionId": {"type": "string"},
+                "runId": {"type": "string"},
+                "turn": {"type": "integer"},
+                "status": {"enum": ["interrupting", "aborted", "active"]},
+            },
+        },
+        "Usage": {
+            "type": "object",
+            "properties": {
+                "inputTokens": {"type": "integer"},
+                "outputTokens": {"type": "integer"},
+                "totalTokens": {"type": "integer"},
+                "requests": {"type": "integer"},
+                "toolCalls": {"type": "integer"},
+                "custom": {"type": "object", "additionalProperties": {"type": "number"}},
+            },
+        },
+        "Snapshot": {
+            "type": "object",
+            "required": ["sessionId", "agentType", "status", "messages", "lastSequence"],
+            "properties": {
+                "sessionId": {"type": "string"},
+                "agentType": {"type": "string"},
+                "status": {
+                    "enum": [
+                        "active",
+                        "completed",
+                        "failed",
+                        "aborted",
+                        "interrupted",
+                        "suspended_client_tool",
+                        "suspended_awaiting_children",
+                        "suspended_step_partial",
+                    ]
+                },
+                "runId": {"type": ["string", "null"]},
+                "turn": {"type": "integer"},
+                "messageId": {
+                    "type": ["string", "null"],
+                    "description": "The UI message id of the latest run.",
+                },
+                "lastSequence": {
+                    "type": "integer",
+                    "description": "The last sequence of the latest run's stream.",
+                },
+                "activeRun": {
+                    "description": "Set while a run is active. `messages` then stops where "
+                    "the current run instance began; replaying its stream from the start "
+                    "(GET /chat/{sessionId}/stream without a cursor) adds the rest.",
+                    "oneOf": [
+                        {"type": "null"},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "runId": {"type": "string"},
+                                "turn": {"type": "integer"},
+                                "messageId": {"type": "string"},
+                                "lastSequence": {"type": "integer"},
+                            },
+                        },
+                    ],
+                },
+                "messages": {"type": "array", "items": _ref("UIMessage")},
+                "output": {},
+                "error": {"type": ["string", "null"]},
+                "usage": _ref("Usage"),
+                "createdAt": {"type": "integer"},
+                "updatedAt": {"type": "integer"},
+            },
+        },
+        "Agents": {
+            "type": "object",
+            "required": ["agents"],
+            "properties": {
+                "agents": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "tools", "structuredOutput"],
+                        "properties": {
+                            "name": {"type": "string"},
+                            "description": {"type": ["string", "null"]},
+                            "tools": {"type": "array", "items": {"type": "string"}},
+                            "structuredOutput": {"type": "boolean"},
+                        },
+                    },
+                }
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ok"}},
+        },
+    }
+
+
+def openapi_document(*, authenticated: bool, chat_page: bool, version: str) -> dict[str, Any]:
+    """The document for an app with (or without) authentication and the chat page."""
+    p = {name: {"$ref": f"#/components/parameters/{name}"} for name in _parameters()}
+    auth_errors: dict[str, Any] = {}
+    if authenticated:
+        auth_errors = {
+            "401": _err("No valid bearer token (`WWW-Authenticate: Bearer`)."),
+            "403": _err("The authentication hook refused this caller."),
+        }
+    session_errors = {
+        "400": _err("A malformed session id (`invalid_id`)."),
+        **auth_errors,
+        "404": _err("No such session, or it belongs to another user (`session_not_found`)."),
+    }
+    body_errors = {
+        "400": _err("Not JSON (`malformed_json`), or a malformed id (`invalid_id`)."),
+        "413": _err("The body is larger than the limit (`payload_too_large`)."),
+        "422": _err("JSON of the wrong shape (`invalid_request`)."),
+    }
+    reason_body = {
+        "required": False,
+        "content": {_JSON: {"schema": _ref("ReasonRequest")}},
+    }
+    paths: dict[str, Any] = {
+        "/chat": {
+            "post": {
+                "operationId": "chat",
+                "summary": "Start or continue a session and stream the run",
+                "description": "Accepts the `useChat` body or the Helix body. The agent "
+                "comes from the body (`agentType`), else `?agent=`, else the session's "
+                "agent, else the only agent served.",
+                "parameters": [p["Agent"]],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        _JSON: {
+                            "schema": {"oneOf": [_ref("UseChatRequest"), _ref("HelixChatRequest")]}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _stream("The new run's stream, from its first chunk."),
+                    **body_errors,
+                    **auth_errors,
+                    "404": _err("The session belongs to another user (`session_not_found`)."),
+                    "409": _err(
+                        "A run is already active on the session, or the session belongs "
+                        "to another agent (`conflict`)."
+                    ),
+                    "422": _err(
+                        "JSON of the wrong shape (`invalid_request`), or an unknown agent "
+                        "(`unknown_agent`)."
+                    ),
+                },
+            }
+        },
+        "/chat/{sessionId}": {
+            "parameters": [p["SessionId"]],
+            "get": {
+                "operationId": "getSession",
+                "summary": "Snapshot: status, messages as UI messages, last sequence, usage",
+                "parameters": [p["AccessToken"]] if authenticated else [],
+                "responses": {"200": _json("The snapshot.", "Snapshot"), **session_errors},
+            },
+        },
+        "/chat/{sessionId}/stream": {
+            "parameters": [p["SessionId"]],
+            "get": {
+                "operationId": "reattach",
+                "summary": "Reattach to the active run's stream",
+                "description": "Replays after `Last-Event-ID`, else `X-Resume-From-Sequence`, "
+                "else `?from=`, else from the start of the current run instance, then "
+                "follows live until the instance ends or suspends.",
+                "parameters": [p["LastEventId"], p["ResumeFromSequence"], p["From"]]
+                + ([p["AccessToken"]] if authenticated else []),
+                "responses": {
+                    "200": _stream("The active run's stream after the cursor."),
+                    "204": {"description": "No run is active: nothing to resume."},
+                    **session_errors,
+                    "400": _err(
+                        "A malformed session id (`invalid_id`), or a cursor that is not a "
+                        "non-negative integer or is past the run's last sequence "
+                        "(`invalid_cursor`)."
+                    ),
+                },
+            },
+        },
+        "/chat/{sessionId}/submit-tool-result": {
+            "parameters": [p["SessionId"]],
+            "post": {
+                "operationId": "submitToolResult",
+                "summary": "A client tool's result, or an approval decision",
+                "description": "The input is validated in full. This server does not apply "
+                "tool results or approvals yet: a well-formed submission is answered 409.",
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": _ref("SubmitToolResultRequest")}},
+                },
+                "responses": {
+                    **session_errors,
+                    **body_errors,
+                    "400": _err("A malformed session id, or a body that is not JSON."),
+                    "409": _err("Nothing matching is pending (`conflict`)."),
+                },
+            },
+        },
+        "/chat/{sessionId}/interrupt": {
+            "parameters": [p["SessionId"]],
+            "post": {
+                "operationId": "interrupt",
+                "summary": "Soft stop: the run stops at its next safe point (resumable)",
+                "requestBody": reason_body,
+                "responses": {
+                    "202": _json("The interrupt is requested.", "RunAccepted"),
+                    **session_errors,
+                    **body_errors,
+                    "400": _err("A malformed session id, or a body that is not JSON."),
+                    "409": _err("No run is active (`conflict`)."),
+                },
+            },
+        },
+        "/chat/{sessionId}/resume": {
+            "parameters": [p["SessionId"]],
+            "post": {
+                "operationId": "resume",
+                "summary": "Continue an interrupted run as a new instance",
+                "description": "Answers 202 with the new instance's ids, or, when the "
+                "request accepts `text/event-stream`, that instance's stream.",
+                "requestBody": reason_body,
+                "responses": {
+                    "200": _stream(
+                        "The resumed instance's stream (with Accept: text/event-stream)."
+                    ),
+                    "202": _json("The run continues.", "RunAccepted"),
+                    **session_errors,
+                    **body_errors,
+                    "400": _err("A malformed session id, or a body that is not JSON."),
+                    "409": _err("The latest run is not interrupted (`conflict`)."),
+                },
+            },
+        },
+        "/chat/{sessionId}/abort": {
+            "parameters": [p["SessionId"]],
+            "post": {
+                "operationId": "abort",
+                "summary": "Hard stop: the run ends aborted, for good",
+                "requestBody": reason_body,
+                "responses": {
+                    "200": _json("The run is aborted.", "RunAccepted"),
+                    **session_errors,
+                    **body_errors,
+                    "400": _err("A malformed session id, or a body that is not JSON."),
+                    "409": _err("No run is active (`conflict`)."),
+                },
+            },
+        },
+        "/chat/{sessionId}/ws": {
+            "parameters": [p["SessionId"]],
+            "get": {
+                "operationId": "websocket",
+                "summary": "The active run's chunks over a WebSocket",
+                "description": "Upgrade to a WebSocket. Server frames (JSON text): "
+                '`{"seq": N, "chunk": <UIChunk>}` per event, then `{"done": true, "runId", '
+                '"status"}` and close 1000; `{"done": true, "active": false}` without an '
+                'active run; `{"error": {"code", "message"}}` then close `4000 + status` '
+                "(4400, 4401, 4403, 4404). Replay starts after `?from=` (or Last-Event-ID / "
+                'X-Resume-From-Sequence), else at the run\'s start; a client frame `{"from": '
+                "N}` replays again from after N. A plain GET without the upgrade is a 426.",
+                "parameters": [p["From"]] + ([p["AccessToken"]] if authenticated else []),
+                "responses": {
+                    "101": {"description": "Switching to the WebSocket protocol."},
+                    **session_errors,
+                    "426": _err("A WebSocket upgrade is required (`upgrade_required`)."),
+                },
+            },
+        },
+        "/agents": {
+            "get": {
+                "operationId": "listAgents",
+                "summary": "The agents this server runs",
+                "responses": {"200": _json("The agents.", "Agents"), **auth_errors},
+            }
+        },
+        "/health": {
+            "get": {
+                "operationId": "health",
+                "summary": "Liveness",
+                "security": [],
+                "responses": {"200": _json("The server is up.", "Health")},
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "openapi",
+                "summary": "This document",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The OpenAPI 3.1 document.",
+                        "content": {_JSON: {"schema": {"type": "object"}}},
+                    }
+                },
+            }
+        },
+    }
+    if chat_page:
+        paths["/"] = {
+            "get": {
+                "operationId": "chatPage",
+                "summary": "The chat page (one self-contained HTML file)",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The page.",
+                        "content": {"text/html": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        }
+    doc: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "helix-agents HTTP API",
+            "version": version,
+            "description": "Durable agent runs over HTTP: the AI SDK UI message stream, "
+            'resumable with Last-Event-ID. Every error is `{"error": {"code", '
+            '"message"}}`. Methods a path does not list answer 405; unknown paths 404.',
+        },
+        "paths": paths,
+        "components": {"schemas": _schemas(), "parameters": _parameters()},
+    }
+    if authenticated:
+        doc["components"]["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+        doc["security"] = [{"bearerAuth": []}]
+    return doc

@@ -1,0 +1,133 @@
+"""``GET /chat/{sessionId}``: a session as a client needs it to draw the conversation.
+
+While a run is active, ``messages`` holds the conversation as it stood when the current run
+instance began, and ``activeRun`` says so: the rest arrives by replaying that instance's
+stream from its start (``GET /chat/{id}/stream`` with no cursor, which is what ``useChat``'s
+``resumeStream`` does). Loading the snapshot and then replaying the stream therefore shows
+every part exactly once, however far the run had got.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..agent import OUTPUT_TOOL_NAME
+from ..chunks import RunStartChunk
+from ..executor import Executor
+from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from ..state import RunRecord, RunStatus, SessionState
+from .ui_messages import to_ui_messages
+
+__all__ = ["build_snapshot", "run_message_id"]
+
+
+async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, Any]:
+    store = executor.store
+    session_id = state.session_id
+    latest = await store.latest_run(session_id)
+    history = list(await store.load_messages(session_id))
+    active: dict[str, Any] | None = None
+    last_seq = 0
+    message_id: str | None = None
+    if latest is not None:
+        info = await executor.streams.info(latest.run_id)
+        last_seq = info.last_seq if info is not None else 0
+        message_id = await run_message_id(executor, latest)
+        if latest.status == RunStatus.ACTIVE:
+            start_step = await _instance_start_step(executor, latest)
+            history = _before_instance(history, message_id, start_step)
+            active = {
+                "runId": latest.run_id,
+                "turn": latest.turn,
+                "messageId": message_id,
+                "lastSequence": last_seq,
+            }
+    outputs = _outputs(history)
+    if (
+        latest is not None
+        and message_id is not None
+        and latest.status == RunStatus.COMPLETED
+        and message_id in outputs
+    ):
+        outputs[message_id] = state.output  # the validated value, defaults filled in
+    usage = await store.usage_rollup(session_id, include_sub_sessions=True)
+    return {
+        "sessionId": session_id,
+        "agentType": state.agent_type,
+        "status": (latest.status if latest is not None else state.status).value,
+        "runId": latest.run_id if latest is not None else None,
+        "turn": latest.turn if latest is not None else 0,
+        "messageId": message_id,
+        "lastSequence": last_seq,
+        "activeRun": active,
+        "messages": to_ui_messages(
+            session_id, history, pending=state.pending_client_tool_calls, outputs=outputs
+        ),
+        "output": state.output,
+        "error": state.error,
+        "usage": usage.usage.to_dict(),
+        "createdAt": state.created_at,
+        "updatedAt": state.updated_at,
+    }
+
+
+async def run_message_id(executor: Executor, run: RunRecord) -> str:
+    """The UI message id of a run: what its stream's ``start`` chunk carries."""
+    result = await executor.streams.read(run.run_id, after=0, timeout=0, limit=1)
+    first = result.chunks[0].chunk if result.chunks else None
+    if isinstance(first, RunStartChunk):
+        return first.message_id
+    return f"{run.session_id}-t{run.turn}"
+
+
+async def _instance_start_step(executor: Executor, run: RunRecord) -> int:
+    """The first agent step the current instance runs: 1 for a turn, one past the steps
+    of the earlier instances of the same turn for a resume."""
+    earlier = [
+        r
+        for r in await executor.store.list_runs(run.session_id)
+        if r.turn == run.turn and r.run_id != run.run_id
+    ]
+    return max((r.step_count for r in earlier), default=0) + 1
+
+
+def _before_instance(
+    history: list[tuple[int, Message]], message_id: str | None, start_step: int
+) -> list[tuple[int, Message]]:
+    """Leave out the model steps the current instance wrote: its stream replays them."""
+    dropped: set[str] = set()
+    dropped_any = False
+    kept: list[tuple[int, Message]] = []
+    for seq, message in history:
+        if (
+            isinstance(message, AssistantMessage)
+            and message.id == message_id
+            and (message.step or 0) >= start_step
+        ):
+            dropped.update(call.id for call in message.tool_calls)
+            dropped_any = True
+            continue
+        if isinstance(message, ToolResultMessage) and message.tool_call_id in dropped:
+            continue
+        if isinstance(message, UserMessage) and dropped_any:
+            continue  # the loop's own prompt inside the running turn
+        kept.append((seq, message))
+    return kept
+
+
+def _outputs(history: list[tuple[int, Message]]) -> dict[str, Any]:
+    """Each turn's structured output, from its accepted output-tool call."""
+    accepted = {
+        m.tool_call_id
+        for _, m in history
+        if isinstance(m, ToolResultMessage)
+        and m.tool_name == OUTPUT_TOOL_NAME
+        and m.status == "success"
+    }
+    outputs: dict[str, Any] = {}
+    for _, message in history:
+        if isinstance(message, AssistantMessage) and message.id:
+            for call in message.tool_calls:
+                if call.name == OUTPUT_TOOL_NAME and call.id in accepted:
+                    outputs.setdefault(message.id, call.arguments)
+    return outputs

@@ -1,0 +1,135 @@
+"""Stored messages as AI SDK UI messages (``UIMessage``), for the session snapshot.
+
+The stream builds one assistant UI message per turn: its id is the ``messageId`` of the
+turn's ``start`` chunk (``{session}-t{turn}``, the id every assistant message of the turn is
+stored with), and every model step adds a ``step-start`` part followed by its reasoning,
+text and tool parts. The snapshot rebuilds the same message from storage, so a client that
+loaded a snapshot and one that watched the stream hold the same thing.
+
+Tool parts are ``tool-<name>`` with the AI SDK states: ``input-available`` (no result yet),
+``approval-requested`` (waiting on a human), ``output-available``, ``output-error`` and
+``output-denied``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..agent import OUTPUT_TOOL_NAME
+from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from ..state import PendingToolCall
+
+__all__ = ["to_ui_messages"]
+
+UIMessage = dict[str, Any]
+
+
+def to_ui_messages(
+    session_id: str,
+    history: Sequence[tuple[int, Message]],
+    *,
+    pending: Iterable[PendingToolCall] = (),
+    outputs: dict[str, Any] | None = None,
+) -> list[UIMessage]:
+    """``history`` (``(sequence, message)`` pairs in order) as UI messages.
+
+    ``pending`` are the session's open approvals and client-tool calls; ``outputs`` maps a
+    turn's message id to its structured output (shown as a ``data-output`` part, as the
+    stream shows it).
+    """
+    results = {m.tool_call_id: m for _, m in history if isinstance(m, ToolResultMessage)}
+    approvals = {p.tool_call_id: p for p in pending if p.kind == "approval"}
+    outputs = outputs or {}
+    out: list[UIMessage] = []
+    current: UIMessage | None = None
+    for index, (seq, message) in enumerate(history):
+        if isinstance(message, UserMessage):
+            if _inside_turn(history, index):
+                # The loop's own prompt within a turn (e.g. "give your final answer"):
+                # the stream never shows it, so neither does the snapshot.
+                continue
+            current = None
+            out.append(_user(session_id, seq, message))
+        elif isinstance(message, AssistantMessage):
+            message_id = message.id or f"{session_id}-m{seq}"
+            if current is None or current["id"] != message_id:
+                current = {"id": message_id, "role": "assistant", "parts": []}
+                out.append(current)
+            current["parts"].extend(_assistant_parts(message, results, approvals))
+    for ui in out:
+        if ui["role"] == "assistant" and ui["id"] in outputs:
+            ui["parts"].append({"type": "data-output", "id": "output", "data": outputs[ui["id"]]})
+    return out
+
+
+def _inside_turn(history: Sequence[tuple[int, Message]], index: int) -> bool:
+    before = _neighbour_assistant(reversed(history[:index]))
+    after = _neighbour_assistant(history[index + 1 :])
+    return before is not None and before == after
+
+
+def _neighbour_assistant(items: Iterable[tuple[int, Message]]) -> str | None:
+    for _, message in items:
+        if isinstance(message, AssistantMessage):
+            return message.id
+        if isinstance(message, UserMessage):
+            return None
+    return None
+
+
+def _user(session_id: str, seq: int, message: UserMessage) -> UIMessage:
+    ui: UIMessage = {
+        "id": message.id or f"{session_id}-m{seq}",
+        "role": "user",
+        "parts": [{"type": "text", "text": message.content}],
+    }
+    if message.metadata:
+        ui["metadata"] = message.metadata
+    return ui
+
+
+def _assistant_parts(
+    message: AssistantMessage,
+    results: dict[str, ToolResultMessage],
+    approvals: dict[str, PendingToolCall],
+) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = [{"type": "step-start"}]
+    if message.reasoning:
+        parts.append({"type": "reasoning", "text": message.reasoning, "state": "done"})
+    if message.content:
+        parts.append({"type": "text", "text": message.content, "state": "done"})
+    for call in message.tool_calls:
+        part: dict[str, Any] = {
+            "type": f"tool-{call.name}",
+            "toolCallId": call.id,
+            "input": call.arguments,
+        }
+        result = results.get(call.id)
+        pending = approvals.get(call.id)
+        if result is None:
+            if pending is not None and pending.approval_id:
+                part["state"] = "approval-requested"
+                part["approval"] = {"id": pending.approval_id}
+            else:
+                part["state"] = "input-available"
+        elif result.status == "success":
+            part["state"] = "output-available"
+            part["output"] = result.content
+        elif result.status == "denied":
+            part["state"] = "output-denied"
+            approval: dict[str, Any] = {"id": call.id, "approved": False}
+            if isinstance(result.content, str) and result.content:
+                approval["reason"] = result.content
+            part["approval"] = approval
+        else:
+            part["state"] = "output-error"
+            content = result.content
+            part["errorText"] = content if isinstance(content, str) else str(content)
+        if call.name == OUTPUT_TOOL_NAME and result is not None and result.status == "success":
+            # The output tool is not a tool the user sees run: like the stream, show the
+            # call with its input only (its output is the data-output part).
+            part["state"] = "input-available"
+            part.pop("output", None)
+        parts.append(part)
+    return parts
