@@ -48,6 +48,13 @@ class Agent:
     ``output_type`` (a pydantic model) makes the agent finish through a structured-output
     tool whose validated value is the run's output. ``max_steps`` bounds the model calls of
     one turn.
+
+    ``usage_limits`` bound one turn's requests, tokens and tool calls (the run then ends
+    ``failed`` with ``failure_reason="usage_limit"``). ``companions`` are agents this one
+    may start as persistent, named children: it gets the companion tools
+    (:mod:`helix_agents.core.companions`). ``pending_expires_in`` is how long (seconds) a
+    call may wait on an approval or a client result before the run fails as expired, unless
+    the tool sets its own ``expires_in``; None never expires.
     """
 
     name: str
@@ -59,6 +66,8 @@ class Agent:
     description: str | None = None
     model_settings: ModelSettings = field(default_factory=ModelSettings)
     usage_limits: UsageLimits | None = None
+    companions: Sequence[Agent | str] = ()
+    pending_expires_in: float | None = 24 * 3600.0
     _tools: dict[str, Tool] = field(init=False, repr=False, default_factory=dict)
     _definitions: list[ToolDefinition] | None = field(init=False, repr=False, default=None)
 
@@ -73,7 +82,14 @@ class Agent:
             isinstance(self.output_type, type) and issubclass(self.output_type, BaseModel)
         ):
             raise ConfigurationError(f"agent {self.name!r}: output_type must be a pydantic model")
-        for item in self.tools:
+        tools: list[Tool | Callable[..., Any]] = list(self.tools)
+        if self.companions:
+            from .core.companions import companion_tools
+
+            tools += companion_tools(tuple(self.companions))
+        if self.pending_expires_in is not None and self.pending_expires_in <= 0:
+            raise ConfigurationError(f"agent {self.name!r}: pending_expires_in must be > 0")
+        for item in tools:
             built = item if isinstance(item, Tool) else tool(item)
             if built.name in self._tools:
                 raise ConfigurationError(f"agent {self.name!r}: two tools named {built.name!r}")
@@ -151,11 +167,18 @@ class AgentRegistry:
             self.register(agent)
 
     def register(self, agent: Agent) -> Agent:
+        """Register ``agent`` and the agents its sub-agent and companion tools start."""
         if not isinstance(agent, Agent):
             raise ConfigurationError(f"not an Agent: {agent!r}")
-        if agent.name in self._agents and self._agents[agent.name] is not agent:
-            raise ConfigurationError(f"two agents named {agent.name!r}")
+        if agent.name in self._agents:
+            if self._agents[agent.name] is not agent:
+                raise ConfigurationError(f"two agents named {agent.name!r}")
+            return agent
         self._agents[agent.name] = agent
+        for item in agent.tool_map.values():
+            for child in getattr(item, "child_agents", ()):
+                if isinstance(child, Agent):
+                    self.register(child)
         return agent
 
     def get(self, name: str) -> Agent:

@@ -29,6 +29,7 @@
     │   ├── ModelConnectionError       transport failure or timeout, after the retries
     │   └── ModelStreamInterruptedError  the stream broke after events went out: retry the step
     ├── ToolError                      raised by a tool: its message goes back to the model
+    ├── ToolSubmissionError            a submitted decision or client result is malformed
     ├── UsageLimitExceededError        an agent's request / token / tool-call limit
     └── RunFailedError                 a run ended failed; carries the reason
 
@@ -76,6 +77,7 @@ __all__ = [
     "StreamNotFoundError",
     "SuspendSignal",
     "ToolError",
+    "ToolSubmissionError",
     "UnknownAgentError",
     "UsageLimitExceededError",
     "ValueTooLargeError",
@@ -222,6 +224,15 @@ class ToolError(HelixError):
     """
 
     code = "tool_error"
+
+
+class ToolSubmissionError(HelixError, ValueError):
+    """A submission for a pending tool call is malformed: a result for a call that needs an
+    approval (or a decision for a client tool), both or neither, or a client result that
+    fails the tool's declared output schema (HTTP 400/422). A submission that is well formed
+    but not acceptable now (unknown call, already decided) is a ConflictError."""
+
+    code = "invalid_tool_submission"
 
 
 class UsageLimitExceededError(HelixError):

@@ -5,6 +5,11 @@ instance ``{session}--t{turn}`` (each resume ``--r{n}``), so multi-turn sessions
 Workflows' write-once instance ids. Starting a run is one atomic store write that refuses a
 second active run on the session (409) unless the caller supersedes it; the user's message
 is written in the same batch, so a refused start leaves nothing behind.
+
+Humans in the loop (docs/hitl.md): ``submit_tool_result`` settles a call that waits on an
+approval or a client result and resumes the run once nothing else waits;
+``expire_suspensions`` (and ``sweep``, for a cron or a periodic task) fails suspensions
+that waited too long. ``interrupt`` and ``abort`` reach a session's children too.
 """
 
 from __future__ import annotations
@@ -14,24 +19,28 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from .agent import Agent, AgentRegistry
-from .chunks import RunStartChunk, SequencedChunk
+from .chunks import RunEndChunk, SequencedChunk
 from .core.deps import wall_clock_ms
-from .core.params import PlannedCall, RunParams
-from .errors import ConflictError, InstanceExistsError, SessionNotFoundError
-from .ids import new_session_id, parse_instance_id, run_instance_id, validate_session_id
-from .messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from .core.params import ParentLink, RunParams
+from .core.starter import RunStarter, check_owner
+from .core.submissions import UNSET, Submission, expire_suspensions, resume_ready, submit
+from .core.suspension import notify_parent
+from .errors import ConflictError, HelixError, SessionNotFoundError
+from .messages import Message, UserMessage
 from .ports.launcher import Launcher
 from .ports.streams import StreamManager
-from .state import RunRecord, RunStatus, SessionState
+from .state import FINAL_STATUSES, RunRecord, RunStatus, SessionState
 from .store import StateStore
-from .usage import UsageRollup
+from .usage import Usage, UsageRollup
 
-__all__ = ["Executor", "RunHandle", "UserInput"]
+__all__ = ["UNSET", "Executor", "RunHandle", "Submission", "UserInput"]
 
 UserInput = str | UserMessage | Sequence[str | UserMessage]
 
 #: How long one stream read waits for new chunks before it asks again.
 _READ_WAIT = 15.0
+#: How deep interrupt and abort follow a session's children.
+_MAX_DEPTH = 16
 
 
 class Executor:
@@ -51,6 +60,7 @@ class Executor:
         self.streams = streams
         self.launcher = launcher
         self.clock = clock
+        self.starter = RunStarter(registry, store, streams, launcher, clock)
 
     # -- starting runs ---------------------------------------------------------------------
 
@@ -64,52 +74,33 @@ class Executor:
         supersede: bool = False,
         metadata: dict[str, Any] | None = None,
     ) -> RunHandle:
-        """Start a new session, or the next turn of ``session_id``."""
+        """Start a new session, or the next turn of ``session_id``.
+
+        A turn started while the previous one waits on decisions or client results (or
+        was interrupted with calls unrun) closes those calls without running them, and
+        abandons the children the previous turn waited on."""
+        from .ids import new_session_id, validate_session_id
+
         agent = self.registry.get(agent) if isinstance(agent, str) else agent
         messages = _user_messages(message)
         session_id = validate_session_id(session_id) if session_id else new_session_id()
-        state = await self.store.load_session(session_id)
-        if state is None:
-            state = await self.store.create_session(
-                SessionState(
-                    session_id=session_id,
-                    agent_type=agent.name,
-                    stream_id=session_id,
-                    status=RunStatus.COMPLETED,
-                    user_id=user_id,
-                    metadata=metadata or {},
-                    created_at=self.clock(),
-                    updated_at=self.clock(),
-                )
-            )
-        else:
-            _check_owner(state, user_id)
-            if state.agent_type != agent.name:
-                raise ConflictError(
-                    f"session {session_id!r} belongs to agent {state.agent_type!r}, "
-                    f"not {agent.name!r}"
-                )
-        latest = await self.store.latest_run(session_id)
-        turn = (latest.turn if latest else 0) + 1
-        run_id = run_instance_id(session_id, turn)
-        first = await self.store.next_sequence(session_id)
-        rows = [(first + i, m) for i, m in enumerate(messages)]
-        superseded = await self.store.begin_run(
-            session_id, run_id, turn, stream_id=run_id, messages=rows, supersede=supersede
-        )
-        if superseded is not None:
-            await self._stop_instance(superseded)
-        params = RunParams(
+        previous = await self.store.load_session(session_id)
+        params = await self.starter.start_turn(
+            agent,
+            messages,
             session_id=session_id,
-            agent_type=agent.name,
-            run_id=run_id,
-            turn=turn,
-            stream_id=run_id,
-            base_sequence=first + len(rows),
-            message_id=_message_id(session_id, turn),
             user_id=user_id,
+            supersede=supersede,
+            metadata=metadata,
         )
-        return await self._launch(params)
+        if previous is not None and previous.status == RunStatus.SUSPENDED_AWAITING_CHILDREN:
+            # The children the previous turn waited on wait on nobody now.
+            context = previous.suspension_context
+            for child in context.suspended_awaiting_children if context else []:
+                for sid in await self._tree(child):
+                    await self._abort_one(sid, "the parent moved on to a new turn")
+        await self.starter.launch(params)
+        return self._handle(params)
 
     async def send(self, session_id: str, message: UserInput, **kwargs: Any) -> RunHandle:
         """The next turn of an existing session."""
@@ -117,146 +108,176 @@ class Executor:
         return await self.execute(state.agent_type, message, session_id=session_id, **kwargs)
 
     async def resume(self, session_id: str, *, user_id: str | None = None) -> RunHandle:
-        """Continue an interrupted run where it stopped, as a new instance."""
-        state = await self._session(session_id, user_id)
-        latest = await self.store.latest_run(session_id)
-        if latest is None or latest.status != RunStatus.INTERRUPTED:
-            status = latest.status if latest else "none"
+        """Continue an interrupted run where it stopped, as a new instance (its children,
+        if it was waiting on any, are resumed by its tool steps)."""
+        await self._session(session_id, user_id)
+        params = await self.starter.start_resume(
+            session_id, statuses=frozenset({RunStatus.INTERRUPTED}), clear_interrupt=True
+        )
+        if params is None:
+            latest = await self.store.latest_run(session_id)
+            status = latest.status.value if latest else "none"
             raise ConflictError(f"session {session_id!r} has no interrupted run (status: {status})")
-        runs = [r for r in await self.store.list_runs(session_id) if r.turn == latest.turn]
-        resume_no = len(runs)
-        run_id = run_instance_id(session_id, latest.turn, resume_no)
-        start_step = max(r.step_count for r in runs) + 1
-        history = await self.store.load_messages(session_id)
-        base, pending = _pending_tools(history)
-        await self.store.clear_interrupt(session_id)
-        await self.store.begin_run(
-            session_id, run_id, latest.turn, stream_id=run_id, messages=[], supersede=False
-        )
-        params = RunParams(
-            session_id=session_id,
-            agent_type=state.agent_type,
-            run_id=run_id,
-            turn=latest.turn,
-            resume=resume_no,
-            mode="resume",
-            stream_id=run_id,
-            base_sequence=base,
-            start_step=start_step,
-            pending_tool_calls=pending,
-            message_id=_message_id(session_id, latest.turn),
-            user_id=user_id,
-        )
-        return await self._launch(params)
-
-    async def _launch(self, params: RunParams) -> RunHandle:
-        """Create the run's stream (with its ``run-start``) and its instance. Idempotent, so
-        a launch interrupted by a crash can be completed by :meth:`recover_lost_runs`."""
-        info = await self.streams.create(params.stream_id)
-        if info.last_seq == 0:
-            await self.streams.write(
-                params.stream_id,
-                [
-                    RunStartChunk(
-                        run_id=params.run_id,
-                        turn=params.turn,
-                        agent_type=params.agent_type,
-                        message_id=params.message_id,
-                    )
-                ],
-            )
-        try:
-            await self.launcher.create(params.run_id, params.to_dict())
-        except InstanceExistsError:
-            pass
-        return RunHandle(self, params.session_id, params.run_id, params.turn)
+        return self._handle(params)
 
     async def recover_lost_runs(self) -> list[str]:
         """Launch the instances of active runs that have none.
 
         Starting a run writes the run record first and creates its instance after; a crash
         in between leaves an active run that nothing runs. Its params are rebuilt from the
-        store exactly as :meth:`execute` / :meth:`resume` computed them (nothing had run
-        yet), and the instance is created. Returns the run ids it launched.
+        store exactly as they were computed (nothing had run yet), and the instance is
+        created. A child's run is linked to its parent's active run again (its chunks go to
+        its own stream: the parent's may end first). Returns the run ids it launched.
         """
         launched: list[str] = []
         for run in await self.store.list_active_runs():
             if (await self.launcher.status(run.run_id)).status != "unknown":
                 continue
-            state = await self.store.load_session(run.session_id)
-            if state is None:
+            if await self.store.load_session(run.session_id) is None:
                 continue
-            _, _, resume_no = parse_instance_id(run.run_id)
-            pending: list[PlannedCall] = []
-            if resume_no == 0:
-                base, start_step = await self.store.next_sequence(run.session_id), 1
-            else:
-                earlier = [
-                    r
-                    for r in await self.store.list_runs(run.session_id)
-                    if r.turn == run.turn and r.run_id != run.run_id
-                ]
-                start_step = max((r.step_count for r in earlier), default=0) + 1
-                base, pending = _pending_tools(await self.store.load_messages(run.session_id))
-            params = RunParams(
-                session_id=run.session_id,
-                agent_type=state.agent_type,
-                run_id=run.run_id,
-                turn=run.turn,
-                resume=resume_no,
-                mode="resume" if resume_no else "fresh",
-                stream_id=run.run_id,
-                base_sequence=base,
-                start_step=start_step,
-                pending_tool_calls=pending,
-                message_id=_message_id(run.session_id, run.turn),
-                user_id=state.user_id,
-            )
-            await self._launch(params)
+            await self.starter.relaunch(run, parent=await self._parent_link(run.session_id))
             launched.append(run.run_id)
         return launched
+
+    async def _parent_link(self, session_id: str) -> ParentLink | None:
+        ref = await self.store.find_parent(session_id)
+        if ref is None:
+            return None
+        active = await self.store.active_run(ref.session_id)
+        if active is None:
+            return None
+        return ParentLink(
+            session_id=ref.session_id,
+            run_id=active.run_id,
+            stream_id=active.run_id,
+            tool_call_id=ref.parent_tool_call_id,
+            agent_type=ref.agent_type,
+            forward=False,
+        )
+
+    # -- humans in the loop ------------------------------------------------------------------
+
+    async def submit_tool_result(
+        self,
+        session_id: str,
+        *,
+        tool_call_id: str,
+        approved: bool | None = None,
+        reason: str | None = None,
+        result: Any = UNSET,
+        is_error: bool = False,
+        approval_id: str | None = None,
+        user_id: str | None = None,
+    ) -> Submission:
+        """Settle a call that waits: ``approved=True/False`` (with an optional ``reason``)
+        for a call that needs approval, or ``result=...`` (``is_error=True`` for a failure)
+        for a client tool. The call may be pending in ``session_id`` or in a child session
+        it started. When nothing else waits, the run resumes (``Submission.resumed``).
+
+        Refused, changing nothing: another user's or an unknown session
+        (SessionNotFoundError), a call that is not pending, already settled, or whose
+        suspension expired (ConflictError), a malformed submission, a decision for a client
+        tool, a result for a server tool or a result that fails the tool's output schema
+        (ToolSubmissionError).
+        """
+        return await submit(
+            self.starter,
+            session_id,
+            tool_call_id=tool_call_id,
+            approved=approved,
+            reason=reason,
+            result=result,
+            is_error=is_error,
+            approval_id=approval_id,
+            user_id=user_id,
+        )
+
+    def resumed_handle(self, submission: Submission) -> RunHandle | None:
+        """The handle of the run a submission resumed, if it resumed one."""
+        return None if submission.resumed is None else self._handle(submission.resumed)
+
+    async def expire_suspensions(self, now: int | None = None, *, limit: int = 100) -> list[str]:
+        """Fail the runs whose pending calls waited past their expiry (a Cloudflare cron
+        calls this; the local host runs it periodically). Returns the sessions expired."""
+        return await expire_suspensions(self.starter, now, limit=limit)
+
+    async def sweep(self, now: int | None = None) -> dict[str, list[str]]:
+        """The periodic housekeeping: expire suspensions, and resume the ready ones that a
+        crash left unresumed."""
+        expired = await self.expire_suspensions(now)
+        resumed = await resume_ready(self.starter)
+        return {"expired": expired, "resumed": resumed}
 
     # -- steering ----------------------------------------------------------------------------
 
     async def interrupt(
         self, session_id: str, *, reason: str | None = None, user_id: str | None = None
     ) -> RunRecord:
-        """Ask the active run to stop at its next safe point (resumable)."""
+        """Ask the active run to stop at its next safe point (resumable). The session's
+        running children are asked too; each stops at its own next safe point."""
         await self._session(session_id, user_id)
-        run = await self._active_run(session_id)
-        await self.store.request_interrupt(session_id, reason)
-        await self.streams.request_stop(run.run_id, "interrupt")
-        return run
+        first: RunRecord | None = None
+        for sid in await self._tree(session_id):
+            run = await self.store.active_run(sid)
+            if run is None:
+                continue
+            first = first or run
+            await self.store.request_interrupt(sid, reason)
+            await self._request_stop(sid, "interrupt")
+        if first is None:
+            raise ConflictError(f"session {session_id!r} has no active run")
+        return first
 
     async def abort(
         self, session_id: str, *, reason: str | None = None, user_id: str | None = None
     ) -> RunRecord:
-        """Stop the active run now, for good."""
+        """Stop the session's run for good: the active one, or one that waits (suspended
+        or interrupted). Its children are aborted too."""
         await self._session(session_id, user_id)
-        run = await self._active_run(session_id)
-        await self.store.abort(session_id, run.run_id, reason)
-        await self.streams.request_stop(run.run_id, "abort")
-        await self._stop_instance(run)
-        return run
+        ended = await self._abort_one(session_id, reason)
+        if ended is None:
+            raise ConflictError(f"session {session_id!r} has no run to abort")
+        await self._abort_children(session_id, reason)
+        await notify_parent(self.starter, session_id, ended.run_id, RunStatus.ABORTED)
+        return ended
 
-    async def _stop_instance(self, run: RunRecord) -> None:
-        """Terminate a run's instance and close its stream (after abort or supersede)."""
-        from .chunks import RunEndChunk
+    async def _abort_one(self, session_id: str, reason: str | None) -> RunRecord | None:
+        latest = await self.store.latest_run(session_id)
+        if latest is None or latest.status in FINAL_STATUSES:
+            return None
+        was_active = latest.status == RunStatus.ACTIVE
+        if was_active:
+            await self._request_stop(session_id, "abort")
+        ended = await self.store.abort(session_id, None, reason)
+        if ended is not None and was_active:
+            await self.starter.stop_instance(ended)
+        return ended
 
+    async def _abort_children(self, session_id: str, reason: str | None) -> None:
+        for sid in (await self._tree(session_id))[1:]:
+            await self._abort_one(sid, reason)
+
+    async def _request_stop(self, session_id: str, kind: Any) -> None:
+        state = await self.store.load_session(session_id)
+        if state is None:
+            return
         try:
-            await self.launcher.terminate(run.run_id)
-        except Exception:  # already finished or gone: the store's status is what counts
-            pass
-        info = await self.streams.info(run.run_id)
-        if info is not None and info.status not in ("ended", "failed"):
-            try:
-                await self.streams.write(
-                    run.run_id,
-                    [RunEndChunk(run_id=run.run_id, status=RunStatus.ABORTED.value)],
-                )
-                await self.streams.set_status(run.run_id, "ended")
-            except Exception:  # the instance ended the stream first
-                pass
+            await self.streams.request_stop(state.stream_id, kind)
+        except HelixError:
+            pass  # the stream is gone or ended: the store's flag is what counts
+
+    async def _tree(self, session_id: str) -> list[str]:
+        """The session and its descendants, parents before children."""
+        out: list[str] = []
+        queue = [session_id]
+        while queue and len(out) < 1000:
+            current = queue.pop(0)
+            if current in out:
+                continue
+            out.append(current)
+            if len(out) <= _MAX_DEPTH * 64:
+                queue += [r.sub_session_id for r in await self.store.list_sub_sessions(current)]
+        return out
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -265,51 +286,60 @@ class Executor:
         state = await self.store.load_session(session_id)
         if state is None:
             return None
-        _check_owner(state, user_id)
+        check_owner(state, user_id)
         latest = await self.store.latest_run(session_id)
         if latest is None:
             return None
-        return RunHandle(self, session_id, latest.run_id, latest.turn)
+        return RunHandle(self, session_id, latest.run_id, latest.turn, stream_id=state.stream_id)
 
     async def _session(self, session_id: str, user_id: str | None) -> SessionState:
         state = await self.store.load_session(session_id)
         if state is None:
             raise SessionNotFoundError(f"session {session_id!r} not found")
-        _check_owner(state, user_id)
+        check_owner(state, user_id)
         return state
 
-    async def _active_run(self, session_id: str) -> RunRecord:
-        run = await self.store.active_run(session_id)
-        if run is None:
-            raise ConflictError(f"session {session_id!r} has no active run")
-        return run
+    def _handle(self, params: RunParams) -> RunHandle:
+        return RunHandle(
+            self, params.session_id, params.run_id, params.turn, stream_id=params.stream_id
+        )
 
 
 class RunHandle:
     """A run of a session: follow its stream, wait for its result, steer it."""
 
-    def __init__(self, executor: Executor, session_id: str, run_id: str, turn: int) -> None:
+    def __init__(
+        self,
+        executor: Executor,
+        session_id: str,
+        run_id: str,
+        turn: int,
+        *,
+        stream_id: str | None = None,
+    ) -> None:
         self._executor = executor
         self.session_id = session_id
         self.run_id = run_id
         self.turn = turn
-
-    @property
-    def stream_id(self) -> str:
-        return self.run_id
+        self.stream_id = stream_id or run_id
 
     def __repr__(self) -> str:
         return f"RunHandle(session_id={self.session_id!r}, run_id={self.run_id!r})"
 
     async def stream(self, from_sequence: int = 0) -> AsyncIterator[SequencedChunk]:
-        """The run's chunks after ``from_sequence``, then live until the run's instance ends."""
+        """The run's stream after ``from_sequence``, live until the stream ends. (A child
+        that streams into its parent's stream: until its own ``run-end``.)"""
         streams = self._executor.streams
         after = from_sequence
+        shared = self.stream_id != self.run_id
         while True:
             result = await streams.read(self.stream_id, after=after, timeout=_READ_WAIT)
             for item in result.chunks:
                 after = item.seq
                 yield item
+                chunk = item.chunk
+                if shared and isinstance(chunk, RunEndChunk) and chunk.run_id == self.run_id:
+                    return
             if not result.chunks and result.status in ("ended", "failed"):
                 return
 
@@ -317,9 +347,17 @@ class RunHandle:
         """Wait until this instance is done (final, interrupted or suspended)."""
 
         async def wait() -> RunRecord:
+            store = self._executor.store
+            if self.stream_id != self.run_id:
+                # A child in its parent's stream: its record says when it is done.
+                while True:
+                    run = await store.get_run(self.run_id)
+                    if run is not None and run.status != RunStatus.ACTIVE:
+                        return run
+                    await asyncio.sleep(0.05)
             async for _ in self.stream(await self._last_seq()):
                 pass
-            run = await self._executor.store.get_run(self.run_id)
+            run = await store.get_run(self.run_id)
             assert run is not None
             return run
 
@@ -339,9 +377,14 @@ class RunHandle:
         return [m for _, m in await self._executor.store.load_messages(self.session_id)]
 
     async def usage(self, *, include_sub_sessions: bool = True) -> UsageRollup:
+        """The session's usage, with its sub-agents' and companions' by default."""
         return await self._executor.store.usage_rollup(
             self.session_id, include_sub_sessions=include_sub_sessions
         )
+
+    async def run_usage(self) -> Usage:
+        """What this instance (this run) used."""
+        return await self._executor.store.run_usage(self.run_id)
 
     async def interrupt(self, reason: str | None = None) -> None:
         await self._executor.interrupt(self.session_id, reason=reason)
@@ -355,6 +398,11 @@ class RunHandle:
     async def send(self, message: UserInput) -> RunHandle:
         return await self._executor.send(self.session_id, message)
 
+    async def submit_tool_result(self, tool_call_id: str, **kwargs: Any) -> Submission:
+        return await self._executor.submit_tool_result(
+            self.session_id, tool_call_id=tool_call_id, **kwargs
+        )
+
 
 def _user_messages(message: UserInput) -> list[UserMessage]:
     items: Sequence[str | UserMessage] = (
@@ -364,34 +412,3 @@ def _user_messages(message: UserInput) -> list[UserMessage]:
     if not out:
         raise ValueError("a run needs at least one user message")
     return out
-
-
-def _message_id(session_id: str, turn: int) -> str:
-    return f"{session_id}-t{turn}"
-
-
-def _check_owner(state: SessionState, user_id: str | None) -> None:
-    # Another user's session does not exist for them: the same error as a missing one.
-    if user_id is not None and state.user_id is not None and state.user_id != user_id:
-        raise SessionNotFoundError(f"session {state.session_id!r} not found")
-
-
-def _pending_tools(history: list[tuple[int, Message]]) -> tuple[int, list[PlannedCall]]:
-    """Where a resumed run continues: the next sequence, and the tool calls of the last
-    assistant message that have no result yet."""
-    next_seq = (history[-1][0] + 1) if history else 1
-    for index in range(len(history) - 1, -1, -1):
-        seq, message = history[index]
-        if isinstance(message, AssistantMessage):
-            if not message.tool_calls:
-                return next_seq, []
-            answered = {s for s, m in history[index + 1 :] if isinstance(m, ToolResultMessage)}
-            pending = [
-                PlannedCall(call=call, sequence=seq + 1 + i)
-                for i, call in enumerate(message.tool_calls)
-                if seq + 1 + i not in answered
-            ]
-            return max(next_seq, seq + 1 + len(message.tool_calls)), pending
-        if isinstance(message, UserMessage):
-            return next_seq, []
-    return next_seq, []

@@ -101,6 +101,8 @@ class Tool:
     #: How long a pending approval or client result may wait (seconds) before it expires.
     expires_in: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: The pydantic model a client tool's result must satisfy, when one was given.
+    output_model: type[BaseModel] | None = None
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -140,6 +142,28 @@ class Tool:
         if inspect.isawaitable(result):
             result = await result
         return result
+
+    def validate_result(self, value: Any) -> Any:
+        """A client's result for this tool, checked against the declared output schema
+        (the JSON value to store). Raises ValueError with the problems."""
+        if self.output_model is not None:
+            try:
+                return self.output_model.model_validate(value).model_dump(mode="json")
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in err['loc']) or '(result)'}: {err['msg']}"
+                    for err in exc.errors(include_url=False)
+                )
+                raise ValueError(f"invalid result for tool {self.name!r}: {problems}") from None
+        if self.output_schema is not None:
+            from ._schema_check import schema_errors
+
+            problems_found = schema_errors(value, self.output_schema)
+            if problems_found:
+                raise ValueError(
+                    f"invalid result for tool {self.name!r}: {'; '.join(problems_found)}"
+                )
+        return value
 
     async def needs_approval(self, arguments: dict[str, Any], ctx: ToolContext) -> bool:
         decide = self.requires_approval
@@ -185,8 +209,12 @@ def tool(
     """Make a tool from a function: ``@tool`` or ``@tool(requires_approval=True)``.
 
     ``execute="client"`` declares a tool that the client runs: the function's body is not
-    called (it documents the arguments), the run suspends until the client submits a result.
-    ``retries`` and ``timeout`` configure the tool's durable step.
+    called (it documents the arguments), the run suspends until the client submits a result,
+    which must satisfy ``output_schema`` (a JSON schema or a pydantic model) when given.
+    ``requires_approval`` (a bool, or a function of the arguments and the context deciding
+    per call) makes the run suspend until a human approves or denies the call.
+    ``expires_in`` (seconds) bounds how long such a call may wait (default: the agent's
+    ``pending_expires_in``). ``retries`` and ``timeout`` configure the tool's durable step.
     """
 
     def build(fn: Callable[..., Any]) -> Tool:
@@ -263,10 +291,14 @@ def _build_tool(
     args_model = create_model(f"{tool_name}_arguments", __config__=_ARGS_CONFIG, **fields)
 
     schema: dict[str, Any] | None
+    output_model: type[BaseModel] | None = None
     if isinstance(output_schema, type) and issubclass(output_schema, BaseModel):
+        output_model = output_schema
         schema = output_schema.model_json_schema()
     else:
         schema = output_schema
+    if expires_in is not None and not expires_in > 0:
+        raise ConfigurationError(f"tool {tool_name!r}: expires_in must be > 0 seconds")
 
     step_config: StepConfig = {}
     if retries is not None:
@@ -284,6 +316,7 @@ def _build_tool(
         output_schema=schema,
         step_config=step_config or None,
         expires_in=expires_in,
+        output_model=output_model,
     )
 
 

@@ -25,17 +25,21 @@ import asyncio
 import functools
 from typing import Any
 
-from ..errors import HelixError
+from ..errors import HelixError, StepTimeoutError
 from ..ids import model_step_name, tool_step_name
 from ..ports.step import Step, StepConfig, StepContext
 from ..state import RunStatus
+from .boundary import expire_suspension, suspend_at_boundary
 from .deps import RunDeps
 from .model_step import ModelStep
 from .params import ModelStepResult, PlannedCall, RunParams, RunResult, ToolStepResult
 from .run_context import RunContext
 from .tool_step import ToolStep
 
-__all__ = ["MODEL_STEP_CONFIG", "run_agent_workflow"]
+__all__ = ["CHILD_TIMEOUT", "MODEL_STEP_CONFIG", "run_agent_workflow"]
+
+#: How long a waiting call waits for its child's end by default (a tool may set its own).
+CHILD_TIMEOUT = "24 hours"
 
 #: Provider retries (429, 5xx) happen inside the adapter; a step retry covers a stream that
 #: broke after text went out, a crash, or a transient database error.
@@ -66,15 +70,22 @@ async def run_agent_workflow(
 
     s = params.start_step
     sequence = params.base_sequence
+    used = params.usage_before.model_copy()
     try:
-        if params.pending_tool_calls:
-            # Tools of a response whose run was interrupted before they ran.
-            await _run_tools(step, run, tool_step, s - 1, params.pending_tool_calls)
+        if params.expired is not None:
+            return await _expire(step, run, s - 1)
+        if params.pending_tool_calls or params.waiting_calls:
+            # A resume: settle what waited (approved calls run, denials and client results
+            # are written), and run the tools an interrupt left unrun.
+            results = await _run_tools(step, run, tool_step, s - 1, params.pending_tool_calls)
+            used.tool_calls += _executed(results)
+            if params.waiting_calls or _stopped(results):
+                return await _boundary(step, run, s - 1, params.waiting_calls, results)
         while True:
             name = model_step_name(params.turn, s)
             raw = await step.do(
                 name,
-                functools.partial(model_step.execute, step_no=s, sequence=sequence),
+                functools.partial(model_step.execute, step_no=s, sequence=sequence, used=used),
                 _config(deps.model_step_config, MODEL_STEP_CONFIG),
             )
             run.invalidate_unless_executed([name])
@@ -87,7 +98,11 @@ async def run_agent_workflow(
                     output=result.output,
                     error=result.error,
                 ).to_dict()
-            await _run_tools(step, run, tool_step, s, result.tool_calls)
+            used = used + result.usage
+            results = await _run_tools(step, run, tool_step, s, result.tool_calls)
+            used.tool_calls += _executed(results)
+            if result.waiting_calls or _stopped(results):
+                return await _boundary(step, run, s, result.waiting_calls, results)
             sequence = result.next_sequence
             s += 1
     except asyncio.CancelledError:
@@ -102,7 +117,10 @@ async def _run_tools(
     tool_step: ToolStep,
     step_no: int,
     planned: list[PlannedCall],
-) -> None:
+) -> list[ToolStepResult]:
+    """One step per call, concurrently. A call that started a child then waits for the
+    child's end (a durable ``wait_for_event``) and collects its result in a second step:
+    the instance holds nothing in memory that a restart would lose."""
     turn = run.params.turn
     names = [tool_step_name(turn, step_no, item.call.id) for item in planned]
 
@@ -118,11 +136,96 @@ async def _run_tools(
         return ToolStepResult.from_dict(raw)
 
     # Each step.do takes its journal ordinal before its first await, so starting them in
-    # order keeps the journal deterministic even though they run concurrently.
-    results = await asyncio.gather(*(one(i) for i in range(len(planned))))
+    # order keeps the journal deterministic even though they run concurrently. For the same
+    # reason the waits and the collections run in phases, each started in call order.
+    results = list(await asyncio.gather(*(one(i) for i in range(len(planned)))))
     run.invalidate_unless_executed(names)
     for result in results:
         run.apply_state_patch(result.state_patch)
+    waiting = [i for i, result in enumerate(results) if result.status == "waiting"]
+    if not waiting:
+        return results
+    prefix = f"turn-{turn}/step-{step_no:02d}"
+
+    async def wait(index: int) -> bool:
+        item, result = planned[index], results[index]
+        assert result.event_type is not None
+        tool = run.agent.get_tool(item.call.name)
+        timeout = getattr(tool, "timeout", None) or CHILD_TIMEOUT
+        try:
+            await step.wait_for_event(f"{prefix}/wait/{item.call.id}", result.event_type, timeout)
+        except StepTimeoutError:
+            return True
+        return False
+
+    timed_out = await asyncio.gather(*(wait(i) for i in waiting))
+    collect_names = [f"{prefix}/collect/{planned[i].call.id}" for i in waiting]
+
+    async def collect(position: int) -> ToolStepResult:
+        index = waiting[position]
+        raw = await step.do(
+            collect_names[position],
+            functools.partial(
+                tool_step.collect,
+                step_no=step_no,
+                planned=planned[index],
+                child=results[index],
+                timed_out=timed_out[position],
+            ),
+            _config(run.deps.tool_step_config, TOOL_STEP_CONFIG),
+        )
+        return ToolStepResult.from_dict(raw)
+
+    collected = await asyncio.gather(*(collect(p) for p in range(len(waiting))))
+    run.invalidate_unless_executed(collect_names)
+    for position, index in enumerate(waiting):
+        results[index] = collected[position]
+    return results
+
+
+def _executed(results: list[ToolStepResult]) -> int:
+    return sum(1 for r in results if r.status in ("success", "error"))
+
+
+def _stopped(results: list[ToolStepResult]) -> bool:
+    return any(r.status in ("suspended", "interrupted") for r in results)
+
+
+async def _boundary(
+    step: Step,
+    run: RunContext,
+    step_no: int,
+    waiting_calls: list[str],
+    results: list[ToolStepResult],
+) -> dict[str, Any]:
+    """The run stops at a boundary after its tools ran: calls still wait on a decision or a
+    client result, or a child stopped. One step, ``turn-T/step-SS/suspend``."""
+    body = functools.partial(
+        suspend_at_boundary,
+        run,
+        step_no=step_no,
+        waiting_calls=waiting_calls,
+        suspended_children=[r.child_session_id for r in results if r.status == "suspended"],
+        interrupted=any(r.status == "interrupted" for r in results),
+    )
+    name = f"turn-{run.params.turn}/step-{step_no:02d}/suspend"
+    raw = await step.do(name, body, FAIL_STEP_CONFIG)
+    return RunResult(
+        session_id=run.params.session_id, run_id=run.params.run_id, status=raw["status"]
+    ).to_dict()
+
+
+async def _expire(step: Step, run: RunContext, step_no: int) -> dict[str, Any]:
+    """Resume of an expired suspension: every unsettled call gets an expiry result and the
+    run fails with the reason. One step, ``turn-T/step-SS/expire``."""
+    name = f"turn-{run.params.turn}/step-{step_no:02d}/expire"
+    raw = await step.do(name, functools.partial(expire_suspension, run, step_no=step_no))
+    return RunResult(
+        session_id=run.params.session_id,
+        run_id=run.params.run_id,
+        status=raw["status"],
+        error=raw.get("error"),
+    ).to_dict()
 
 
 async def _fail(step: Step, run: RunContext, step_no: int, exc: BaseException) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from ..chunks import (
     TextDeltaChunk,
     TextEndChunk,
     TextStartChunk,
+    ToolApprovalRequestChunk,
     ToolInputAvailableChunk,
     ToolInputDeltaChunk,
     ToolInputStartChunk,
@@ -34,6 +35,7 @@ from ..errors import (
     SessionNotFoundError,
 )
 from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
+from ..ports.database import Statement
 from ..ports.model import (
     ModelRequest,
     ModelResponse,
@@ -42,10 +44,12 @@ from ..ports.model import (
     ToolCallDelta,
 )
 from ..ports.step import StepContext
-from ..state import RunStatus
+from ..state import PendingToolCall, RunStatus
 from ..store import Outcome
 from ..tools import ToolArgumentsError
 from ..usage import Usage
+from . import limits
+from .gating import gate_call, suspension_context
 from .params import ModelStepResult, PlannedCall
 from .run_context import RunContext
 from .stream_writer import StreamWriter
@@ -57,7 +61,11 @@ class ModelStep:
     def __init__(self, run: RunContext) -> None:
         self.rc = run
 
-    async def execute(self, ctx: StepContext, *, step_no: int, sequence: int) -> dict[str, Any]:
+    async def execute(
+        self, ctx: StepContext, *, step_no: int, sequence: int, used: Usage | None = None
+    ) -> dict[str, Any]:
+        """``used``: what this turn used before this step (for the agent's usage limits)."""
+        used = used or Usage()
         run = self.rc
         run.executed.add(ctx.name)
         store = run.deps.store
@@ -94,6 +102,26 @@ class ModelStep:
             message = view.existing
             usage = Usage()
         else:
+            refused = limits.before_request(run.agent.usage_limits, used)
+            if refused is not None:
+                await self._commit(
+                    ctx,
+                    [],
+                    step_no,
+                    Usage(),
+                    Outcome(RunStatus.FAILED, None, refused, limits.FAILURE_REASON),
+                    extra=self._settle(step_no),
+                )
+                await run.end_stream(
+                    RunStatus.FAILED,
+                    writer=writer,
+                    error=refused,
+                    failure_reason=limits.FAILURE_REASON,
+                    finish_reason="error",
+                )
+                failed = _final(RunStatus.FAILED, sequence)
+                failed["error"] = refused
+                return failed
             history = await run.messages_before(sequence)
             try:
                 message, usage, stop = await self._call_model(ctx, writer, step_no, history, state)
@@ -122,7 +150,7 @@ class ModelStep:
                 )
                 await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
                 return _final(RunStatus.ABORTED, sequence + 1)
-        return await self._decide(ctx, writer, step_no, sequence, message, usage)
+        return await self._decide(ctx, writer, step_no, sequence, message, usage, used)
 
     # -- the model call ------------------------------------------------------------------
 
@@ -188,9 +216,13 @@ class ModelStep:
             for call in response.tool_calls:
                 if call.id not in parts.started_tools:
                     await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
+                tool = run.agent.get_tool(call.name)
                 await writer.add(
                     ToolInputAvailableChunk(
-                        tool_call_id=call.id, tool_name=call.name, input=call.arguments
+                        tool_call_id=call.id,
+                        tool_name=call.name,
+                        input=call.arguments,
+                        client=True if tool is not None and tool.execute == "client" else None,
                     )
                 )
         await writer.flush()
@@ -211,11 +243,13 @@ class ModelStep:
         sequence: int,
         message: AssistantMessage,
         usage: Usage,
+        used: Usage,
     ) -> dict[str, Any]:
         run = self.rc
         agent = run.agent
         to_write: list[Message] = [message]
-        planned: list[PlannedCall] = []
+        runnable: list[PlannedCall] = []
+        gated: list[tuple[PlannedCall, PendingToolCall]] = []
         output: Any = None
         output_given = False
         output_error: str | None = None
@@ -223,6 +257,7 @@ class ModelStep:
 
         for index, call in enumerate(message.tool_calls):
             seq = sequence + 1 + index
+            tool = agent.get_tool(call.name)
             if agent.output_type is not None and call.name == OUTPUT_TOOL_NAME:
                 if output_given:
                     to_write.append(_result(call, "Ignored: the final result was already given."))
@@ -234,23 +269,32 @@ class ModelStep:
                 except ToolArgumentsError as exc:
                     output_error = exc.message
                     to_write.append(_result(call, exc.message, status="error"))
-            elif agent.get_tool(call.name) is None:
+            elif tool is None:
                 known = ", ".join(sorted(agent.tool_map)) or "none"
                 to_write.append(
                     _result(call, f"Unknown tool {call.name!r}. Available tools: {known}.", "error")
                 )
             else:
-                planned.append(PlannedCall(call=call, sequence=seq))
-                to_write.append(_placeholder(call))
+                item = PlannedCall(call=call, sequence=seq)
+                gate = await gate_call(run, tool, call, writer, step_no)
+                if isinstance(gate, ToolResultMessage):
+                    to_write.append(gate)
+                elif gate is not None:
+                    gated.append((item, gate))
+                    to_write.append(_placeholder(call))
+                else:
+                    runnable.append(item)
+                    to_write.append(_placeholder(call))
         next_sequence = sequence + 1 + len(message.tool_calls)
+        unrun = runnable + [item for item, _ in gated]
+
+        def not_run(reason: str) -> None:
+            for item in unrun:
+                to_write[item.sequence - sequence] = _result(item.call, reason, "error")
 
         if output_given:
             # The output tool ends the run; other calls of the same response are not run.
-            for item in planned:
-                to_write[item.sequence - sequence] = _result(
-                    item.call, "Not executed: the final result was given.", "error"
-                )
-            planned = []
+            not_run("Not executed: the final result was given.")
             return await self._end(
                 ctx, writer, step_no, sequence, to_write, usage, RunStatus.COMPLETED, output=output
             )
@@ -273,12 +317,16 @@ class ModelStep:
                 )
             )
             next_sequence = sequence + 2
-        if at_limit:
-            error = f"The agent reached its limit of {agent.max_steps} steps without finishing."
-            for item in planned:
-                to_write[item.sequence - sequence] = _result(
-                    item.call, "Not executed: the agent reached its step limit.", "error"
-                )
+        over = limits.after_response(agent.usage_limits, used + usage, len(unrun))
+        if at_limit or over is not None:
+            if at_limit:
+                error = f"The agent reached its limit of {agent.max_steps} steps without finishing."
+                reason = "max_steps"
+                not_run("Not executed: the agent reached its step limit.")
+            else:
+                assert over is not None
+                error, reason = over, limits.FAILURE_REASON
+                not_run("Not executed: the agent reached a usage limit.")
             return await self._end(
                 ctx,
                 writer,
@@ -288,14 +336,39 @@ class ModelStep:
                 usage,
                 RunStatus.FAILED,
                 error=error,
-                failure_reason="max_steps",
+                failure_reason=reason,
             )
 
-        if not planned:
+        extra = self._settle(step_no)
+        rows = [(sequence + i, m) for i, m in enumerate(to_write) if not _is_placeholder(m)]
+        if gated:
+            pending = [entry for _, entry in gated]
+            for entry in pending:
+                if entry.approval_id is not None:
+                    await writer.add(
+                        ToolApprovalRequestChunk(
+                            tool_call_id=entry.tool_call_id, approval_id=entry.approval_id
+                        )
+                    )
+            status = (
+                RunStatus.SUSPENDED_STEP_PARTIAL if runnable else RunStatus.SUSPENDED_CLIENT_TOOL
+            )
+            context = suspension_context(run, status, step_no, pending)
+            extra.append(
+                run.deps.store.suspension_statement(
+                    run.params.session_id, run.params.run_id, context, pending
+                )
+            )
+            if not runnable:
+                # Nothing runs now: the run returns at this boundary, in this same write.
+                await writer.add(StepEndChunk(finish_reason="tool-calls"))
+                await self._commit(ctx, rows, step_no, usage, Outcome(status), extra=extra)
+                await run.end_stream(status, writer=writer, finish_reason="tool-calls")
+                return _final(status, next_sequence)
+        if not runnable:
             await writer.add(StepEndChunk(finish_reason=message.finish_reason or "stop"))
         # Placeholders are not written: tool steps write their own results.
-        rows = [(sequence + i, m) for i, m in enumerate(to_write) if not _is_placeholder(m)]
-        interrupted = await self._commit(ctx, rows, step_no, usage, None)
+        interrupted = await self._commit(ctx, rows, step_no, usage, None, extra=extra)
         if interrupted:
             # Interrupt arrived during the call: the response is saved; its tools run when
             # the run is resumed.
@@ -309,8 +382,20 @@ class ModelStep:
             return _final(RunStatus.INTERRUPTED, next_sequence)
         await writer.flush()
         return ModelStepResult(
-            final=False, tool_calls=planned, next_sequence=next_sequence
+            final=False,
+            tool_calls=runnable,
+            next_sequence=next_sequence,
+            waiting_calls=[entry.tool_call_id for _, entry in gated],
+            usage=usage,
         ).to_dict()
+
+    def _settle(self, step_no: int) -> list[Statement]:
+        """The first model step of an instance runs once every call of the previous response
+        has its result: whatever suspension led here is settled, cleared in its write."""
+        run = self.rc
+        if step_no != run.params.start_step:
+            return []
+        return [run.deps.store.settled_statement(run.params.session_id, run.params.run_id)]
 
     async def _end(
         self,
@@ -330,7 +415,12 @@ class ModelStep:
         await writer.add(StepEndChunk(finish_reason=message_finish(to_write)))
         rows = [(sequence + i, m) for i, m in enumerate(to_write)]
         await self._commit(
-            ctx, rows, step_no, usage, Outcome(status, output, error, failure_reason)
+            ctx,
+            rows,
+            step_no,
+            usage,
+            Outcome(status, output, error, failure_reason),
+            extra=self._settle(step_no),
         )
         if status == RunStatus.COMPLETED and run.agent.output_type is not None:
             await writer.add(OutputChunk(output=output))
@@ -340,6 +430,7 @@ class ModelStep:
             error=error,
             failure_reason=failure_reason,
             finish_reason="stop" if status == RunStatus.COMPLETED else "error",
+            output=output,
         )
         result = _final(status, sequence + len(to_write))
         result["output"] = output
@@ -353,8 +444,11 @@ class ModelStep:
         step_no: int,
         usage: Usage,
         outcome: Outcome | None,
+        *,
+        extra: list[Statement] | None = None,
     ) -> bool:
-        """The step's one write: messages, step count, usage, and the outcome if final."""
+        """The step's one write: messages, step count, usage, the outcome if final, and
+        ``extra`` statements (a suspension, or clearing a settled one)."""
         run = self.rc
         interrupted = await run.deps.store.commit_model_step(
             run.params.session_id,
@@ -363,6 +457,7 @@ class ModelStep:
             step_count=step_no,
             usage=run.usage_record(ctx.name, usage, kind="model", model=self._model_name),
             outcome=outcome,
+            extra=extra or (),
         )
         run.remember(rows)
         return interrupted

@@ -13,15 +13,22 @@ from pydantic import Field
 
 from .._base import Record
 from ..messages import ToolCall
+from ..usage import Usage
 
 __all__ = [
     "ModelStepResult",
     "ParentLink",
     "PlannedCall",
+    "Resolution",
     "RunParams",
     "RunResult",
     "ToolStepResult",
 ]
+
+#: How a resumed instance settles a call that waited on a human or the client:
+#: ``approved`` runs the tool, ``denied`` writes a denial, ``client`` writes the client's
+#: result, ``expired`` writes an expiry error (the run then fails).
+Resolution = Literal["approved", "denied", "client", "expired"]
 
 
 class ParentLink(Record):
@@ -32,13 +39,21 @@ class ParentLink(Record):
     stream_id: str
     tool_call_id: str
     agent_type: str
+    #: Forward the child's chunks to ``stream_id`` (the parent waits on the child). A
+    #: non-blocking companion streams to its own stream instead, since the parent's stream
+    #: may end long before the child does.
+    forward: bool = True
 
 
 class PlannedCall(Record):
-    """A server tool call to run as a tool step, and where its result message goes."""
+    """A tool call to run as a tool step, and where its result message goes.
+
+    ``resolution`` is set in a resume instance for a call that waited on a decision or a
+    client result; the decision itself is read from the session inside the step."""
 
     call: ToolCall
     sequence: int
+    resolution: Resolution | None = None
 
 
 class RunParams(Record):
@@ -62,6 +77,17 @@ class RunParams(Record):
     message_id: str
     user_id: str | None = None
     parent: ParentLink | None = None
+    #: The session's parent, for a child session (sub-agent or companion): its run's end is
+    #: reported there, whether or not the parent is waiting (``parent``).
+    parent_session_id: str | None = None
+    #: Calls of the last response that still wait on a decision or a client result: the
+    #: instance runs what it can, then suspends again.
+    waiting_calls: list[str] = Field(default_factory=list)
+    #: Set when the suspension this instance resumes has expired: the instance writes an
+    #: expiry result for every unsettled call and ends the run ``failed`` with this reason.
+    expired: str | None = None
+    #: What earlier instances of this turn used (the agent's usage limits count per turn).
+    usage_before: Usage = Field(default_factory=Usage)
 
 
 class ModelStepResult(Record):
@@ -75,12 +101,23 @@ class ModelStepResult(Record):
     next_sequence: int
     output: Any = None
     error: str | None = None
+    #: Calls of this response that wait on an approval or a client result (ids).
+    waiting_calls: list[str] = Field(default_factory=list)
+    #: What this step's model call used (for the agent's usage limits).
+    usage: Usage = Field(default_factory=Usage)
 
 
 class ToolStepResult(Record):
-    status: Literal["success", "error", "denied"] = "success"
+    """``waiting``: a child was started or resumed and the loop must wait for its end
+    (``event_type``); ``suspended`` / ``interrupted``: the child stopped at a boundary and
+    the call has no result yet, so the run must stop too."""
+
+    status: Literal["success", "error", "denied", "waiting", "suspended", "interrupted"] = "success"
     #: Custom-state keys the tool set, replayed into memory when the step is not re-run.
     state_patch: dict[str, Any] = Field(default_factory=dict)
+    child_session_id: str | None = None
+    child_run_id: str | None = None
+    event_type: str | None = None
 
 
 class RunResult(Record):

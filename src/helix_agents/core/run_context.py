@@ -24,6 +24,7 @@ from .stream_writer import StreamWriter
 
 if TYPE_CHECKING:
     from ..agent import Agent
+    from .starter import RunStarter
 
 __all__ = ["RunContext"]
 
@@ -70,16 +71,28 @@ class RunContext:
     # -- stream --------------------------------------------------------------------------
 
     def writer(self, *, step: int | None, attempt: int | None) -> StreamWriter:
-        parent = self.params.parent
+        forwarded = self.forwarded
         return StreamWriter(
             self.deps.streams,
             self.params.stream_id,
             step=step,
             attempt=attempt,
             policy=self.deps.flush_policy,
-            agent=self.agent.name if parent is not None else None,
-            source_session_id=self.params.session_id if parent is not None else None,
+            agent=self.agent.name if forwarded else None,
+            source_session_id=self.params.session_id if forwarded else None,
         )
+
+    @property
+    def forwarded(self) -> bool:
+        """Whether this run writes into its parent's stream (a sub-agent the parent waits
+        on) rather than its own."""
+        parent = self.params.parent
+        return parent is not None and parent.forward
+
+    def starter(self) -> RunStarter:
+        from .starter import RunStarter
+
+        return RunStarter.from_deps(self.deps)
 
     # -- persistence ---------------------------------------------------------------------
 
@@ -152,9 +165,30 @@ class RunContext:
         error: str | None = None,
         failure_reason: str | None = None,
         finish_reason: str | None = None,
+        output: Any = None,
     ) -> None:
         """The stream's last chunks after the run ended in the store. A stream that is
-        already ended (an abort, or this same step before a crash) is left alone."""
+        already ended (an abort, or this same step before a crash) is left alone.
+
+        A child's run then tells its parent (see :func:`.suspension.notify_parent`); this
+        runs inside the ending step, so a crash before it is repaired by the step's retry.
+        """
+        await self._end_chunks(status, writer, error, failure_reason, finish_reason)
+        if self.deps.launcher is not None and self.params.parent_session_id is not None:
+            from .suspension import notify_parent
+
+            await notify_parent(
+                self.starter(), self.params.session_id, self.params.run_id, status, output
+            )
+
+    async def _end_chunks(
+        self,
+        status: RunStatus,
+        writer: StreamWriter,
+        error: str | None,
+        failure_reason: str | None,
+        finish_reason: str | None,
+    ) -> None:
         try:
             if error is not None and status == RunStatus.FAILED:
                 await writer.add(ErrorChunk(message=error, code=failure_reason))
@@ -167,7 +201,7 @@ class RunContext:
                 )
             )
             await writer.flush()
-            if self.params.parent is None:
+            if not self.forwarded:
                 await self.deps.streams.set_status(
                     self.params.stream_id, "failed" if status == RunStatus.FAILED else "ended"
                 )

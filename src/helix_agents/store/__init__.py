@@ -11,12 +11,14 @@ from .migrate import Migration, applied_versions, ensure_schema, load_migrations
 from .runs import StartedRun
 from .state_store import StateStore
 from .steps import Outcome, StepView
+from .suspensions import PendingView
 
 __all__ = [
     "ControlFlags",
     "InterruptRequest",
     "Migration",
     "Outcome",
+    "PendingView",
     "StartedRun",
     "StateStore",
     "StepView",

@@ -8,12 +8,15 @@ from .refs import SubSessionOps
 from .runs import RunOps
 from .sessions import SessionOps
 from .steps import StepOps
+from .suspensions import SuspensionOps
 from .usage import UsageOps
 
 __all__ = ["StateStore"]
 
 
-class StateStore(StepOps, SessionOps, MessageOps, RunOps, ControlOps, SubSessionOps, UsageOps):
+class StateStore(
+    StepOps, SessionOps, MessageOps, RunOps, ControlOps, SubSessionOps, SuspensionOps, UsageOps
+):
     """The state of sessions, in the V9 ``__agents_*`` schema, on any Database driver.
 
     ``StateStore(db, clock=...)``; ``clock`` returns epoch milliseconds (tests pass a fake).
@@ -38,6 +41,10 @@ class StateStore(StepOps, SessionOps, MessageOps, RunOps, ControlOps, SubSession
       ``find_parent``;
     - steps (:mod:`.steps`): ``step_view``, ``commit_model_step``, ``commit_tool_step``:
       what one agent step reads and writes, one database call each;
+    - suspensions (:mod:`.suspensions`): ``suspension_statement`` / ``settled_statement``
+      (for a step's batch), ``pending_view``, ``swap_pending`` and ``swap_suspension``
+      (compare-and-swap, for submissions and the expiry sweep), ``suspended_sessions``,
+      ``turn_started_by``;
     - usage (:mod:`.usage`): ``record_usage`` (idempotent by ``record_id``),
       ``usage_records``, ``run_usage``, ``usage_rollup`` (optionally over sub-sessions).
 

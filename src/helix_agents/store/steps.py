@@ -81,9 +81,12 @@ class StepOps(MessageOps, RunOps, UsageOps):
         step_count: int,
         usage: UsageRecord | None = None,
         outcome: Outcome | None = None,
+        extra: Sequence[Statement] = (),
     ) -> bool:
         """Write a model step's effects atomically; returns whether an interrupt is now
-        requested. Raises ConflictError when the run no longer holds the session."""
+        requested. Raises ConflictError when the run no longer holds the session.
+
+        ``extra`` statements (a suspension, say) join the same batch, before the outcome."""
         guard, guard_params = run_guard(run_id, session_id)
         statements: list[Statement] = [
             self._insert(session_id, seq, message, run_id) for seq, message in messages
@@ -102,6 +105,7 @@ class StepOps(MessageOps, RunOps, UsageOps):
         ]
         if usage is not None:
             statements.append(self._usage_statement(usage))
+        statements += extra
         probe = Statement(
             "SELECT (SELECT status FROM __agents_runs WHERE run_id = ?) AS status, "
             "(SELECT requested FROM __agents_interrupts WHERE session_id = ?) AS interrupt",
@@ -137,9 +141,11 @@ class StepOps(MessageOps, RunOps, UsageOps):
         *,
         state_patch: Mapping[str, Any] | None = None,
         usage: UsageRecord | None = None,
+        extra: Sequence[Statement] = (),
     ) -> bool:
         """A tool's result, its custom-state patch and its usage, atomically. False when the
-        result was already stored (nothing else is applied then)."""
+        result was already stored (nothing else is applied then). ``extra`` statements
+        join the same batch."""
         statements = [
             *self._patch_statements(session_id, sequence, state_patch or {}, run_id),
             self._insert(session_id, sequence, message, run_id),
@@ -147,6 +153,7 @@ class StepOps(MessageOps, RunOps, UsageOps):
         inserted_at = len(statements) - 1
         if usage is not None:
             statements.append(self._usage_statement(usage))
+        statements += extra
         results = await self.db.batch(statements)
         if not results[inserted_at]:
             await self._check_writer(session_id, run_id)

@@ -1,0 +1,127 @@
+"""The two steps a run takes only at a human boundary: ``suspend`` and ``expire``.
+
+``turn-T/step-SS/suspend`` runs after an agent step's tools when some call of the response
+has no result and cannot get one now: it waits on a decision or a client result (a mixed
+response: the server tools ran first), or its child stopped (suspended: the parent suspends
+``suspended_awaiting_children``; interrupted: the parent stops ``interrupted``). It writes
+the suspension and the run's end in one batch, ends the stream, and, when the decisions
+already arrived while the tools ran, starts the resume itself.
+
+``turn-T/step-SS/expire`` is the whole body of a resume whose suspension expired: one
+result per unsettled call, saying it expired, and the run's end as ``failed`` with the
+reason, in one batch. The client sees it on the resume's stream and in the snapshot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..chunks import ToolErrorChunk
+from ..messages import Message, ToolResultMessage
+from ..ports.step import StepContext
+from ..state import PendingToolCall, RunStatus
+from ..store import Outcome
+from .gating import suspension_context
+from .run_context import RunContext
+from .suspension import resume_if_ready
+
+__all__ = ["EXPIRED_REASON", "expire_suspension", "suspend_at_boundary"]
+
+#: ``failure_reason`` of a run whose suspension expired.
+EXPIRED_REASON = "suspension_expired"
+
+
+async def suspend_at_boundary(
+    run: RunContext,
+    ctx: StepContext,
+    *,
+    step_no: int,
+    waiting_calls: list[str],
+    suspended_children: list[str | None],
+    interrupted: bool,
+) -> dict[str, Any]:
+    run.executed.add(ctx.name)
+    store = run.deps.store
+    params = run.params
+    view = await store.step_view(params.session_id, params.run_id)
+    children = [c for c in suspended_children if c is not None]
+    if view.run_status != RunStatus.ACTIVE or view.state is None:
+        # An earlier attempt (or an abort) already ended the run.
+        status = view.run_status or RunStatus.ABORTED
+    else:
+        if children:
+            status = RunStatus.SUSPENDED_AWAITING_CHILDREN
+        elif waiting_calls:
+            status = RunStatus.SUSPENDED_STEP_PARTIAL
+        else:
+            status = RunStatus.INTERRUPTED
+        extra = []
+        if status.is_suspended:
+            waiting = set(waiting_calls)
+            pending: list[PendingToolCall] = [
+                p for p in view.state.pending_client_tool_calls if p.tool_call_id in waiting
+            ]
+            context = suspension_context(run, status, step_no, pending)
+            context.suspended_awaiting_children = children
+            extra.append(store.suspension_statement(params.session_id, params.run_id, context))
+        await store.commit_model_step(
+            params.session_id,
+            params.run_id,
+            [],
+            step_count=step_no,
+            outcome=Outcome(status),
+            extra=extra,
+        )
+        writer = run.writer(step=None, attempt=ctx.attempt)
+        await run.end_stream(
+            status,
+            writer=writer,
+            finish_reason="tool-calls" if status.is_suspended else "other",
+        )
+    if status.is_suspended and not run.forwarded:
+        # Decisions that arrived while the tools ran found the run still active and left
+        # the resume to this step. (A child waited on by its parent leaves it to the parent.)
+        await resume_if_ready(run.starter(), params.session_id)
+    return {"status": status.value}
+
+
+async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) -> dict[str, Any]:
+    run.executed.add(ctx.name)
+    store = run.deps.store
+    params = run.params
+    reason = params.expired or "The suspension expired."
+    view = await store.step_view(params.session_id, params.run_id)
+    if view.run_status != RunStatus.ACTIVE:
+        return {"status": (view.run_status or RunStatus.ABORTED).value, "error": reason}
+    writer = run.writer(step=step_no, attempt=ctx.attempt)
+    rows: list[tuple[int, Message]] = []
+    for item in params.pending_tool_calls:
+        content = f"Not executed: {reason}"
+        rows.append(
+            (
+                item.sequence,
+                ToolResultMessage(
+                    tool_call_id=item.call.id,
+                    tool_name=item.call.name,
+                    content=content,
+                    status="error",
+                ),
+            )
+        )
+        await writer.add(ToolErrorChunk(tool_call_id=item.call.id, error=content))
+    await store.commit_model_step(
+        params.session_id,
+        params.run_id,
+        rows,
+        step_count=step_no,
+        outcome=Outcome(RunStatus.FAILED, None, reason, EXPIRED_REASON),
+        extra=[store.settled_statement(params.session_id, params.run_id)],
+    )
+    await run.end_stream(
+        RunStatus.FAILED,
+        writer=writer,
+        error=reason,
+        failure_reason=EXPIRED_REASON,
+        finish_reason="error",
+    )
+    return {"status": RunStatus.FAILED.value, "error": reason}

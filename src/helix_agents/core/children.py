@@ -1,0 +1,268 @@
+"""Tools that delegate to a child agent: the lifecycle they share.
+
+A child is its own session (``parent_session_id`` set, a row in
+``__agents_sub_session_refs``) and runs as its own instances, started from the parent's
+tool step. A call that needs the child's answer goes through three steps::
+
+    turn-T/step-SS/tool/<call>      start (or resume, or continue) the child
+    turn-T/step-SS/wait/<call>      wait_for_event: the child's end, durably
+    turn-T/step-SS/collect/<call>   write the call's result from the child's outcome
+
+The child's run, when it ends, sends its parent's active instance an event whose type
+names the child's run (:func:`.suspension.child_event_type`). While the parent waits,
+nothing is held in memory: a restarted host replays the journal to the wait, and the event,
+buffered by the engine if it came early, wakes it. On Cloudflare the wait is a
+``step.wait_for_event``: a waiting Workflow instance costs no CPU and does not count as
+running.
+
+Everything is idempotent: child session ids are derived from the parent's session and the
+call (or the companion's name), starting an active run again returns it, and a companion's
+turn remembers the call that sent it (``parentToolCallId`` in the message's metadata), so a
+retried step never sends a message twice.
+
+If the child stops at a boundary, the call has no result yet: ``suspended`` makes the
+parent suspend ``suspended_awaiting_children``, ``interrupted`` makes it stop
+``interrupted``. When the parent resumes, the same call's tool step runs again and resumes
+the child (with a link to the parent's new stream) instead of starting one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..chunks import SubagentEndChunk, SubagentStartChunk, ToolErrorChunk, ToolOutputChunk
+from ..messages import UserMessage
+from ..ports.step import StepContext
+from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, RunRecord, RunStatus, SubSessionRef
+from ..tools import Tool
+from ..usage import Usage
+from .params import ParentLink, PlannedCall, ToolStepResult
+from .suspension import child_event_type, is_ready
+
+if TYPE_CHECKING:
+    from .stream_writer import StreamWriter
+    from .tool_step import ToolStep
+
+__all__ = ["ChildRef", "ChildTool", "child_session_id", "finish_with_child", "open_child"]
+
+
+@dataclass(eq=False)
+class ChildTool(Tool):
+    """A tool whose step works with child sessions instead of calling a function."""
+
+    #: How long a call waits for its child's end (a Workflows duration).
+    timeout: str | float = "24 hours"
+
+    async def start(
+        self, step: ToolStep, ctx: StepContext, writer: StreamWriter, planned: PlannedCall
+    ) -> ToolStepResult:
+        raise NotImplementedError
+
+    async def collect(
+        self,
+        step: ToolStep,
+        ctx: StepContext,
+        writer: StreamWriter,
+        planned: PlannedCall,
+        child: ToolStepResult,
+        timed_out: bool,
+    ) -> ToolStepResult:
+        """The child's run ``child.child_run_id`` ended (or the wait timed out)."""
+        assert child.child_session_id is not None
+        assert child.child_run_id is not None
+        store = step.rc.deps.store
+        record = await store.get_run(child.child_run_id)
+        if record is not None and record.status == RunStatus.ACTIVE and timed_out:
+            starter = step.rc.starter()
+            await store.abort(child.child_session_id, record.run_id, "timed out")
+            await starter.stop_instance(record)
+            message = (
+                f"The agent in session {child.child_session_id!r} did not finish within "
+                f"{self.timeout} and was stopped."
+            )
+            await writer.add(ToolErrorChunk(tool_call_id=planned.call.id, error=message))
+            await step.write_result(ctx, planned, message, "error", usage=Usage(tool_calls=1))
+            return ToolStepResult(status="error")
+        return await finish_with_child(step, ctx, writer, planned, child.child_session_id)
+
+
+@dataclass(frozen=True)
+class ChildRef:
+    """Which child a call works with, and how."""
+
+    session_id: str
+    agent_type: str
+    mode: str = "ephemeral"
+    name: str | None = None
+    #: The parent waits for the child's end (its chunks are forwarded to the parent).
+    blocking: bool = True
+
+
+def child_session_id(parent_session_id: str, key: str, prefix: str = "sub") -> str:
+    """A child's session id: derived, so a retried step finds the same child (and within
+    the 64-character session id limit whatever the parent's id)."""
+    digest = hashlib.sha256(f"{parent_session_id}\x00{key}".encode()).hexdigest()
+    return f"{prefix}_{digest[:40]}"
+
+
+def _link(step: ToolStep, planned: PlannedCall, blocking: bool) -> ParentLink:
+    params = step.rc.params
+    return ParentLink(
+        session_id=params.session_id,
+        run_id=params.run_id,
+        stream_id=params.stream_id,
+        tool_call_id=planned.call.id,
+        agent_type=step.rc.agent.name,
+        forward=blocking,
+    )
+
+
+def _waiting(child: ChildRef, run_id: str) -> ToolStepResult:
+    return ToolStepResult(
+        status="waiting",
+        child_session_id=child.session_id,
+        child_run_id=run_id,
+        event_type=child_event_type(run_id),
+    )
+
+
+async def open_child(
+    step: ToolStep,
+    writer: StreamWriter,
+    planned: PlannedCall,
+    child: ChildRef,
+    *,
+    message: str | None,
+) -> ToolStepResult | None:
+    """Make ``child`` run the parent's request: start its first turn, send ``message`` as a
+    new turn, resume it where it stopped, or find it already running.
+
+    Returns ``waiting`` (with the run to wait for), ``suspended`` (the child waits on a
+    human: the parent must suspend), or None when the child is already done and idle with
+    nothing to send (the caller writes its outcome).
+    """
+    run = step.rc
+    store = run.deps.store
+    starter = run.starter()
+    link = _link(step, planned, child.blocking)
+    call_id = planned.call.id
+    await store.add_sub_session(
+        SubSessionRef(
+            session_id=run.params.session_id,
+            sub_session_id=child.session_id,
+            agent_type=child.agent_type,
+            parent_tool_call_id=call_id,
+            mode="persistent" if child.mode == "persistent" else "ephemeral",
+            name=child.name,
+        )
+    )
+    state = await store.load_session(child.session_id)
+    latest = await store.latest_run(child.session_id) if state is not None else None
+    sent = message is not None and await store.turn_started_by(child.session_id, call_id)
+    if latest is None or (message is not None and not sent and latest.status in FINAL_STATUSES):
+        if message is None:
+            return None
+        agent = run.deps.registry.get(child.agent_type)
+        params = await starter.start_turn(
+            agent,
+            [UserMessage(content=message, metadata={"parentToolCallId": call_id})],
+            session_id=child.session_id,
+            user_id=run.params.user_id,
+            parent=link,
+            parent_session_id=run.params.session_id,
+        )
+        await store.update_sub_session(run.params.session_id, child.session_id, "active")
+        await starter.launch(params)
+        await writer.add(
+            SubagentStartChunk(
+                child_session_id=child.session_id,
+                child_agent_type=child.agent_type,
+                tool_call_id=call_id,
+            )
+        )
+        return _waiting(child, params.run_id)
+    if latest.status == RunStatus.ACTIVE:
+        await _ensure_launched(step, latest, link)
+        return _waiting(child, latest.run_id)
+    if latest.status in FINAL_STATUSES:
+        return None
+    resumed = None
+    if latest.status in SUSPENDED_STATUSES:
+        if not await is_ready(store, child.session_id):
+            return ToolStepResult(status="suspended", child_session_id=child.session_id)
+        resumed = await starter.start_resume(
+            child.session_id, statuses=SUSPENDED_STATUSES, parent=link
+        )
+    elif latest.status == RunStatus.INTERRUPTED:
+        resumed = await starter.start_resume(
+            child.session_id,
+            statuses=frozenset({RunStatus.INTERRUPTED}),
+            parent=link,
+            clear_interrupt=True,
+        )
+    if resumed is not None:
+        await store.update_sub_session(run.params.session_id, child.session_id, "active")
+        return _waiting(child, resumed.run_id)
+    # Someone else moved the child on meanwhile: look again at what it does now.
+    latest = await store.latest_run(child.session_id)
+    if latest is not None and latest.status == RunStatus.ACTIVE:
+        return _waiting(child, latest.run_id)
+    return (
+        None
+        if latest is None or latest.status in FINAL_STATUSES
+        else ToolStepResult(
+            status="suspended" if latest.status in SUSPENDED_STATUSES else "interrupted",
+            child_session_id=child.session_id,
+        )
+    )
+
+
+async def _ensure_launched(step: ToolStep, run: RunRecord, link: ParentLink) -> None:
+    """A child run recorded but never launched (a failure between the two) is launched."""
+    deps = step.rc.deps
+    assert deps.launcher is not None
+    if (await deps.launcher.status(run.run_id)).status == "unknown":
+        await step.rc.starter().relaunch(run, parent=link)
+
+
+async def finish_with_child(
+    step: ToolStep,
+    ctx: StepContext,
+    writer: StreamWriter,
+    planned: PlannedCall,
+    child_session_id: str,
+) -> ToolStepResult:
+    """Write the call's result from the child's latest outcome (or report its boundary)."""
+    store = step.rc.deps.store
+    state = await store.require_session(child_session_id)
+    latest = await store.latest_run(child_session_id)
+    status = latest.status if latest is not None else state.status
+    if status in SUSPENDED_STATUSES:
+        return ToolStepResult(status="suspended", child_session_id=child_session_id)
+    if status == RunStatus.INTERRUPTED:
+        return ToolStepResult(status="interrupted", child_session_id=child_session_id)
+    call_id = planned.call.id
+    content: Any
+    if status == RunStatus.COMPLETED:
+        content, outcome = state.output, "success"
+        await writer.add(ToolOutputChunk(tool_call_id=call_id, output=content))
+    else:
+        what = "was aborted" if status == RunStatus.ABORTED else "failed"
+        content = f"The agent {state.agent_type!r} {what}" + (
+            f": {state.error}" if state.error else "."
+        )
+        outcome = "error"
+        await writer.add(ToolErrorChunk(tool_call_id=call_id, error=content))
+    await writer.add(
+        SubagentEndChunk(
+            child_session_id=child_session_id,
+            child_agent_type=state.agent_type,
+            tool_call_id=call_id,
+            status=status.value,
+            output=state.output if status == RunStatus.COMPLETED else None,
+        )
+    )
+    await step.write_result(ctx, planned, content, outcome, usage=Usage(tool_calls=1))
+    return ToolStepResult(status=outcome)
