@@ -1,0 +1,265 @@
+"""Every kind of bad input gets the right 4xx and a JSON error, and changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from .agents import echo, gated, talker
+from .harness import read_wire, sse_blocks
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def error_of(res: httpx.Response, status: int, code: str | None = None) -> str:
+    assert res.status_code == status, (res.status_code, res.text)
+    assert res.headers["content-type"] == "application/json"
+    body = res.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message"}
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    if code is not None:
+        assert body["error"]["code"] == code, body
+    return str(body["error"]["message"])
+
+
+async def test_malformed_json(make_server: Any) -> None:
+    server = await make_server(echo())
+    async with server.client() as client:
+        for raw in [
+            b"{",
+            b"",
+            b"   ",
+            b"\xff\xfe{}",
+            b'{"message": NaN}',
+            b"[" * 50_000,
+            b"1e99999x",
+        ]:
+            res = await client.post(
+                "/chat", content=raw, headers={"content-type": "application/json"}
+            )
+            error_of(res, 400, "malformed_json")
+        res = await client.post("/chat/whatever/interrupt", content=b"{")
+        error_of(res, 404, "session_not_found")  # the session is checked first
+
+
+async def test_wrong_shapes(make_server: Any) -> None:
+    server = await make_server(echo(), talker())
+    user = {"id": "u", "role": "user", "parts": [{"type": "text", "text": "hi"}]}
+    async with server.client() as client:
+        for body, needle in [
+            ([1, 2], "JSON object"),
+            ("hello", "JSON object"),
+            (None, "JSON object"),
+            ({"agentType": "echo"}, "message"),
+            ({"agentType": "echo", "message": 5}, "message"),
+            ({"agentType": 1, "message": "x"}, "agentType"),
+            ({"agentType": "echo", "message": "x", "supersede": "yes"}, "supersede"),
+            ({"agentType": "echo", "message": "x", "extra": 1}, "extra"),
+            ({"agentType": "echo", "message": "   "}, "empty"),
+            ({"agentType": "echo", "messages": "x"}, "messages"),
+            ({"agentType": "echo", "messages": [{"role": "robot", "parts": []}]}, "role"),
+            ({"agentType": "echo", "messages": [{"role": "user", "parts": "x"}]}, "parts"),
+            ({"agentType": "echo", "messages": []}, "last message"),
+            (
+                {"agentType": "echo", "messages": [{**user, "role": "assistant"}]},
+                "last message",
+            ),
+            (
+                {"agentType": "echo", "messages": [{**user, "parts": [{"type": "file"}]}]},
+                "no text",
+            ),
+            ({"agentType": "echo", "messages": [user], "trigger": "resume-stream"}, "trigger"),
+            ({"agentType": "echo", "messages": [user], "id": 7}, "id"),
+        ]:
+            res = await client.post("/chat", content=json.dumps(body))
+            message = error_of(res, 422, "invalid_request")
+            assert needle in message, (body, message)
+
+
+async def test_agents(make_server: Any) -> None:
+    server = await make_server(echo(), talker())
+    async with server.client() as client:
+        res = await client.post("/chat", json={"agentType": "nope", "message": "x"})
+        assert "known: echo, talker" in error_of(res, 422, "unknown_agent")
+        res = await client.post("/chat?agent=nope", json={"message": "x"})
+        error_of(res, 422, "unknown_agent")
+        res = await client.post("/chat?agent=talker", json={"agentType": "echo", "message": "x"})
+        error_of(res, 422, "invalid_request")
+        # Two agents and none named.
+        error_of(await client.post("/chat", json={"message": "x"}), 422, "invalid_request")
+        # A session keeps its agent.
+        async with client.stream(
+            "POST", "/chat", json={"agentType": "echo", "message": "x", "sessionId": "e"}
+        ) as res:
+            await read_wire(res)
+        res = await client.post(
+            "/chat", json={"agentType": "talker", "message": "x", "sessionId": "e"}
+        )
+        error_of(res, 409, "conflict")
+        snap = (await client.get("/chat/e")).json()
+        assert len(snap["messages"]) == 2  # the refused turn left nothing behind
+
+
+async def test_invalid_session_ids(make_server: Any) -> None:
+    server = await make_server(echo())
+    async with server.client() as client:
+        for bad in ["-x", "a b", "x" * 65, "é", "a.b"]:
+            res = await client.post("/chat", json={"message": "x", "sessionId": bad})
+            error_of(res, 400, "invalid_id")
+            use_chat = {
+                "id": bad,
+                "messages": [{"role": "user", "parts": [{"type": "text", "text": "x"}]}],
+            }
+            error_of(await client.post("/chat", json=use_chat), 400, "invalid_id")
+            for method, suffix in [
+                ("GET", ""),
+                ("GET", "/stream"),
+                ("GET", "/ws"),
+                ("POST", "/interrupt"),
+                ("POST", "/resume"),
+                ("POST", "/abort"),
+                ("POST", "/submit-tool-result"),
+            ]:
+                res = await client.request(method, f"/chat/{bad}{suffix}")
+                error_of(res, 400, "invalid_id")
+
+
+async def test_unknown_sessions_are_404_everywhere(make_server: Any) -> None:
+    server = await make_server(echo())
+    async with server.client() as client:
+        for method, suffix in [
+            ("GET", ""),
+            ("GET", "/stream"),
+            ("GET", "/ws"),
+            ("POST", "/interrupt"),
+            ("POST", "/resume"),
+            ("POST", "/abort"),
+            ("POST", "/submit-tool-result"),
+        ]:
+            res = await client.request(method, f"/chat/nosuch{suffix}", json={})
+            error_of(res, 404, "session_not_found")
+
+
+async def test_unknown_routes_and_methods(make_server: Any) -> None:
+    server = await make_server(echo())
+    async with server.client() as client:
+        for method, path in [
+            ("GET", "/nope"),
+            ("GET", "/chat/x/y/z"),
+            ("POST", "/chat/"),
+            ("GET", "/agents/"),
+        ]:
+            error_of(await client.request(method, path), 404, "not_found")
+        for method, path in [
+            ("GET", "/chat"),
+            ("DELETE", "/chat"),
+            ("PUT", "/chat/x"),
+            ("POST", "/agents"),
+            ("POST", "/health"),
+            ("GET", "/chat/x/abort"),
+            ("PATCH", "/chat/x/stream"),
+        ]:
+            res = await client.request(method, path)
+            error_of(res, 405, "method_not_allowed")
+            assert "allow" in res.headers
+
+
+async def test_bodies_over_the_limit(make_server: Any) -> None:
+    server = await make_server(echo(), max_body_bytes=1000)
+    big = {"message": "x" * 2000}
+    async with server.client() as client:
+        error_of(await client.post("/chat", json=big), 413, "payload_too_large")
+
+        async def chunked() -> AsyncIterator[bytes]:
+            yield b'{"message": "'
+            for _ in range(100):
+                yield b"y" * 100
+            yield b'"}'
+
+        # No Content-Length: the body is counted as it arrives.
+        res = await client.post("/chat", content=chunked())
+        error_of(res, 413, "payload_too_large")
+        async with client.stream("POST", "/chat", json={"message": "ok", "sessionId": "lim"}) as r:
+            await read_wire(r)
+        res = await client.post("/chat/lim/interrupt", json={"reason": "z" * 2000})
+        error_of(res, 413, "payload_too_large")
+        assert (await client.get("/chat/lim")).json()["status"] == "completed"
+
+
+async def test_second_run_and_bad_cursors(make_server: Any) -> None:
+    gate = asyncio.Event()
+    server = await make_server(gated(gate, words=3))
+    async with server.client() as client:
+        async with client.stream(
+            "POST", "/chat", json={"message": "one", "sessionId": "busy"}
+        ) as r:
+            async for _ in sse_blocks(r):
+                break
+            res = await client.post("/chat", json={"message": "two", "sessionId": "busy"})
+            assert "active" in error_of(res, 409, "conflict")
+            res = await client.post(
+                "/chat",
+                json={
+                    "id": "busy",
+                    "messages": [{"role": "user", "parts": [{"type": "text", "text": "three"}]}],
+                },
+            )
+            error_of(res, 409, "conflict")
+            for headers, params in [
+                ({"Last-Event-ID": "abc"}, {}),
+                ({"Last-Event-ID": "-1"}, {}),
+                ({"X-Resume-From-Sequence": "1.5"}, {}),
+                ({}, {"from": "1e3"}),
+                ({}, {"from": ""}),
+            ]:
+                res = await client.get("/chat/busy/stream", headers=headers, params=params)
+                error_of(res, 400, "invalid_cursor")
+            res = await client.post("/chat/busy/resume")
+            error_of(res, 409, "conflict")  # running, not interrupted
+            snap = (await client.get("/chat/busy")).json()
+            assert [m["parts"][0]["text"] for m in snap["messages"]] == ["one"]
+            gate.set()
+        res = await client.post("/chat/busy/interrupt")
+        res2 = await client.post("/chat/busy/abort")
+        if res.status_code == 202:  # the run may still be finishing
+            error_of(res2, 409, "conflict")
+        else:
+            error_of(res, 409, "conflict")
+            error_of(res2, 409, "conflict")
+
+
+async def test_submit_tool_result_validation(make_server: Any) -> None:
+    server = await make_server(echo())
+    async with server.client() as client:
+        async with client.stream("POST", "/chat", json={"message": "x", "sessionId": "st"}) as r:
+            await read_wire(r)
+        for body in [
+            {},
+            {"toolCallId": "c1"},
+            {"approvalId": "a1"},
+            {"approvalId": "a1", "approved": True, "output": 1},
+            {"toolCallId": "c1", "approved": True},
+            {"toolCallId": 5, "output": 1},
+            {"toolCallId": "c1", "output": 1, "bogus": True},
+            [],
+        ]:
+            error_of(
+                await client.post("/chat/st/submit-tool-result", json=body), 422, "invalid_request"
+            )
+        for body in [
+            {"toolCallId": "c1", "output": {"ok": True}},
+            {"toolCallId": "c1", "errorText": "failed"},
+            {"toolCallId": "c1", "output": None},
+            {"approvalId": "a1", "approved": False, "reason": "no"},
+        ]:
+            message = error_of(
+                await client.post("/chat/st/submit-tool-result", json=body), 409, "conflict"
+            )
+            assert "no pending" in message
