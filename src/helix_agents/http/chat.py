@@ -140,16 +140,23 @@ def _new_message_id() -> str:
 
 
 async def reattach(request: Request) -> Response:
-    """``GET /chat/{sessionId}/stream``: 204 without an active run, else its stream."""
+    """``GET /chat/{sessionId}/stream``: the active run's stream after the client's cursor
+    (from the run's start without one); 204 when no run is active."""
     api: ApiContext = request.app.state.api
     user = await api.user(request)
     session_id = validate_session_id(request.path_params["session_id"])
     cursor = resume_cursor(request.headers, request.query_params)
     await api.session(session_id, user)
-    run = await api.executor.store.active_run(session_id)
+    store, streams = api.executor.store, api.executor.streams
+    run = await store.active_run(session_id)
     if run is None:
-        return Response(status_code=204, headers={SESSION_HEADER: session_id})
-    streams = api.executor.streams
+        # No run is active: nothing to resume (the AI SDK's 204), unless the client was
+        # following the latest run and missed its end: then it gets the rest, exactly once.
+        latest = await store.latest_run(session_id) if cursor is not None else None
+        info = await streams.info(latest.run_id) if latest is not None else None
+        if latest is None or info is None or cursor is None or cursor >= info.last_seq:
+            return Response(status_code=204, headers={SESSION_HEADER: session_id})
+        return run_stream_response(api, session_id, latest.run_id, cursor)
     info = await streams.info(run.run_id)
     if info is None:
         # The run was recorded a moment ago and its stream is being created: create is
