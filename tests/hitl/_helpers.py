@@ -15,4 +15,9 @@ def kinds(chunks: list[SequencedChunk]) -> list[str]:
 
 
 def text_of(chunks: list[SequencedChunk]) -> str:
-    return "".join(getattr(c.chunk, "delta", "") for c in chunks if c.chunk.type == "text-delta")
+    """The run's own text (a sub-agent's forwarded text is left out)."""
+    return "".join(
+        getattr(c.chunk, "delta", "")
+        for c in chunks
+        if c.chunk.type == "text-delta" and c.chunk.agent is None
+    )

@@ -155,7 +155,8 @@ async def test_forged_foreign_unknown_and_duplicate_submissions_change_nothing(
         )
     assert executions == []
     latest = await host.store.latest_run(handle.session_id)
-    assert latest is not None and latest.run_id == handle.run_id
+    assert latest is not None
+    assert latest.run_id == handle.run_id
 
     first = await host.executor.submit_tool_result(
         handle.session_id, tool_call_id=call_id, approved=True, user_id="alice"

@@ -244,6 +244,15 @@ async def finish_with_child(
     if status == RunStatus.INTERRUPTED:
         return ToolStepResult(status="interrupted", child_session_id=child_session_id)
     call_id = planned.call.id
+    await writer.add(
+        SubagentEndChunk(
+            child_session_id=child_session_id,
+            child_agent_type=state.agent_type,
+            tool_call_id=call_id,
+            status=status.value,
+            output=state.output if status == RunStatus.COMPLETED else None,
+        )
+    )
     content: Any
     if status == RunStatus.COMPLETED:
         content, outcome = state.output, "success"
@@ -255,14 +264,5 @@ async def finish_with_child(
         )
         outcome = "error"
         await writer.add(ToolErrorChunk(tool_call_id=call_id, error=content))
-    await writer.add(
-        SubagentEndChunk(
-            child_session_id=child_session_id,
-            child_agent_type=state.agent_type,
-            tool_call_id=call_id,
-            status=status.value,
-            output=state.output if status == RunStatus.COMPLETED else None,
-        )
-    )
     await step.write_result(ctx, planned, content, outcome, usage=Usage(tool_calls=1))
     return ToolStepResult(status=outcome)

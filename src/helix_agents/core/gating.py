@@ -30,10 +30,11 @@ __all__ = ["gate_call", "suspension_context"]
 
 
 async def gate_call(
-    run: RunContext, tool: Tool, call: ToolCall, writer: StreamWriter, step_no: int
+    run: RunContext, tool: Tool, call: ToolCall, writer: StreamWriter, step_no: int, now: int
 ) -> PendingToolCall | ToolResultMessage | None:
-    """None: the call runs on the server now. A PendingToolCall: it waits. A result: the
-    arguments were invalid and the model is told so."""
+    """None: the call runs on the server now. A PendingToolCall: it waits (its expiry
+    counts from ``now``, the step's one clock reading). A result: the arguments were
+    invalid and the model is told so."""
     if tool.execute != "client" and tool.requires_approval is False:
         return None
     problem: str | None = None
@@ -67,7 +68,7 @@ async def gate_call(
             return None
         kind = "approval"
     expires_in = tool.expires_in if tool.expires_in is not None else run.agent.pending_expires_in
-    expires_at = None if expires_in is None else run.deps.clock() + int(expires_in * 1000)
+    expires_at = None if expires_in is None else now + int(expires_in * 1000)
     session_id = run.params.session_id
     return PendingToolCall(
         tool_call_id=call.id,

@@ -254,6 +254,7 @@ class ModelStep:
         output_given = False
         output_error: str | None = None
         at_limit = step_no >= agent.max_steps
+        now = run.deps.clock()
 
         for index, call in enumerate(message.tool_calls):
             seq = sequence + 1 + index
@@ -276,7 +277,7 @@ class ModelStep:
                 )
             else:
                 item = PlannedCall(call=call, sequence=seq)
-                gate = await gate_call(run, tool, call, writer, step_no)
+                gate = await gate_call(run, tool, call, writer, step_no, now)
                 if isinstance(gate, ToolResultMessage):
                     to_write.append(gate)
                 elif gate is not None:

@@ -3,11 +3,17 @@
 It wires the ports together: a SQLite state store, the local stream manager and the local
 step engine, whose ``agent`` workflow runs :func:`helix_agents.core.loop.run_agent_workflow`.
 On start it migrates the schema and resumes every unfinished instance, so a host killed
-mid-run finishes its runs when it comes back.
+mid-run finishes its runs when it comes back. While it runs, a periodic task
+(``sweep_interval`` seconds) fails suspensions that waited past their expiry and resumes
+ready ones that a crash left behind (:meth:`~helix_agents.executor.Executor.sweep`: on
+Cloudflare the cron trigger calls the same method).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +35,8 @@ from .streams import LocalStreamManager
 
 __all__ = ["AGENT_WORKFLOW", "LocalHost"]
 
+_log = logging.getLogger(__name__)
+
 #: The workflow name the agent loop is registered under (as on Cloudflare).
 AGENT_WORKFLOW = "agent"
 
@@ -44,8 +52,11 @@ class LocalHost:
         resolve_model: Callable[[Model | str], Model] | None = None,
         flush_policy: FlushPolicy = LOCAL_FLUSH_POLICY,
         clock: Callable[[], int] = wall_clock_ms,
+        sweep_interval: float | None = 30.0,
     ) -> None:
         self.registry = AgentRegistry.coerce(registry)
+        self.sweep_interval = sweep_interval
+        self._sweeper: asyncio.Task[None] | None = None
         self.data_dir = Path(data_dir)
         self._resolve_model = resolve_model
         self._flush_policy = flush_policy
@@ -92,15 +103,32 @@ class LocalHost:
             clock=self._clock,
         )
         await self.engine.start()
-        # Runs whose instance was never created (a crash mid-start) are launched now.
+        # Runs whose instance was never created (a crash mid-start) are launched now, and
+        # suspensions whose decisions all arrived but whose resume never started resume.
         await self.executor.recover_lost_runs()
+        await self.executor.sweep()
+        if self.sweep_interval is not None:
+            self._sweeper = asyncio.create_task(self._sweep_forever(self.sweep_interval))
         self._started = True
         return self
+
+    async def _sweep_forever(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.executor.sweep()
+            except Exception:  # a failed sweep is retried at the next tick
+                _log.exception("the periodic sweep of suspensions failed")
 
     async def close(self) -> None:
         if not self._started:
             return
         self._started = False
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+            self._sweeper = None
         try:
             await self.engine.close()
             await self.streams.close()
