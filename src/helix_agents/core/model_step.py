@@ -293,13 +293,16 @@ class ModelStep:
             for item in unrun:
                 to_write[item.sequence - sequence] = _result(item.call, reason, "error")
 
-        if output_given:
+        # A limit is checked against this response too, whatever it says: the tokens are
+        # spent, and the run must not go on (or be reported as within its limits).
+        over = limits.after_response(agent.usage_limits, used + usage, len(unrun))
+        if output_given and over is None:
             # The output tool ends the run; other calls of the same response are not run.
             not_run("Not executed: the final result was given.")
             return await self._end(
                 ctx, writer, step_no, sequence, to_write, usage, RunStatus.COMPLETED, output=output
             )
-        if not message.tool_calls and output_error is None:
+        if not message.tool_calls and output_error is None and over is None:
             if agent.output_type is None:
                 return await self._end(
                     ctx,
@@ -318,7 +321,6 @@ class ModelStep:
                 )
             )
             next_sequence = sequence + 2
-        over = limits.after_response(agent.usage_limits, used + usage, len(unrun))
         if at_limit or over is not None:
             if at_limit:
                 error = f"The agent reached its limit of {agent.max_steps} steps without finishing."
