@@ -1,38 +1,26 @@
-"""The Worker's main module (``main`` in wrangler.toml).
+"""The Worker's main module (``main`` in wrangler.toml): the bundled example agents.
 
-A placeholder until the Cloudflare host lands: it exports the three classes wrangler.toml
-names, answers ``GET /health``, and says plainly (503) that nothing else is served yet.
-Inside the Worker, imports are relative to ``src/``: this file never says ``src.``.
+Inside the Worker, imports are relative to ``src/``: this file never says ``src.``. The
+examples run on the offline test model unless the Worker is configured for a real one
+(``HELIX_MODEL``, ``OPENAI_API_KEY``, or ``HELIX_WORKERS_AI_MODEL`` with an ``AI`` binding;
+see docs/deploy.md). Nothing here does I/O or draws randomness: the runtime snapshots this
+module after importing it.
 """
 
-from urllib.parse import urlsplit
+from helix_agents.examples import example_registry
+from helix_agents.hosts.cloudflare import CloudflareApp
 
-from workers import DurableObject, Response, WorkerEntrypoint, WorkflowEntrypoint
-
-_NOT_READY = {
-    "error": {
-        "code": "not_implemented",
-        "message": "The Cloudflare host is not built yet: only GET /health is served.",
-    }
-}
+app = CloudflareApp(example_registry(), model_from_env=True)
 
 
-class Default(WorkerEntrypoint):
-    async def fetch(self, request):
-        if urlsplit(request.url).path == "/health":
-            return Response.json({"status": "ok"})
-        return Response.json(_NOT_READY, status=503)
-
-    async def scheduled(self, controller, env, ctx):
-        # The cron trigger: cleaning up expired suspensions arrives with the Cloudflare host.
-        return None
+class Default(app.Worker):
+    """The HTTP API (the same routes as the local host), WebSocket upgrades, and the cron
+    trigger that expires abandoned suspensions."""
 
 
-class StreamManagerDO(DurableObject):
-    async def fetch(self, request):
-        return Response.json(_NOT_READY, status=503)
+class AgentWorkflow(app.Workflow):
+    """One instance per turn of a session, and per resume of a turn."""
 
 
-class AgentWorkflow(WorkflowEntrypoint):
-    async def run(self, event, step):
-        raise NotImplementedError("AgentWorkflow arrives with the Cloudflare host")
+class StreamManagerDO(app.DurableObject):
+    """One per session: the chunk logs of its runs, their readers and WebSockets."""

@@ -1,0 +1,147 @@
+"""``CloudflareApp``: the agents, and the three classes a Worker exports to run them.
+
+A user's ``src/entry.py`` is a few lines::
+
+    from helix_agents.hosts.cloudflare import CloudflareApp
+    from my_agents import registry
+
+    app = CloudflareApp(registry)
+
+    class Default(app.Worker): ...             # the HTTP API, WebSockets, the cron trigger
+    class AgentWorkflow(app.Workflow): ...     # one instance per turn (and per resume)
+    class StreamManagerDO(app.DurableObject): ...  # one per session: chunk logs, WebSockets
+
+(``Default, AgentWorkflow, StreamManagerDO = app.entrypoints()`` works as well.) The class
+names must be the ones ``wrangler.toml`` names. Constructing the app does no I/O and draws
+no randomness: the runtime snapshots the module after importing it. Everything that needs
+the bindings is built on an isolate's first request (:mod:`.runtime`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from ...agent import Agent, AgentRegistry
+from ...core.deps import wall_clock_ms
+from ...core.loop import run_agent_workflow
+from ...core.stream_writer import FlushPolicy
+from ...ports.model import Model
+from ...ports.step import Step, StepConfig
+from .flush import CLOUDFLARE_FLUSH_POLICY
+from .runtime import Bindings, CloudflareRuntime
+from .step import run_workflow
+from .stream_hub import DEFAULT_STALE_MS, DEFAULT_TTL_MS, StreamHub
+from .worker import handle_fetch
+
+__all__ = ["CloudflareApp"]
+
+
+class CloudflareApp:
+    """The Cloudflare host of an agent registry.
+
+    - ``flush_policy``: how a step's chunks are batched into Durable Object writes
+      (default :data:`~.flush.CLOUDFLARE_FLUSH_POLICY`; see ``docs/cloudflare.md``);
+    - ``model_from_env``: run agents whose model is ``"test"`` on the model the Worker's env
+      configures (:mod:`.models`); ``resolve_model`` replaces model resolution altogether;
+    - ``bindings``: the binding names, if ``wrangler.toml`` uses others;
+    - ``stream_ttl`` / ``stream_stale``: seconds an ended stream is kept, and after which a
+      silent active stream is failed (:mod:`.stream_hub`);
+    - ``model_step_config`` / ``tool_step_config``: Workflows step configs for the loop;
+    - any other keyword goes to :func:`helix_agents.http.create_app` (``auth``, ``token``,
+      ``max_body_bytes``, ``keep_alive``, ``ui_version``, ``chat_page_enabled``).
+    """
+
+    def __init__(
+        self,
+        registry: AgentRegistry | Agent | list[Agent],
+        *,
+        flush_policy: FlushPolicy = CLOUDFLARE_FLUSH_POLICY,
+        model_from_env: bool = False,
+        resolve_model: Callable[[Model | str], Model] | None = None,
+        bindings: Bindings | None = None,
+        clock: Callable[[], int] = wall_clock_ms,
+        stream_ttl: float = DEFAULT_TTL_MS / 1000,
+        stream_stale: float = DEFAULT_STALE_MS / 1000,
+        model_step_config: StepConfig | None = None,
+        tool_step_config: StepConfig | None = None,
+        **http_options: Any,
+    ) -> None:
+        self.registry = AgentRegistry.coerce(registry)
+        self.flush_policy = flush_policy
+        self.model_from_env = model_from_env
+        self.resolve_model = resolve_model
+        self.bindings = bindings or Bindings()
+        self.clock = clock
+        self.stream_ttl = stream_ttl
+        self.stream_stale = stream_stale
+        self.model_step_config = model_step_config
+        self.tool_step_config = tool_step_config
+        self.http_options = http_options
+        self._runtimes: dict[int, tuple[Any, CloudflareRuntime]] = {}
+
+    # -- the classes a Worker exports ----------------------------------------------------------
+
+    def entrypoints(self) -> tuple[type[Any], type[Any], type[Any]]:
+        """``(Worker, Workflow, DurableObject)``: the Worker's default entrypoint, the
+        agent Workflow and the StreamManager Durable Object of this app."""
+        return self._classes
+
+    @property
+    def Worker(self) -> type[Any]:
+        return self._classes[0]
+
+    @property
+    def Workflow(self) -> type[Any]:
+        return self._classes[1]
+
+    @property
+    def DurableObject(self) -> type[Any]:
+        return self._classes[2]
+
+    @functools.cached_property
+    def _classes(self) -> tuple[type[Any], type[Any], type[Any]]:
+        from .entrypoints import build_entrypoints
+
+        return build_entrypoints(self)
+
+    # -- what the classes do -------------------------------------------------------------------
+
+    def runtime(self, env: Any) -> CloudflareRuntime:
+        """The wiring for ``env``, built once per isolate."""
+        raw = getattr(env, "_env", env)
+        cached = self._runtimes.get(id(raw))
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        runtime = CloudflareRuntime(self, env)
+        self._runtimes[id(raw)] = (raw, runtime)
+        return runtime
+
+    async def fetch(self, env: Any, request: Any) -> Any:
+        return await handle_fetch(self.runtime(env), request, env)
+
+    async def run(self, env: Any, event: Any, step: Any) -> Any:
+        """A Workflow instance: one turn (or one resume) of a session."""
+        runtime = self.runtime(env)
+        await runtime.ensure_schema()
+
+        async def body(ev: dict[str, Any], port: Step) -> Any:
+            return await run_agent_workflow(ev["payload"], port, runtime.deps)
+
+        return await run_workflow(body, event, step)
+
+    async def scheduled(self, env: Any) -> Any:
+        """The cron trigger: expire suspensions, recover lost runs."""
+        runtime = self.runtime(env)
+        await runtime.ensure_schema()
+        return await runtime.sweep()
+
+    def stream_hub(self, ctx: Any) -> StreamHub:
+        """The StreamManager Durable Object's logic over its ``ctx``."""
+        return StreamHub(
+            ctx,
+            clock=self.clock,
+            ttl_ms=int(self.stream_ttl * 1000),
+            stale_ms=int(self.stream_stale * 1000),
+        )

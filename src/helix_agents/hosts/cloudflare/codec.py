@@ -1,0 +1,121 @@
+"""Errors as JSON, for the boundaries the Cloudflare host crosses: Workflow steps and the
+Durable Object's RPC.
+
+The format and the rules are the local engine's journal codec
+(:mod:`helix_agents.hosts.local.engine_errors`), so a failed step raises the same exception
+on both hosts: our own errors (the :class:`~helix_agents.errors.HelixError` tree, found
+again by class name and ``code``) and the loop's :class:`~helix_agents.errors.RunSignal`
+keep their type and attributes; ``TypeError`` and ``ValueError`` keep their type, as
+Workflows itself does; anything else becomes a :class:`~helix_agents.errors.StepError`
+with the original message (and the original class name in ``error_name``).
+
+It is a separate module, not an import of the local one, because a Worker must not load
+the local host (it needs ``sqlite3``, which a Worker does not have).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ...errors import HelixError, NonRetryableError, RunSignal, StepError
+
+__all__ = ["decode_error", "encode_error", "error_summary", "is_retryable"]
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """False for the errors Workflows never retries, and for the loop's own signals."""
+    if isinstance(exc, RunSignal | NonRetryableError):
+        return False
+    return getattr(exc, "code", None) != "non_retryable" and (
+        type(exc).__name__ != "NonRetryableError"
+    )
+
+
+def encode_error(exc: BaseException) -> dict[str, Any]:
+    """A JSON-able description of ``exc`` that :func:`decode_error` turns back into one."""
+    cls = type(exc)
+    message = str(exc)
+    if isinstance(exc, HelixError | RunSignal):
+        return {
+            "kind": "signal" if isinstance(exc, RunSignal) else "helix",
+            "name": cls.__name__,
+            "code": getattr(exc, "code", None),
+            "message": message,
+            "args": _jsonable_args(exc),
+            "attrs": _jsonable_attrs(exc),
+        }
+    if cls is ValueError or cls is TypeError:
+        return {"kind": "builtin", "name": cls.__name__, "message": message}
+    return {"kind": "other", "name": cls.__name__, "message": message}
+
+
+def decode_error(data: Any) -> BaseException:
+    """The exception ``data`` (from :func:`encode_error`) describes."""
+    if not isinstance(data, dict):
+        return StepError(f"an undecodable step error: {data!r}"[:2000])
+    kind = data.get("kind")
+    name = str(data.get("name") or "Error")
+    message = str(data.get("message") or "")
+    if kind == "builtin":
+        return TypeError(message) if name == "TypeError" else ValueError(message)
+    if kind in ("helix", "signal"):
+        base: type[BaseException] = RunSignal if kind == "signal" else HelixError
+        cls = _find_class(base, name, data.get("code"))
+        if cls is not None:
+            args = data.get("args")
+            exc = cls.__new__(cls, *(args if isinstance(args, list) else [message]))
+            exc.args = tuple(args) if isinstance(args, list) else (message,)
+            attrs = data.get("attrs")
+            if isinstance(attrs, dict):
+                exc.__dict__.update(attrs)
+            return exc
+    error = StepError(message or name)
+    error.error_name = name  # type: ignore[attr-defined]
+    return error
+
+
+def error_summary(data: Any) -> dict[str, str]:
+    """``{"name", "message"}`` of an encoded error: the ``error`` of an instance status."""
+    if not isinstance(data, dict):
+        return {"name": "Error", "message": str(data)}
+    return {"name": str(data.get("name") or "Error"), "message": str(data.get("message") or "")}
+
+
+def _find_class(base: type[BaseException], name: str, code: object) -> type[BaseException] | None:
+    owner: type[BaseException] | None = None
+    stack: list[type[BaseException]] = [base]
+    seen: set[type[BaseException]] = set()
+    while stack:
+        cls = stack.pop(0)
+        if cls in seen:
+            continue
+        seen.add(cls)
+        if cls.__name__ == name and (code is None or getattr(cls, "code", None) == code):
+            return cls
+        if owner is None and code is not None and cls.__dict__.get("code") == code:
+            owner = cls
+        stack.extend(cls.__subclasses__())
+    return owner
+
+
+def _jsonable_args(exc: BaseException) -> list[Any]:
+    args = list(exc.args)
+    try:
+        json.dumps(args)
+    except (TypeError, ValueError):
+        return [str(exc)]
+    return args
+
+
+def _jsonable_attrs(exc: BaseException) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    for key, value in vars(exc).items():
+        if key.startswith("__"):
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        attrs[key] = value
+    return attrs

@@ -1,0 +1,87 @@
+"""The three classes Workers instantiates, kept thin: each forwards to a
+:class:`~.app.CloudflareApp`.
+
+This is the one module of the host that imports ``workers`` at its top (the base classes
+must exist to be subclassed); it is imported when an app's classes are first asked for,
+i.e. by a Worker's ``src/entry.py``. The runtime calls:
+
+- ``Worker.fetch(request)`` and ``Worker.scheduled(controller, env, ctx)`` (every parameter
+  declared: the runtime calls ``scheduled`` strictly);
+- ``Workflow.run(event, step)``, wrapped by the SDK (event converted, step wrapped);
+- the Durable Object's public methods as RPC (``create``, ``write``, ``read``,
+  ``set_status``, ``info``, ``request_stop``), ``fetch`` for WebSocket upgrades, ``alarm``,
+  and the hibernation handlers under their camelCase names (``webSocketMessage``,
+  ``webSocketClose``, ``webSocketError``), which are the only names the runtime calls.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workers import DurableObject, WorkerEntrypoint, WorkflowEntrypoint
+
+if TYPE_CHECKING:
+    from .app import CloudflareApp
+
+__all__ = ["build_entrypoints"]
+
+
+def build_entrypoints(app: CloudflareApp) -> tuple[type[Any], type[Any], type[Any]]:
+    """The Worker, Workflow and Durable Object classes of ``app``."""
+
+    class HelixWorker(WorkerEntrypoint):
+        """The Worker: the HTTP API, WebSocket upgrades, and the cron trigger."""
+
+        async def fetch(self, request: Any) -> Any:
+            return await app.fetch(self.env, request)
+
+        async def scheduled(self, controller: Any, env: Any, ctx: Any) -> None:
+            await app.scheduled(self.env)
+
+    class HelixAgentWorkflow(WorkflowEntrypoint):
+        """One instance per turn of a session, and per resume of a turn."""
+
+        async def run(self, event: Any, step: Any) -> Any:
+            return await app.run(self.env, event, step)
+
+    class HelixStreamManager(DurableObject):  # type: ignore[no-untyped-call]
+        """One per session: its runs' chunk logs, readers and WebSockets."""
+
+        def __init__(self, ctx: Any, env: Any) -> None:
+            super().__init__(ctx, env)
+            self._hub = app.stream_hub(self.ctx)
+
+        async def create(self, stream_id: str) -> Any:
+            return await self._hub.create(stream_id)
+
+        async def write(self, stream_id: str, payload: str) -> Any:
+            return await self._hub.write(stream_id, payload)
+
+        async def read(self, stream_id: str, after: int, timeout: float, limit: int) -> Any:
+            return await self._hub.read(stream_id, after, timeout, limit)
+
+        async def set_status(self, stream_id: str, status: str) -> Any:
+            return await self._hub.set_status(stream_id, status)
+
+        async def info(self, stream_id: str) -> Any:
+            return await self._hub.info(stream_id)
+
+        async def request_stop(self, stream_id: str, kind: str) -> Any:
+            return await self._hub.request_stop(stream_id, kind)
+
+        async def fetch(self, request: Any) -> Any:
+            return await self._hub.fetch(request)
+
+        async def alarm(self, alarm_info: Any = None) -> None:
+            await self._hub.alarm()
+
+        async def webSocketMessage(self, ws: Any, message: Any) -> None:
+            await self._hub.websocket_message(ws, message)
+
+        async def webSocketClose(self, ws: Any, code: int, reason: str, wasClean: bool) -> None:
+            await self._hub.websocket_close(ws, code, reason)
+
+        async def webSocketError(self, ws: Any, error: Any) -> None:
+            await self._hub.websocket_error(ws, error)
+
+    return HelixWorker, HelixAgentWorkflow, HelixStreamManager

@@ -1,0 +1,138 @@
+"""The Cloudflare host's wiring, built once per isolate from the Worker's ``env``.
+
+What the local host builds in :class:`~helix_agents.hosts.local.LocalHost`, this builds
+from the bindings: the state store over D1, the stream manager over the Durable Object
+namespace, the launcher over the Workflow binding, the executor over those, and the
+``RunDeps`` the Workflow's ``run`` hands the loop. Bindings may be used across requests
+(stubs and instance handles may not, so nothing here keeps one).
+
+The HTTP API is the same Starlette app as the local host's (``helix_agents.http``), built
+on first use; its bearer token comes from the Worker's ``HELIX_API_TOKEN`` secret. The
+D1 schema is migrated programmatically before the first request an isolate serves (after
+that the check is free), and the cron trigger runs the executor's sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...core.deps import RunDeps
+from ...executor import Executor
+from ...store import StateStore, migrate
+from .d1 import D1Database
+from .launcher import WorkflowLauncher
+from .models import env_var, model_resolver
+from .stream_client import DOStreamManager
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+    from .app import CloudflareApp
+
+__all__ = ["Bindings", "CloudflareRuntime", "EnvVars"]
+
+
+@dataclass(frozen=True)
+class Bindings:
+    """The names of the bindings in ``wrangler.toml``."""
+
+    db: str = "DB"
+    streams: str = "STREAM_MANAGER"
+    workflow: str = "AGENT_WORKFLOW"
+    ai: str = "AI"
+
+
+class EnvVars(Mapping[str, str]):
+    """The Worker's string vars and secrets as a read-only mapping (for ``environ``)."""
+
+    def __init__(self, env: Any) -> None:
+        self._env = env
+
+    def __getitem__(self, key: str) -> str:
+        value = env_var(self._env, key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+
+class CloudflareRuntime:
+    """The ports, the executor and the HTTP app of one isolate (see the module docstring)."""
+
+    def __init__(self, app: CloudflareApp, env: Any) -> None:
+        self.app = app
+        self.env = env
+        bindings = app.bindings
+        self.db = D1Database(_binding(env, bindings.db, "a [[d1_databases]] binding"))
+        self.store = StateStore(self.db, clock=app.clock)
+        self.streams = DOStreamManager(
+            _binding(env, bindings.streams, "a [[durable_objects.bindings]] entry")
+        )
+        self.launcher = WorkflowLauncher(_binding(env, bindings.workflow, "a [[workflows]] entry"))
+        self.resolve_model: Callable[[Any], Any] = app.resolve_model or model_resolver(
+            env, model_from_env=app.model_from_env, ai_binding=bindings.ai
+        )
+        self.executor = Executor(
+            registry=app.registry,
+            store=self.store,
+            streams=self.streams,
+            launcher=self.launcher,
+            clock=app.clock,
+        )
+        self.deps = RunDeps(
+            registry=app.registry,
+            store=self.store,
+            streams=self.streams,
+            resolve_model=self.resolve_model,
+            flush_policy=app.flush_policy,
+            clock=app.clock,
+            model_step_config=app.model_step_config,
+            tool_step_config=app.tool_step_config,
+            launcher=self.launcher,
+        )
+        self._http: Starlette | None = None
+
+    async def ensure_schema(self) -> None:
+        """The programmatic D1 migration: one query on an isolate's first request, free
+        after that (the same statements ``wrangler d1 migrations apply`` runs)."""
+        await migrate(self.db)
+
+    @property
+    def http_app(self) -> Starlette:
+        if self._http is None:
+            from ...http.app import create_app
+
+            options = dict(self.app.http_options)
+            options.setdefault("environ", EnvVars(self.env))
+            self._http = create_app(self.executor, **options)
+        return self._http
+
+    async def sweep(self) -> Any:
+        """The cron trigger's work: expire suspensions past their expiry (and resume the
+        ready ones a crash left behind), then launch runs whose instance was never
+        created."""
+        sweep = getattr(self.executor, "sweep", None)
+        result = await sweep() if sweep is not None else await self.executor.expire_suspensions()
+        await self.executor.recover_lost_runs()
+        return result
+
+
+def _binding(env: Any, name: str, what: str) -> Any:
+    try:
+        binding = getattr(env, name)
+    except Exception:
+        binding = None
+    if binding is None:
+        from ...errors import ConfigurationError
+
+        raise ConfigurationError(
+            f"the Worker has no binding {name!r}: add {what} named {name} to wrangler.toml"
+        )
+    return binding

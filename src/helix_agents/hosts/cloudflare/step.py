@@ -1,0 +1,298 @@
+"""The Step port over Cloudflare Workflows' Python step API.
+
+Workflows hands ``run(event, step)`` the SDK's step wrapper: ``step.do`` is a decorator
+(with implicit dependencies, from compatibility date 2026-02-25: a parameter named ``ctx``
+receives ``{"attempt", "step", "config"}``, any other parameter must name an earlier step),
+``step.sleep(name, duration)`` and ``step.wait_for_event(name, type, timeout=...)``.
+:class:`WorkflowsStep` turns that into our :class:`~helix_agents.ports.step.Step`, with
+the same contract the local engine keeps:
+
+- step names are unique within an instance (Workflows would silently count a second use
+  of a name as another step);
+- a result is JSON of at most 1 MiB, and the first run sees it after the same JSON round
+  trip as a replay does;
+- a failed step raises the same error on the first run and on every replay (our errors
+  with their type and attributes; see :mod:`.carrier`); an error that must not be retried
+  (``NonRetryableError``, the loop's run signals, a result that is not JSON or too large)
+  is returned as a value so Workflows neither retries it nor aborts the instance;
+- a step whose attempt timed out raises :class:`~helix_agents.errors.StepTimeoutError`.
+
+Nothing here imports ``workers`` or ``js``: the step wrapper is duck-typed, so the module is
+tested on CPython against the fake in :mod:`helix_agents.testing.cloudflare`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from ...durations import format_duration, parse_duration
+from ...errors import (
+    ConfigurationError,
+    NonRetryableError,
+    StepError,
+    StepResultTooLargeError,
+    StepTimeoutError,
+)
+from ...ports.step import JSONValue, Step, StepConfig, StepContext, StepFn
+from .carrier import FAILED_STEP_KEY, carrier, find_carried, js_error_name, js_error_text
+from .codec import decode_error, encode_error, is_retryable
+
+__all__ = ["MAX_RESULT_BYTES", "WorkflowsStep", "plain", "run_workflow"]
+
+#: Workflows' limit on a step's result, an instance's params and an event's payload.
+MAX_RESULT_BYTES: Final = 1024 * 1024
+#: Workflows' documented default attempt timeout.
+DEFAULT_TIMEOUT_MS: Final = 600_000.0
+MAX_STEP_NAME_LENGTH: Final = 256
+MAX_EVENT_TYPE_LENGTH: Final = 100
+MAX_SLEEP_MS: Final = 365 * 86_400_000.0
+_CONFIG_KEYS = frozenset({"retries", "timeout", "sensitive"})
+_RETRY_KEYS = frozenset({"limit", "delay", "backoff"})
+_BACKOFFS = frozenset({"constant", "linear", "exponential"})
+_CONTROL = re.compile(r"[\x00-\x1f]")
+_FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+
+WorkflowFn = Callable[[dict[str, Any], Step], Awaitable[Any]]
+
+
+class WorkflowsStep:
+    """Our Step port over the SDK step wrapper ``step`` that Workflows gave ``run``.
+
+    Make a new one for every call of ``run`` (it tracks the names used in this run).
+    """
+
+    def __init__(self, step: Any) -> None:
+        self._step = step
+        self._claimed: set[str] = set()
+
+    async def do(self, name: str, fn: StepFn, config: StepConfig | None = None) -> JSONValue:
+        timeout_ms = _check_config(config)
+        self._claim(name)
+
+        async def callback(ctx: Any) -> Any:
+            return await _attempt(name, fn, _attempt_number(ctx))
+
+        decorated = self._step.do(name, config=_js_config(config))(callback)
+        try:
+            value = await decorated()
+        except _FATAL:
+            raise
+        except Exception as exc:  # the step failed for good: Workflows threw its error back
+            raise _failure(exc, f"step {name!r}", timeout_ms) from None
+        if isinstance(value, Mapping) and FAILED_STEP_KEY in value:
+            raise decode_error(plain(value[FAILED_STEP_KEY]))
+        return plain(value)
+
+    async def sleep(self, name: str, duration: int | float | str) -> None:
+        ms = parse_duration(duration, what=f"sleep {name!r} duration")
+        if ms > MAX_SLEEP_MS:
+            raise ConfigurationError(
+                f"sleep {name!r} is {format_duration(ms)}; the limit is 365 days"
+            )
+        self._claim(name)
+        try:
+            await self._step.sleep(name, duration)
+        except _FATAL:
+            raise
+        except Exception as exc:
+            raise _failure(exc, f"sleep {name!r}", ms) from None
+
+    async def wait_for_event(
+        self, name: str, event_type: str, timeout: int | float | str = "24 hours"
+    ) -> dict[str, Any]:
+        if not isinstance(event_type, str) or not event_type:
+            raise ConfigurationError(
+                f"an event type must be a non-empty string, got {event_type!r}"
+            )
+        if len(event_type) > MAX_EVENT_TYPE_LENGTH:
+            raise ConfigurationError(
+                f"event type is {len(event_type)} characters; the limit is {MAX_EVENT_TYPE_LENGTH}"
+            )
+        ms = parse_duration(timeout, what=f"wait_for_event {name!r} timeout")
+        if ms > MAX_SLEEP_MS:
+            raise ConfigurationError(
+                f"wait_for_event {name!r} timeout is {format_duration(ms)}; the limit is 365 days"
+            )
+        self._claim(name)
+        try:
+            event = await self._step.wait_for_event(name, event_type, timeout=timeout)
+        except _FATAL:
+            raise
+        except Exception as exc:
+            if _is_timeout(exc):
+                raise StepTimeoutError(
+                    f"wait_for_event {name!r} timed out after {format_duration(ms)} "
+                    f"without a {event_type!r} event"
+                ) from None
+            raise _failure(exc, f"wait_for_event {name!r}", ms) from None
+        event = plain(event) if isinstance(event, Mapping) else {}
+        return {
+            "type": event.get("type", event_type),
+            "payload": event.get("payload"),
+            "timestamp": _aware(event.get("timestamp")),
+        }
+
+    def _claim(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ConfigurationError(f"a step name must be a non-empty string, got {name!r}")
+        if len(name) > MAX_STEP_NAME_LENGTH:
+            raise ConfigurationError(
+                f"step name is {len(name)} characters; the limit is {MAX_STEP_NAME_LENGTH}"
+            )
+        if _CONTROL.search(name):
+            raise ConfigurationError(f"step name {name!r} contains control characters")
+        if name in self._claimed:
+            raise StepError(
+                f"step name {name!r} is used twice in this instance: step names must be "
+                "unique within an instance"
+            )
+        self._claimed.add(name)
+
+
+async def run_workflow(fn: WorkflowFn, event: Any, step: Any) -> Any:
+    """Run ``fn(event, step)`` as a Workflow's ``run`` body: with our Step port, and with an
+    error that escapes it carried intact to the instance's status (``{"name", "message"}``
+    of the original error, which :class:`~.launcher.WorkflowLauncher` reads back)."""
+    port = WorkflowsStep(step)
+    try:
+        return await fn(plain(event) if isinstance(event, Mapping) else event, port)
+    except _FATAL:
+        raise
+    except BaseException as exc:
+        raise carrier(encode_error(exc)) from None
+
+
+async def _attempt(name: str, fn: StepFn, attempt: int) -> Any:
+    """One attempt, inside Workflows: the result as JSON, or the error made to cross."""
+    try:
+        result = fn(StepContext(name, attempt))
+        if inspect.isawaitable(result):
+            result = await result
+    except _FATAL:
+        raise
+    except BaseException as exc:
+        encoded = encode_error(exc)
+        if not is_retryable(exc):
+            return {FAILED_STEP_KEY: encoded}
+        raise carrier(encoded) from None
+    try:
+        text = _encode_result(result, f"the result of step {name!r}")
+    except StepError as exc:  # not JSON, or too large: retrying would not help
+        return {FAILED_STEP_KEY: encode_error(exc)}
+    # The JSON round trip, so that the first run sees exactly what a replay will.
+    return json.loads(text)
+
+
+def _failure(exc: BaseException, what: str, timeout_ms: float) -> BaseException:
+    """Our error for what Workflows threw back from a step that failed for good."""
+    text = js_error_text(exc)
+    carried = find_carried(text)
+    if carried is not None:
+        return decode_error(carried)
+    if _is_timeout(exc):
+        return StepTimeoutError(f"{what} timed out after {format_duration(timeout_ms)}")
+    name = js_error_name(exc)
+    if name == "NonRetryableError":
+        return NonRetryableError(text)
+    error = StepError(f"{what} failed: {text}" if text else f"{what} failed")
+    error.error_name = name  # type: ignore[attr-defined]
+    return error
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    return js_error_name(exc) == "WorkflowTimeoutError" or (
+        "WorkflowTimeoutError" in js_error_text(exc)
+    )
+
+
+def _attempt_number(ctx: Any) -> int:
+    attempt = ctx.get("attempt") if isinstance(ctx, Mapping) else getattr(ctx, "attempt", None)
+    try:
+        return max(1, int(attempt)) if attempt is not None else 1
+    except (TypeError, ValueError):
+        return 1
+
+
+def _encode_result(value: Any, what: str) -> str:
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StepError(f"{what} is not JSON: {exc}") from None
+    if len(text) * 4 > MAX_RESULT_BYTES:
+        size = len(text.encode("utf-8"))
+        if size > MAX_RESULT_BYTES:
+            raise StepResultTooLargeError(
+                f"{what} is {size} bytes of JSON; the limit is 1 MiB ({MAX_RESULT_BYTES} bytes)"
+            )
+    return text
+
+
+def _check_config(config: Mapping[str, Any] | None) -> float:
+    """Refuse what Workflows would refuse, clearly; the attempt timeout in ms."""
+    if config is None:
+        return DEFAULT_TIMEOUT_MS
+    if not isinstance(config, Mapping):
+        raise ConfigurationError(f"a step config must be a dict, got {type(config).__name__}")
+    unknown = set(config) - _CONFIG_KEYS
+    if unknown:
+        raise ConfigurationError(
+            f"unknown step config keys {sorted(unknown)}: use 'retries' and 'timeout'"
+        )
+    retries = config.get("retries")
+    if retries is not None:
+        if not isinstance(retries, Mapping):
+            raise ConfigurationError("step config 'retries' must be a dict {limit, delay, backoff}")
+        unknown = set(retries) - _RETRY_KEYS
+        if unknown:
+            raise ConfigurationError(
+                f"unknown keys {sorted(unknown)} in step config 'retries': "
+                "use 'limit', 'delay' and 'backoff'"
+            )
+        limit = retries.get("limit", 5)
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
+            raise ConfigurationError(f"retries.limit must be an integer from 0 to 10000: {limit!r}")
+        if "delay" in retries:
+            parse_duration(retries["delay"], what="retries.delay")
+        if "backoff" in retries and retries["backoff"] not in _BACKOFFS:
+            raise ConfigurationError(
+                "retries.backoff must be 'constant', 'linear' or 'exponential', "
+                f"got {retries['backoff']!r}"
+            )
+    if config.get("timeout") is None:
+        return DEFAULT_TIMEOUT_MS
+    timeout = parse_duration(config["timeout"], what="step timeout")
+    if timeout <= 0:
+        raise ConfigurationError("a step timeout must be more than 0")
+    return timeout
+
+
+def _js_config(config: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The config as plain dicts (the SDK converts it for JS; a mapping proxy would not)."""
+    if not config:
+        return None
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in config.items()}
+
+
+def plain(value: Any) -> Any:
+    """A value that came over RPC as plain Python: the SDK's ``JsDict`` becomes ``dict``."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _aware(value: Any) -> datetime:
+    """Workflows' event timestamp as an aware UTC datetime (the SDK gives a naive local
+    one: UTC inside a Worker)."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC) if value.tzinfo is None else value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000.0, UTC)
+    return datetime.fromtimestamp(0, UTC)

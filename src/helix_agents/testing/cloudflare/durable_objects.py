@@ -1,0 +1,450 @@
+"""A fake of SQLite-backed Durable Objects: namespace, stubs, state, storage, alarms and
+hibernatable WebSockets.
+
+:class:`FakeDurableObjectNamespace` is what ``env.<BINDING>`` is. ``getByName(name)`` (or
+``get(idFromName(name))``) gives a stub; calling a public method on it is an RPC: the
+arguments and the result cross as the SDK converts them (:mod:`.jsvalues`), the object is
+constructed on first use (``cls(ctx, env)``), and an exception comes back as a
+``JsException`` carrying the Python traceback. ``stub.fetch(...)`` calls the object's
+``fetch``. Each call counts in :attr:`~FakeDurableObjectNamespace.calls` (a subrequest of
+the caller).
+
+An object's *storage* outlives its Python instance: :meth:`~FakeDurableObjectNamespace.evict`
+drops the instance (calls in flight fail as they do when an object is reset), and the next
+call or WebSocket event constructs a fresh one over the same SQLite database, alarm and
+sockets. Storage follows workerd's rules where the runtime depends on them:
+``sql.exec`` refuses ``BEGIN``/``SAVEPOINT``/``COMMIT``/``ROLLBACK``/``RELEASE`` (use
+``transactionSync``), at most 100 bound parameters, cursors with ``toArray()`` and
+``one()``; ``transactionSync(fn)`` rolls back when ``fn`` raises. Alarms fire when a test
+calls :meth:`~FakeDurableObjectNamespace.run_alarms`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ...db.sqltext import first_keyword
+from .jsvalues import JsArray, JsDict, JsException, from_rpc, js_error, python_error, to_rpc
+from .websockets import FakeWebSocket, WebSocketRequestResponsePair, _Host
+
+__all__ = [
+    "FakeDurableObjectId",
+    "FakeDurableObjectNamespace",
+    "FakeDurableObjectState",
+    "FakeDurableObjectStorage",
+    "FakeSqlStorage",
+]
+
+_TRANSACTION_WORDS = frozenset({"BEGIN", "COMMIT", "END", "ROLLBACK", "SAVEPOINT", "RELEASE"})
+_TRANSACTION_MESSAGE = (
+    "To execute a transaction, please use the state.storage.transaction() or "
+    "state.storage.transactionSync() APIs instead of the SQL BEGIN TRANSACTION or SAVEPOINT "
+    "statements. The JavaScript API is safer because it will automatically roll back on "
+    "exceptions, and because it interacts correctly with Durable Objects' automatic atomic "
+    "write coalescing."
+)
+_RESET_MESSAGE = "Durable Object reset because its code was updated."
+_MAX_PARAMS = 100
+_MAX_TAGS = 10
+
+
+class FakeDurableObjectId:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._hex = hashlib.sha256(name.encode()).hexdigest()
+
+    def toString(self) -> str:
+        return self._hex
+
+    def equals(self, other: Any) -> bool:
+        return isinstance(other, FakeDurableObjectId) and other._hex == self._hex
+
+
+class FakeSqlCursor:
+    def __init__(self, columns: list[str], rows: list[tuple[Any, ...]], written: int) -> None:
+        self.columnNames = JsArray(columns)
+        self._rows = [JsDict(zip(columns, row, strict=True)) for row in rows]
+        self.rowsRead = len(rows)
+        self.rowsWritten = written
+
+    def toArray(self) -> JsArray:
+        rows, self._rows = self._rows, []
+        return JsArray(rows)
+
+    def one(self) -> JsDict:
+        if len(self._rows) != 1:
+            raise js_error(
+                "Error", f"Expected exactly one result from SQL query, but got {len(self._rows)}."
+            )
+        return self._rows.pop()
+
+    def raw(self) -> JsArray:
+        rows, self._rows = self._rows, []
+        return JsArray(JsArray(row.values()) for row in rows)
+
+    def __iter__(self) -> Any:
+        rows, self._rows = self._rows, []
+        return iter(rows)
+
+
+class FakeSqlStorage:
+    """``ctx.storage.sql`` over one SQLite connection (the object's database)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._depth = 0
+        self.statements = 0
+
+    @property
+    def databaseSize(self) -> int:
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        return int(pages) * int(size)
+
+    def exec(self, query: str, *bindings: Any) -> FakeSqlCursor:
+        if first_keyword(query) in _TRANSACTION_WORDS:
+            raise js_error("Error", _TRANSACTION_MESSAGE)
+        if len(bindings) > _MAX_PARAMS:
+            raise js_error("Error", "too many SQL variables: SQLITE_ERROR")
+        for value in bindings:
+            if not (value is None or isinstance(value, str | int | float | bytes)) or isinstance(
+                value, bool
+            ):
+                raise js_error("TypeError", f"Unsupported type for a SQL binding: {value!r}")
+        self.statements += 1
+        try:
+            cursor = self._conn.execute(query, bindings)
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            rows = cursor.fetchall() if cursor.description else []
+            written = 0 if cursor.description else max(cursor.rowcount, 0)
+        except sqlite3.Error as exc:
+            raise js_error("Error", f"{exc}: SQLITE_ERROR") from None
+        return FakeSqlCursor(columns, rows, written)
+
+    def _transaction(self, fn: Callable[[], Any]) -> Any:
+        name = f"tx{self._depth}"
+        self._conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            result = fn()
+        except BaseException as exc:
+            self._depth -= 1
+            self._conn.execute(f"ROLLBACK TO {name}")
+            self._conn.execute(f"RELEASE {name}")
+            # The exception crossed into JS and back: only its text survives.
+            raise exc if isinstance(exc, JsException) else python_error(exc) from None
+        self._depth -= 1
+        self._conn.execute(f"RELEASE {name}")
+        return result
+
+
+class FakeDurableObjectStorage:
+    """``ctx.storage``: SQL, the synchronous transaction, key-value and the alarm."""
+
+    def __init__(self, record: _ObjectRecord) -> None:
+        self._record = record
+        self.sql = FakeSqlStorage(record.conn)
+
+    def transactionSync(self, fn: Callable[[], Any]) -> Any:
+        return self.sql._transaction(fn)
+
+    async def transaction(self, fn: Callable[[Any], Any]) -> Any:
+        result = fn(self)
+        return await result if inspect.isawaitable(result) else result
+
+    async def get(self, key: Any) -> Any:
+        if isinstance(key, list):
+            return JsDict({k: self._record.kv[k] for k in key if k in self._record.kv})
+        return self._record.kv.get(key)
+
+    async def put(self, key: Any, value: Any = None) -> None:
+        if isinstance(key, dict):
+            self._record.kv.update(key)
+        else:
+            self._record.kv[key] = value
+
+    async def delete(self, key: Any) -> Any:
+        keys = key if isinstance(key, list) else [key]
+        found = [k for k in keys if self._record.kv.pop(k, None) is not None]
+        return len(found) if isinstance(key, list) else bool(found)
+
+    async def deleteAll(self) -> None:
+        self._record.kv.clear()
+        tables = self._record.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+        ).fetchall()
+        for (table,) in tables:
+            self._record.conn.execute(f'DROP TABLE IF EXISTS "{table}"')
+        self._record.alarm = None
+
+    async def setAlarm(self, when: Any) -> None:
+        if isinstance(when, datetime):
+            when = when.timestamp() * 1000
+        self._record.alarm = float(when)
+
+    async def getAlarm(self) -> float | None:
+        return self._record.alarm
+
+    async def deleteAlarm(self) -> None:
+        self._record.alarm = None
+
+
+@dataclass
+class _ObjectRecord:
+    """What outlives an object's Python instance: storage, alarm, sockets."""
+
+    name: str
+    conn: sqlite3.Connection
+    kv: dict[Any, Any] = field(default_factory=dict)
+    alarm: float | None = None
+    sockets: list[tuple[FakeWebSocket, list[str]]] = field(default_factory=list)
+    auto_response: WebSocketRequestResponsePair | None = None
+    instance: Any = None
+    state: FakeDurableObjectState | None = None
+    in_flight: set[asyncio.Task[Any]] = field(default_factory=set)
+    constructions: int = 0
+
+
+class FakeDurableObjectState(_Host):
+    """``ctx`` as a Durable Object's constructor receives it (through the SDK)."""
+
+    def __init__(self, namespace: FakeDurableObjectNamespace, record: _ObjectRecord) -> None:
+        self._namespace = namespace
+        self._record = record
+        self.id = FakeDurableObjectId(record.name)
+        self.storage = FakeDurableObjectStorage(record)
+
+    # -- hibernatable WebSockets ---------------------------------------------------------
+
+    def acceptWebSocket(self, ws: FakeWebSocket, tags: Any = None) -> None:
+        if tags is not None and not isinstance(tags, JsArray):
+            raise js_error(
+                "TypeError",
+                "Failed to execute 'acceptWebSocket': parameter 2 is not a JS array (pass "
+                "to_js([...]))",
+            )
+        tag_list = [str(t) for t in (tags or [])]
+        if len(tag_list) > _MAX_TAGS or any(len(t) > 256 for t in tag_list):
+            raise js_error("Error", "a WebSocket takes at most 10 tags of 256 characters")
+        if ws.host is not None or ws.accepted:
+            raise js_error("TypeError", "The WebSocket has already been accepted.")
+        ws.host = self
+        self._record.sockets.append((ws, tag_list))
+
+    def getWebSockets(self, tag: str | None = None) -> JsArray:
+        return JsArray(
+            ws
+            for ws, tags in self._record.sockets
+            if ws.readyState == 1 and (tag is None or tag in tags)
+        )
+
+    def getTags(self, ws: FakeWebSocket) -> JsArray:
+        for candidate, tags in self._record.sockets:
+            if candidate is ws:
+                return JsArray(tags)
+        raise js_error("TypeError", "the WebSocket was not accepted by this object")
+
+    def setWebSocketAutoResponse(self, pair: WebSocketRequestResponsePair | None = None) -> None:
+        self._record.auto_response = pair
+
+    def getWebSocketAutoResponse(self) -> WebSocketRequestResponsePair | None:
+        return self._record.auto_response
+
+    def auto_response(self) -> WebSocketRequestResponsePair | None:
+        return self._record.auto_response
+
+    async def deliver_message(self, ws: FakeWebSocket, message: Any) -> None:
+        await self._namespace._event(self._record.name, "webSocketMessage", ws, message)
+
+    async def deliver_close(self, ws: FakeWebSocket, code: int, reason: str) -> None:
+        try:
+            await self._namespace._event(
+                self._record.name, "webSocketClose", ws, code, reason, True
+            )
+        finally:
+            ws.readyState = 3  # the runtime answers the close if the handler did not
+            self._record.sockets = [(w, t) for w, t in self._record.sockets if w is not ws]
+
+    # -- the rest of ctx -----------------------------------------------------------------
+
+    def waitUntil(self, awaitable: Any) -> None:
+        self._namespace._background.add(asyncio.ensure_future(awaitable))
+
+    async def blockConcurrencyWhile(self, fn: Callable[[], Any]) -> Any:
+        result = fn()
+        return await result if inspect.isawaitable(result) else result
+
+
+class FakeDurableObjectStub:
+    """A stub: public methods are RPC calls; ``fetch`` calls the object's ``fetch``."""
+
+    def __init__(self, namespace: FakeDurableObjectNamespace, name: str) -> None:
+        self._namespace = namespace
+        self.name = name
+        self.id = FakeDurableObjectId(name)
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        async def call(*args: Any) -> Any:
+            return await self._namespace._rpc(self.name, method, args)
+
+        return call
+
+    async def fetch(self, resource: Any, **options: Any) -> Any:
+        from .shim import workers_module
+
+        Request = workers_module().Request
+        request = resource if isinstance(resource, Request) else Request(resource, **options)
+        return await self._namespace._rpc(self.name, "fetch", (request,), raw=True)
+
+
+class FakeDurableObjectNamespace:
+    """``env.<BINDING>`` for a Durable Object class (see the module docstring)."""
+
+    def __init__(self, cls: Any = None, env: Any = None) -> None:
+        self._cls = cls
+        self._env = env
+        self._records: dict[str, _ObjectRecord] = {}
+        self._background: set[asyncio.Future[Any]] = set()
+        #: RPC calls per object name (each one a subrequest of its caller).
+        self.calls: dict[str, int] = {}
+
+    def bind(self, cls: Any, env: Any) -> None:
+        self._cls, self._env = cls, env
+
+    # -- the binding's API ---------------------------------------------------------------
+
+    def getByName(self, name: str) -> FakeDurableObjectStub:
+        return FakeDurableObjectStub(self, str(name))
+
+    def idFromName(self, name: str) -> FakeDurableObjectId:
+        return FakeDurableObjectId(str(name))
+
+    def get(self, object_id: FakeDurableObjectId) -> FakeDurableObjectStub:
+        return FakeDurableObjectStub(self, object_id.name)
+
+    # -- what tests drive ----------------------------------------------------------------
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+    def names(self) -> list[str]:
+        return list(self._records)
+
+    def instance(self, name: str) -> Any:
+        """The live Python instance of object ``name`` (None when evicted)."""
+        record = self._records.get(name)
+        return None if record is None else record.instance
+
+    def constructions(self, name: str) -> int:
+        record = self._records.get(name)
+        return 0 if record is None else record.constructions
+
+    def sockets(self, name: str) -> list[FakeWebSocket]:
+        record = self._records.get(name)
+        return [] if record is None else [ws for ws, _ in record.sockets if ws.readyState == 1]
+
+    def alarm(self, name: str) -> float | None:
+        record = self._records.get(name)
+        return None if record is None else record.alarm
+
+    def sql(self, name: str) -> sqlite3.Connection:
+        return self._records[name].conn
+
+    async def evict(self, name: str | None = None) -> None:
+        """Drop the Python instance of ``name`` (or of every object), as hibernation or a
+        reset does: calls in flight fail with the reset error; storage, alarm and
+        accepted WebSockets stay."""
+        for record in [self._records[name]] if name is not None else list(self._records.values()):
+            record.instance = None
+            record.state = None
+            tasks = list(record.in_flight)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def run_alarms(self, now: float) -> list[str]:
+        """Fire every alarm due at ``now`` (ms); the names of the objects woken."""
+        fired = []
+        for record in list(self._records.values()):
+            if record.alarm is not None and record.alarm <= now:
+                record.alarm = None
+                await self._event(record.name, "alarm")
+                fired.append(record.name)
+        return fired
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _record(self, name: str) -> _ObjectRecord:
+        record = self._records.get(name)
+        if record is None:
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            record = self._records[name] = _ObjectRecord(name, conn)
+        return record
+
+    def _instance(self, name: str) -> Any:
+        record = self._record(name)
+        if record.instance is None:
+            if self._cls is None:
+                raise RuntimeError("no Durable Object class is bound to this namespace")
+            state = FakeDurableObjectState(self, record)
+            for ws, _ in record.sockets:
+                ws.host = state
+            record.state = state
+            record.constructions += 1
+            try:
+                record.instance = self._cls(state, self._env)
+            except BaseException as exc:
+                raise python_error(exc) from None
+        return record.instance
+
+    async def _rpc(self, name: str, method: str, args: tuple[Any, ...], raw: bool = False) -> Any:
+        self.calls[name] = self.calls.get(name, 0) + 1
+        if not raw:
+            args = tuple(from_rpc(to_rpc(a)) for a in args)
+        instance = self._instance(name)
+        function = getattr(type(instance), method, None)
+        if not callable(function) or method.startswith("_"):
+            raise js_error(
+                "TypeError", f"The RPC receiver does not implement the method {method!r}."
+            )
+        record = self._records[name]
+        task = asyncio.ensure_future(function(instance, *args))
+        record.in_flight.add(task)
+        try:
+            result = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled() and record.instance is not instance:
+                raise js_error("Error", _RESET_MESSAGE) from None
+            raise
+        except JsException:
+            raise
+        except BaseException as exc:
+            raise python_error(exc) from None
+        finally:
+            record.in_flight.discard(task)
+        return result if raw else from_rpc(to_rpc(result))
+
+    async def _event(self, name: str, handler: str, *args: Any) -> None:
+        """A WebSocket event or an alarm: wakes the object if needed; a handler that the
+        class does not define is skipped (its arguments are dropped if it takes fewer)."""
+        instance = self._instance(name)
+        function = getattr(type(instance), handler, None)
+        if function is None:
+            return
+        params = list(inspect.signature(function).parameters.values())[1:]
+        if not any(p.kind == p.VAR_POSITIONAL for p in params):
+            args = args[: len(params)]
+        result = function(instance, *args)
+        if inspect.isawaitable(result):
+            await result
