@@ -183,19 +183,27 @@ class SubmitToolResultBody(_Body):
     reason: str | None = Field(default=None, max_length=1000)
 
     def kind(self) -> Literal["result", "approval"]:
-        if self.approval_id is not None:
-            if self.approved is None:
-                raise UnprocessableError("an approval decision needs 'approved' (true or false)")
+        """Which submission this is; a 422 for a body that is neither or both."""
+        if self.approved is not None:
+            if self.tool_call_id is None and self.approval_id is None:
+                raise UnprocessableError("an approval decision needs 'toolCallId' or 'approvalId'")
             if self.error_text is not None or "output" in self.model_fields_set:
                 raise UnprocessableError(
                     "send either a tool result (toolCallId with output or errorText) or an "
-                    "approval (approvalId with approved), not both"
+                    "approval decision (approved, with toolCallId or approvalId), not both"
                 )
             return "approval"
         if self.tool_call_id is None:
-            raise UnprocessableError("the body needs 'toolCallId' (a result) or 'approvalId'")
-        if self.approved is not None:
-            raise UnprocessableError("'approved' belongs to an approval: send 'approvalId'")
+            raise UnprocessableError(
+                "the body needs 'toolCallId' with 'output' or 'errorText' (a client tool's "
+                "result), or 'approved' with 'toolCallId' or 'approvalId' (a decision)"
+            )
+        if self.approval_id is not None or self.reason is not None:
+            raise UnprocessableError(
+                "'approvalId' and 'reason' belong to a decision: send 'approved'"
+            )
+        if self.error_text is not None and "output" in self.model_fields_set:
+            raise UnprocessableError("send 'output' or 'errorText', not both")
         if self.error_text is None and "output" not in self.model_fields_set:
             raise UnprocessableError("a tool result needs 'output' or 'errorText'")
         return "result"

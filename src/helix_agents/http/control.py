@@ -7,6 +7,8 @@ no run is active, resuming a run that is not interrupted.
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -58,27 +60,62 @@ async def resume(request: Request) -> Response:
 async def submit_tool_result(request: Request) -> Response:
     """A client tool's result or an approval decision for a pending call.
 
-    The input is validated in full; applying it belongs to the approvals and client-tools
-    work, which this server does not do yet, so a well-formed submission is answered 409:
-    either nothing is pending, or the pending call cannot be completed over HTTP yet.
+    The executor is the security boundary: it accepts a submission only for a call pending
+    in this session (or a child it started), from the session's owner, once (409 otherwise).
+    When nothing else waits, the run resumes as a new instance: the answer names it, or,
+    for a client that accepts ``text/event-stream``, is its stream.
     """
     api, user, session_id = await _prelude(request)
     body = parse_body(SubmitToolResultBody, await read_json(request, api.settings.max_body_bytes))
     kind = body.kind()
-    state = await api.session(session_id, user)
+    tool_call_id = body.tool_call_id
+    if tool_call_id is None:
+        tool_call_id = await _call_of_approval(api, session_id, user, body.approval_id)
+    executor = api.executor
     if kind == "approval":
-        pending = [p for p in state.pending_client_tool_calls if p.approval_id == body.approval_id]
-        what = f"approval {body.approval_id!r}"
+        submission = await executor.submit_tool_result(
+            session_id,
+            tool_call_id=tool_call_id,
+            approved=body.approved,
+            reason=body.reason,
+            approval_id=body.approval_id,
+            user_id=user,
+        )
+    elif body.error_text is not None:
+        submission = await executor.submit_tool_result(
+            session_id,
+            tool_call_id=tool_call_id,
+            result=body.error_text,
+            is_error=True,
+            user_id=user,
+        )
     else:
-        pending = [
-            p for p in state.pending_client_tool_calls if p.tool_call_id == body.tool_call_id
-        ]
-        what = f"tool call {body.tool_call_id!r}"
-    if not pending:
-        raise ConflictError(f"session {session_id!r} has no pending {what}")
-    raise ConflictError(
-        f"{what} is pending, but this server cannot take tool results or approvals yet"
-    )
+        submission = await executor.submit_tool_result(
+            session_id, tool_call_id=tool_call_id, result=body.output, user_id=user
+        )
+    resumed = submission.resumed
+    if resumed is not None and "text/event-stream" in request.headers.get("accept", ""):
+        return run_stream_response(api, resumed.session_id, resumed.run_id, 0)
+    answer: dict[str, Any] = {
+        "sessionId": submission.session_id,
+        "toolCallId": submission.tool_call_id,
+        "kind": submission.kind,
+        "decision": submission.decision,
+        "stillPending": submission.still_pending,
+        "resumedRunId": resumed.run_id if resumed is not None else None,
+    }
+    return JsonResponse(answer)
+
+
+async def _call_of_approval(
+    api: ApiContext, session_id: str, user: str | None, approval_id: str | None
+) -> str:
+    """The tool call an approval id (the AI SDK's handle for it) stands for."""
+    state = await api.session(session_id, user)
+    for pending in state.pending_client_tool_calls:
+        if pending.approval_id is not None and pending.approval_id == approval_id:
+            return pending.tool_call_id
+    raise ConflictError(f"session {session_id!r} has no pending approval {approval_id!r}")
 
 
 async def _prelude(request: Request) -> tuple[ApiContext, str | None, str]:

@@ -23,6 +23,7 @@ from ..errors import (
     InvalidIdError,
     SessionNotFoundError,
     StreamNotFoundError,
+    ToolSubmissionError,
     UnknownAgentError,
     ValueTooLargeError,
 )
@@ -128,6 +129,7 @@ _STATUSES: Final[tuple[tuple[type[HelixError], int], ...]] = (
     (SessionNotFoundError, 404),
     (StreamNotFoundError, 404),
     (UnknownAgentError, 422),
+    (ToolSubmissionError, 422),
     (ConflictError, 409),
     (ValueTooLargeError, 413),
 )

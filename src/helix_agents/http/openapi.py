@@ -122,6 +122,7 @@ def _schemas() -> dict[str, Any]:
         "payload_too_large",
         "value_too_large",
         "invalid_request",
+        "invalid_tool_submission",
         "unknown_agent",
     ]
     return {
@@ -237,7 +238,8 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "additionalProperties": False,
             "description": "A client tool's result (`toolCallId` with `output` or "
-            "`errorText`) or an approval decision (`approvalId` with `approved`).",
+            "`errorText`) or an approval decision (`approved`, with `toolCallId` or the "
+            "request's `approvalId`, and an optional `reason`).",
             "properties": {
                 "toolCallId": {"type": "string", "maxLength": 256},
                 "output": {},
@@ -245,6 +247,18 @@ def _schemas() -> dict[str, Any]:
                 "approvalId": {"type": "string", "maxLength": 256},
                 "approved": {"type": "boolean"},
                 "reason": {"type": "string", "maxLength": 1000},
+            },
+        },
+        "SubmissionResult": {
+            "type": "object",
+            "required": ["sessionId", "toolCallId", "kind", "stillPending"],
+            "properties": {
+                "sessionId": {"type": "string", "description": "The session holding the call."},
+                "toolCallId": {"type": "string"},
+                "kind": {"enum": ["approval", "client"]},
+                "decision": {"enum": ["approved", "denied", None]},
+                "stillPending": {"type": "array", "items": {"type": "string"}},
+                "resumedRunId": {"type": ["string", "null"]},
             },
         },
         "RunAccepted": {
@@ -440,17 +454,36 @@ def openapi_document(*, authenticated: bool, chat_page: bool, version: str) -> d
             "post": {
                 "operationId": "submitToolResult",
                 "summary": "A client tool's result, or an approval decision",
-                "description": "The input is validated in full. This server does not apply "
-                "tool results or approvals yet: a well-formed submission is answered 409.",
+                "description": "Settles one pending call of the session (or of a child "
+                "session it started), from the session's owner, once. When nothing else "
+                "waits, the run resumes as a new instance: the answer names it, or, when the "
+                "request accepts `text/event-stream`, is that instance's stream.",
                 "requestBody": {
                     "required": True,
                     "content": {_JSON: {"schema": _ref("SubmitToolResultRequest")}},
                 },
                 "responses": {
+                    "200": {
+                        "description": "Accepted. JSON, or the resumed instance's stream "
+                        "(with Accept: text/event-stream, when the submission resumed the run).",
+                        "headers": _STREAM_HEADERS,
+                        "content": {
+                            _JSON: {"schema": _ref("SubmissionResult")},
+                            _SSE: {"schema": {"type": "string"}, "x-event-data": _ref("UIChunk")},
+                        },
+                    },
                     **session_errors,
                     **body_errors,
                     "400": _err("A malformed session id, or a body that is not JSON."),
-                    "409": _err("Nothing matching is pending (`conflict`)."),
+                    "409": _err(
+                        "Nothing matching is pending, it was already settled, or its "
+                        "suspension expired (`conflict`)."
+                    ),
+                    "422": _err(
+                        "JSON of the wrong shape (`invalid_request`), or a submission of the "
+                        "wrong kind for the call, or a result that fails the tool's output "
+                        "schema (`invalid_tool_submission`)."
+                    ),
                 },
             },
         },

@@ -1,0 +1,125 @@
+"""Approvals and client tools over HTTP: the stream, the snapshot and submit-tool-result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from helix_agents import Agent, tool
+from helix_agents.testing import FunctionModel, call_tool
+
+from .harness import assistant_text, read_wire
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def bank(executed: list[int]) -> Agent:
+    @tool(requires_approval=True)
+    def transfer(amount: int) -> str:
+        """Move money."""
+        executed.append(amount)
+        return f"sent {amount}"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("transfer", amount=100)
+        result = info.tool_results[-1]
+        return f"{result.status}: {result.content}"
+
+    return Agent(name="bank", tools=[transfer], model=FunctionModel(model))
+
+
+async def suspended(client: Any, session: str, headers: Any = None) -> dict[str, Any]:
+    async with client.stream(
+        "POST", "/chat", json={"message": "pay", "sessionId": session}, headers=headers
+    ) as res:
+        wire = await read_wire(res)
+    kinds = [c["type"] for c in wire.chunks]
+    assert kinds[-3:] == ["tool-approval-request", "finish-step", "finish"] or kinds[-2:] == [
+        "tool-approval-request",
+        "finish",
+    ], kinds
+    assert wire.chunks[-1] == {"type": "finish", "finishReason": "tool-calls"}
+    request = next(c for c in wire.chunks if c["type"] == "tool-approval-request")
+    return request
+
+
+async def test_approve_over_http(make_server: Any) -> None:
+    executed: list[int] = []
+    server = await make_server(bank(executed))
+    async with server.client() as client:
+        request = await suspended(client, "pay1")
+        snap = (await client.get("/chat/pay1")).json()
+        assert snap["status"] == "suspended_client_tool"
+        assert (await client.get("/chat/pay1/stream")).status_code == 204
+        part = snap["messages"][1]["parts"][-1]
+        assert part["type"] == "tool-transfer"
+        assert part["state"] == "approval-requested"
+        assert part["approval"] == {"id": request["approvalId"]}
+        # The AI SDK knows the approval by its id: that is enough to decide.
+        async with client.stream(
+            "POST",
+            "/chat/pay1/submit-tool-result",
+            json={"approvalId": request["approvalId"], "approved": True},
+            headers={"accept": "text/event-stream"},
+        ) as res:
+            assert res.status_code == 200
+            assert res.headers["x-helix-run-id"] == "pay1--t1--r1"
+            wire = await read_wire(res)
+        assert executed == [100]
+        assert {
+            "type": "tool-output-available",
+            "toolCallId": request["toolCallId"],
+            "output": "sent 100",
+        } in wire.chunks
+        assert assistant_text(wire.chunks) == "success: sent 100"
+        # Once only.
+        again = await client.post(
+            "/chat/pay1/submit-tool-result",
+            json={"toolCallId": request["toolCallId"], "approved": True},
+        )
+        assert again.status_code == 409
+        snap = (await client.get("/chat/pay1")).json()
+        part = next(p for p in snap["messages"][1]["parts"] if p["type"] == "tool-transfer")
+        assert part["state"] == "output-available"
+        assert executed == [100]
+
+
+async def test_deny_over_http(make_server: Any) -> None:
+    executed: list[int] = []
+    server = await make_server(bank(executed))
+    async with server.client() as client:
+        request = await suspended(client, "pay2")
+        res = await client.post(
+            "/chat/pay2/submit-tool-result",
+            json={"toolCallId": request["toolCallId"], "approved": False, "reason": "no"},
+        )
+        assert res.status_code == 200
+        answer = res.json()
+        assert answer["decision"] == "denied"
+        assert answer["resumedRunId"] == "pay2--t1--r1"
+        async with client.stream("GET", "/chat/pay2/stream", params={"from": "0"}) as res:
+            wire = await read_wire(res)
+        assert {"type": "tool-output-denied", "toolCallId": request["toolCallId"]} in wire.chunks
+        snap = (await client.get("/chat/pay2")).json()
+    assert executed == []
+    part = next(p for p in snap["messages"][1]["parts"] if p["type"] == "tool-transfer")
+    assert part["state"] == "output-denied"
+
+
+async def test_another_user_cannot_decide(make_server: Any) -> None:
+    executed: list[int] = []
+    server = await make_server(bank(executed), token={"ta": "alice", "tb": "bob"})
+    alice, bob = {"Authorization": "Bearer ta"}, {"Authorization": "Bearer tb"}
+    async with server.client() as client:
+        request = await suspended(client, "pay3", headers=alice)
+        res = await client.post(
+            "/chat/pay3/submit-tool-result",
+            json={"toolCallId": request["toolCallId"], "approved": True},
+            headers=bob,
+        )
+        assert res.status_code == 404
+        snap = (await client.get("/chat/pay3", headers=alice)).json()
+    assert snap["status"] == "suspended_client_tool"
+    assert executed == []
