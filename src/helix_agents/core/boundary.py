@@ -48,6 +48,7 @@ async def suspend_at_boundary(
     if view.run_status != RunStatus.ACTIVE or view.state is None:
         # An earlier attempt (or an abort) already ended the run.
         status = view.run_status or RunStatus.ABORTED
+        await run.report_end(status)
     else:
         if children:
             status = RunStatus.SUSPENDED_AWAITING_CHILDREN
@@ -92,6 +93,7 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
     reason = params.expired or "The suspension expired."
     view = await store.step_view(params.session_id, params.run_id)
     if view.run_status != RunStatus.ACTIVE:
+        await run.report_end(view.run_status or RunStatus.ABORTED)
         return {"status": (view.run_status or RunStatus.ABORTED).value, "error": reason}
     writer = run.writer(step=step_no, attempt=ctx.attempt)
     rows: list[tuple[int, Message]] = []

@@ -79,8 +79,12 @@ class ModelStep:
         if view.state is None:
             raise SessionNotFoundError(f"session {session_id!r} does not exist")
         if view.run_status != RunStatus.ACTIVE:
-            # Someone else (abort, supersede) already ended this run: write nothing.
-            return _final(view.run_status or RunStatus.ABORTED, sequence)
+            # Someone else (abort, supersede), or an earlier attempt of this step that died
+            # before the journal recorded it, already ended this run: write nothing, but
+            # make sure a parent heard of the end (reporting it twice is harmless).
+            ended = view.run_status or RunStatus.ABORTED
+            await run.report_end(ended)
+            return _final(ended, sequence)
         state = view.state
         if run.custom_state is None:
             run.custom_state = dict(state.custom_state)
@@ -433,7 +437,6 @@ class ModelStep:
             error=error,
             failure_reason=failure_reason,
             finish_reason="stop" if status == RunStatus.COMPLETED else "error",
-            output=output,
         )
         result = _final(status, sequence + len(to_write))
         result["output"] = output

@@ -165,7 +165,6 @@ class RunContext:
         error: str | None = None,
         failure_reason: str | None = None,
         finish_reason: str | None = None,
-        output: Any = None,
     ) -> None:
         """The stream's last chunks after the run ended in the store. A stream that is
         already ended (an abort, or this same step before a crash) is left alone.
@@ -174,12 +173,14 @@ class RunContext:
         runs inside the ending step, so a crash before it is repaired by the step's retry.
         """
         await self._end_chunks(status, writer, error, failure_reason, finish_reason)
+        await self.report_end(status)
+
+    async def report_end(self, status: RunStatus) -> None:
+        """Tell the parent session, if any, that this run ended (idempotent)."""
         if self.deps.launcher is not None and self.params.parent_session_id is not None:
             from .suspension import notify_parent
 
-            await notify_parent(
-                self.starter(), self.params.session_id, self.params.run_id, status, output
-            )
+            await notify_parent(self.starter(), self.params.session_id, self.params.run_id, status)
 
     async def _end_chunks(
         self,

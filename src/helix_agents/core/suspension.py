@@ -22,7 +22,7 @@ idempotent (deterministic instance ids), so two of these triggers racing start o
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import HelixError
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, RunStatus, SessionState
@@ -134,7 +134,7 @@ async def resume_if_ready(starter: RunStarter, session_id: str) -> RunParams | N
 
 
 async def notify_parent(
-    starter: RunStarter, session_id: str, run_id: str, status: RunStatus, output: Any = None
+    starter: RunStarter, session_id: str, run_id: str, status: RunStatus
 ) -> None:
     """Tell a child's parent that the child's run ``run_id`` ended with ``status``.
 
