@@ -61,3 +61,31 @@ def _entrypoint_factory(harness: WorkflowsHarness, workflow: str) -> Any:
             return await run_workflow(harness.functions[workflow], event, step)
 
     return lambda: Workflow(None, None)
+
+
+class DurableObjectStreamsHarness:
+    """The StreamManager suite over :class:`DOStreamManager` and the real
+    ``StreamManagerDO`` class on the fake namespace. With ``evict``, closing a manager also
+    evicts every object, so the next manager meets freshly constructed objects over the same
+    storage (a Durable Object's eviction or a deploy)."""
+
+    persistent = True
+
+    def __init__(self, *, evict: bool) -> None:
+        from helix_agents.agent import AgentRegistry
+        from helix_agents.hosts.cloudflare import CloudflareApp
+        from helix_agents.testing.cloudflare.durable_objects import FakeDurableObjectNamespace
+        from helix_agents.testing.cloudflare.platform import FakeEnv
+
+        self.evict = evict
+        app = CloudflareApp(AgentRegistry([]))
+        self.namespace = FakeDurableObjectNamespace(app.DurableObject, FakeEnv())
+
+    async def open(self) -> Any:
+        from helix_agents.hosts.cloudflare import DOStreamManager
+
+        return DOStreamManager(self.namespace)
+
+    async def close(self, streams: Any) -> None:
+        if self.evict:
+            await self.namespace.evict()

@@ -100,15 +100,13 @@ class StreamHub:
             appended = self.log.append(stream_id, decode_chunks(payload))
         except Exception as exc:
             return failure(exc)
+        # Counted before the wake-up: a woken read is still a reader, on its way back.
+        readers = self.readers(stream_id)
         if appended.last_seq >= appended.first_seq:
             self._wake(stream_id)
             self._fan_out(stream_id, appended)
         return success(
-            {
-                "last_seq": appended.last_seq,
-                "readers": self.readers(stream_id),
-                "stop": appended.stop_requested,
-            }
+            {"last_seq": appended.last_seq, "readers": readers, "stop": appended.stop_requested}
         )
 
     async def read(self, stream_id: str, after: int, timeout: float, limit: int) -> dict[str, Any]:

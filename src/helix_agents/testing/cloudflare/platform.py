@@ -151,6 +151,8 @@ class FakeCloudflare:
         self.workflows.bind(lambda: self.workflow_cls(FakeExecutionContext(), self.env))
         self.durable_objects.bind(self.durable_object_cls, self.env)
         self._background: list[asyncio.Future[Any]] = []
+        #: Requests the Worker answered.
+        self.requests = 0
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -187,6 +189,8 @@ class FakeCloudflare:
     async def send(self, request: Any) -> JsResponse:
         """Run ``Default.fetch(request)`` as one invocation; the JS response."""
         from .workers_sdk import pending
+
+        self.requests += 1
 
         async def invoke() -> Any:
             tasks: list[asyncio.Future[Any]] = []

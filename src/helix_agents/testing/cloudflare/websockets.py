@@ -120,7 +120,7 @@ class FakeWebSocket:
 
     # -- what a test uses (on the client half) ---------------------------------------------
 
-    async def receive(self, timeout: float = 10.0) -> str | bytes | None:
+    async def receive(self, timeout: float | None = 10.0) -> str | bytes | None:
         """The next message, or None once the socket is closed and drained."""
         item = await asyncio.wait_for(self._inbox.get(), timeout)
         if item is _CLOSED:

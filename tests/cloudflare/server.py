@@ -1,0 +1,97 @@
+"""The Cloudflare host served over real sockets, for the HTTP flows both hosts share.
+
+:func:`start_cloudflare_server` has the interface of ``tests.http.harness.start_server``
+(``url``, ``ws_url``, ``client()``, ``host.executor``, ``stop()``), but behind uvicorn sits
+the faked platform (:class:`FakeCloudflare` through :class:`WorkerASGI`) running a Worker
+made by :class:`CloudflareApp`: every request goes through the Worker's ``fetch`` and the
+SDK's ASGI adapter, runs are Workflow instances, streams live in the StreamManager Durable
+Object and WebSockets land on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import uvicorn
+
+from helix_agents import Agent, AgentRegistry
+from helix_agents.core.stream_writer import FlushPolicy
+from helix_agents.hosts.cloudflare import CloudflareApp
+from helix_agents.hosts.cloudflare.flush import CLOUDFLARE_FLUSH_POLICY
+from helix_agents.testing.cloudflare.asgi import WorkerASGI
+from helix_agents.testing.cloudflare.platform import FakeCloudflare
+
+
+@dataclass
+class CloudflareHostView:
+    """What the shared tests reach of a host: its executor."""
+
+    app: CloudflareApp
+    platform: FakeCloudflare
+
+    @property
+    def executor(self) -> Any:
+        return self.app.runtime(self.platform.env).executor
+
+
+@dataclass
+class CloudflareServer:
+    host: CloudflareHostView
+    app: CloudflareApp
+    platform: FakeCloudflare
+    url: str
+    uvicorn: uvicorn.Server
+    task: asyncio.Task[None]
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        kwargs.setdefault("timeout", httpx.Timeout(30.0))
+        return httpx.AsyncClient(base_url=self.url, **kwargs)
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url[len("http") :]
+
+    async def stop(self) -> None:
+        self.uvicorn.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        await self.platform.close()
+
+
+async def start_cloudflare_server(
+    *agents: Agent,
+    keep_alive: float = 15.0,
+    flush_policy: FlushPolicy = CLOUDFLARE_FLUSH_POLICY,
+    vars: dict[str, str] | None = None,
+    **app_kwargs: Any,
+) -> CloudflareServer:
+    app_kwargs.setdefault("environ", {})
+    app = CloudflareApp(
+        AgentRegistry(agents), flush_policy=flush_policy, keep_alive=keep_alive, **app_kwargs
+    )
+    platform = FakeCloudflare(app, vars=vars)
+    config = uvicorn.Config(
+        WorkerASGI(platform),
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        ws_ping_interval=None,
+    )
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    task = asyncio.ensure_future(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return CloudflareServer(
+        CloudflareHostView(app, platform), app, platform, f"http://127.0.0.1:{port}", server, task
+    )
