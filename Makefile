@@ -9,7 +9,7 @@ VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 
-.PHONY: dev test install install-node lint typecheck pytest bench clean
+.PHONY: dev test install install-node install-chromium lint typecheck pytest bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/venv
@@ -28,6 +28,15 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 
 install-node: node_modules/.installed
 
+# Headless Chromium (Debian's package) for the chat page's browser test. Skipped when it is
+# already there; the package lists are fetched only when apt does not know the package yet.
+install-chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  apt-cache show chromium >/dev/null 2>&1 || $$SUDO apt-get update -qq; \
+	  $$SUDO apt-get install -y -qq --no-install-recommends chromium; }
+
 dev: install
 	$(VENV)/bin/helix dev $(ARGS)
 
@@ -38,7 +47,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install install-node
+pytest: install install-node install-chromium
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest

@@ -2,7 +2,9 @@
 
 ``POST /chat`` takes either body. With ``useChat``'s ``{id, messages, trigger, messageId}``
 the server's stored history is the truth: only the text of the last user message is new
-input, and the client's other messages are not read. ``regenerate-message`` runs the last
+input, and the client's other messages are not read; when the last message is the
+assistant's, its tool parts may carry approval decisions (``approval-responded``) and client
+tool results, which are submitted as ``/submit-tool-result`` would (``ui_answers``). ``regenerate-message`` runs the last
 stored user message again as a new turn (history is append-only, so the earlier answer
 stays in it). With the Helix body ``{agentType, message, sessionId}`` the message is the
 input. Either way the answer is the new run's stream, from its first chunk.
@@ -42,7 +44,11 @@ async def post_chat(request: Request) -> Response:
     user = await api.user(request)
     data = await read_json(request, api.settings.max_body_bytes)
     if isinstance(data, dict) and "messages" in data:
-        handle = await _start_use_chat(api, request, parse_body(UseChatBody, data), user)
+        body = parse_body(UseChatBody, data)
+        answered = await _answer_tool_parts(api, body, user)
+        if answered is not None:
+            return answered
+        handle = await _start_use_chat(api, request, body, user)
     else:
         handle = await _start_helix(api, request, parse_body(HelixChatBody, data), user)
     return run_stream_response(api, handle.session_id, handle.run_id, 0)
@@ -59,6 +65,31 @@ def run_stream_response(api: ApiContext, session_id: str, run_id: str, after: in
     )
     headers = {**UI_MESSAGE_STREAM_HEADERS, SESSION_HEADER: session_id, RUN_HEADER: run_id}
     return SSEResponse(body, headers)
+
+
+async def _answer_tool_parts(
+    api: ApiContext, body: UseChatBody, user: str | None
+) -> Response | None:
+    """A post whose last message is the assistant's, carrying approval decisions
+    (``approval-responded``) or client tool results: submit them; the answer is the
+    resumed run's stream (202 with what still waits when the run does not resume yet)."""
+    last = body.messages[-1] if body.messages else None
+    if body.id is None or last is None or last.role != "assistant":
+        return None
+    from ..ui_answers import submit_ui_answers
+
+    parts = [part.model_dump() for part in last.parts]
+    submissions = await submit_ui_answers(api.executor, body.id, parts, user_id=user)
+    if submissions is None:
+        return None
+    for submission in reversed(submissions):
+        if submission.resumed is not None:
+            resumed = submission.resumed
+            return run_stream_response(api, resumed.session_id, resumed.run_id, 0)
+    waiting = sorted({c for s in submissions for c in s.still_pending})
+    return JsonResponse(
+        {"sessionId": body.id, "status": "waiting", "stillPending": waiting}, status_code=202
+    )
 
 
 async def _start_helix(

@@ -1,0 +1,125 @@
+"""The chat page of ``helix dev`` in headless Chromium: send, watch the answer stream in,
+reload mid-run and see the run carry on where it was, interrupt and resume."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from helix_agents import Agent
+from helix_agents.testing import FunctionModel, call_tool
+from tests.http.agents import gated_text, lookup
+
+from .cdp import Page
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+ASSISTANT_TEXT = (
+    "[...document.querySelectorAll('.msg[data-role=assistant] .part-text')]"
+    ".map(e => e.textContent).join('|')"
+)
+STATUS = "document.getElementById('status').dataset.status"
+
+
+def weather(gate: asyncio.Event) -> Agent:
+    """Looks the city up, says 20 words, waits for ``gate``, says 20 more."""
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        if not info.tool_results:
+            yield call_tool("lookup", city="Paris")
+            return
+        for i in range(20):
+            yield f"a{i} "
+        await gate.wait()
+        for i in range(20):
+            yield f"b{i} "
+
+    return Agent(name="weather", tools=[lookup], model=FunctionModel(stream_function=stream))
+
+
+def stepper(gate: asyncio.Event) -> Agent:
+    """Says a word, waits for ``gate``, calls ``lookup``; then answers. An interrupt while
+    it waits stops the run before the tool runs."""
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        if not info.tool_results:
+            yield "checking "
+            await gate.wait()
+            yield call_tool("lookup", city="Rome")
+            return
+        yield "all done"
+
+    return Agent(name="stepper", tools=[lookup], model=FunctionModel(stream_function=stream))
+
+
+async def send(page: Page, text: str) -> None:
+    await page.evaluate(
+        f"document.getElementById('input').value = {text!r}; "
+        "document.getElementById('send').click(); true"
+    )
+
+
+async def test_send_stream_reload_mid_run_and_continue(make_server: Any, page: Page) -> None:
+    gate = asyncio.Event()
+    server = await make_server(weather(gate))
+    await page.goto(f"{server.url}/")
+    await page.wait_for("document.body.dataset.ready === 'true'")
+    assert await page.evaluate("document.getElementById('agent').value") == "weather"
+    await send(page, "What is the weather in Paris?")
+    # The tool call and its result show, then the text streams in (and stops at the gate).
+    await page.wait_for(f"{ASSISTANT_TEXT}.includes('a19')")
+    tool = await page.evaluate("document.querySelector('.part-tool').textContent")
+    assert 'lookup({"city":"Paris"})' in tool
+    assert '"sky":"clear"' in tool
+    session = await page.wait_for("location.hash.split('=')[1]")
+    assert await page.evaluate(STATUS) in ("streaming", "active")
+
+    # Reload mid-run: the page reattaches (snapshot, then the run's stream from its start).
+    await page.reload()
+    await page.wait_for("document.body.dataset.ready === 'true'")
+    assert await page.evaluate("location.hash") == f"#session={session}"
+    await page.wait_for(f"{ASSISTANT_TEXT}.includes('a19')")
+    assert await page.evaluate(STATUS) == "streaming"
+    user = await page.evaluate(
+        "document.querySelector('.msg[data-role=user] .part-text').textContent"
+    )
+    assert user == "What is the weather in Paris?"
+
+    gate.set()
+    await page.wait_for(f"{STATUS} === 'completed'")
+    # Every word exactly once: nothing was lost or repeated across the reload.
+    assert await page.evaluate(ASSISTANT_TEXT) == gated_text(20)
+    assert await page.evaluate("document.querySelectorAll('.part-tool').length") == 1
+    assert await page.evaluate("document.querySelectorAll('.msg').length") == 2
+
+
+async def test_interrupt_and_resume_buttons(make_server: Any, page: Page) -> None:
+    gate = asyncio.Event()
+    server = await make_server(stepper(gate))
+    await page.goto(f"{server.url}/")
+    await page.wait_for("document.body.dataset.ready === 'true'")
+    await send(page, "go")
+    await page.wait_for(f"{ASSISTANT_TEXT}.includes('checking')")
+    await page.wait_for("!document.getElementById('interrupt').disabled")
+    await page.evaluate("document.getElementById('interrupt').click(); true")
+    session = await page.evaluate("location.hash.split('=')[1]")
+    store = server.host.executor.store
+    for _ in range(1000):  # the click's request reaches the server
+        if await store.interrupt_requested(session):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the interrupt never arrived")
+    gate.set()
+    await page.wait_for(f"{STATUS} === 'interrupted'")
+    tool_state = await page.evaluate("document.querySelector('.part-tool').dataset.state")
+    assert tool_state == "input-available"
+    await page.evaluate("document.getElementById('resume').click(); true")
+    await page.wait_for(f"{STATUS} === 'completed'")
+    assert await page.evaluate(ASSISTANT_TEXT) == "checking |all done"
+    assert await page.evaluate("document.querySelector('.part-tool').dataset.state") == (
+        "output-available"
+    )
