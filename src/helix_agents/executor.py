@@ -292,6 +292,10 @@ class Executor:
             return None
         return RunHandle(self, session_id, latest.run_id, latest.turn, stream_id=state.stream_id)
 
+    async def get_session(self, session_id: str, *, user_id: str | None = None) -> SessionState:
+        """The session, if ``user_id`` may see it (SessionNotFoundError otherwise)."""
+        return await self._session(session_id, user_id)
+
     async def _session(self, session_id: str, user_id: str | None) -> SessionState:
         state = await self.store.load_session(session_id)
         if state is None:

@@ -24,3 +24,21 @@ async def make_host(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
     yield make
     for host in hosts:
         await host.close()
+
+
+@pytest.fixture
+async def make_server(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
+    """``await make_server(*agents, **create_app_kwargs)``: the local host under uvicorn on
+    127.0.0.1 (tests/http's harness), stopped at the end of the test."""
+    from tests.http.harness import Server, start_server
+
+    servers: list[Server] = []
+
+    async def make(*agents: Any, **kwargs: Any) -> Server:
+        server = await start_server(tmp_path / f"http{len(servers)}", *agents, **kwargs)
+        servers.append(server)
+        return server
+
+    yield make
+    for server in reversed(servers):
+        await server.stop()
