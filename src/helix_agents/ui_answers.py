@@ -9,7 +9,8 @@ messages again (``sendAutomaticallyWhen``). This module reads those parts:
 - a tool part in state ``output-available`` (``output``) or ``output-error``
   (``errorText``) for a call that waits on the client (``addToolOutput``): a result.
 
-Every answer goes through :meth:`~helix_agents.executor.Executor.submit_tool_result`, so
+A message that answers a call which does not wait is refused before any of its answers is
+applied. Every answer goes through :meth:`~helix_agents.executor.Executor.submit_tool_result`, so
 the client's message is never trusted beyond what a submission may do: a decision for a
 call that is not pending, a second decision, another user's session, all are refused as
 they would be at ``/submit-tool-result``. Parts of calls that do not wait (a server tool's
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .core.submissions import UNSET, Submission
-from .errors import ToolSubmissionError
+from .errors import ConflictError, ToolSubmissionError
 
 if TYPE_CHECKING:
     from .executor import Executor
@@ -99,6 +100,19 @@ async def submit_ui_answers(
     answers = ui_answers(parts, waiting)
     if not answers:
         return None
+    # All or nothing where it can be checked up front: a message that answers a call which
+    # does not wait (any more) is refused before any of its answers is applied.
+    undecided = {
+        p.tool_call_id
+        for p in state.pending_client_tool_calls
+        if p.kind == "approval" and p.decision is None
+    }
+    for answer in answers:
+        if answer.approved is not None and answer.tool_call_id not in undecided:
+            raise ConflictError(
+                f"tool call {answer.tool_call_id!r} of session {session_id!r} does not wait "
+                "for a decision (unknown, or already decided)"
+            )
     submissions = []
     for answer in answers:
         submissions.append(

@@ -13,6 +13,7 @@ import pytest
 from helix_agents import Agent, tool
 from helix_agents.testing import FunctionModel, call_tool
 from tests.hitl.ui_client import ChatClient
+from tests.http.harness import read_wire
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -161,3 +162,54 @@ async def test_forged_and_foreign_answers_are_refused(make_server: Any) -> None:
         wire = await chat.send_automatically()
         assert "tool-output-available" in [c["type"] for c in wire.chunks]
         assert executed == [100]
+
+
+async def test_snapshot_shows_a_decision_not_yet_applied(make_server: Any) -> None:
+    @tool(requires_approval=True)
+    def transfer(amount: int) -> str:
+        """Move money."""
+        return f"sent {amount}"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return [call_tool("transfer", amount=1), call_tool("transfer", amount=2)]
+        return "both settled"
+
+    server = await make_server(Agent(name="two", tools=[transfer], model=FunctionModel(model)))
+    async with server.client() as http:
+        chat = ChatClient(http, "two-approvals", agent="two")
+        await chat.send_message("pay twice")
+        first, second = chat.tool_parts()
+        answer = await http.post(
+            "/chat/two-approvals/submit-tool-result",
+            json={"approvalId": first["approval"]["id"], "approved": True},
+        )
+        assert answer.status_code == 200
+        assert answer.json()["resumedRunId"] is None  # the other call still waits
+        snap = (await http.get("/chat/two-approvals")).json()
+        parts = [p for p in snap["messages"][1]["parts"] if p["type"] == "tool-transfer"]
+        assert parts[0]["state"] == "approval-responded"
+        assert parts[0]["approval"] == {"id": first["approval"]["id"], "approved": True}
+        assert parts[1]["state"] == "approval-requested"
+        # The client, which shows its own state, answers the other one in its messages.
+        chat.add_tool_approval_response(first["approval"]["id"], approved=True)
+        chat.add_tool_approval_response(second["approval"]["id"], approved=False)
+        stale = await chat.post_raw(copy.deepcopy(chat.messages))
+        assert stale.status_code == 409  # the first decision was already taken over HTTP
+        only_second = copy.deepcopy(chat.messages)
+        only_second[-1]["parts"] = [
+            p for p in only_second[-1]["parts"] if p.get("toolCallId") == second["toolCallId"]
+        ]
+        async with http.stream(
+            "POST",
+            "/chat",
+            params={"agent": "two"},
+            json={"id": "two-approvals", "messages": only_second, "trigger": "submit-message"},
+        ) as res:
+            assert res.status_code == 200
+            kinds = [c["type"] for c in (await read_wire(res)).chunks]
+        assert "tool-output-available" in kinds
+        assert "tool-output-denied" in kinds
+        snap = (await http.get("/chat/two-approvals")).json()
+        states = [p["state"] for p in snap["messages"][1]["parts"] if p["type"] == "tool-transfer"]
+        assert states == ["output-available", "output-denied"]

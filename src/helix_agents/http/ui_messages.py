@@ -7,8 +7,8 @@ text and tool parts. The snapshot rebuilds the same message from storage, so a c
 loaded a snapshot and one that watched the stream hold the same thing.
 
 Tool parts are ``tool-<name>`` with the AI SDK states: ``input-available`` (no result yet),
-``approval-requested`` (waiting on a human), ``output-available``, ``output-error`` and
-``output-denied``.
+``approval-requested`` (waiting on a human), ``approval-responded`` (decided, the resume
+not yet applied), ``output-available``, ``output-error`` and ``output-denied``.
 """
 
 from __future__ import annotations
@@ -108,7 +108,17 @@ def _assistant_parts(
         result = results.get(call.id)
         pending = approvals.get(call.id)
         if result is None:
-            if pending is not None and pending.approval_id:
+            if pending is not None and pending.approval_id and pending.decision is not None:
+                # Decided, not yet applied (the resumed run is on its way).
+                part["state"] = "approval-responded"
+                responded: dict[str, Any] = {
+                    "id": pending.approval_id,
+                    "approved": pending.decision == "approved",
+                }
+                if pending.reason:
+                    responded["reason"] = pending.reason
+                part["approval"] = responded
+            elif pending is not None and pending.approval_id:
                 part["state"] = "approval-requested"
                 part["approval"] = {"id": pending.approval_id}
             else:
