@@ -3,6 +3,12 @@
 They run on a deterministic offline model by default, so the local host works with no
 account and no network; set ``OPENAI_API_KEY`` (and optionally ``OPENAI_BASE_URL`` and
 ``HELIX_OPENAI_MODEL``) to run them on a real OpenAI-compatible model instead.
+
+- ``assistant``: weather, a calculator and a memory;
+- ``planner``: a structured trip plan (``output_type``);
+- ``ops``: checks a service and deploys it, but a deploy waits for a human's approval
+  (docs/hitl.md);
+- ``manager``: hands questions to the ``assistant`` as a sub-agent (docs/subagents.md).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .agent import Agent, AgentRegistry
+from .core.subagents import subagent_tool
 from .tools import ToolContext, tool
 
 __all__ = ["example_registry"]
@@ -90,6 +97,28 @@ def remember(ctx: ToolContext, key: str, value: str) -> str:
     return f"remembered {key}"
 
 
+@tool
+def check_service(service: str) -> dict[str, Any]:
+    """The health of a service and the version it runs.
+
+    Args:
+        service: The service's name, e.g. "billing".
+    """
+    return {"service": service, "healthy": True, "version": "1.4.2"}
+
+
+@tool(requires_approval=True, expires_in=3600)
+def deploy(service: str, version: str) -> str:
+    """Deploy a version of a service (a human approves each deploy first).
+
+    Args:
+        service: The service's name.
+        version: The version to deploy, e.g. "1.5.0".
+    """
+    # An example: nothing is deployed anywhere.
+    return f"{service} {version} is rolling out"
+
+
 class TripPlan(BaseModel):
     """A short travel plan."""
 
@@ -113,15 +142,16 @@ def _assistant_prompt(state: Any) -> str:
 def example_registry() -> AgentRegistry:
     """Build the example agents (reads the environment now, not at import)."""
     model = _model_spec()
+    assistant = Agent(
+        name="assistant",
+        description="A general assistant with weather, a calculator and a memory.",
+        system_prompt=_assistant_prompt,
+        tools=[get_weather, calculate, remember],
+        model=model,
+    )
     return AgentRegistry(
         [
-            Agent(
-                name="assistant",
-                description="A general assistant with weather, a calculator and a memory.",
-                system_prompt=_assistant_prompt,
-                tools=[get_weather, calculate, remember],
-                model=model,
-            ),
+            assistant,
             Agent(
                 name="planner",
                 description="Plans a short trip and answers with a structured plan.",
@@ -129,6 +159,26 @@ def example_registry() -> AgentRegistry:
                 tools=[get_weather],
                 model=model,
                 output_type=TripPlan,
+            ),
+            Agent(
+                name="ops",
+                description="Checks services and deploys them; every deploy needs approval.",
+                system_prompt=(
+                    "You operate services. Check a service before deploying it. Deploys need "
+                    "a human's approval: if one is denied, say so and stop."
+                ),
+                tools=[check_service, deploy],
+                model=model,
+            ),
+            Agent(
+                name="manager",
+                description="Answers by delegating questions to the assistant agent.",
+                system_prompt=(
+                    "You manage an assistant. Hand each question to it with ask_assistant, "
+                    "then report its answer."
+                ),
+                tools=[subagent_tool(assistant)],
+                model=model,
             ),
         ]
     )
