@@ -112,10 +112,11 @@ async def test_use_chat_client_tool(make_server: Any) -> None:
         assert chat.text() == "success: {'city': 'Oslo'}"
         # Posting the same result again is refused and changes nothing: the echoed output
         # answers no pending call any more.
-        runs = await server.host.store.list_runs("chat-client")
+        store = server.host.executor.store
+        runs = await store.list_runs("chat-client")
         again = await chat.post_raw(chat.messages[:2])
         assert again.status_code in (409, 422)
-        assert await server.host.store.list_runs("chat-client") == runs
+        assert await store.list_runs("chat-client") == runs
 
 
 async def test_forged_and_foreign_answers_are_refused(make_server: Any) -> None:

@@ -73,17 +73,25 @@ async def suspend_at_boundary(
             outcome=Outcome(status),
             extra=extra,
         )
+        # Decisions that arrived while the tools ran found the run still active and left
+        # the resume to this step; it starts before the stream ends, so that a client that
+        # sees the end finds the resume. (A child its parent waits on leaves it to the
+        # parent.)
+        await _resume_if_ready(run, status)
         writer = run.writer(step=None, attempt=ctx.attempt)
         await run.end_stream(
             status,
             writer=writer,
             finish_reason="tool-calls" if status.is_suspended else "other",
         )
-    if status.is_suspended and not run.forwarded:
-        # Decisions that arrived while the tools ran found the run still active and left
-        # the resume to this step. (A child waited on by its parent leaves it to the parent.)
-        await resume_if_ready(run.starter(), params.session_id)
+        return {"status": status.value}
+    await _resume_if_ready(run, status)
     return {"status": status.value}
+
+
+async def _resume_if_ready(run: RunContext, status: RunStatus) -> None:
+    if status.is_suspended and not run.forwarded:
+        await resume_if_ready(run.starter(), run.params.session_id)
 
 
 async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) -> dict[str, Any]:
