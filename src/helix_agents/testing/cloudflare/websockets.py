@@ -140,10 +140,22 @@ class FakeWebSocket:
             frames.append(item)
         return frames
 
+    def drain(self) -> list[Any]:
+        """Every message already received and not read yet (JSON frames parsed), at once."""
+        out: list[Any] = []
+        while not self._inbox.empty():
+            item = self._inbox.get_nowait()
+            if item is _CLOSED:
+                self._inbox.put_nowait(_CLOSED)
+                break
+            out.append(json.loads(item) if isinstance(item, str) and item[:1] == "{" else item)
+        return out
+
     async def settled(self) -> None:
         """Until the last message this end sent has been handled by the other side."""
-        while self._delivery is not None and not self._delivery.done():
-            await asyncio.shield(self._delivery)
+        peer = self.peer
+        while peer is not None and peer._delivery is not None and not peer._delivery.done():
+            await asyncio.shield(peer._delivery)
 
     # -- the wire --------------------------------------------------------------------------
 

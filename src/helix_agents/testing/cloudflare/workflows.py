@@ -64,6 +64,8 @@ class WorkflowStats:
     waits: int = 0
     binding_calls: int = 0
     steps_by_instance: dict[str, int] = field(default_factory=dict)
+    #: Attempts per ``"<instance id>/<step name>"`` (how often a step's callback ran).
+    attempts_by_step: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -395,6 +397,10 @@ class _JsStep:
                 state.attempts += 1
                 state.running = True
                 engine.stats.attempts += 1
+                step_key = f"{instance.id}/{name}"
+                engine.stats.attempts_by_step[step_key] = (
+                    engine.stats.attempts_by_step.get(step_key, 0) + 1
+                )
                 ctx = JsObject(
                     step=JsObject(name=name, count=int(key.rsplit(":", 1)[1])),
                     attempt=state.attempts,
