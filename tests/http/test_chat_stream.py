@@ -206,3 +206,27 @@ async def test_snapshot_while_active_stops_where_the_instance_began(make_server:
                     gate.set()
     assert chunks[0] == {"type": "start", "messageId": "live-t1"}
     assert assistant_text(chunks) == gated_text(5)
+
+
+async def test_cors_for_browser_apps_on_other_origins(make_server: Any) -> None:
+    server = await make_server(echo(), cors_origins=["http://app.example"])
+    async with server.client() as client:
+        preflight = await client.options(
+            "/chat",
+            headers={
+                "origin": "http://app.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type,authorization",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == "http://app.example"
+        async with client.stream(
+            "POST", "/chat", json={"message": "x"}, headers={"origin": "http://app.example"}
+        ) as res:
+            assert res.headers["access-control-allow-origin"] == "http://app.example"
+            exposed = res.headers["access-control-expose-headers"].lower()
+            assert "x-helix-session-id" in exposed
+            await read_wire(res)
+        other = await client.get("/agents", headers={"origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in other.headers

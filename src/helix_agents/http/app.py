@@ -8,12 +8,14 @@ host's internals. See ``docs/http-api.md`` for the routes.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -68,6 +70,7 @@ def create_app(
     chat_page_enabled: bool = True,
     lifespan: Lifespan | None = None,
     environ: Mapping[str, str] | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> Starlette:
     """The HTTP API over an executor, or over anything with one (a host).
 
@@ -77,7 +80,8 @@ def create_app(
     ``max_body_bytes`` bounds request bodies (413 beyond); ``keep_alive`` is the seconds of
     silence after which a stream gets a comment; ``ui_version`` picks the AI SDK chunk set
     (6, or 7 for ``reset-step``). ``lifespan`` runs around the app's life (the local host's
-    start and close, under uvicorn).
+    start and close, under uvicorn). ``cors_origins`` lets browser apps on those origins
+    call the API (``useChat`` on another port, say); none by default.
     """
     if not isinstance(max_body_bytes, int) or max_body_bytes < 1:
         raise ConfigurationError("max_body_bytes must be a positive integer")
@@ -106,8 +110,26 @@ def create_app(
     ]
     if chat_page_enabled:
         routes.insert(0, Route("/", chat_page, methods=["GET"]))
+    middleware = []
+    if cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "last-event-id",
+                    "x-resume-from-sequence",
+                ],
+                expose_headers=["x-helix-session-id", "x-helix-run-id"],
+                max_age=600,
+            )
+        )
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         exception_handlers={
             HelixError: handle_helix_error,
             HTTPException: handle_http_exception,
