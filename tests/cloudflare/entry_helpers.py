@@ -21,7 +21,8 @@ _counter = itertools.count()
 def load_entry() -> ModuleType:
     """A fresh copy of the Worker's main module (its own app and classes)."""
     spec = importlib.util.spec_from_file_location(f"helix_worker_entry_{next(_counter)}", ENTRY)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -31,7 +32,9 @@ def words(prefix: str, n: int) -> str:
     return "".join(f"{prefix}{i} " for i in range(n))
 
 
-def gated_model(gate: asyncio.Event, *, before: int = 10, after: int = 10, tool: bool = True) -> Any:
+def gated_model(
+    gate: asyncio.Event, *, before: int = 10, after: int = 10, tool: bool = True
+) -> Any:
     """Looks the weather up (a tool step), then says ``before`` words, waits for ``gate``,
     and says ``after`` more: a run that stays mid-stream as long as the test wants."""
 

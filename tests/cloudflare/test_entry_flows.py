@@ -193,7 +193,9 @@ async def test_multi_turn_sessions(worker: tuple[ModuleType, FakeCloudflare]) ->
         json={
             "id": "mt",
             "trigger": "submit-message",
-            "messages": [{"id": "u2", "role": "user", "parts": [{"type": "text", "text": "again"}]}],
+            "messages": [
+                {"id": "u2", "role": "user", "parts": [{"type": "text", "text": "again"}]}
+            ],
         },
         headers={"content-type": "application/json"},
     )
