@@ -228,3 +228,35 @@ async def test_a_session_can_continue_after_a_subagent_turn(make_host: Callable[
     assert len(await host.store.list_sub_sessions(first.session_id)) == 2
     results = [m for m in await second.messages() if isinstance(m, ToolResultMessage)]
     assert [r.content for r in results] == ["found: topic 0", "found: topic 0"]
+
+
+async def test_a_childs_expired_approval_fails_the_child_not_the_parent(
+    make_host: Callable[..., Any],
+) -> None:
+    @tool(requires_approval=True, expires_in=60)
+    def publish(text: str) -> str:
+        """Publish."""
+        raise AssertionError("an expired call never runs")
+
+    def child_answer(info: Any) -> Any:
+        return call_tool("publish", text="draft") if not info.tool_results else "unreachable"
+
+    host = await make_host(boss(researcher([publish], child_answer)))
+    handle = await host.executor.execute("boss", "publish something")
+    assert (await handle.result()).status == RunStatus.SUSPENDED_AWAITING_CHILDREN
+    [ref] = await host.store.list_sub_sessions(handle.session_id)
+    child = await host.store.require_session(ref.sub_session_id)
+    assert child.suspension_context is not None
+    expires_at = child.suspension_context.expires_at
+    assert expires_at is not None
+    # The parent has no expiry of its own: the child's drives the cascade.
+    assert await host.executor.expire_suspensions(expires_at) == [ref.sub_session_id]
+    resumed = await host.executor.get_handle(handle.session_id)
+    assert resumed is not None
+    assert resumed.run_id.endswith("--r1")
+    chunks = await collect(resumed)
+    assert (await resumed.result()).status == RunStatus.COMPLETED
+    child = await host.store.require_session(ref.sub_session_id)
+    assert child.status == RunStatus.FAILED
+    assert child.failure_reason == "suspension_expired"
+    assert text_of(chunks).startswith("report: error=The agent 'researcher' failed: The wait")

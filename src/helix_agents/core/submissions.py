@@ -186,11 +186,7 @@ async def _check_unsettled(starter: RunStarter, view: PendingView, entry: Pendin
         await resume_if_ready(starter, state.session_id)
         what = entry.decision or "submitted"
         raise ConflictError(f"tool call {entry.tool_call_id!r} was already {what}")
-    history = await starter.store.load_messages(state.session_id)
-    if any(
-        isinstance(m, ToolResultMessage) and m.tool_call_id == entry.tool_call_id
-        for _, m in history
-    ):
+    if await starter.store.has_tool_result(state.session_id, entry.tool_call_id):
         raise ConflictError(f"tool call {entry.tool_call_id!r} already has its result")
 
 

@@ -44,7 +44,7 @@ class StateStore(
     - suspensions (:mod:`.suspensions`): ``suspension_statement`` / ``settled_statement``
       (for a step's batch), ``pending_view``, ``swap_pending`` and ``swap_suspension``
       (compare-and-swap, for submissions and the expiry sweep), ``suspended_sessions``,
-      ``turn_started_by``;
+      ``has_tool_result``, ``turn_started_by``;
     - usage (:mod:`.usage`): ``record_usage`` (idempotent by ``record_id``),
       ``usage_records``, ``run_usage``, ``usage_rollup`` (optionally over sub-sessions).
 

@@ -150,6 +150,17 @@ class SuspensionOps(StoreBase):
         )
         return [session_from_row(row) for row in rows]
 
+    async def has_tool_result(self, session_id: str, tool_call_id: str) -> bool:
+        """Whether the session holds a result for ``tool_call_id`` (a submission checks that
+        the call it settles has none yet, without reading the history)."""
+        row = await self._one(
+            "SELECT 1 AS found FROM __agents_messages WHERE session_id = ? AND "
+            "json_extract(message, '$.role') = 'tool' AND "
+            "json_extract(message, '$.toolCallId') = ? LIMIT 1",
+            [session_id, tool_call_id],
+        )
+        return row is not None
+
     async def turn_started_by(self, session_id: str, tool_call_id: str) -> bool:
         """Whether a message of ``session_id`` was sent by the parent's call
         ``tool_call_id`` (a companion's turn, so that a retried step does not send twice)."""
