@@ -17,6 +17,13 @@ same rows again, which the UNIQUE(session_id, sequence) key turns into no-ops.
 Interrupt and abort are read inside the model step (and ride back on stream-write acks);
 they never cost a step of their own. A run that fails unexpectedly gets one extra
 ``.../fail`` step that records the failure, so the session never stays ``active``.
+
+Boundaries (docs/hitl.md, docs/subagents.md): a response whose calls all wait on a human or
+the client ends the instance in its model step; a mixed one runs its server tools and then
+``.../suspend``; a call that delegates to a child adds ``.../wait/<id>`` (a durable
+``wait_for_event``) and ``.../collect/<id>``; a resume of an expired suspension is one
+``.../expire`` step. A resume instance first settles the calls that waited, each as its
+tool step, then continues with the next model step.
 """
 
 from __future__ import annotations
