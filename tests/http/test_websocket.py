@@ -108,6 +108,11 @@ async def test_no_active_run_and_errors(make_server: Any) -> None:
     async with connect(f"{server.ws_url}/chat/ws3/ws") as ws:
         assert await frames_until_close(ws) == [{"done": True, "active": False}]
         assert ws.close_code == 1000
+    # A client with a cursor that missed the end of the run gets the rest, then done.
+    async with connect(f"{server.ws_url}/chat/ws3/ws?from=2") as ws:
+        rest = await frames_until_close(ws)
+    assert rest[0]["seq"] == 3
+    assert rest[-1] == {"done": True, "runId": "ws3--t1", "status": "completed"}
     for path, code in [
         ("/chat/nobody/ws", 4404),
         ("/chat/-bad-/ws", 4400),

@@ -403,17 +403,43 @@ def openapi_document(*, authenticated: bool, chat_page: bool, version: str) -> d
                     },
                 },
                 "responses": {
-                    "200": _stream("The new run's stream, from its first chunk."),
+                    "200": _stream(
+                        "The new run's stream, from its first chunk (or, for a `useChat` "
+                        "post that answers pending tool calls, the resumed run's)."
+                    ),
+                    "202": {
+                        "description": "A `useChat` post whose last (assistant) message "
+                        "answered pending tool calls while others still wait: nothing runs "
+                        "yet.",
+                        "content": {
+                            _JSON: {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["sessionId", "status", "stillPending"],
+                                    "properties": {
+                                        "sessionId": {"type": "string"},
+                                        "status": {"const": "waiting"},
+                                        "stillPending": {
+                                            "type": "array",
+                                            "items": {"type": "string"},
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
                     **body_errors,
                     **auth_errors,
                     "404": _err("The session belongs to another user (`session_not_found`)."),
                     "409": _err(
-                        "A run is already active on the session, or the session belongs "
-                        "to another agent (`conflict`)."
+                        "A run is already active on the session, the session belongs to "
+                        "another agent, or an answered tool call is not pending "
+                        "(`conflict`)."
                     ),
                     "422": _err(
-                        "JSON of the wrong shape (`invalid_request`), or an unknown agent "
-                        "(`unknown_agent`)."
+                        "JSON of the wrong shape (`invalid_request`), an unknown agent "
+                        "(`unknown_agent`), or a malformed tool answer "
+                        "(`invalid_tool_submission`)."
                     ),
                 },
             }
@@ -434,12 +460,18 @@ def openapi_document(*, authenticated: bool, chat_page: bool, version: str) -> d
                 "summary": "Reattach to the active run's stream",
                 "description": "Replays after `Last-Event-ID`, else `X-Resume-From-Sequence`, "
                 "else `?from=`, else from the start of the current run instance, then "
-                "follows live until the instance ends or suspends.",
+                "follows live until the instance ends or suspends. Cursors count within "
+                "one run instance (`x-helix-run-id`). With no run active: 204, except for a "
+                "client whose cursor shows it missed the end of the latest run, which gets "
+                "the rest of it.",
                 "parameters": [p["LastEventId"], p["ResumeFromSequence"], p["From"]]
                 + ([p["AccessToken"]] if authenticated else []),
                 "responses": {
                     "200": _stream("The active run's stream after the cursor."),
-                    "204": {"description": "No run is active: nothing to resume."},
+                    "204": {
+                        "description": "No run is active: nothing to resume (and, with a "
+                        "cursor, nothing of the latest run after it)."
+                    },
                     **session_errors,
                     "400": _err(
                         "A malformed session id (`invalid_id`), or a cursor that is not a "
@@ -548,7 +580,8 @@ def openapi_document(*, authenticated: bool, chat_page: bool, version: str) -> d
                 'active run; `{"error": {"code", "message"}}` then close `4000 + status` '
                 "(4400, 4401, 4403, 4404). Replay starts after `?from=` (or Last-Event-ID / "
                 'X-Resume-From-Sequence), else at the run\'s start; a client frame `{"from": '
-                "N}` replays again from after N. A plain GET without the upgrade is a 426.",
+                "N}` replays again from after N. With a cursor and no active run, the rest "
+                "of the latest run. A plain GET without the upgrade is a 426.",
                 "parameters": [p["From"]] + ([p["AccessToken"]] if authenticated else []),
                 "responses": {
                     "101": {"description": "Switching to the WebSocket protocol."},

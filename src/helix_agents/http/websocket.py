@@ -6,7 +6,8 @@ Frames are JSON text. The server sends ``{"seq": N, "chunk": <UI chunk>}`` for e
 (1000). Without an active run it sends ``{"done": true, "active": false}`` and closes.
 
 Replay: ``?from=N`` (or ``Last-Event-ID`` / ``X-Resume-From-Sequence``) starts after N;
-without one the run is replayed from its start. At any time the client may send
+without one the run is replayed from its start. As on the SSE route, a client with a cursor
+that missed the end of the latest run gets the rest of it. At any time the client may send
 ``{"from": N}`` to be replayed again from after N (e.g. after it dropped frames).
 
 Errors are a frame ``{"error": {"code", "message"}}`` and a close with code
@@ -44,16 +45,32 @@ async def chat_websocket(websocket: WebSocket) -> None:
     try:
         user = await api.user(websocket)
         session_id = validate_session_id(websocket.path_params["session_id"])
-        cursor = resume_cursor(websocket.headers, websocket.query_params) or 0
+        given = resume_cursor(websocket.headers, websocket.query_params)
         await api.session(session_id, user)
-        run = await api.executor.store.active_run(session_id)
+        run_id = await _run_to_follow(api, session_id, given)
     except HelixError as exc:
         await _refuse(websocket, exc)
         return
-    if run is None:
+    if run_id is None:
         await _send_and_close(websocket, {"done": True, "active": False})
         return
-    await _Session(api, websocket, run.run_id).serve(cursor)
+    await _Session(api, websocket, run_id).serve(given or 0)
+
+
+async def _run_to_follow(api: ApiContext, session_id: str, cursor: int | None) -> str | None:
+    """The active run; or, for a client with a cursor that missed the end of the latest
+    run, that run (as on the SSE route); else None."""
+    store, streams = api.executor.store, api.executor.streams
+    run = await store.active_run(session_id)
+    if run is not None:
+        return run.run_id
+    if cursor is None:
+        return None
+    latest = await store.latest_run(session_id)
+    info = await streams.info(latest.run_id) if latest is not None else None
+    if latest is None or info is None or cursor >= info.last_seq:
+        return None
+    return latest.run_id
 
 
 class _Session:
