@@ -261,6 +261,11 @@ class Executor:
         state = await self.store.load_session(session_id)
         if state is None:
             return
+        active = await self.store.active_run(session_id)
+        if active is None or active.run_id != state.stream_id:
+            # A child writing into its parent's stream: a stop request there would reach
+            # the parent's steps too; the child reads its own flag from the store.
+            return
         try:
             await self.streams.request_stop(state.stream_id, kind)
         except HelixError:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..chunks import SubagentEndChunk, SubagentStartChunk, ToolErrorChunk, ToolOutputChunk
+from ..errors import StepError
 from ..messages import UserMessage
 from ..ports.step import StepContext
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, RunRecord, RunStatus, SubSessionRef
@@ -192,10 +193,13 @@ async def open_child(
     if latest.status in SUSPENDED_STATUSES:
         if not await is_ready(store, child.session_id):
             return ToolStepResult(status="suspended", child_session_id=child.session_id)
+        # Marked before the start: the resumed child may end (and say so) at once.
+        await store.update_sub_session(run.params.session_id, child.session_id, "active")
         resumed = await starter.start_resume(
             child.session_id, statuses=SUSPENDED_STATUSES, parent=link
         )
     elif latest.status == RunStatus.INTERRUPTED:
+        await store.update_sub_session(run.params.session_id, child.session_id, "active")
         resumed = await starter.start_resume(
             child.session_id,
             statuses=frozenset({RunStatus.INTERRUPTED}),
@@ -203,7 +207,6 @@ async def open_child(
             clear_interrupt=True,
         )
     if resumed is not None:
-        await store.update_sub_session(run.params.session_id, child.session_id, "active")
         return _waiting(child, resumed.run_id)
     # Someone else moved the child on meanwhile: look again at what it does now.
     latest = await store.latest_run(child.session_id)
@@ -243,6 +246,9 @@ async def finish_with_child(
         return ToolStepResult(status="suspended", child_session_id=child_session_id)
     if status == RunStatus.INTERRUPTED:
         return ToolStepResult(status="interrupted", child_session_id=child_session_id)
+    if status == RunStatus.ACTIVE:
+        # Its end event came, so this cannot last: let the step's retry look again.
+        raise StepError(f"the agent in session {child_session_id!r} is still running")
     call_id = planned.call.id
     await writer.add(
         SubagentEndChunk(
