@@ -26,23 +26,27 @@ DATA = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(".crash-sub")
 RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 
 
-@tool
-async def record(ctx: ToolContext, label: str) -> str:
-    """Record a side effect."""
-    await asyncio.sleep(0.06)
-    key = f"{ctx.session_id}/{ctx.tool_call_id}"
+def _log(key: str, label: str) -> int:
+    """Append an execution durably; how many executions of ``key`` there were so far."""
     with open(DATA / "effects.log", "a") as f:
         f.write(f"exec {key} {label}\n")
         f.flush()
         os.fsync(f.fileno())
     with open(DATA / "effects.log") as f:
-        n = sum(1 for line in f if line.split()[1] == key)
+        return sum(1 for line in f if line.split()[1] == key)
+
+
+@tool
+async def record(ctx: ToolContext, label: str) -> str:
+    """Record a side effect."""
+    await asyncio.sleep(0.1)
+    n = _log(f"{ctx.session_id}/{ctx.tool_call_id}", label)
     return f"{label}#{n}"
 
 
 async def _worker(messages: list[Any], info: Any) -> Any:
     done = len(info.tool_results)
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)
     if done < 2:
         yield f"step {done} "
         yield call_tool("record", label=f"{info.last_user_message}-{done}")
@@ -66,17 +70,13 @@ LEAD = Agent(name="lead", tools=[subagent_tool(WORKER)], model=FunctionModel(str
 async def main() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     async with LocalHost([LEAD], DATA / "host", sweep_interval=None) as host:
-        handles = []
-        for i in range(RUNS):
-            session_id = f"lead-{i}"
+        sessions = [f"lead-{i}" for i in range(RUNS)]
+        for i, session_id in enumerate(sessions):
             if await host.store.latest_run(session_id) is None:
-                handle = await host.executor.execute("lead", f"job {i}", session_id=session_id)
-            else:
-                handle = await host.executor.get_handle(session_id)
-                assert handle is not None
-            handles.append(handle)
-        for handle in handles:
-            while (await host.store.require_session(handle.session_id)).status != "completed":
+                await host.executor.execute("lead", f"job {i}", session_id=session_id)
+        # A parent's run may suspend and resume on its own: its session says when it is done.
+        for session_id in sessions:
+            while (await host.store.require_session(session_id)).status != "completed":  # noqa: ASYNC110
                 await asyncio.sleep(0.03)
         print("ALL DONE", flush=True)
 
