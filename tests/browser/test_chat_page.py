@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from helix_agents import Agent
+from helix_agents import Agent, tool
 from helix_agents.testing import FunctionModel, call_tool
 from tests.http.agents import gated_text, lookup
 
@@ -123,3 +123,32 @@ async def test_interrupt_and_resume_buttons(make_server: Any, page: Page) -> Non
     assert await page.evaluate("document.querySelector('.part-tool').dataset.state") == (
         "output-available"
     )
+
+
+async def test_approve_a_tool_call_from_the_page(make_server: Any, page: Page) -> None:
+    executed: list[int] = []
+
+    @tool(requires_approval=True)
+    def transfer(amount: int) -> str:
+        """Move money."""
+        executed.append(amount)
+        return f"sent {amount}"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("transfer", amount=7)
+        return f"{info.tool_results[-1].status}: {info.tool_results[-1].content}"
+
+    server = await make_server(Agent(name="bank", tools=[transfer], model=FunctionModel(model)))
+    await page.goto(f"{server.url}/")
+    await page.wait_for("document.body.dataset.ready === 'true'")
+    await send(page, "pay")
+    await page.wait_for("!!document.querySelector('.part-tool button.approve')")
+    await page.wait_for(f"{STATUS} === 'suspended_client_tool'")
+    assert executed == []
+    await page.evaluate("document.querySelector('.part-tool button.approve').click(); true")
+    await page.wait_for(f"{STATUS} === 'completed'")
+    assert executed == [7]
+    assert await page.evaluate(ASSISTANT_TEXT) == "success: sent 7"
+    tool_text = await page.evaluate("document.querySelector('.part-tool').textContent")
+    assert '"sent 7"' in tool_text
