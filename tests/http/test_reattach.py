@@ -255,3 +255,25 @@ async def test_a_client_leaving_does_not_stop_the_run(make_server: Any) -> None:
         assert run.status == "completed"
         snap = (await client.get("/chat/left")).json()
     assert snap["messages"][-1]["parts"][-1]["text"].strip() == ANSWER
+
+
+async def test_a_stream_that_breaks_off_ends_with_an_error_and_no_done(make_server: Any) -> None:
+    """The host shutting down under a reader: the reader learns it in-band and, with no
+    [DONE], knows to reattach with its cursor."""
+    gate = asyncio.Event()
+    server = await make_server(gated(gate, words=3))
+    events: list[Event] = []
+    async with (
+        server.client() as client,
+        client.stream("POST", "/chat", json={"message": "go", "sessionId": "brk"}) as res,
+    ):
+        async for item in sse_blocks(res):
+            if isinstance(item, str):
+                continue
+            events.append(item)
+            if item.data == {"type": "text-delta", "id": item.data.get("id"), "delta": "a2 "}:
+                await server.host.streams.close()  # what a shutting-down host does
+    assert events[-1].data["type"] == "error"
+    assert events[-1].id is None
+    assert "broke off" in events[-1].data["errorText"]
+    assert all(e.data != "[DONE]" for e in events)

@@ -64,20 +64,26 @@ class SSEResponse(Response):
     async def _produce(self, send: Send) -> None:
         try:
             async for data in self.body_iterator:
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-        except OSError:  # the client went away while we wrote
-            return
+                if not await _send_body(send, data):
+                    return  # the client went away while we wrote
         except Exception as exc:
             # Headers are out: tell the client in-band, and leave [DONE] out so it resumes.
             logger.warning("a stream reader stopped: %s", exc)
             text = str(exc) or type(exc).__name__
             message = {"type": "error", "errorText": f"the stream broke off: {text}"}
-            with contextlib.suppress(OSError):
-                await send(
-                    {"type": "http.response.body", "body": encode_event(message), "more_body": True}
-                )
-        with contextlib.suppress(OSError):
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            if not await _send_body(send, encode_event(message)):
+                return
+        await _send_body(send, b"", more=False)
+
+
+async def _send_body(send: Send, data: bytes, *, more: bool = True) -> bool:
+    """Write to the client; False when it has gone (an OSError under uvicorn, a JavaScript
+    error from a Worker's response stream: either way, the reader's end, not the run's)."""
+    try:
+        await send({"type": "http.response.body", "body": data, "more_body": more})
+    except Exception:
+        return False
+    return True
 
 
 async def _until_disconnect(receive: Receive) -> None:
