@@ -118,6 +118,12 @@ async def test_random_cuts_while_the_run_is_live(make_server: Any, cursor_header
         )
         main_events = await main
         ref = await reference(client, "cuts", "cuts--t1")
+        snap = (await client.get("/chat/cuts")).json()
+    # What every reader reassembled is exactly the stored final assistant message.
+    final = snap["messages"][-1]
+    assert final["id"] == "cuts-t1"
+    stored_text = "".join(p["text"] for p in final["parts"] if p["type"] == "text")
+    assert assistant_text([e.data for e in main_events if isinstance(e.data, dict)]) == stored_text
     assert len(ref) >= total - 1
     for events in [main_events, *others]:
         assert_exactly_once(events, ref)
