@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from helix_agents import Agent, tool
-from helix_agents.core.subagents import subagent_tool
 from helix_agents.hosts.local import LocalHost
 from helix_agents.state import RunStatus
+from helix_agents.subagents import subagent_tool
 from helix_agents.testing import FunctionModel, call_tool
 from helix_agents.tools import ToolContext
 

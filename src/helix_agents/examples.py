@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .agent import Agent, AgentRegistry
-from .core.subagents import subagent_tool
+from .subagents import subagent_tool
 from .tools import ToolContext, tool
 
 __all__ = ["example_registry"]

@@ -11,9 +11,9 @@ import pytest
 
 from helix_agents import Agent, tool
 from helix_agents.chunks import SequencedChunk, ToolApprovalRequestChunk
-from helix_agents.core.subagents import subagent_tool
 from helix_agents.messages import ToolResultMessage
 from helix_agents.state import RunStatus
+from helix_agents.subagents import subagent_tool
 from helix_agents.testing import FunctionModel, call_tool
 from helix_agents.tools import ToolContext
 from tests.hitl._helpers import collect, text_of

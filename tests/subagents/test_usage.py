@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from helix_agents import Agent, UsageLimits, tool
-from helix_agents.core.subagents import subagent_tool
 from helix_agents.messages import ToolResultMessage
 from helix_agents.state import RunStatus
+from helix_agents.subagents import subagent_tool
 from helix_agents.testing import FunctionModel, call_tool
 from helix_agents.tools import ToolContext
 from helix_agents.usage import Usage
