@@ -25,7 +25,7 @@ def pending(call_id: str, kind: str = "approval") -> PendingToolCall:
     return PendingToolCall(
         tool_call_id=call_id,
         tool_name="t",
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         approval_id=f"apr_{call_id}" if kind == "approval" else None,
         expires_at=2_000,
     )
