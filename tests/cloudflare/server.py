@@ -37,6 +37,29 @@ class CloudflareHostView:
     def executor(self) -> Any:
         return self.app.runtime(self.platform.env).executor
 
+    @property
+    def store(self) -> Any:
+        return self.executor.store
+
+    @property
+    def streams(self) -> StreamsView:
+        return StreamsView(self.executor.streams, self.platform)
+
+
+class StreamsView:
+    """The host's stream manager; ``close()`` is what a shutting-down local host does to
+    its readers, here an outage of the Durable Objects (every call fails from then on)."""
+
+    def __init__(self, streams: Any, platform: FakeCloudflare) -> None:
+        self._streams = streams
+        self._platform = platform
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._streams, name)
+
+    async def close(self) -> None:
+        await self._platform.durable_objects.outage()
+
 
 @dataclass
 class CloudflareServer:

@@ -63,6 +63,8 @@ async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id:
     from starlette.requests import HTTPConnection
 
     from ...http.errors import status_for
+    from ...http.websocket import _run_to_follow
+    from ...ids import validate_session_id
     from ...streaming.sse import resume_cursor
 
     app = runtime.http_app
@@ -70,23 +72,23 @@ async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id:
     conn = HTTPConnection(_websocket_scope(request, app, session_id))
     try:
         user = await api.user(conn)
-        from ...ids import validate_session_id
-
         validate_session_id(session_id)
-        cursor = resume_cursor(conn.headers, conn.query_params) or 0
+        given = resume_cursor(conn.headers, conn.query_params)
         await api.session(session_id, user)
-        run = await runtime.store.active_run(session_id)
+        # The same choice of run as the local route's: the active one, or the latest one
+        # for a client whose cursor missed its end.
+        run_id = await _run_to_follow(api, session_id, given)
     except HelixError as exc:
         status = status_for(exc)
         if status >= 500:
             logger.error("a WebSocket upgrade failed: %s", exc)
             return _answer_and_close(error_frame("internal_error", "internal error"), 1011)
         return _answer_and_close(error_frame(exc.code, str(exc)), 4000 + status)
-    if run is None:
+    if run_id is None:
         return _answer_and_close(frame({"done": True, "active": False}), 1000)
     version = api.settings.ui_version
-    url = f"https://stream-manager/ws?stream={quote(run.run_id)}&from={cursor}&v={version}"
-    stub = runtime.streams.stub(run.run_id)
+    url = f"https://stream-manager/ws?stream={quote(run_id)}&from={given or 0}&v={version}"
+    stub = runtime.streams.stub(run_id)
     return await stub.fetch(url, headers={"Upgrade": "websocket"})
 
 

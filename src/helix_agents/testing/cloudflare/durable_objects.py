@@ -315,6 +315,7 @@ class FakeDurableObjectNamespace:
         self._env = env
         self._records: dict[str, _ObjectRecord] = {}
         self._background: set[asyncio.Future[Any]] = set()
+        self._outage: str | None = None
         #: RPC calls per object name (each one a subrequest of its caller).
         self.calls: dict[str, int] = {}
 
@@ -373,6 +374,15 @@ class FakeDurableObjectNamespace:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def outage(self, message: str = "Network connection lost.") -> None:
+        """Every object becomes unreachable: calls in flight and every later call fail with
+        ``message`` (until :meth:`recover`)."""
+        self._outage = message
+        await self.evict()
+
+    def recover(self) -> None:
+        self._outage = None
+
     async def run_alarms(self, now: float) -> list[str]:
         """Fire every alarm due at ``now`` (ms); the names of the objects woken."""
         fired = []
@@ -410,6 +420,8 @@ class FakeDurableObjectNamespace:
 
     async def _rpc(self, name: str, method: str, args: tuple[Any, ...], raw: bool = False) -> Any:
         self.calls[name] = self.calls.get(name, 0) + 1
+        if self._outage is not None:
+            raise js_error("Error", self._outage)
         if not raw:
             args = tuple(from_rpc(to_rpc(a)) for a in args)
         instance = self._instance(name)
@@ -425,7 +437,7 @@ class FakeDurableObjectNamespace:
             result = await asyncio.shield(task)
         except asyncio.CancelledError:
             if task.cancelled() and record.instance is not instance:
-                raise js_error("Error", _RESET_MESSAGE) from None
+                raise js_error("Error", self._outage or _RESET_MESSAGE) from None
             raise
         except JsException:
             raise

@@ -52,8 +52,9 @@ class JsArray(list[Any]):
     """A JS array made by ``to_js`` (what raw JS APIs such as ``acceptWebSocket`` need)."""
 
 
-class JsObject(dict[str, Any]):
-    """A plain JS object made by ``to_js(..., dict_converter=Object.fromEntries)``."""
+class JsObject(JsDict):
+    """A plain JS object (as ``to_js(..., dict_converter=Object.fromEntries)`` makes one);
+    its properties read as attributes too, as on a ``JsProxy``."""
 
 
 def to_rpc(value: Any) -> Any:
@@ -99,6 +100,8 @@ def python_error(exc: BaseException) -> JsException:
     """What JS sees of a Python exception: a ``PythonError`` whose message is the traceback
     (and whose last line is ``module.Class: message``)."""
     text = "".join(traceback.format_exception(exc)).rstrip()
+    if exc.__traceback__ is None:  # never raised: Pyodide's text still has the header
+        text = f'Traceback (most recent call last):\n  File "<exec>", line 1\n{text}'
     error = JsException(text, name="PythonError")
     error.type = type(exc).__name__  # type: ignore[attr-defined]
     return error
