@@ -4,7 +4,6 @@ their attachments, its alarm, one object per session, and what is retried after 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -36,8 +35,8 @@ def namespace(clock: list[int]) -> FakeDurableObjectNamespace:
 
 
 @pytest.fixture
-async def streams(namespace: FakeDurableObjectNamespace) -> AsyncIterator[DOStreamManager]:
-    yield DOStreamManager(namespace)
+def streams(namespace: FakeDurableObjectNamespace) -> DOStreamManager:
+    return DOStreamManager(namespace)
 
 
 def delta(text: str) -> TextDeltaChunk:
