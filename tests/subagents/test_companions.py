@@ -182,3 +182,30 @@ async def test_companion_mistakes_are_tool_errors(make_host: Callable[..., Any])
     assert [m.status for m in messages] == ["error", "error", "error"]
     assert "no companion named 'ghost'" in str(messages[0].content)
     assert "Unknown companion agent 'stranger'" in str(messages[1].content)
+
+
+async def test_two_calls_waiting_on_the_same_companion(make_host: Callable[..., Any]) -> None:
+    release = asyncio.Event()
+
+    @tool
+    async def think() -> str:
+        """Think for a while."""
+        await release.wait()
+        return "thought"
+
+    agent = lead(
+        [
+            call_tool("spawn_agent", agent_type="critic", name="bg", message="ponder", wait=False),
+            [call_tool("wait_for_result", name="bg"), call_tool("wait_for_result", name="bg")],
+        ],
+        critic([think], lambda info: call_tool("think")),
+    )
+    host = await make_host(agent)
+    handle = await host.executor.execute("lead", "go")
+    # Release the companion only once the lead's instance waits on it (twice, one event).
+    while (await host.executor.launcher.status(handle.run_id)).status != "waiting":  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    release.set()
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    out = results(await handle.messages())
+    assert out[1:] == ["critic turn 1: ponder", "critic turn 1: ponder"]

@@ -154,6 +154,14 @@ async def _run_tools(
         return results
     prefix = f"turn-{turn}/step-{step_no:02d}"
 
+    # One wait per child run: a child's end is one event, however many calls wait on it
+    # (a companion asked twice in one response).
+    first_waiter: dict[str, int] = {}
+    for index in waiting:
+        event_type = results[index].event_type
+        assert event_type is not None
+        first_waiter.setdefault(event_type, index)
+
     async def wait(index: int) -> bool:
         item, result = planned[index], results[index]
         assert result.event_type is not None
@@ -165,7 +173,14 @@ async def _run_tools(
             return True
         return False
 
-    timed_out = await asyncio.gather(*(wait(i) for i in waiting))
+    outcome = dict(
+        zip(
+            first_waiter,
+            await asyncio.gather(*(wait(i) for i in first_waiter.values())),
+            strict=True,
+        )
+    )
+    timed_out = [outcome[results[i].event_type or ""] for i in waiting]
     collect_names = [f"{prefix}/collect/{planned[i].call.id}" for i in waiting]
 
     async def collect(position: int) -> ToolStepResult:
