@@ -65,6 +65,8 @@ class FakeWebSocket:
         self.close_reason: str | None = None
         self.host: _Host | None = None
         self.auto_responses = 0
+        #: Errors the Durable Object's handlers raised for this socket's events.
+        self.handler_errors: list[Exception] = []
         self._attachment: Any = None
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._listeners: dict[str, list[Callable[[Any], Any]]] = {}
@@ -201,7 +203,10 @@ class FakeWebSocket:
         async def run() -> None:
             if previous is not None:
                 await asyncio.gather(previous, return_exceptions=True)
-            await deliver()
+            try:
+                await deliver()
+            except Exception as exc:  # the handler failed: the runtime logs it, we keep it
+                self.handler_errors.append(exc)
 
         self._delivery = asyncio.ensure_future(run())
 
