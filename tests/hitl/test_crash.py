@@ -83,8 +83,10 @@ def _verify(data: Path) -> None:
     executions = Counter(line.split()[1] for line in effects)
     decisions = (data / "decisions.log").read_text().splitlines()
     decided = Counter(line.split()[0] for line in decisions)
-    # Each decision was accepted once, whatever the kills and re-submissions.
-    assert all(n == 1 for n in decided.values()), decided
+    # No decision was accepted twice, whatever the kills and re-submissions (an acceptance
+    # is logged after the fact, so a kill may leave one unlogged: the results below show
+    # that it was kept).
+    assert all(n <= 1 for n in decided.values()), decided
 
     for i in range(RUNS):
         session_id = f"pay-{i}"
@@ -120,7 +122,6 @@ def _verify(data: Path) -> None:
             key = f"{session_id}/{call.id}"
             label = call.arguments["label"]
             result = results[call.id]
-            assert decided[key] == 1, key  # the decision was made once and kept
             if label == "b":
                 assert result.status == "denied", key
                 assert executions[key] == 0, key  # a denied call never ran
