@@ -84,7 +84,6 @@ class Executor:
         agent = self.registry.get(agent) if isinstance(agent, str) else agent
         messages = _user_messages(message)
         session_id = validate_session_id(session_id) if session_id else new_session_id()
-        previous = await self.store.load_session(session_id)
         params = await self.starter.start_turn(
             agent,
             messages,
@@ -93,12 +92,6 @@ class Executor:
             supersede=supersede,
             metadata=metadata,
         )
-        if previous is not None and previous.status == RunStatus.SUSPENDED_AWAITING_CHILDREN:
-            # The children the previous turn waited on wait on nobody now.
-            context = previous.suspension_context
-            for child in context.suspended_awaiting_children if context else []:
-                for sid in await self._tree(child):
-                    await self._abort_one(sid, "the parent moved on to a new turn")
         await self.starter.launch(params)
         return self._handle(params)
 

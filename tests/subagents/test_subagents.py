@@ -11,6 +11,7 @@ import pytest
 
 from helix_agents import Agent, tool
 from helix_agents.chunks import SequencedChunk, ToolApprovalRequestChunk
+from helix_agents.errors import ConflictError
 from helix_agents.messages import ToolResultMessage
 from helix_agents.state import RunStatus
 from helix_agents.subagents import subagent_tool
@@ -260,3 +261,33 @@ async def test_a_childs_expired_approval_fails_the_child_not_the_parent(
     assert child.status == RunStatus.FAILED
     assert child.failure_reason == "suspension_expired"
     assert text_of(chunks).startswith("report: error=The agent 'researcher' failed: The wait")
+
+
+async def test_a_new_turn_abandons_the_children_it_waited_on(
+    make_host: Callable[..., Any],
+) -> None:
+    executions: list[str] = []
+
+    @tool(requires_approval=True)
+    def publish(text: str) -> str:
+        """Publish."""
+        executions.append(text)
+        return "published"
+
+    def child_answer(info: Any) -> Any:
+        return call_tool("publish", text="draft") if not info.tool_results else "child done"
+
+    host = await make_host(boss(researcher([publish], child_answer)))
+    handle = await host.executor.execute("boss", "publish something")
+    assert (await handle.result()).status == RunStatus.SUSPENDED_AWAITING_CHILDREN
+    [ref] = await host.store.list_sub_sessions(handle.session_id)
+    [pending] = (await host.store.require_session(ref.sub_session_id)).pending_client_tool_calls
+    nxt = await handle.send("forget it")
+    assert (await nxt.result()).status == RunStatus.SUSPENDED_AWAITING_CHILDREN  # asks anew
+    abandoned = await host.store.require_session(ref.sub_session_id)
+    assert abandoned.status == RunStatus.ABORTED
+    with pytest.raises(ConflictError):
+        await host.executor.submit_tool_result(
+            handle.session_id, tool_call_id=pending.tool_call_id, approved=True
+        )
+    assert executions == []

@@ -23,7 +23,7 @@ from ..chunks import RunStartChunk
 from ..errors import ConflictError, InstanceExistsError, SessionNotFoundError
 from ..ids import parse_instance_id, run_instance_id, validate_session_id
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
-from ..state import RunRecord, RunStatus, SessionState
+from ..state import FINAL_STATUSES, RunRecord, RunStatus, SessionState
 from ..usage import Usage
 from .params import ParentLink, PlannedCall, Resolution, RunParams
 
@@ -118,6 +118,8 @@ class RunStarter:
         )
         if superseded is not None:
             await self.stop_instance(superseded)
+        if state.status == RunStatus.SUSPENDED_AWAITING_CHILDREN:
+            await self._abandon(state)
         return RunParams(
             session_id=session_id,
             agent_type=agent.name,
@@ -160,6 +162,24 @@ class RunStarter:
                 raise
             check_owner(state, user_id)
             return state
+
+    async def _abandon(self, state: SessionState) -> None:
+        """The children a suspended turn waited on wait for nobody once a new turn starts:
+        they (and their own children) are aborted, so that no late answer runs them."""
+        context = state.suspension_context
+        queue = list(context.suspended_awaiting_children) if context is not None else []
+        seen: set[str] = set()
+        while queue and len(seen) < 1000:
+            child = queue.pop(0)
+            if child in seen:
+                continue
+            seen.add(child)
+            latest = await self.store.latest_run(child)
+            if latest is not None and latest.status not in FINAL_STATUSES:
+                ended = await self.store.abort(child, None, "the parent moved on to a new turn")
+                if ended is not None and latest.status == RunStatus.ACTIVE:
+                    await self.stop_instance(ended)
+            queue += [ref.sub_session_id for ref in await self.store.list_sub_sessions(child)]
 
     # -- resumes -----------------------------------------------------------------------------
 
