@@ -222,7 +222,7 @@ class FakeCloudflare:
             batch, self._background = self._background, []
             await asyncio.gather(*batch, return_exceptions=True)
 
-    async def wait_for_instances(self, timeout: float = 20.0) -> None:
+    async def wait_for_instances(self, timeout: float | None = 20.0) -> None:
         """Until every Workflow instance is complete, errored or terminated."""
         for instance_id in self.workflows.instance_ids():
             await self.workflows.wait(instance_id, timeout)

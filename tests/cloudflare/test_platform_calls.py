@@ -1,0 +1,30 @@
+"""The platform-call counts of a scripted run (``benchmarks/cloudflare_platform_calls.py``, on
+virtual time and a smaller script): the invariants that do not depend on the speed."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+from benchmarks.cloudflare_platform_calls import scenario
+
+from helix_agents.testing.cloudflare.virtual_time import run_virtual
+
+
+@pytest.mark.parametrize("reader", [True, False])
+def test_a_scripted_run_costs_a_bounded_number_of_calls(reader: bool) -> None:
+    result = run_virtual(
+        functools.partial(scenario, deltas=400, steps=8, tools=4, rate=500.0, reader=reader)
+    )
+    # One Workflow step per model call and per tool call, nothing else.
+    assert (result["workflow_steps"], result["model_steps"], result["tool_steps"]) == (12, 8, 4)
+    # One D1 read and one write per model step, one write per tool step (the first step
+    # also loads the history).
+    assert result["max_d1_calls_per_agent_step"] == 3
+    assert result["first_d1_calls"] == 4
+    # A tool step writes its output in one call; the run's end is one write and a status.
+    assert result["tool_step_do_calls"] == 1
+    assert result["final_step_calls"]["set_status"] == 1
+    assert result["max_streaming_writes"] < 300
+    if not reader:
+        assert result["reader_calls"] == 2  # the executor's create and run-start write
