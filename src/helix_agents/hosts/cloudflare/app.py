@@ -20,6 +20,7 @@ the bindings is built on an isolate's first request (:mod:`.runtime`).
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,9 @@ from .stream_hub import DEFAULT_STALE_MS, DEFAULT_TTL_MS, StreamHub
 from .worker import handle_fetch
 
 __all__ = ["CloudflareApp"]
+
+#: Environments whose wiring is kept (one per isolate on the platform).
+_MAX_RUNTIMES = 8
 
 
 class CloudflareApp:
@@ -79,7 +83,7 @@ class CloudflareApp:
         self.model_step_config = model_step_config
         self.tool_step_config = tool_step_config
         self.http_options = http_options
-        self._runtimes: dict[int, tuple[Any, CloudflareRuntime]] = {}
+        self._runtimes: OrderedDict[Any, tuple[Any, CloudflareRuntime]] = OrderedDict()
 
     # -- the classes a Worker exports ----------------------------------------------------------
 
@@ -109,13 +113,21 @@ class CloudflareApp:
     # -- what the classes do -------------------------------------------------------------------
 
     def runtime(self, env: Any) -> CloudflareRuntime:
-        """The wiring for ``env``, built once per isolate."""
+        """The wiring for ``env``, built once per isolate.
+
+        The SDK hands each request a new wrapper of the same JS ``env``: the key is the JS
+        object's identity (Pyodide's ``js_id``), and only a few environments are kept (an
+        isolate has one; tests make several)."""
         raw = getattr(env, "_env", env)
-        cached = self._runtimes.get(id(raw))
-        if cached is not None and cached[0] is raw:
+        key = getattr(raw, "js_id", None) or id(raw)
+        cached = self._runtimes.get(key)
+        if cached is not None and (cached[0] is raw or getattr(raw, "js_id", None) == key):
+            self._runtimes.move_to_end(key)
             return cached[1]
         runtime = CloudflareRuntime(self, env)
-        self._runtimes[id(raw)] = (raw, runtime)
+        self._runtimes[key] = (raw, runtime)
+        while len(self._runtimes) > _MAX_RUNTIMES:
+            self._runtimes.popitem(last=False)
         return runtime
 
     async def fetch(self, env: Any, request: Any) -> Any:
