@@ -38,12 +38,12 @@ from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
-from ...errors import StreamError
+from ...errors import StreamError, StreamNotFoundError
 from ...streaming.chunklog import FINAL_STATUSES, Appended, ChunkLog, check_cursor, check_limit
 from ...streaming.ui import UIVersion
 from . import ffi
 from .do_sql import DurableObjectSql
-from .stream_rpc import decode_chunks, encode_info, encode_read, failure, success
+from .stream_rpc import decode_chunks, encode_info, encode_stored, failure, success
 from .stream_sockets import SocketState, done_frame, error_frame, frame, parse_seek
 
 __all__ = ["DEFAULT_STALE_MS", "DEFAULT_TTL_MS", "StreamHub"]
@@ -115,19 +115,19 @@ class StreamHub:
             check_limit(limit)
             _check_timeout(timeout)
             self._arrive(stream_id, after)
-            result = self.log.read(stream_id, after, limit)
-            if not result.chunks and timeout > 0 and result.status not in FINAL_STATUSES:
+            status, last_seq, rows = self._read_stored(stream_id, after, limit)
+            if not rows and timeout > 0 and status not in FINAL_STATUSES:
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + timeout
                 while (remaining := deadline - loop.time()) > 0:
                     await self._wait(stream_id, remaining)
-                    result = self.log.read(stream_id, after, limit)
-                    if result.chunks or result.status in FINAL_STATUSES:
+                    status, last_seq, rows = self._read_stored(stream_id, after, limit)
+                    if rows or status in FINAL_STATUSES:
                         break
-            self._leave(stream_id, result.chunks[-1].seq if result.chunks else after)
+            self._leave(stream_id, int(rows[-1]["seq"]) if rows else after)
         except Exception as exc:
             return failure(exc)
-        return success(encode_read(result))
+        return success(encode_stored(rows, status, last_seq))
 
     async def set_status(self, stream_id: str, status: str) -> dict[str, Any]:
         try:
@@ -154,6 +154,28 @@ class StreamHub:
         except Exception as exc:
             return failure(exc)
         return success(stop)
+
+    def _read_stored(
+        self, stream_id: str, after: int, limit: int
+    ) -> tuple[str, int, list[dict[str, Any]]]:
+        """What :meth:`ChunkLog.read` returns, but as the stored JSON of each chunk: a read
+        answers with the rows as they are, with no chunk parsed and encoded again (the
+        reader's side parses them once). Same order as the log's read: the status first, so
+        a final status means every chunk is there."""
+        rows = self.sql.exec(
+            f"SELECT status, last_seq FROM {self.log.streams_table} WHERE stream_id = ?",
+            stream_id,
+        )
+        if not rows:
+            raise StreamNotFoundError(f"stream {stream_id!r} does not exist")
+        data = self.sql.exec(
+            f"SELECT seq, data FROM {self.log.chunks_table} WHERE stream_id = ? AND seq > ?"
+            " AND superseded = 0 ORDER BY seq LIMIT ?",
+            stream_id,
+            after,
+            limit,
+        )
+        return str(rows[0]["status"]), int(rows[0]["last_seq"]), data
 
     # -- readers -----------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ __all__ = [
     "encode_chunks",
     "encode_info",
     "encode_read",
+    "encode_stored",
     "failure",
     "success",
     "unwrap",
@@ -117,6 +118,12 @@ def decode_ack(value: Any) -> WriteAck:
 def encode_read(result: ReadResult) -> dict[str, Any]:
     chunks = ",".join(f"[{item.seq},{item.chunk.to_json()}]" for item in result.chunks)
     return {"chunks": f"[{chunks}]", "status": result.status, "last_seq": result.last_seq}
+
+
+def encode_stored(rows: list[dict[str, Any]], status: str, last_seq: int) -> dict[str, Any]:
+    """A read's answer from stored rows (``seq`` and the chunk's stored JSON ``data``)."""
+    chunks = ",".join(f"[{int(row['seq'])},{row['data']}]" for row in rows)
+    return {"chunks": f"[{chunks}]", "status": status, "last_seq": last_seq}
 
 
 def decode_read(value: Any) -> ReadResult:
