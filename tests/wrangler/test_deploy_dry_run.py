@@ -53,7 +53,9 @@ def test_config_draws_no_warnings(dry_run: tuple[str, Path]) -> None:
 def test_uploads_the_cloudflare_host_and_the_chat_page(dry_run: tuple[str, Path]) -> None:
     output, outdir = dry_run
     for module in ("app", "entrypoints", "worker", "runtime", "step", "launcher", "stream_hub"):
-        assert re.search(rf"helix_agents/hosts/cloudflare/{module}\.py\s*│\s*python", output), output
+        assert re.search(rf"helix_agents/hosts/cloudflare/{module}\.py\s*│\s*python", output), (
+            output
+        )
     # The chat page is read from the package at run time: it must be uploaded as a Text module.
     assert re.search(r"helix_agents/http/static/chat\.html\s*│\s*text", output), output
     entry = (outdir / "entry.py").read_text(encoding="utf-8")

@@ -27,7 +27,6 @@ __all__ = [
     "decode_read",
     "encode_chunks",
     "encode_info",
-    "encode_read",
     "encode_stored",
     "failure",
     "success",
@@ -113,11 +112,6 @@ def decode_ack(value: Any) -> WriteAck:
         readers=int(value.get("readers") or 0),
         stop_requested=value.get("stop"),
     )
-
-
-def encode_read(result: ReadResult) -> dict[str, Any]:
-    chunks = ",".join(f"[{item.seq},{item.chunk.to_json()}]" for item in result.chunks)
-    return {"chunks": f"[{chunks}]", "status": result.status, "last_seq": result.last_seq}
 
 
 def encode_stored(rows: list[dict[str, Any]], status: str, last_seq: int) -> dict[str, Any]:
