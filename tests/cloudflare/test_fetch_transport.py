@@ -165,3 +165,13 @@ def test_models_come_from_the_workers_env() -> None:
     assert isinstance(model_resolver(FakeEnv(), model_from_env=True)("test"), TestModel)
     # Without model_from_env, an agent's own choice stands.
     assert isinstance(model_resolver(openai_env)("test"), TestModel)
+
+
+def test_an_openai_model_instance_goes_over_fetch_too() -> None:
+    mine = OpenAIChatModel("gpt-test", base_url="https://llm.example/v1", api_key="k")
+    assert model_resolver(FakeEnv())(mine) is mine
+    assert isinstance(mine._transport, WorkersFetchTransport)
+    custom = httpx.MockTransport(lambda request: httpx.Response(200))
+    theirs = OpenAIChatModel("gpt-test", base_url="https://llm.example/v1", transport=custom)
+    model_resolver(FakeEnv())(theirs)
+    assert theirs._transport is custom

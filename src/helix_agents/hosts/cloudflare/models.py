@@ -6,6 +6,9 @@ reaches the network through ``fetch``; so the resolver reads ``OPENAI_API_KEY`` 
 :class:`~.fetch_transport.WorkersFetchTransport`, and gives Workers AI models the ``AI``
 binding.
 
+An :class:`~helix_agents.models.OpenAIChatModel` an agent was given as an instance, without
+a client or transport of its own, is given the fetch transport too.
+
 With ``model_from_env`` (what the bundled examples use), an agent whose model is the
 offline ``"test"`` model runs instead on the model the Worker is configured for:
 ``HELIX_MODEL`` (e.g. ``workers-ai:@cf/meta/llama-3.3-70b-instruct-fp8-fast`` or
@@ -46,7 +49,7 @@ def model_resolver(
         if not isinstance(spec, str):
             from ...models import infer_model
 
-            return infer_model(spec)
+            return _over_fetch(infer_model(spec))
         if model_from_env and spec.strip() == "test":
             spec = _configured(env) or spec
         model = cache.get(spec)
@@ -55,6 +58,18 @@ def model_resolver(
         return model
 
     return resolve
+
+
+def _over_fetch(model: Model) -> Model:
+    """An OpenAI-compatible model built by the user without a client or transport gets the
+    Workers ``fetch`` transport: inside a Worker, httpx's own transport cannot connect."""
+    from ...models.openai import OpenAIChatModel
+
+    if isinstance(model, OpenAIChatModel) and model._client is None and model._transport is None:
+        from .fetch_transport import WorkersFetchTransport
+
+        model._transport = WorkersFetchTransport()
+    return model
 
 
 def _configured(env: Any) -> str | None:
