@@ -3,7 +3,7 @@
     python -m tests.subagents.crash_host DATA_DIR RUNS
 
 RUNS sessions of the ``lead`` agent, each delegating two tasks at once to the ``worker``
-sub-agent, whose turn makes two tool calls over two steps. The process lets the host
+sub-agent and then a third, each worker turn making three tool calls over three steps. The process lets the host
 finish them (resuming whatever a previous process left unfinished), prints ``ALL DONE``
 and exits. Each tool execution appends to ``DATA_DIR/effects.log`` outside the runtime.
 """
@@ -39,15 +39,15 @@ def _log(key: str, label: str) -> int:
 @tool
 async def record(ctx: ToolContext, label: str) -> str:
     """Record a side effect."""
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.2)
     n = _log(f"{ctx.session_id}/{ctx.tool_call_id}", label)
     return f"{label}#{n}"
 
 
 async def _worker(messages: list[Any], info: Any) -> Any:
     done = len(info.tool_results)
-    await asyncio.sleep(0.1)
-    if done < 2:
+    await asyncio.sleep(0.15)
+    if done < 3:
         yield f"step {done} "
         yield call_tool("record", label=f"{info.last_user_message}-{done}")
     else:
@@ -59,6 +59,8 @@ async def _lead(messages: list[Any], info: Any) -> Any:
     if not info.tool_results:
         yield call_tool("ask_worker", message="x")
         yield call_tool("ask_worker", message="y")
+    elif len(info.tool_results) == 2:
+        yield call_tool("ask_worker", message="z")
     else:
         yield "lead: " + " | ".join(str(r.content) for r in info.tool_results)
 
