@@ -367,3 +367,65 @@ async def test_the_first_request_migrates_d1(worker: tuple[ModuleType, FakeCloud
     calls = platform.db.calls
     await platform.fetch("GET", "/agents")
     assert platform.db.calls == calls  # after the first request, the check is free
+
+
+async def test_the_examples_run_on_workers_ai_when_configured() -> None:
+    from helix_agents.testing import AIReply, FakeAIBinding
+
+    ai = FakeAIBinding(
+        AIReply(tool_calls=[{"name": "get_weather", "arguments": {"city": "Paris"}}]),
+        AIReply(text="It is cloudy in Paris."),
+    )
+    entry = load_entry()
+    platform = FakeCloudflare(
+        entry, ai=ai, vars={"HELIX_MODEL": "workers-ai:@cf/meta/llama-3.3-70b-instruct-fp8-fast"}
+    )
+    try:
+        response = await platform.fetch(
+            "POST",
+            "/chat",
+            json={"agentType": "assistant", "message": "weather?", "sessionId": "ai"},
+        )
+        chunks = chunks_of(await read_sse(response))
+    finally:
+        await platform.close()
+    assert text_of(chunks).strip() == "It is cloudy in Paris."
+    outputs = [c for c in chunks if c["type"] == "tool-output-available"]
+    assert outputs[0]["output"]["city"] == "Paris"
+    assert [call.model for call in ai.calls] == ["@cf/meta/llama-3.3-70b-instruct-fp8-fast"] * 2
+    assert ai.calls[0].inputs["stream"] is True
+
+
+async def test_the_examples_run_on_an_openai_compatible_provider_over_fetch() -> None:
+    import json
+
+    from helix_agents.testing.cloudflare.shim import workers_module
+    from helix_agents.testing.cloudflare.workers_sdk import set_fetch_handler
+
+    seen: list[str] = []
+
+    async def provider(request: Any) -> Any:
+        seen.append(str(request.url))
+        assert request.headers.get("authorization") == "Bearer sk-test"
+        frames = [
+            {"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+            for word in ("Hello ", "from ", "fetch.")
+        ]
+        body = "".join(f"data: {json.dumps(f)}\n\n" for f in frames) + "data: [DONE]\n\n"
+        return workers_module().Response(body, headers={"content-type": "text/event-stream"})
+
+    entry = load_entry()
+    platform = FakeCloudflare(
+        entry, vars={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "https://llm.example/v1"}
+    )
+    set_fetch_handler(provider)
+    try:
+        response = await platform.fetch(
+            "POST", "/chat", json={"agentType": "assistant", "message": "hi", "sessionId": "oa"}
+        )
+        chunks = chunks_of(await read_sse(response))
+    finally:
+        set_fetch_handler(None)
+        await platform.close()
+    assert text_of(chunks) == "Hello from fetch."
+    assert seen == ["https://llm.example/v1/chat/completions"]
