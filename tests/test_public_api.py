@@ -41,6 +41,7 @@ EXPECTED = [
     "UsageRollup",
     "UserMessage",
     "__version__",
+    "subagent_tool",
     "tool",
 ]
 

@@ -27,6 +27,7 @@ from .usage import Usage, UsageRollup
 if TYPE_CHECKING:
     from .chunks import Chunk, SequencedChunk
     from .executor import Executor, RunHandle
+    from .subagents import subagent_tool
 
 # Imported on first use, so that defining agents stays cheap (import time is measured in
 # benchmarks/import_time.py).
@@ -35,6 +36,7 @@ _LAZY = {
     "SequencedChunk": "chunks",
     "Executor": "executor",
     "RunHandle": "executor",
+    "subagent_tool": "subagents",
 }
 
 
@@ -82,5 +84,6 @@ __all__ = [
     "UsageRollup",
     "UserMessage",
     "__version__",
+    "subagent_tool",
     "tool",
 ]
