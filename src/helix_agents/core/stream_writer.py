@@ -76,6 +76,7 @@ class StreamWriter:
         self._source_session_id = source_session_id
         self._buffer: list[Chunk] = []
         self._writes = 0
+        self._issued = 0
         self._readers = 0
         self._last_flush = -math.inf
         self._timer: asyncio.TimerHandle | None = None
@@ -108,16 +109,18 @@ class StreamWriter:
             chunk.source_session_id = self._source_session_id
         self._buffer.append(chunk)
         now = self._clock()
-        if self._writes == 0 or len(self._buffer) >= self._policy.max_buffer:
+        if self._issued == 0 or len(self._buffer) >= self._policy.max_buffer:
             await self.flush()
             return
-        wait = self._policy.interval(readers=self._readers, writes=self._writes)
-        if now - self._last_flush >= wait:
+        if self._flushing is not None:
+            # A write is on its way: this chunk rides with the next one rather than forcing
+            # a write of its own (on Cloudflare each write is a subrequest).
+            return
+        if now - self._last_flush >= self._interval():
             await self.flush()
-        elif self._timer is None:
+        else:
             # A stalled model must not hold buffered text back: flush on a timer too.
-            delay = max(0.0, wait - (now - self._last_flush))
-            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+            self._schedule(now)
 
     async def flush(self) -> WriteAck | None:
         """Write everything buffered (one stream write)."""
@@ -128,6 +131,7 @@ class StreamWriter:
         if not self._buffer:
             return self.last_ack
         batch, self._buffer = self._buffer, []
+        self._issue()
         ack = await self._streams.write(self._stream_id, batch)
         self._record(ack)
         return ack
@@ -141,10 +145,23 @@ class StreamWriter:
         self._cancel_timer()
         self._buffer.clear()
 
+    def _interval(self) -> float:
+        return self._policy.interval(readers=self._readers, writes=self._issued)
+
+    def _issue(self) -> None:
+        # The interval runs from when a write is issued, not from when it is answered, so
+        # a slow answer never makes the next write come early.
+        self._issued += 1
+        self._last_flush = self._clock()
+
+    def _schedule(self, now: float) -> None:
+        if self._timer is None:
+            delay = max(0.0, self._interval() - (now - self._last_flush))
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
+
     def _record(self, ack: WriteAck) -> None:
         self._writes += 1
         self._readers = ack.readers
-        self._last_flush = self._clock()
         self.last_ack = ack
         if ack.stop_requested is not None:
             self.stop_requested = ack.stop_requested
@@ -158,11 +175,15 @@ class StreamWriter:
         try:
             if self._buffer:
                 batch, self._buffer = self._buffer, []
+                self._issue()
                 self._record(await self._streams.write(self._stream_id, batch))
         except BaseException as exc:  # surfaced on the next add/flush, in the step's task
             self._error = exc
         finally:
             self._flushing = None
+            if self._buffer and self._error is None:
+                # Chunks that arrived during the write go out with the next one.
+                self._schedule(self._clock())
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
