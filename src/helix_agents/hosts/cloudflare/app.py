@@ -134,9 +134,9 @@ class CloudflareApp:
         return await handle_fetch(self.runtime(env), request, env)
 
     async def run(self, env: Any, event: Any, step: Any) -> Any:
-        """A Workflow instance: one turn (or one resume) of a session."""
+        """A Workflow instance: one turn (or one resume) of a session. Nothing here touches
+        a binding outside a step (the schema exists: the run was started through it)."""
         runtime = self.runtime(env)
-        await runtime.ensure_schema()
 
         async def body(ev: dict[str, Any], port: Step) -> Any:
             return await run_agent_workflow(ev["payload"], port, runtime.deps)
