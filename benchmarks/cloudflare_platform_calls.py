@@ -227,34 +227,12 @@ def summarize(counts: Counts, workflow_steps: int) -> dict[str, Any]:
     }
 
 
-def coalesce_in_flight() -> None:
-    """The StreamWriter change proposed in docs/cloudflare.md: a chunk that arrives while a
-    write is on its way rides with the next periodic write instead of forcing one more."""
-    from helix_agents.core.stream_writer import StreamWriter
-
-    original = StreamWriter.add
-
-    async def add(self: StreamWriter, chunk: Any, **kwargs: Any) -> None:
-        if self._flushing is not None and self._writes:
-            self._last_flush = self._clock()
-        await original(self, chunk, **kwargs)
-
-    StreamWriter.add = add  # type: ignore[method-assign]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--deltas", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--tools", type=int, default=10)
-    parser.add_argument(
-        "--coalesce-in-flight",
-        action="store_true",
-        help="measure with the proposed StreamWriter change (see docs/cloudflare.md)",
-    )
     args = parser.parse_args()
-    if args.coalesce_in_flight:
-        coalesce_in_flight()
     rows = []
     for rate in (50.0, 500.0):
         for reader in (True, False):
@@ -273,10 +251,7 @@ def main() -> None:
     long = run_virtual(
         lambda: scenario(deltas=args.deltas, steps=1, tools=0, rate=50.0, reader=True)
     )
-    print(
-        f"agent: {args.steps} model steps, {args.tools} tool calls, {args.deltas} text deltas"
-        + (" (with --coalesce-in-flight)" if args.coalesce_in_flight else "")
-    )
+    print(f"agent: {args.steps} model steps, {args.tools} tool calls, {args.deltas} text deltas")
     print(
         "| speed | reader | streaming per model step | Workflow steps | D1 calls / statements "
         "per agent step | stream writes per model step: max, mean (bound) | end of run "
