@@ -241,7 +241,9 @@ class Executor:
         was_active = latest.status == RunStatus.ACTIVE
         if was_active:
             await self._request_stop(session_id, "abort")
-        ended = await self.store.abort(session_id, None, reason)
+        # Only the latest run: an earlier turn's run left interrupted or suspended (the user
+        # moved on to a new turn) is not the one being stopped.
+        ended = await self.store.abort(session_id, latest.run_id, reason)
         if ended is not None and was_active:
             await self.starter.stop_instance(ended)
         return ended

@@ -429,3 +429,41 @@ async def test_handle_rebuilt_after_restart(tmp_path: Path) -> None:
         assert rebuilt.run_id == handle.run_id
         assert text_of(await collect(rebuilt)) == "hi"
         assert (await rebuilt.get_state()).status == "completed"
+
+
+async def test_abort_after_an_interrupted_turn_stops_the_new_turn(
+    make_host: Callable[..., Any],
+) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    @tool
+    async def slow() -> str:
+        """Slow."""
+        started.set()
+        await release.wait()
+        return "ok"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        return call_tool("slow") if not info.tool_results else "done"
+
+    host = await make_host(Agent(name="s", tools=[slow], model=FunctionModel(model)))
+    first = await host.executor.execute("s", "one")
+    await started.wait()
+    await first.interrupt()
+    release.set()
+    assert (await first.result()).status == "interrupted"
+    # The user moves on without resuming; the new turn is then aborted.
+    started.clear()
+    release.clear()
+    second = await first.send("two")
+    await started.wait()
+    await second.abort()
+    chunks = await collect(second)
+    assert chunks[-1].chunk.type == "run-end"
+    assert (await second.result()).status == "aborted"
+    runs = await host.store.list_runs(first.session_id)
+    assert [(r.run_id, r.status.value) for r in runs] == [
+        (first.run_id, "interrupted"),
+        (second.run_id, "aborted"),
+    ]
+    release.set()

@@ -34,7 +34,7 @@ from ..streaming.ui import UIMessageEncoder
 from .context import ApiContext
 from .errors import helix_error_response, status_for
 
-__all__ = ["chat_websocket"]
+__all__ = ["chat_websocket", "run_to_follow"]
 
 logger = logging.getLogger("helix_agents.http")
 
@@ -47,7 +47,7 @@ async def chat_websocket(websocket: WebSocket) -> None:
         session_id = validate_session_id(websocket.path_params["session_id"])
         given = resume_cursor(websocket.headers, websocket.query_params)
         await api.session(session_id, user)
-        run_id = await _run_to_follow(api, session_id, given)
+        run_id = await run_to_follow(api, session_id, given)
     except HelixError as exc:
         await _refuse(websocket, exc)
         return
@@ -57,7 +57,7 @@ async def chat_websocket(websocket: WebSocket) -> None:
     await _Session(api, websocket, run_id).serve(given or 0)
 
 
-async def _run_to_follow(api: ApiContext, session_id: str, cursor: int | None) -> str | None:
+async def run_to_follow(api: ApiContext, session_id: str, cursor: int | None) -> str | None:
     """The active run; or, for a client with a cursor that missed the end of the latest
     run, that run (as on the SSE route); else None."""
     store, streams = api.executor.store, api.executor.streams

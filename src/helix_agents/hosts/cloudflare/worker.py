@@ -63,7 +63,7 @@ async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id:
     from starlette.requests import HTTPConnection
 
     from ...http.errors import status_for
-    from ...http.websocket import _run_to_follow
+    from ...http.websocket import run_to_follow
     from ...ids import validate_session_id
     from ...streaming.sse import resume_cursor
 
@@ -77,7 +77,7 @@ async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id:
         await api.session(session_id, user)
         # The same choice of run as the local route's: the active one, or the latest one
         # for a client whose cursor missed its end.
-        run_id = await _run_to_follow(api, session_id, given)
+        run_id = await run_to_follow(api, session_id, given)
     except HelixError as exc:
         status = status_for(exc)
         if status >= 500:
