@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from helix_agents.error_codec import encode_error
 from helix_agents.errors import (
     InstanceExistsError,
     InstanceNotFoundError,
@@ -19,7 +20,6 @@ from helix_agents.errors import (
     ToolError,
 )
 from helix_agents.hosts.cloudflare.carrier import MARKER, carrier, find_carried
-from helix_agents.hosts.cloudflare.codec import encode_error
 from helix_agents.hosts.cloudflare.launcher import WorkflowLauncher
 from helix_agents.hosts.cloudflare.step import WorkflowsStep
 from helix_agents.ports.step import Step, StepContext

@@ -6,6 +6,12 @@ import json
 
 import pytest
 
+from helix_agents.error_codec import (
+    decode_error,
+    encode_error,
+    error_summary,
+    is_retryable,
+)
 from helix_agents.errors import (
     AbortSignal,
     HelixError,
@@ -18,12 +24,6 @@ from helix_agents.errors import (
     SuspendSignal,
     ToolError,
     ValueTooLargeError,
-)
-from helix_agents.hosts.local.engine_errors import (
-    decode_error,
-    encode_error,
-    error_summary,
-    is_retryable,
 )
 
 

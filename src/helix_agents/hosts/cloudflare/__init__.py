@@ -7,7 +7,7 @@
 - :mod:`.worker` — the Worker's ``fetch``: the HTTP API through the SDK's ASGI adapter,
   WebSocket upgrades sent to the Durable Object.
 - :mod:`.step` / :mod:`.launcher` — the Step and Launcher ports over Workflows;
-  :mod:`.carrier` and :mod:`.codec` carry our errors across the JS boundary.
+  :mod:`.carrier` and :mod:`helix_agents.error_codec` carry our errors across the JS boundary.
 - :mod:`.stream_hub` (the Durable Object's logic), :mod:`.stream_sockets` (its WebSockets),
   :mod:`.do_sql` (its SQLite), :mod:`.stream_rpc` and :mod:`.stream_client`
   (:class:`DOStreamManager`, the StreamManager port over the namespace).

@@ -7,7 +7,7 @@ only ``TypeError``, ``ValueError`` and ``NonRetryableError``. Everything else ar
 plain ``JsException`` (or ``Exception``) carrying the text.
 
 So we put the error itself into that text: :func:`carrier` raises an exception whose
-message is a marker followed by the JSON of :func:`~..local.engine_errors.encode_error`,
+message is a marker followed by the JSON of :func:`helix_agents.error_codec.encode_error`,
 and :func:`find_carried` finds it again in whatever text comes back: the bare message, a
 traceback whose last line holds it, or an RPC error that prefixed a name. The same codec
 as the local engine's journal decodes it, so a failed step raises the same exception, with

@@ -18,6 +18,7 @@ import json
 import re
 from typing import Any, Final, get_args
 
+from ...error_codec import encoded_error_summary as error_summary
 from ...errors import (
     ConfigurationError,
     InstanceExistsError,
@@ -29,7 +30,6 @@ from ...errors import (
 from ...ids import validate_instance_id
 from ...ports.launcher import InstanceState, InstanceStatus
 from .carrier import find_carried, js_error_text
-from .codec import error_summary
 from .step import MAX_EVENT_TYPE_LENGTH, MAX_RESULT_BYTES, plain
 
 __all__ = ["WorkflowLauncher"]

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from ...durations import format_duration, parse_duration
+from ...error_codec import decode_error, encode_error, is_retryable
 from ...errors import (
     ConfigurationError,
     NonRetryableError,
@@ -41,7 +42,6 @@ from ...errors import (
 )
 from ...ports.step import JSONValue, Step, StepConfig, StepContext, StepFn
 from .carrier import FAILED_STEP_KEY, carrier, find_carried, js_error_name, js_error_text
-from .codec import decode_error, encode_error, is_retryable
 
 __all__ = ["MAX_RESULT_BYTES", "WorkflowsStep", "plain", "run_workflow"]
 

@@ -4,7 +4,7 @@ StreamManager Durable Object.
 Chunks cross as one JSON string per call (a string is the cheapest thing to send over
 Workers RPC, and it dodges the SDK's conversion of every nested dict), results as small
 plain dicts, and errors as values: every RPC method answers ``{"ok": value}`` or
-``{"error": <encoded error>}`` (:mod:`.codec`), never raises, because an exception that
+``{"error": <encoded error>}`` (:mod:`helix_agents.error_codec`), never raises, because an exception that
 crosses RPC arrives as a bare ``JsException`` carrying a traceback, and the port promises
 our errors (``StreamNotFoundError``, ``StreamError``, ...).
 """
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from ...chunks import Chunk, ChunkBase, SequencedChunk, chunk_adapter
+from ...error_codec import decode_error, encode_error
 from ...errors import StreamError
 from ...ports.streams import ReadResult, StreamInfo, WriteAck
-from .codec import decode_error, encode_error
 
 __all__ = [
     "decode_ack",

@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ...error_codec import error_summary
 from ...errors import (
     ConfigurationError,
     InstanceExistsError,
@@ -40,7 +41,6 @@ from ...ids import validate_instance_id
 from ...ports.launcher import InstanceState, InstanceStatus
 from ...ports.step import Step
 from .engine_clock import Clock, SleepFn, Timers
-from .engine_errors import error_summary
 from .engine_journal import InstanceRow, Journal, StepRow
 from .engine_step import (
     MAX_RESULT_BYTES,

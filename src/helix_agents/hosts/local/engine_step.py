@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ...durations import DurationLike, format_duration, parse_duration
+from ...error_codec import decode_error, encode_error, is_retryable
 from ...errors import (
     ConfigurationError,
     NonDeterminismError,
@@ -30,7 +31,6 @@ from ...errors import (
 )
 from ...ports.step import JSONValue, StepConfig, StepContext, StepFn
 from .engine_config import MAX_SLEEP_MS, ResolvedStepConfig, resolve_step_config, validate_step_name
-from .engine_errors import decode_error, encode_error, is_retryable
 from .engine_journal import StepRow
 
 if TYPE_CHECKING:

@@ -1,16 +1,19 @@
-"""Errors as JSON, for the boundaries the Cloudflare host crosses: Workflow steps and the
-Durable Object's RPC.
+"""How an error crosses a durable boundary, so that a replay raises the very error the first
+run did: the local engine's journal, Cloudflare Workflows' steps, the Durable Object's RPC.
 
-The format and the rules are the local engine's journal codec
-(:mod:`helix_agents.hosts.local.engine_errors`), so a failed step raises the same exception
-on both hosts: our own errors (the :class:`~helix_agents.errors.HelixError` tree, found
-again by class name and ``code``) and the loop's :class:`~helix_agents.errors.RunSignal`
-keep their type and attributes; ``TypeError`` and ``ValueError`` keep their type, as
-Workflows itself does; anything else becomes a :class:`~helix_agents.errors.StepError`
-with the original message (and the original class name in ``error_name``).
+Workflows runs a step's callback on the far side of an RPC boundary: of Python's
+exceptions only ``TypeError``, ``ValueError`` and ``NonRetryableError`` come back with their
+type, anything else arrives as a plain error carrying its message. We mirror that rule,
+with one extension: helix-agents' own errors (the :class:`HelixError` tree, found again by
+their ``code`` and class name) and the loop's :class:`RunSignal` keep their type and their
+attributes, because we own both sides of the boundary. Everything else is raised as a
+:class:`StepError` with the original message (and the original class name in
+``error_name``).
 
-It is a separate module, not an import of the local one, because a Worker must not load
-the local host (it needs ``sqlite3``, which a Worker does not have).
+The same translation applies on the first run as on a replay: code after a failed step
+must see the same exception whether or not the process restarted in between, or the
+replay would take another branch. One module serves both hosts (it needs nothing of
+either: no sqlite3, no ``js``).
 """
 
 from __future__ import annotations
@@ -18,17 +21,24 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ...errors import HelixError, NonRetryableError, RunSignal, StepError
+from .errors import HelixError, NonRetryableError, RunSignal, StepError
 
-__all__ = ["decode_error", "encode_error", "error_summary", "is_retryable"]
+__all__ = [
+    "decode_error",
+    "encode_error",
+    "encoded_error_summary",
+    "error_summary",
+    "is_retryable",
+]
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """False for the errors Workflows never retries, and for the loop's own signals."""
+    """False for the errors Workflows never retries, and for our own control flow."""
     if isinstance(exc, RunSignal | NonRetryableError):
         return False
-    return getattr(exc, "code", None) != "non_retryable" and (
-        type(exc).__name__ != "NonRetryableError"
+    # Workflows' own NonRetryableError (workers.workflows) or any error that declares itself so.
+    return getattr(exc, "code", None) != "non_retryable" and type(exc).__name__ != (
+        "NonRetryableError"
     )
 
 
@@ -75,14 +85,22 @@ def decode_error(data: Any) -> BaseException:
     return error
 
 
-def error_summary(data: Any) -> dict[str, str]:
-    """``{"name", "message"}`` of an encoded error: the ``error`` of an instance status."""
+def error_summary(exc: BaseException) -> dict[str, str]:
+    """``{"name", "message"}``: the ``error`` of a Workflows instance status."""
+    return {"name": type(exc).__name__, "message": str(exc)}
+
+
+def encoded_error_summary(data: Any) -> dict[str, str]:
+    """:func:`error_summary` of an error already encoded by :func:`encode_error`."""
     if not isinstance(data, dict):
         return {"name": "Error", "message": str(data)}
     return {"name": str(data.get("name") or "Error"), "message": str(data.get("message") or "")}
 
 
 def _find_class(base: type[BaseException], name: str, code: object) -> type[BaseException] | None:
+    """The subclass of ``base`` named ``name`` (with ``code``, if several share the name);
+    failing that, the class that owns ``code``. Classes defined by users (a tool's own
+    ToolError subclass) are found as long as their module is imported."""
     owner: type[BaseException] | None = None
     stack: list[type[BaseException]] = [base]
     seen: set[type[BaseException]] = set()
