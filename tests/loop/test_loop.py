@@ -467,3 +467,32 @@ async def test_abort_after_an_interrupted_turn_stops_the_new_turn(
         (second.run_id, "aborted"),
     ]
     release.set()
+
+
+async def test_run_end_lost_after_the_commit_is_written_by_the_retry(
+    make_host: Callable[..., Any],
+) -> None:
+    # The step commits the run's end, then dies before the stream's last write: its retry
+    # finds the run ended and writes the stream's end, so no reader waits forever.
+    host = await make_host(Agent(name="e", model=FunctionModel(lambda m, i: "bye")))
+    real_write = host.streams.write
+    failed: list[int] = []
+
+    async def write(stream_id: str, chunks: Any) -> Any:
+        if not failed and any(c.type == "run-end" for c in chunks):
+            failed.append(1)
+            raise RuntimeError("the process died here")
+        return await real_write(stream_id, chunks)
+
+    host.streams.write = write  # type: ignore[method-assign]
+    handle = await host.executor.execute("e", "hi")
+    chunks = await collect(handle)
+    assert failed == [1]
+    ends = [c.chunk for c in chunks if c.chunk.type == "run-end"]
+    assert len(ends) == 1
+    assert ends[0].status == "completed"  # type: ignore[union-attr]
+    assert (await handle.result()).status == "completed"
+    assert text_of(chunks) == "bye"
+    info = await host.streams.info(handle.stream_id)
+    assert info is not None
+    assert info.status == "ended"

@@ -44,7 +44,7 @@ from ..ports.model import (
     ToolCallDelta,
 )
 from ..ports.step import StepContext
-from ..state import PendingToolCall, RunStatus
+from ..state import PendingToolCall, RunStatus, SessionState
 from ..store import Outcome
 from ..tools import ToolArgumentsError
 from ..usage import Usage
@@ -83,6 +83,7 @@ class ModelStep:
             # before the journal recorded it, already ended this run: write nothing, but
             # make sure a parent heard of the end (reporting it twice is harmless).
             ended = view.run_status or RunStatus.ABORTED
+            await self._close_stream_of_ended_run(ctx, ended, view.state)
             await run.report_end(ended)
             return _final(ended, sequence)
         state = view.state
@@ -155,6 +156,30 @@ class ModelStep:
                 await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
                 return _final(RunStatus.ABORTED, sequence + 1)
         return await self._decide(ctx, writer, step_no, sequence, message, usage, used)
+
+    async def _close_stream_of_ended_run(
+        self, ctx: StepContext, status: RunStatus, state: SessionState
+    ) -> None:
+        """An earlier attempt committed the run's end, then died before it wrote the
+        stream's last chunks: write them now, or readers would wait on a stream that never
+        ends. A stream already ended (by that attempt, or by an abort) is left alone."""
+        run = self.rc
+        if run.params.parent is not None and run.params.parent.forward:
+            return  # a child writing into its parent's stream never ends that stream
+        info = await run.deps.streams.info(run.params.stream_id)
+        if info is None or info.status in ("ended", "failed"):
+            return
+        writer = run.writer(step=None, attempt=ctx.attempt)
+        failed = status == RunStatus.FAILED
+        if status == RunStatus.COMPLETED and run.agent.output_type is not None:
+            await writer.add(OutputChunk(output=state.output))
+        await run.end_stream(
+            status,
+            writer=writer,
+            error=state.error if failed else None,
+            failure_reason=state.failure_reason if failed else None,
+            finish_reason="stop" if status == RunStatus.COMPLETED else "other",
+        )
 
     # -- the model call ------------------------------------------------------------------
 
