@@ -7,63 +7,26 @@ again; and each tool call's effect is applied (keyed by its call id) exactly onc
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from helix_agents.messages import AssistantMessage, ToolResultMessage, UserMessage, message_adapter
+from tests.support.crashing import kill_at_random, run_to_end
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNS = 8
 
 
-def _start(data: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.crash.crash_host", str(data), str(RUNS)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
 def test_sigkill_at_random_moments(tmp_path: Path) -> None:
-    rng = random.Random(int(os.environ.get("HELIX_CRASH_SEED", "20261121")))
     data = tmp_path / "crash"
-    kills = 0
-    for _ in range(12):
-        proc = _start(data)
-        time.sleep(rng.uniform(0.25, 1.2))
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            assert proc.returncode == 0, err
-            if "ALL DONE" in out:
-                break
-            continue
-        _kill(proc)
-        kills += 1
-    # The last start runs to the end.
-    proc = _start(data)
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, err[-3000:]
-    assert "ALL DONE completed" in out, (out, err[-3000:])
+    module = "tests.crash.crash_host"
+    kills = kill_at_random(module, data, RUNS, seed=20261121, attempts=12, window=(0.25, 1.2))
+    out = run_to_end(module, data, RUNS)
+    assert "ALL DONE completed" in out, out
     assert kills >= 3, "the test should have killed the host several times"
     _verify(data)
 

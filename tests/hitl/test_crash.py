@@ -9,68 +9,31 @@ one result; every run completes.
 
 from __future__ import annotations
 
-import os
-import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from helix_agents.messages import AssistantMessage, ToolResultMessage, message_adapter
+from tests.support.crashing import kill_at_random, run_to_end
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parents[2]
 RUNS = 6
 
 
-def _start(data: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tests.hitl.crash_host", str(data), str(RUNS)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
 def test_sigkill_around_approvals(tmp_path: Path) -> None:
-    rng = random.Random(int(os.environ.get("HELIX_CRASH_SEED", "20261122")))
     data = tmp_path / "crash"
-    kills = 0
-    for _ in range(14):
-        proc = _start(data)
-        time.sleep(rng.uniform(0.15, 0.6))
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            assert proc.returncode == 0, err[-3000:]
-            if "ALL DONE" in out:
-                break
-            continue
-        _kill(proc)
-        kills += 1
+    module = "tests.hitl.crash_host"
+    kills = kill_at_random(module, data, RUNS, seed=20261122, attempts=14, window=(0.15, 0.6))
 
     def lines(name: str) -> int:
         path = data / name
         return len(path.read_text().splitlines()) if path.exists() else 0
 
     before = (lines("decisions.log"), lines("effects.log"))
-    proc = _start(data)
-    out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, err[-3000:]
-    assert "ALL DONE" in out, (out, err[-3000:])
+    run_to_end(module, data, RUNS)
     assert kills >= 3, "the test should have killed the host several times"
     print(f"kills={kills} before the last start: decisions, effects = {before}")
     _verify(data)
