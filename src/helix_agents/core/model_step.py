@@ -109,24 +109,15 @@ class ModelStep:
         else:
             refused = limits.before_request(run.agent.usage_limits, used)
             if refused is not None:
-                await self._commit(
+                return await self._fail_now(
                     ctx,
-                    [],
+                    writer,
                     step_no,
-                    Usage(),
-                    Outcome(RunStatus.FAILED, None, refused, limits.FAILURE_REASON),
+                    sequence,
+                    refused,
+                    limits.FAILURE_REASON,
                     extra=self._settle(step_no),
                 )
-                await run.end_stream(
-                    RunStatus.FAILED,
-                    writer=writer,
-                    error=refused,
-                    failure_reason=limits.FAILURE_REASON,
-                    finish_reason="error",
-                )
-                failed = _final(RunStatus.FAILED, sequence)
-                failed["error"] = refused
-                return failed
             history = await run.messages_before(sequence)
             try:
                 message, usage, stop = await self._call_model(ctx, writer, step_no, history, state)
@@ -136,19 +127,7 @@ class ModelStep:
                 # The provider refused the request itself (bad model, bad key, bad input):
                 # retrying cannot help, so the run fails now with the provider's words.
                 error = f"{self._model_name}: {exc}"
-                await self._commit(
-                    ctx, [], step_no, Usage(), Outcome(RunStatus.FAILED, None, error, exc.code)
-                )
-                await run.end_stream(
-                    RunStatus.FAILED,
-                    writer=writer,
-                    error=error,
-                    failure_reason=exc.code,
-                    finish_reason="error",
-                )
-                failed = _final(RunStatus.FAILED, sequence)
-                failed["error"] = error
-                return failed
+                return await self._fail_now(ctx, writer, step_no, sequence, error, exc.code)
             if stop == "abort":
                 await self._commit(
                     ctx, [(sequence, message)], step_no, usage, Outcome(RunStatus.ABORTED)
@@ -156,6 +135,34 @@ class ModelStep:
                 await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
                 return _final(RunStatus.ABORTED, sequence + 1)
         return await self._decide(ctx, writer, step_no, sequence, message, usage, used)
+
+    async def _fail_now(
+        self,
+        ctx: StepContext,
+        writer: StreamWriter,
+        step_no: int,
+        sequence: int,
+        error: str,
+        reason: str,
+        *,
+        extra: list[Statement] | None = None,
+    ) -> dict[str, Any]:
+        """End the run ``failed`` from inside this step, where retrying cannot help (a usage
+        limit reached, the provider refusing the request): the outcome in the step's one
+        write, then the stream's end."""
+        await self._commit(
+            ctx, [], step_no, Usage(), Outcome(RunStatus.FAILED, None, error, reason), extra=extra
+        )
+        await self.rc.end_stream(
+            RunStatus.FAILED,
+            writer=writer,
+            error=error,
+            failure_reason=reason,
+            finish_reason="error",
+        )
+        failed = _final(RunStatus.FAILED, sequence)
+        failed["error"] = error
+        return failed
 
     async def _close_stream_of_ended_run(
         self, ctx: StepContext, status: RunStatus, state: SessionState
