@@ -11,11 +11,9 @@ Object and WebSockets land on it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import uvicorn
 
 from helix_agents import Agent, AgentRegistry
@@ -24,6 +22,7 @@ from helix_agents.hosts.cloudflare import CloudflareApp
 from helix_agents.hosts.cloudflare.flush import CLOUDFLARE_FLUSH_POLICY
 from helix_agents.testing.cloudflare.asgi import WorkerASGI
 from helix_agents.testing.cloudflare.platform import FakeCloudflare
+from tests.http.harness import LoopbackClients, serve_on_loopback, stop_serving
 
 
 @dataclass
@@ -62,7 +61,7 @@ class StreamsView:
 
 
 @dataclass
-class CloudflareServer:
+class CloudflareServer(LoopbackClients):
     host: CloudflareHostView
     app: CloudflareApp
     platform: FakeCloudflare
@@ -70,18 +69,8 @@ class CloudflareServer:
     uvicorn: uvicorn.Server
     task: asyncio.Task[None]
 
-    def client(self, **kwargs: Any) -> httpx.AsyncClient:
-        kwargs.setdefault("timeout", httpx.Timeout(30.0))
-        return httpx.AsyncClient(base_url=self.url, **kwargs)
-
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url[len("http") :]
-
     async def stop(self) -> None:
-        self.uvicorn.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
+        await stop_serving(self.uvicorn, self.task)
         await self.platform.close()
 
 
@@ -97,24 +86,5 @@ async def start_cloudflare_server(
         AgentRegistry(agents), flush_policy=flush_policy, keep_alive=keep_alive, **app_kwargs
     )
     platform = FakeCloudflare(app, vars=vars)
-    config = uvicorn.Config(
-        WorkerASGI(platform),
-        host="127.0.0.1",
-        port=0,
-        log_level="warning",
-        lifespan="off",
-        timeout_graceful_shutdown=1,
-        ws_ping_interval=None,
-    )
-    server = uvicorn.Server(config)
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
-    task = asyncio.ensure_future(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return CloudflareServer(
-        CloudflareHostView(app, platform), app, platform, f"http://127.0.0.1:{port}", server, task
-    )
+    url, server, task = await serve_on_loopback(WorkerASGI(platform))
+    return CloudflareServer(CloudflareHostView(app, platform), app, platform, url, server, task)

@@ -20,13 +20,10 @@ from helix_agents.hosts.local.host import LocalHost
 from helix_agents.http import create_app
 
 
-@dataclass
-class Server:
-    host: LocalHost
-    app: Any
+class LoopbackClients:
+    """``client()`` and ``ws_url`` for a server reachable at ``self.url``."""
+
     url: str
-    uvicorn: uvicorn.Server
-    task: asyncio.Task[None]
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         kwargs.setdefault("timeout", httpx.Timeout(30.0))
@@ -36,19 +33,10 @@ class Server:
     def ws_url(self) -> str:
         return "ws" + self.url[len("http") :]
 
-    async def stop(self) -> None:
-        self.uvicorn.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        await self.host.close()
 
-
-async def start_server(
-    data_dir: Path, *agents: Agent, keep_alive: float = 15.0, **app_kwargs: Any
-) -> Server:
-    host = await LocalHost(AgentRegistry(agents), data_dir).start()
-    app_kwargs.setdefault("environ", {})
-    app = create_app(host, keep_alive=keep_alive, **app_kwargs)
+async def serve_on_loopback(app: Any) -> tuple[str, uvicorn.Server, asyncio.Task[None]]:
+    """Serve ``app`` under uvicorn on a free port of 127.0.0.1 in this event loop; returns
+    the base URL, the server and its task once it listens."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -68,7 +56,36 @@ async def start_server(
             raise RuntimeError("uvicorn stopped before it started")
         await asyncio.sleep(0.01)
     port = server.servers[0].sockets[0].getsockname()[1]
-    return Server(host, app, f"http://127.0.0.1:{port}", server, task)
+    return f"http://127.0.0.1:{port}", server, task
+
+
+async def stop_serving(server: uvicorn.Server, task: asyncio.Task[None]) -> None:
+    server.should_exit = True
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+@dataclass
+class Server(LoopbackClients):
+    host: LocalHost
+    app: Any
+    url: str
+    uvicorn: uvicorn.Server
+    task: asyncio.Task[None]
+
+    async def stop(self) -> None:
+        await stop_serving(self.uvicorn, self.task)
+        await self.host.close()
+
+
+async def start_server(
+    data_dir: Path, *agents: Agent, keep_alive: float = 15.0, **app_kwargs: Any
+) -> Server:
+    host = await LocalHost(AgentRegistry(agents), data_dir).start()
+    app_kwargs.setdefault("environ", {})
+    app = create_app(host, keep_alive=keep_alive, **app_kwargs)
+    url, server, task = await serve_on_loopback(app)
+    return Server(host, app, url, server, task)
 
 
 # -- reading the SSE wire format ---------------------------------------------------------------
