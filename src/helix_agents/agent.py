@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigurationError, UnknownAgentError
 from .ports.model import ModelSettings, ToolDefinition
-from .tools import Tool, ToolArgumentsError, tool
+from .tools import Tool, ToolArgumentsError, describe_validation_error, tool
 
 if TYPE_CHECKING:
     from .ports.model import Model
@@ -141,10 +141,7 @@ class Agent:
         try:
             value = self.output_type.model_validate(arguments)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(output)'}: {err['msg']}"
-                for err in exc.errors(include_url=False)
-            )
+            problems = describe_validation_error(exc, "(output)")
             raise ToolArgumentsError(
                 f"Invalid final result: {problems}. Call {OUTPUT_TOOL_NAME} again with a "
                 "valid result."

@@ -71,6 +71,15 @@ class ToolContext(Protocol):
 ApprovalPredicate = Callable[[dict[str, Any], ToolContext], bool | Awaitable[bool]]
 
 
+def describe_validation_error(exc: ValidationError, root: str) -> str:
+    """``"city: Field required; days: ..."``: pydantic's errors in words a model can act on
+    (``root`` names the whole value when an error has no location)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or root}: {err['msg']}"
+        for err in exc.errors(include_url=False)
+    )
+
+
 class ToolArgumentsError(Exception):
     """The model's arguments failed validation; ``message`` is written for the model."""
 
@@ -121,10 +130,7 @@ class Tool:
         try:
             return self.args_model.model_validate(dict(arguments))
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(arguments)'}: {err['msg']}"
-                for err in exc.errors(include_url=False)
-            )
+            problems = describe_validation_error(exc, "(arguments)")
             raise ToolArgumentsError(
                 f"Invalid arguments for tool {self.name!r}: {problems}. "
                 "Fix the arguments and call the tool again."
@@ -150,10 +156,7 @@ class Tool:
             try:
                 return self.output_model.model_validate(value).model_dump(mode="json")
             except ValidationError as exc:
-                problems = "; ".join(
-                    f"{'.'.join(str(p) for p in err['loc']) or '(result)'}: {err['msg']}"
-                    for err in exc.errors(include_url=False)
-                )
+                problems = describe_validation_error(exc, "(result)")
                 raise ValueError(f"invalid result for tool {self.name!r}: {problems}") from None
         if self.output_schema is not None:
             from ._schema_check import schema_errors
