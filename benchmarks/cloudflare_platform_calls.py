@@ -213,10 +213,11 @@ def summarize(counts: Counts, workflow_steps: int) -> dict[str, Any]:
         "tool_step_do_calls": max(
             (sum(counts.do_calls[k].values()) for k in tool_steps), default=0
         ),
-        # The first agent step of an instance also loads the history (one more call).
-        "first_d1_calls": d1_calls[0],
-        "max_d1_calls_per_agent_step": max(d1_calls[1:] or d1_calls),
-        "max_d1_statements_per_agent_step": max(d1_statements[1:] or d1_statements),
+        # An agent step: a model step and the tool steps it planned (the first one also
+        # loads the history, inside the model step's one read).
+        "max_d1_calls_per_agent_step": max(d1_calls),
+        "max_d1_statements_per_agent_step": max(d1_statements),
+        "mean_d1_statements_per_agent_step": statistics.mean(d1_statements),
         "do_calls_in_steps": sum(
             sum(c.values()) for k, c in counts.do_calls.items() if k != "(outside steps)"
         ),
@@ -254,7 +255,7 @@ def main() -> None:
     print(f"agent: {args.steps} model steps, {args.tools} tool calls, {args.deltas} text deltas")
     print(
         "| speed | reader | streaming per model step | Workflow steps | D1 calls / statements "
-        "per agent step | stream writes per model step: max, mean (bound) | end of run "
+        "per agent step, max | stream writes per model step: max, mean (bound) | end of run "
         "| tool step | reader's polls | latency p50 / p99 / max |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -270,7 +271,7 @@ def main() -> None:
             f"| {speed} | {'yes' if reader else 'no'} | {seconds:g} s | {r['workflow_steps']} "
             f"({r['model_steps']} + {r['tool_steps']}) "
             f"| {r['max_d1_calls_per_agent_step']} / {r['max_d1_statements_per_agent_step']} "
-            f"(first {r['first_d1_calls']}) "
+            f"(mean {r['mean_d1_statements_per_agent_step']:.2f}) "
             f"| {r['max_streaming_writes']}, {r['mean_streaming_writes']:.1f} ({bound:g}) "
             f"| {end} | {r['tool_step_do_calls']} write | {r['reader_calls']} | {latency} |"
         )

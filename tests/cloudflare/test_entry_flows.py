@@ -15,6 +15,7 @@ import pytest
 
 from helix_agents import Agent, tool
 from helix_agents.hosts.cloudflare import DOStreamManager
+from helix_agents.store import load_migrations
 from helix_agents.testing import FunctionModel, call_tool
 from helix_agents.testing.cloudflare.platform import FakeCloudflare, SSEEvent
 from tests.cloudflare.entry_helpers import (
@@ -363,7 +364,7 @@ async def test_the_first_request_migrates_d1(worker: tuple[ModuleType, FakeCloud
     assert tables["results"] == []
     assert (await platform.fetch("GET", "/health")).status == 200
     versions = await platform.db.prepare("SELECT version FROM __agents_schema_version").all()
-    assert [row["version"] for row in versions["results"]] == [1]
+    assert [row["version"] for row in versions["results"]] == [m.version for m in load_migrations()]
     calls = platform.db.calls
     await platform.fetch("GET", "/agents")
     assert platform.db.calls == calls  # after the first request, the check is free

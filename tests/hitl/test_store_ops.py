@@ -9,7 +9,7 @@ import pytest
 from helix_agents.messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
 from helix_agents.ports import Database
 from helix_agents.state import PendingToolCall, RunStatus, SuspensionContext
-from helix_agents.store import Outcome, StateStore, migrate
+from helix_agents.store import Outcome, StateStore, Suspension, migrate
 from tests.store._helpers import FakeClock, new_session
 
 pytestmark = pytest.mark.timeout(120)
@@ -44,7 +44,7 @@ async def suspended(store: StateStore, calls: list[PendingToolCall]) -> Suspensi
         [(1, message)],
         step_count=1,
         outcome=Outcome(RunStatus.SUSPENDED_CLIENT_TOOL),
-        extra=[store.suspension_statement("s1", "s1--t1", context, calls)],
+        suspension=Suspension(context, calls),
     )
     return context
 
@@ -76,7 +76,7 @@ async def test_swap_pending_is_compare_and_swap(store: StateStore) -> None:
     assert [s.session_id for s in await store.suspended_sessions(ready_only=True)] == ["s1"]
 
 
-async def test_swap_suspension_and_the_settled_statement(store: StateStore) -> None:
+async def test_swap_suspension_and_settling_it(store: StateStore) -> None:
     context = await suspended(store, [pending("a")])
     view = await store.pending_view("s1")
     assert view is not None
@@ -93,7 +93,7 @@ async def test_swap_suspension_and_the_settled_statement(store: StateStore) -> N
         "s1--t1--r1",
         [(2, ToolResultMessage(tool_call_id="a", tool_name="t", content="x"))],
         step_count=2,
-        extra=[store.settled_statement("s1", "s1--t1--r1")],
+        settle=True,
     )
     state = await store.require_session("s1")
     assert state.suspension_context is None

@@ -120,7 +120,10 @@ async def test_migration_reruns_safely_when_not_remembered(database: Database) -
     for migration in load_migrations():
         await database.batch([Statement(sql) for sql in migration.statements])
     rows = await database.query("SELECT version, name FROM __agents_schema_version")
-    assert [(r["version"], r["name"]) for r in rows] == [(1, "0001_v9_schema")]
+    assert [(r["version"], r["name"]) for r in rows] == [
+        (1, "0001_v9_schema"),
+        (2, "0002_step_commits"),
+    ]
     assert await table_info(database, "__agents_runs") == V9_COLUMNS["__agents_runs"]
 
 

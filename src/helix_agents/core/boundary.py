@@ -20,7 +20,7 @@ from ..chunks import ToolErrorChunk
 from ..messages import Message, ToolResultMessage
 from ..ports.step import StepContext
 from ..state import PendingToolCall, RunStatus
-from ..store import Outcome
+from ..store import Outcome, Suspension
 from .gating import suspension_context
 from .run_context import RunContext
 from .suspension import resume_if_ready
@@ -56,7 +56,7 @@ async def suspend_at_boundary(
             status = RunStatus.SUSPENDED_STEP_PARTIAL
         else:
             status = RunStatus.INTERRUPTED
-        extra = []
+        suspension = None
         if status.is_suspended:
             waiting = set(waiting_calls)
             pending: list[PendingToolCall] = [
@@ -64,14 +64,14 @@ async def suspend_at_boundary(
             ]
             context = suspension_context(run, status, step_no, pending)
             context.suspended_awaiting_children = children
-            extra.append(store.suspension_statement(params.session_id, params.run_id, context))
+            suspension = Suspension(context)
         await store.commit_model_step(
             params.session_id,
             params.run_id,
             [],
             step_count=step_no,
             outcome=Outcome(status),
-            extra=extra,
+            suspension=suspension,
         )
         # Decisions that arrived while the tools ran found the run still active and left
         # the resume to this step; it starts before the stream ends, so that a client that
@@ -125,7 +125,7 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
         rows,
         step_count=step_no,
         outcome=Outcome(RunStatus.FAILED, None, reason, EXPIRED_REASON),
-        extra=[store.settled_statement(params.session_id, params.run_id)],
+        settle=True,
     )
     await run.end_stream(
         RunStatus.FAILED,

@@ -35,7 +35,6 @@ from ..errors import (
     SessionNotFoundError,
 )
 from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
-from ..ports.database import Statement
 from ..ports.model import (
     ModelRequest,
     ModelResponse,
@@ -45,7 +44,7 @@ from ..ports.model import (
 )
 from ..ports.step import StepContext
 from ..state import PendingToolCall, RunStatus, SessionState
-from ..store import Outcome
+from ..store import Outcome, Suspension
 from ..tools import ToolArgumentsError
 from ..usage import Usage
 from . import limits
@@ -71,10 +70,14 @@ class ModelStep:
         store = run.deps.store
         session_id = run.params.session_id
 
-        # One read: the run's status, the session (flags, custom state) and, when this is a
-        # retry, whatever an earlier attempt already stored at this step's sequence.
+        # One read: the run's status, the session (flags, custom state), when this is a
+        # retry whatever an earlier attempt already stored at this step's sequence, and the
+        # history when this process does not hold it yet.
         view = await store.step_view(
-            session_id, run.params.run_id, sequence=sequence if ctx.attempt > 1 else None
+            session_id,
+            run.params.run_id,
+            sequence=sequence if ctx.attempt > 1 else None,
+            history_before=sequence if run.history is None else None,
         )
         if view.state is None:
             raise SessionNotFoundError(f"session {session_id!r} does not exist")
@@ -87,6 +90,8 @@ class ModelStep:
             await run.report_end(ended)
             return _final(ended, sequence)
         state = view.state
+        if view.history is not None:
+            run.history = dict(view.history)
         if run.custom_state is None:
             run.custom_state = dict(state.custom_state)
         if state.aborted:
@@ -116,7 +121,7 @@ class ModelStep:
                     sequence,
                     refused,
                     limits.FAILURE_REASON,
-                    extra=self._settle(step_no),
+                    settle=self._settles(step_no),
                 )
             history = await run.messages_before(sequence)
             try:
@@ -130,7 +135,7 @@ class ModelStep:
                 return await self._fail_now(ctx, writer, step_no, sequence, error, exc.code)
             if stop == "abort":
                 await self._commit(
-                    ctx, [(sequence, message)], step_no, usage, Outcome(RunStatus.ABORTED)
+                    ctx, writer, [(sequence, message)], step_no, usage, Outcome(RunStatus.ABORTED)
                 )
                 await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
                 return _final(RunStatus.ABORTED, sequence + 1)
@@ -145,13 +150,19 @@ class ModelStep:
         error: str,
         reason: str,
         *,
-        extra: list[Statement] | None = None,
+        settle: bool = False,
     ) -> dict[str, Any]:
         """End the run ``failed`` from inside this step, where retrying cannot help (a usage
         limit reached, the provider refusing the request): the outcome in the step's one
         write, then the stream's end."""
         await self._commit(
-            ctx, [], step_no, Usage(), Outcome(RunStatus.FAILED, None, error, reason), extra=extra
+            ctx,
+            writer,
+            [],
+            step_no,
+            Usage(),
+            Outcome(RunStatus.FAILED, None, error, reason),
+            settle=settle,
         )
         await self.rc.end_stream(
             RunStatus.FAILED,
@@ -261,7 +272,6 @@ class ModelStep:
                         client=True if tool is not None and tool.execute == "client" else None,
                     )
                 )
-        await writer.flush()
         usage = response.usage.model_copy()
         usage.requests = max(usage.requests, 1)
         message = response.to_message(step=step_no, id=run.params.message_id)
@@ -378,7 +388,8 @@ class ModelStep:
                 failure_reason=reason,
             )
 
-        extra = self._settle(step_no)
+        settle = self._settles(step_no)
+        suspension: Suspension | None = None
         rows = [(sequence + i, m) for i, m in enumerate(to_write) if not _is_placeholder(m)]
         if gated:
             pending = [entry for _, entry in gated]
@@ -392,25 +403,32 @@ class ModelStep:
             status = (
                 RunStatus.SUSPENDED_STEP_PARTIAL if runnable else RunStatus.SUSPENDED_CLIENT_TOOL
             )
-            context = suspension_context(run, status, step_no, pending)
-            extra.append(
-                run.deps.store.suspension_statement(
-                    run.params.session_id, run.params.run_id, context, pending
-                )
-            )
+            suspension = Suspension(suspension_context(run, status, step_no, pending), pending)
             if not runnable:
                 # Nothing runs now: the run returns at this boundary, in this same write.
                 await writer.add(StepEndChunk(finish_reason="tool-calls"))
-                await self._commit(ctx, rows, step_no, usage, Outcome(status), extra=extra)
+                await self._commit(
+                    ctx,
+                    writer,
+                    rows,
+                    step_no,
+                    usage,
+                    Outcome(status),
+                    suspension=suspension,
+                    settle=settle,
+                )
                 await run.end_stream(status, writer=writer, finish_reason="tool-calls")
                 return _final(status, next_sequence)
         if not runnable:
             await writer.add(StepEndChunk(finish_reason=message.finish_reason or "stop"))
         # Placeholders are not written: tool steps write their own results.
-        interrupted = await self._commit(ctx, rows, step_no, usage, None, extra=extra)
-        if interrupted:
-            # Interrupt arrived during the call: the response is saved; its tools run when
-            # the run is resumed.
+        await self._commit(
+            ctx, writer, rows, step_no, usage, None, suspension=suspension, settle=settle
+        )
+        if writer.stop_requested == "interrupt":
+            # Interrupt arrived during the call (the stream's acks carry it): the response
+            # is saved; its tools run when the run is resumed. One that arrives after the
+            # last ack is seen by the next step's read.
             await run.finish(
                 RunStatus.INTERRUPTED,
                 step=ctx,
@@ -428,13 +446,10 @@ class ModelStep:
             usage=usage,
         ).to_dict()
 
-    def _settle(self, step_no: int) -> list[Statement]:
+    def _settles(self, step_no: int) -> bool:
         """The first model step of an instance runs once every call of the previous response
         has its result: whatever suspension led here is settled, cleared in its write."""
-        run = self.rc
-        if step_no != run.params.start_step:
-            return []
-        return [run.deps.store.settled_statement(run.params.session_id, run.params.run_id)]
+        return step_no == self.rc.params.start_step
 
     async def _end(
         self,
@@ -455,11 +470,12 @@ class ModelStep:
         rows = [(sequence + i, m) for i, m in enumerate(to_write)]
         await self._commit(
             ctx,
+            writer,
             rows,
             step_no,
             usage,
             Outcome(status, output, error, failure_reason),
-            extra=self._settle(step_no),
+            settle=self._settles(step_no),
         )
         if status == RunStatus.COMPLETED and run.agent.output_type is not None:
             await writer.add(OutputChunk(output=output))
@@ -478,27 +494,34 @@ class ModelStep:
     async def _commit(
         self,
         ctx: StepContext,
+        writer: StreamWriter,
         rows: list[tuple[int, Message]],
         step_no: int,
         usage: Usage,
         outcome: Outcome | None,
         *,
-        extra: list[Statement] | None = None,
-    ) -> bool:
-        """The step's one write: messages, step count, usage, the outcome if final, and
-        ``extra`` statements (a suspension, or clearing a settled one)."""
+        suspension: Suspension | None = None,
+        settle: bool = False,
+    ) -> None:
+        """The step's one write: messages, step count, usage, the outcome if final, a
+        suspension, or forgetting the settled one that led to this instance.
+
+        The stream gets everything the step said first (in the same write as the step's
+        last chunks): a retry after a crash between the two reuses the stored message
+        without streaming it again, so the stream must already hold it."""
         run = self.rc
-        interrupted = await run.deps.store.commit_model_step(
+        await writer.flush()
+        await run.deps.store.commit_model_step(
             run.params.session_id,
             run.params.run_id,
             rows,
             step_count=step_no,
             usage=run.usage_record(ctx.name, usage, kind="model", model=self._model_name),
             outcome=outcome,
-            extra=extra or (),
+            suspension=suspension,
+            settle=settle,
         )
         run.remember(rows)
-        return interrupted
 
 
 class _PartTracker:

@@ -10,7 +10,7 @@ from .messages import StoredMessage
 from .migrate import Migration, applied_versions, ensure_schema, load_migrations, migrate
 from .runs import StartedRun
 from .state_store import StateStore
-from .steps import Outcome, StepView
+from .steps import Outcome, StepView, Suspension
 from .suspensions import PendingView
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "StepView",
     "StoredMessage",
     "SuspendedSession",
+    "Suspension",
     "applied_versions",
     "ensure_schema",
     "load_migrations",

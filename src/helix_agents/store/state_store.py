@@ -40,9 +40,8 @@ class StateStore(
       ``get_sub_session``, ``list_sub_sessions``, ``find_sub_session_by_name``,
       ``find_parent``;
     - steps (:mod:`.steps`): ``step_view``, ``commit_model_step``, ``commit_tool_step``:
-      what one agent step reads and writes, one database call each;
-    - suspensions (:mod:`.suspensions`): ``suspension_statement`` / ``settled_statement``
-      (for a step's batch), ``pending_view``, ``swap_pending`` and ``swap_suspension``
+      what one agent step reads and writes, one statement each;
+    - suspensions (:mod:`.suspensions`): ``pending_view``, ``swap_pending`` and ``swap_suspension``
       (compare-and-swap, for submissions and the expiry sweep), ``suspended_sessions``,
       ``has_tool_result``, ``turn_started_by``;
     - usage (:mod:`.usage`): ``record_usage`` (idempotent by ``record_id``),

@@ -1,35 +1,69 @@
-"""What one agent step reads and writes, in as few database calls as possible.
+"""What one agent step reads and writes, in as few D1 statements as possible.
 
-On Cloudflare every call to D1 is a subrequest and every statement costs, so an agent step
-(a model step and its tool steps) reads once and writes once per step:
+On Cloudflare every D1 call is a subrequest and every statement counts against the queries
+of an invocation, so an agent step (a model step and its tool steps) costs:
 
-- :meth:`StepOps.step_view`: the run's status, the session row, the interrupt flag and
-  (after a crash) a message already stored at the step's sequence, in ONE statement;
-- :meth:`StepOps.commit_model_step`: the model step's messages, step count, usage and, when
-  the run ends, its outcome, in ONE batch that also reports whether an interrupt arrived;
-- :meth:`StepOps.commit_tool_step`: a tool's result, its custom-state patch and its usage,
-  in ONE batch.
+- :meth:`StepOps.step_view`: ONE statement that reads the run's status, the session row,
+  the interrupt flag, (after a crash) a message already stored at the step's sequence and,
+  on an instance's first step, the history the model needs;
+- :meth:`StepOps.commit_model_step`: ONE statement that writes the model step's messages,
+  its usage, the step count and, when the run ends or suspends here, its outcome;
+- :meth:`StepOps.commit_tool_step`: ONE statement that writes a tool's result and its usage
+  (a tool that changes the custom state adds the patch's UPDATE to the same batch).
 
-Every write is guarded by the run still being the session's active run, so a run that was
-aborted or superseded meanwhile writes nothing.
+A commit is a row inserted into the view ``__agents_step_commits``, whose ``INSTEAD OF``
+trigger (migration ``0002_step_commits.sql``) applies it to the tables in one transaction,
+after checking that the run still holds the session: a run that was aborted or superseded
+meanwhile writes nothing and gets :class:`~helix_agents.errors.ConflictError`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from ..errors import ConflictError
-from ..messages import Message
-from ..ports.database import Statement
-from ..state import RunStatus, SessionState
+from ..db.rules import MAX_VALUE_BYTES, utf8_size
+from ..errors import ConflictError, DatabaseError, StoreError
+from ..messages import Message, message_adapter
+from ..ports.database import Param, Statement
+from ..state import PendingToolCall, RunStatus, SessionState, SuspensionContext
 from ..usage import UsageRecord
+from ._codec import check_row, check_value, dump_json
 from .messages import MessageOps, _parse
 from .runs import RunOps
-from .sessions import run_guard, session_from_row
+from .sessions import session_from_row
+from .suspensions import _pending_json
 from .usage import UsageOps
 
-__all__ = ["Outcome", "StepOps", "StepView"]
+__all__ = ["Outcome", "StepOps", "StepView", "Suspension"]
+
+#: The trigger's message when the writer no longer holds the session.
+NOT_HELD = "helix: run does not hold the session"
+
+#: History larger than this (bytes of message JSON) is read with a query of its own: the
+#: view's one column must stay well under D1's 2 MB per value, escaping included.
+_HISTORY_INLINE_BYTES = 800_000
+
+#: Room left in the commit's ``messages`` value for the array's own JSON.
+_MESSAGES_VALUE_BYTES = MAX_VALUE_BYTES - 4096
+
+_COMMIT_COLUMNS = (
+    "session_id",
+    "run_id",
+    "messages",
+    "step_count",
+    "usage_record",
+    "suspension_context",
+    "suspension_expires_at",
+    "pending_calls",
+    "settle",
+    "status",
+    "output",
+    "error",
+    "failure_reason",
+    "committed_at",
+)
 
 
 class StepView(NamedTuple):
@@ -39,6 +73,9 @@ class StepView(NamedTuple):
     interrupt_requested: bool
     #: The message already stored at the requested sequence (a crashed attempt's).
     existing: Message | None
+    #: The messages before ``history_before``, when asked for and small enough to come
+    #: with the view (None: load them separately).
+    history: list[tuple[int, Message]] | None = None
 
 
 class Outcome(NamedTuple):
@@ -50,26 +87,52 @@ class Outcome(NamedTuple):
     failure_reason: str | None = None
 
 
+class Suspension(NamedTuple):
+    """A suspension a step writes with its outcome; ``pending`` None keeps the stored
+    pending calls."""
+
+    context: SuspensionContext
+    pending: list[PendingToolCall] | None = None
+
+
 class StepOps(MessageOps, RunOps, UsageOps):
     async def step_view(
-        self, session_id: str, run_id: str, *, sequence: int | None = None
+        self,
+        session_id: str,
+        run_id: str,
+        *,
+        sequence: int | None = None,
+        history_before: int | None = None,
     ) -> StepView:
+        params: list[Param] = [run_id, -1 if sequence is None else sequence]
+        history = "NULL"
+        if history_before is not None:
+            # Inline only what fits in one value; the sum is checked in the same statement.
+            history = (
+                "CASE WHEN (SELECT COALESCE(SUM(length(CAST(message AS BLOB))), 0) FROM "
+                "__agents_messages WHERE session_id = s.session_id AND sequence < ?) <= ? "
+                "THEN (SELECT json_group_array(json_object('s', sequence, 'm', message)) "
+                "FROM __agents_messages WHERE session_id = s.session_id AND sequence < ?) END"
+            )
+            params += [history_before, _HISTORY_INLINE_BYTES, history_before]
         row = await self._one(
             "SELECT s.*, (SELECT status FROM __agents_runs WHERE run_id = ?) AS __run_status, "
             "(SELECT requested FROM __agents_interrupts i WHERE i.session_id = s.session_id) "
             "AS __interrupt, (SELECT message FROM __agents_messages m WHERE "
-            "m.session_id = s.session_id AND m.sequence = ?) AS message "
-            "FROM __agents_states s WHERE s.session_id = ?",
-            [run_id, -1 if sequence is None else sequence, session_id],
+            "m.session_id = s.session_id AND m.sequence = ?) AS message, "
+            f"{history} AS __history FROM __agents_states s WHERE s.session_id = ?",
+            [*params, session_id],
         )
         if row is None:
             return StepView(None, None, False, None)
         run_status = row["__run_status"]
+        inline = row["__history"]
         return StepView(
             None if run_status is None else RunStatus(run_status),
             session_from_row(row),
             bool(row["__interrupt"]),
             None if row["message"] is None else _parse(row),
+            None if inline is None else _history(inline),
         )
 
     async def commit_model_step(
@@ -81,56 +144,25 @@ class StepOps(MessageOps, RunOps, UsageOps):
         step_count: int,
         usage: UsageRecord | None = None,
         outcome: Outcome | None = None,
-        extra: Sequence[Statement] = (),
-    ) -> bool:
-        """Write a model step's effects atomically; returns whether an interrupt is now
-        requested. Raises ConflictError when the run no longer holds the session.
-
-        ``extra`` statements (a suspension, say) join the same batch, before the outcome."""
-        guard, guard_params = run_guard(run_id, session_id)
-        statements: list[Statement] = [
-            self._insert(session_id, seq, message, run_id) for seq, message in messages
-        ]
-        statements += [
-            Statement(
-                f"UPDATE __agents_states SET step_count = ?, updated_at = ? "
-                f"WHERE session_id = ? AND {guard}",
-                [step_count, self.clock(), session_id, *guard_params],
-            ),
-            Statement(
-                "UPDATE __agents_runs SET step_count = ? WHERE run_id = ? AND "
-                "session_id = ? AND status = 'active'",
-                [step_count, run_id, session_id],
-            ),
-        ]
+        suspension: Suspension | None = None,
+        settle: bool = False,
+    ) -> None:
+        """Write a model step's effects atomically: its messages, usage and step count;
+        a suspension, or forgetting the settled one that led to this run; the run's
+        outcome when it ends (or suspends) here. Raises ConflictError when the run no
+        longer holds the session."""
+        fields: dict[str, Param] = {"step_count": step_count, "settle": 1 if settle else None}
         if usage is not None:
-            statements.append(self._usage_statement(usage))
-        statements += extra
-        probe = Statement(
-            "SELECT (SELECT status FROM __agents_runs WHERE run_id = ?) AS status, "
-            "(SELECT requested FROM __agents_interrupts WHERE session_id = ?) AS interrupt",
-            [run_id, session_id],
-        )
-        # The probe runs before the outcome so that it sees whether the run still held the
-        # session when its messages went in.
-        statements.append(probe)
+            fields["usage_record"] = self._usage_json(usage)
+        if suspension is not None:
+            what = f"suspension_context of session {session_id!r}"
+            fields["suspension_context"] = check_value(suspension.context.to_json(), what)
+            fields["suspension_expires_at"] = suspension.context.expires_at
+            if suspension.pending is not None:
+                fields["pending_calls"] = _pending_json(suspension.pending, session_id)
         if outcome is not None:
-            statements += self._finish_statements(
-                session_id,
-                run_id,
-                outcome.status,
-                output=outcome.output,
-                error=outcome.error,
-                failure_reason=outcome.failure_reason,
-                step_count=step_count,
-            )
-        results = await self.db.batch(statements)
-        row = results[statements.index(probe)][0]
-        if row["status"] != RunStatus.ACTIVE.value:
-            raise ConflictError(
-                f"run {run_id!r} no longer holds session {session_id!r} (status {row['status']!r})"
-            )
-        return bool(row["interrupt"])
+            fields.update(self._outcome_fields(session_id, outcome))
+        await self._commit(session_id, run_id, messages, fields)
 
     async def commit_tool_step(
         self,
@@ -141,21 +173,122 @@ class StepOps(MessageOps, RunOps, UsageOps):
         *,
         state_patch: Mapping[str, Any] | None = None,
         usage: UsageRecord | None = None,
-        extra: Sequence[Statement] = (),
-    ) -> bool:
-        """A tool's result, its custom-state patch and its usage, atomically. False when the
-        result was already stored (nothing else is applied then). ``extra`` statements
-        join the same batch."""
-        statements = [
-            *self._patch_statements(session_id, sequence, state_patch or {}, run_id),
-            self._insert(session_id, sequence, message, run_id),
-        ]
-        inserted_at = len(statements) - 1
+    ) -> None:
+        """A tool's result, its custom-state patch and its usage, atomically. A result
+        already stored (an earlier attempt's) is kept, and the patch is not applied again.
+        Raises ConflictError when the run no longer holds the session."""
+        fields: dict[str, Param] = {}
         if usage is not None:
-            statements.append(self._usage_statement(usage))
-        statements += extra
-        results = await self.db.batch(statements)
-        if not results[inserted_at]:
+            fields["usage_record"] = self._usage_json(usage)
+        before = self._patch_statements(session_id, sequence, state_patch or {}, run_id)
+        await self._commit(session_id, run_id, [(sequence, message)], fields, before=before)
+
+    # -- the commit ----------------------------------------------------------------------
+
+    async def _commit(
+        self,
+        session_id: str,
+        run_id: str,
+        messages: Sequence[tuple[int, Message]],
+        fields: dict[str, Param],
+        *,
+        before: Sequence[Statement] = (),
+    ) -> None:
+        inline, large = self._pack_messages(session_id, messages)
+        fields = {
+            "session_id": session_id,
+            "run_id": run_id,
+            "messages": inline,
+            "committed_at": self.clock(),
+            **fields,
+        }
+        present = [(name, fields[name]) for name in _COMMIT_COLUMNS if fields.get(name) is not None]
+        commit = Statement(
+            f"INSERT INTO __agents_step_commits ({', '.join(name for name, _ in present)}) "
+            f"VALUES ({', '.join('?' for _ in present)})",
+            [value for _, value in present],
+        )
+        # A message too large to travel inside the commit's one value is inserted on its
+        # own, in the same batch (its INSERT has the same guard).
+        statements = [
+            *before,
+            *(self._insert(session_id, seq, msg, run_id) for seq, msg in large),
+            commit,
+        ]
+        try:
+            if len(statements) == 1:
+                await self.db.execute(commit.sql, commit.params)
+            else:
+                await self.db.batch(statements)
+        except DatabaseError as exc:
+            if NOT_HELD not in str(exc):
+                raise
             await self._check_writer(session_id, run_id)
-            return False
-        return True
+            raise ConflictError(f"run {run_id!r} no longer holds session {session_id!r}") from exc
+
+    def _pack_messages(
+        self, session_id: str, messages: Sequence[tuple[int, Message]]
+    ) -> tuple[str | None, list[tuple[int, Message]]]:
+        """The commit's ``messages`` value, and the messages that do not fit in it."""
+        entries: list[str] = []
+        size = 2
+        large: list[tuple[int, Message]] = []
+        for seq, message in messages:
+            _check_sequence(seq)
+            text = check_value(message.to_json(), f"message {seq} of session {session_id!r}")
+            entry = json.dumps({"sequence": seq, "message": text}, ensure_ascii=False)
+            entry_size = utf8_size(entry) + 1
+            if size + entry_size > _MESSAGES_VALUE_BYTES:
+                large.append((seq, message))
+                continue
+            entries.append(entry)
+            size += entry_size
+        return (f"[{','.join(entries)}]" if entries else None), large
+
+    def _usage_json(self, record: UsageRecord) -> str:
+        what = f"usage record {record.record_id!r}"
+        usage = record.usage
+        values: dict[str, Param] = {
+            "record_id": record.record_id,
+            "kind": record.kind,
+            "model": record.model,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "total_tokens": usage.total_tokens,
+            "requests": usage.requests,
+            "tool_calls": usage.tool_calls,
+            "custom": dump_json(usage.custom, f"custom usage of {what}") if usage.custom else None,
+            "metadata": None
+            if record.metadata is None
+            else dump_json(record.metadata, f"metadata of {what}"),
+            "created_at": record.created_at or self.clock(),
+        }
+        check_row(values.values(), what)
+        return json.dumps(values, ensure_ascii=False)
+
+    def _outcome_fields(self, session_id: str, outcome: Outcome) -> dict[str, Param]:
+        status = RunStatus(outcome.status)
+        if status == RunStatus.ACTIVE:
+            raise StoreError("a step's outcome needs a final, interrupted or suspended status")
+        what = f"session {session_id!r}"
+        if outcome.error is not None:
+            check_value(outcome.error, f"error of {what}")
+        return {
+            "status": status.value,
+            "output": None
+            if outcome.output is None
+            else dump_json(outcome.output, f"output of {what}"),
+            "error": outcome.error,
+            "failure_reason": outcome.failure_reason,
+        }
+
+
+def _history(text: str) -> list[tuple[int, Message]]:
+    items = [(int(item["s"]), item["m"]) for item in json.loads(text)]
+    items.sort()
+    return [(seq, message_adapter.validate_json(message)) for seq, message in items]
+
+
+def _check_sequence(sequence: int) -> None:
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+        raise StoreError(f"a message sequence must be an int >= 0, not {sequence!r}")

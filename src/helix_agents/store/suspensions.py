@@ -8,18 +8,17 @@ column's text: a submission applies only to the list its validation read, and tw
 concurrent submissions can never both win or overwrite each other (D1 has no transactions
 beyond a batch, and a batch cannot branch on what it read).
 
-The statements that a run writes (a new suspension, clearing a settled one) are returned as
-:class:`Statement` s so that they join the step's one batch instead of costing a call.
+A run writes its own suspension (and clears a settled one) in its step's one commit
+(:mod:`.steps`).
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..ports.database import Param, Statement
 from ..state import SUSPENDED_STATUSES, PendingToolCall, SessionState, SuspensionContext
 from ._base import StoreBase
-from ._codec import check_value, dump_json
+from ._codec import dump_json
 from .sessions import session_from_row
 
 __all__ = ["PendingView", "SuspensionOps"]
@@ -47,41 +46,6 @@ def _pending_json(calls: list[PendingToolCall], session_id: str) -> str:
 
 
 class SuspensionOps(StoreBase):
-    # -- statements for a run's own batch --------------------------------------------------
-
-    def suspension_statement(
-        self,
-        session_id: str,
-        run_id: str,
-        context: SuspensionContext,
-        pending: list[PendingToolCall] | None = None,
-    ) -> Statement:
-        """Write a suspension (and, if given, the pending calls) while ``run_id`` holds the
-        session. The session's status is set by the run's outcome in the same batch."""
-        what = f"suspension_context of session {session_id!r}"
-        sets = "suspension_context = ?, expires_at = ?, updated_at = ?"
-        params: list[Param] = [
-            check_value(context.to_json(), what),
-            context.expires_at,
-            self.clock(),
-        ]
-        if pending is not None:
-            sets += ", pending_client_tool_calls = ?"
-            params.append(_pending_json(pending, session_id))
-        return Statement(
-            f"UPDATE __agents_states SET {sets} WHERE session_id = ? AND {_HELD}",
-            [*params, session_id, run_id, session_id],
-        )
-
-    def settled_statement(self, session_id: str, run_id: str) -> Statement:
-        """Forget a suspension whose calls all have results now (the resumed run's first
-        model step writes this with its messages)."""
-        return Statement(
-            "UPDATE __agents_states SET suspension_context = NULL, expires_at = NULL, "
-            f"pending_client_tool_calls = NULL, updated_at = ? WHERE session_id = ? AND {_HELD}",
-            [self.clock(), session_id, run_id, session_id],
-        )
-
     # -- submissions (outside any run) -----------------------------------------------------
 
     async def pending_view(self, session_id: str) -> PendingView | None:
