@@ -19,7 +19,7 @@ from ..messages import Message
 from ..ports.database import Param, Row, Statement
 from ..state import RunRecord, RunStatus
 from ._base import StoreBase
-from ._codec import check_value, dump_json
+from ._codec import check_value
 
 __all__ = ["RunOps", "StartedRun", "run_from_row"]
 
@@ -151,93 +151,6 @@ class RunOps(StoreBase):
             session_id, run_id, turn, stream_id=stream_id, messages=messages, supersede=supersede
         )
         return started.superseded[0] if started.superseded else None
-
-    async def finish_run(
-        self,
-        session_id: str,
-        run_id: str,
-        status: RunStatus,
-        *,
-        output: object = None,
-        error: str | None = None,
-        failure_reason: str | None = None,
-        step_count: int | None = None,
-    ) -> RunRecord:
-        """End the run with ``status`` and write the outcome on the session, atomically.
-
-        Only an active run is finished: finishing one that already ended (a re-run after a
-        crash, or a run aborted or superseded meanwhile) changes nothing and returns it as
-        it is, so the caller can see who ended it. The session's interrupt flag, which
-        was addressed to this run, is cleared with it.
-        """
-        statements = self._finish_statements(
-            session_id,
-            run_id,
-            status,
-            output=output,
-            error=error,
-            failure_reason=failure_reason,
-            step_count=step_count,
-        )
-        results = await self.db.batch(
-            [*statements, Statement("SELECT * FROM __agents_runs WHERE run_id = ?", [run_id])]
-        )
-        if not results[-1]:
-            raise StoreError(f"run {run_id!r} does not exist")
-        return run_from_row(results[-1][0])
-
-    def _finish_statements(
-        self,
-        session_id: str,
-        run_id: str,
-        status: RunStatus,
-        *,
-        output: object = None,
-        error: str | None = None,
-        failure_reason: str | None = None,
-        step_count: int | None = None,
-    ) -> list[Statement]:
-        """The statements of :meth:`finish_run`, for batches that commit a step."""
-        status = RunStatus(status)
-        if status == RunStatus.ACTIVE:
-            raise StoreError("finish_run needs a final, interrupted or suspended status")
-        what = f"session {session_id!r}"
-        output_json = None if output is None else dump_json(output, f"output of {what}")
-        if error is not None:
-            check_value(error, f"error of {what}")
-        now = self.clock()
-        held = (
-            "EXISTS (SELECT 1 FROM __agents_runs WHERE run_id = ? AND session_id = ? "
-            "AND status = 'active')"
-        )
-        return [
-            Statement(
-                "UPDATE __agents_states SET status = ?, output = ?, error = ?, "
-                "failure_reason = ?, step_count = COALESCE(?, step_count), updated_at = ? "
-                f"WHERE session_id = ? AND {held}",
-                [
-                    status.value,
-                    output_json,
-                    error,
-                    failure_reason,
-                    step_count,
-                    now,
-                    session_id,
-                    run_id,
-                    session_id,
-                ],
-            ),
-            Statement(
-                f"DELETE FROM __agents_interrupts WHERE session_id = ? AND {held}",
-                [session_id, run_id, session_id],
-            ),
-            Statement(
-                "UPDATE __agents_runs SET status = ?, completed_at = ?, "
-                "step_count = COALESCE(?, step_count) WHERE run_id = ? AND session_id = ? "
-                "AND status = 'active'",
-                [status.value, now, step_count, run_id, session_id],
-            ),
-        ]
 
     async def get_run(self, run_id: str) -> RunRecord | None:
         row = await self._one("SELECT * FROM __agents_runs WHERE run_id = ?", [run_id])

@@ -31,7 +31,7 @@ class StateStore(
       sequence), ``append_tool_result`` (with a custom-state patch), ``get_message``,
       ``load_messages`` (pages), ``count_messages``, ``next_sequence``;
     - runs (:mod:`.runs`): ``start_run``/``begin_run`` (one active run per session, or
-      ``supersede``), ``finish_run``, ``get_run``, ``active_run``, ``latest_run``,
+      ``supersede``), ``get_run``, ``active_run``, ``latest_run``,
       ``list_runs``, ``list_active_runs``;
     - control (:mod:`.control`): ``request_interrupt``, ``interrupt_requested``,
       ``get_interrupt``, ``clear_interrupt``, ``abort``, ``abort_requested``,
@@ -40,7 +40,8 @@ class StateStore(
       ``get_sub_session``, ``list_sub_sessions``, ``find_sub_session_by_name``,
       ``find_parent``;
     - steps (:mod:`.steps`): ``step_view``, ``commit_model_step``, ``commit_tool_step``:
-      what one agent step reads and writes, one statement each;
+      what one agent step reads and writes, one statement each; ``finish_run`` (a run's
+      end outside a step's commit, through the same view);
     - suspensions (:mod:`.suspensions`): ``pending_view``, ``swap_pending`` and ``swap_suspension``
       (compare-and-swap, for submissions and the expiry sweep), ``suspended_sessions``,
       ``has_tool_result``, ``turn_started_by``;

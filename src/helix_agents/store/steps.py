@@ -15,6 +15,8 @@ A commit is a row inserted into the view ``__agents_step_commits``, whose ``INST
 trigger (migration ``0002_step_commits.sql``) applies it to the tables in one transaction,
 after checking that the run still holds the session: a run that was aborted or superseded
 meanwhile writes nothing and gets :class:`~helix_agents.errors.ConflictError`.
+:meth:`StepOps.finish_run` ends a run through the same view, so the SQL of a run's end
+exists once.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from ..db.rules import MAX_VALUE_BYTES, utf8_size
 from ..errors import ConflictError, DatabaseError, StoreError
 from ..messages import Message, message_adapter
 from ..ports.database import Param, Statement
-from ..state import PendingToolCall, RunStatus, SessionState, SuspensionContext
+from ..state import PendingToolCall, RunRecord, RunStatus, SessionState, SuspensionContext
 from ..usage import UsageRecord
 from ._codec import check_row, check_value, dump_json
 from .messages import MessageOps, _parse
-from .runs import RunOps
+from .runs import RunOps, run_from_row
 from .sessions import session_from_row
 from .suspensions import _pending_json
 from .usage import UsageOps
@@ -183,6 +185,50 @@ class StepOps(MessageOps, RunOps, UsageOps):
         before = self._patch_statements(session_id, sequence, state_patch or {}, run_id)
         await self._commit(session_id, run_id, [(sequence, message)], fields, before=before)
 
+    async def finish_run(
+        self,
+        session_id: str,
+        run_id: str,
+        status: RunStatus,
+        *,
+        output: object = None,
+        error: str | None = None,
+        failure_reason: str | None = None,
+        step_count: int | None = None,
+    ) -> RunRecord:
+        """End the run with ``status`` and write the outcome on the session, atomically
+        (outside a step's own commit: an interrupt or abort seen at a step's start).
+
+        Only an active run is finished: finishing one that already ended (a re-run after a
+        crash, or a run aborted or superseded meanwhile) changes nothing and returns it as
+        it is, so the caller can see who ended it. The session's interrupt flag, which
+        was addressed to this run, is cleared with it.
+        """
+        fields: dict[str, Param] = {
+            "session_id": session_id,
+            "run_id": run_id,
+            "step_count": step_count,
+            "committed_at": self.clock(),
+            **self._outcome_fields(session_id, Outcome(status, output, error, failure_reason)),
+        }
+        names = [name for name in _COMMIT_COLUMNS if fields.get(name) is not None]
+        # The row goes in only while the run holds the session, so the trigger's guard
+        # never fails this statement: a run that ended already is left as it is.
+        results = await self.db.batch(
+            [
+                Statement(
+                    f"INSERT INTO __agents_step_commits ({', '.join(names)}) "
+                    f"SELECT {', '.join('?' for _ in names)} WHERE EXISTS (SELECT 1 FROM "
+                    "__agents_runs WHERE run_id = ? AND session_id = ? AND status = 'active')",
+                    [*(fields[name] for name in names), run_id, session_id],
+                ),
+                Statement("SELECT * FROM __agents_runs WHERE run_id = ?", [run_id]),
+            ]
+        )
+        if not results[-1]:
+            raise StoreError(f"run {run_id!r} does not exist")
+        return run_from_row(results[-1][0])
+
     # -- the commit ----------------------------------------------------------------------
 
     async def _commit(
@@ -269,7 +315,7 @@ class StepOps(MessageOps, RunOps, UsageOps):
     def _outcome_fields(self, session_id: str, outcome: Outcome) -> dict[str, Param]:
         status = RunStatus(outcome.status)
         if status == RunStatus.ACTIVE:
-            raise StoreError("a step's outcome needs a final, interrupted or suspended status")
+            raise StoreError("a run's outcome needs a final, interrupted or suspended status")
         what = f"session {session_id!r}"
         if outcome.error is not None:
             check_value(outcome.error, f"error of {what}")
