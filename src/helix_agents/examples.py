@@ -155,10 +155,20 @@ def _assistant_prompt(state: Any) -> str:
 
 
 def example_registry(model: Model | str | None = None) -> AgentRegistry:
-    """Build the example agents, all on ``model`` (default :func:`example_model`, which
-    reads the environment now, not at import)."""
+    """Build the example agents, all on ``model``.
+
+    By default the model is :func:`example_model`'s (the environment is read now, not at
+    import); offline, that is a :class:`~helix_agents.testing.DemoModel` that streams at a
+    reading pace, since someone is watching ``helix dev`` or ``helix run``. The string
+    ``"demo"`` gives the same model without the pace (what the Worker's entry uses: there,
+    chunks are batched into Durable Object writes anyway, and waiting costs wall time).
+    """
     if model is None:
         model = example_model()
+        if model == "demo":
+            from .testing.demo import DEMO_DELAY, DemoModel
+
+            model = DemoModel(delta_delay=DEMO_DELAY)
     assistant = Agent(
         name="assistant",
         description="A general assistant with weather, a calculator and a memory.",

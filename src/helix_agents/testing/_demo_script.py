@@ -24,8 +24,6 @@ from .models import example_arguments
 
 __all__ = ["Reply", "script"]
 
-#: A turn that has taken this many model steps answers in text, whatever it was doing.
-MAX_STEPS = 8
 #: Where a trip goes when the message names no place.
 DEFAULT_CITY = "Lisbon"
 DEFAULT_DAYS = 3
@@ -55,8 +53,6 @@ class Reply:
 
 def script(request: ModelRequest) -> Reply:
     turn = _Turn.of(request)
-    if turn.results and turn.steps >= MAX_STEPS:
-        return Reply(_describe_all(turn) or "I have taken enough steps for one message.")
     if not turn.results:
         return _first_move(turn)
     return _next_move(turn)
@@ -75,7 +71,6 @@ class _Turn:
     results: list[ToolResultMessage]
     #: The results that came in since the model last spoke: what the reply is about.
     fresh: list[ToolResultMessage]
-    steps: int
 
     @classmethod
     def of(cls, request: ModelRequest) -> _Turn:
@@ -83,22 +78,22 @@ class _Turn:
         calls: dict[str, ToolCall] = {}
         results: list[ToolResultMessage] = []
         fresh = 0
-        steps = 0
+        spoke = False
         for message in reversed(request.messages):
             if isinstance(message, UserMessage):
                 ask = message.content
                 break
             if isinstance(message, AssistantMessage):
-                steps += 1
+                spoke = True
                 calls.update((c.id, c) for c in message.tool_calls)
             elif isinstance(message, ToolResultMessage):
                 results.append(message)
-                fresh += 1 if steps == 0 else 0
+                fresh += 0 if spoke else 1
         results.reverse()
         output = next((t for t in request.tools if t.name == request.output_tool), None)
         tools = {t.name: t for t in request.tools if t.name != request.output_tool}
         newest = results[len(results) - fresh :]
-        return cls(ask.strip(), request.system, tools, output, calls, results, newest, steps)
+        return cls(ask.strip(), request.system, tools, output, calls, results, newest)
 
     def call(self, name: str, **arguments: Any) -> ToolCall | None:
         """A call of ``name`` if the agent offers it and its schema takes these arguments."""

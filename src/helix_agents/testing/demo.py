@@ -7,8 +7,10 @@ notes, service checks and approved deploys, delegation to a sub-agent and struct
 plans work the same way (:mod:`._demo_script` has the rules). Anything else gets a short
 reply saying what it is and how to configure a real model.
 
-Text streams word by word, ``pace`` seconds apart, so that a chat page shows it arriving;
-``sleep`` is what waits, replaceable so that tests never sleep for real.
+Text streams word by word. ``delta_delay`` seconds between pieces (zero by default, as for
+:class:`~.models.TestModel`) make a watched stream arrive at a reading pace: the bundled
+examples use :data:`DEMO_DELAY` under ``helix dev`` and ``helix run``. ``sleep`` is what
+waits, replaceable so that a test of the pace never sleeps for real.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from ..ports.model import ModelEvent, ModelRequest, ModelResponse, TextDelta, To
 from ._demo_script import script
 from .models import _WORDS, _compact, _usage, _with_ids
 
-__all__ = ["DEMO_PACE", "DemoModel"]
+__all__ = ["DEMO_DELAY", "DemoModel"]
 
-#: Seconds between two streamed pieces: about 40 words a second, quicker than reading.
-DEMO_PACE = 0.025
+#: Seconds between two streamed pieces for a person watching: about 40 words a second,
+#: quicker than reading, slow enough to see the answer stream in.
+DEMO_DELAY = 0.025
 
 
 class DemoModel:
@@ -36,18 +39,18 @@ class DemoModel:
     def __init__(
         self,
         *,
-        pace: float = DEMO_PACE,
+        delta_delay: float = 0.0,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         name: str = "demo",
     ) -> None:
-        if not pace >= 0:
-            raise ConfigurationError("pace must be zero or a positive number of seconds")
-        self.pace = float(pace)
+        if not delta_delay >= 0:
+            raise ConfigurationError("delta_delay must be zero or a positive number of seconds")
+        self.delta_delay = float(delta_delay)
         self.sleep = sleep
         self.name = name
 
     def __repr__(self) -> str:
-        return f"DemoModel(pace={self.pace!r})"
+        return f"DemoModel(delta_delay={self.delta_delay!r})"
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         reply = script(request)
@@ -70,5 +73,5 @@ class DemoModel:
         )
 
     async def _pause(self) -> None:
-        if self.pace > 0:
-            await self.sleep(self.pace)
+        if self.delta_delay > 0:
+            await self.sleep(self.delta_delay)
