@@ -267,14 +267,37 @@ async def test_any_output_schema_gets_valid_output_and_a_refusal_a_fallback() ->
 
 
 async def test_a_clock_tool_is_called_for_the_time() -> None:
-    clock = ToolDefinition(
-        name="current_time", description="Now.", parameters={"type": "object", "properties": {}}
-    )
-    request = ModelRequest(
-        system="", messages=[UserMessage(content="What time is it?")], tools=[clock]
-    )
-    response = (await collect(MODEL, request))[1]
-    assert calls(response) == [("current_time", {})]
+    no_arguments = {"type": "object", "properties": {}}
+    tools = [
+        ToolDefinition(name=name, description=name, parameters=no_arguments)
+        for name in ("update_cache", "knowledge", "current_time")
+    ]
+    history: list[Message] = [UserMessage(content="What time is it?")]
+    first = (await collect(MODEL, ModelRequest(system="", messages=history, tools=tools)))[1]
+    # "update" and "knowledge" hide "date" and "now", but are no clocks.
+    assert calls(first) == [("current_time", {})]
+    history += run_tools(first, current_time="10:30")
+    final = (await collect(MODEL, ModelRequest(system="", messages=history, tools=tools)))[1]
+    assert final.text == "It is 10:30."
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "(" * 100_000 + "1+1",
+        "remember " + "a " * 100_000,
+        "deploy " + "x-" * 100_000,
+        "what is my " + "name " * 100_000 + "?",
+    ],
+)
+async def test_long_messages_are_read_in_part_and_passed_on_whole(message: str) -> None:
+    # The rules read the start of a message only, and skip a run of brackets too long to be
+    # a sum before balancing it (which is quadratic): the first case took minutes without.
+    for agent in ("assistant", "ops", "planner"):
+        response = await respond(agent, [UserMessage(content=message)])
+        assert response.tool_calls or response.text
+    delegated = await respond("manager", [UserMessage(content=message)])
+    assert delegated.tool_calls[0].arguments == {"message": message.strip()}
 
 
 # -- the Model port: streaming, its pace, determinism --------------------------------------------

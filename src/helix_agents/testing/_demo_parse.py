@@ -58,8 +58,10 @@ def arithmetic(message: str) -> str | None:
     best: str | None = None
     for run in _EXPRESSION_RUN.findall(text):
         candidate = " ".join(run.split())
+        if len(candidate) > _MAX_EXPRESSION:
+            continue
         candidate = _balanced(candidate)
-        if not candidate or len(candidate) > _MAX_EXPRESSION or not _is_operation(candidate):
+        if not candidate or not _is_operation(candidate):
             continue
         if best is None or len(candidate) > len(best):
             best = candidate

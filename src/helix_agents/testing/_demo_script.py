@@ -31,7 +31,8 @@ SETUP_HINT = (
     "For real answers, set OPENAI_API_KEY (or OPENAI_BASE_URL for any OpenAI-compatible "
     "server) and restart; see the README."
 )
-_CLOCK_TOOL = re.compile(r"time|date|clock|now", re.I)
+#: A tool whose name has one of these words (``current_time``, ``get_date``...) is a clock.
+_CLOCK_WORDS = frozenset({"time", "date", "clock", "now", "today"})
 _ACTIVITIES = (
     "walk the old town of {city} and get your bearings",
     "a museum in the morning, a market in the afternoon",
@@ -61,8 +62,16 @@ def script(request: ModelRequest) -> Reply:
 # -- what the model sees of the turn ---------------------------------------------------------
 
 
+#: How much of a message the rules read: they look for short requests, and no message, however
+#: long, may make the parsers' regular expressions slow.
+MAX_READ = 2000
+
+
 @dataclass
 class _Turn:
+    #: The user's message, whole (what a delegation passes on) ...
+    message: str
+    #: ... and the part the rules read.
     ask: str
     system: str
     tools: dict[str, ToolDefinition]
@@ -93,7 +102,8 @@ class _Turn:
         output = next((t for t in request.tools if t.name == request.output_tool), None)
         tools = {t.name: t for t in request.tools if t.name != request.output_tool}
         newest = results[len(results) - fresh :]
-        return cls(ask.strip(), request.system, tools, output, calls, results, newest)
+        whole = ask.strip()
+        return cls(whole, whole[:MAX_READ], request.system, tools, output, calls, results, newest)
 
     def call(self, name: str, **arguments: Any) -> ToolCall | None:
         """A call of ``name`` if the agent offers it and its schema takes these arguments."""
@@ -117,7 +127,8 @@ class _Turn:
 
     def clock(self) -> ToolDefinition | None:
         for tool in self.tools.values():
-            if _CLOCK_TOOL.search(tool.name) and not tool.parameters.get("required"):
+            words = set(re.split(r"[^a-z]+", tool.name.lower()))
+            if words & _CLOCK_WORDS and not tool.parameters.get("required"):
                 return tool
         return None
 
@@ -133,9 +144,9 @@ def _fits(schema: dict[str, Any], arguments: dict[str, Any]) -> bool:
 
 def _first_move(turn: _Turn) -> Reply:
     delegation = turn.delegation()
-    if delegation is not None and turn.ask:
+    if delegation is not None and turn.message:
         agent = delegation.name.removeprefix("ask_")
-        call = ToolCall(id="", name=delegation.name, arguments={"message": turn.ask})
+        call = ToolCall(id="", name=delegation.name, arguments={"message": turn.message})
         return Reply(f"Let me ask the {agent}.", [call])
     leads: list[str] = []
     calls: list[ToolCall] = []
@@ -247,6 +258,9 @@ def _describe(turn: _Turn, result: ToolResultMessage) -> str:
         return f"Done: {_text(content)}."
     if name.startswith("ask_"):
         return f"The {name.removeprefix('ask_')} answered: {_text(content)}"
+    clock = turn.clock()
+    if clock is not None and name == clock.name:
+        return f"It is {_text(content)}."
     return f"{name} returned {_text(content)}."
 
 
