@@ -292,7 +292,8 @@ async def test_a_clock_tool_is_called_for_the_time() -> None:
 )
 async def test_long_messages_are_read_in_part_and_passed_on_whole(message: str) -> None:
     # The rules read the start of a message only, and skip a run of brackets too long to be
-    # a sum before balancing it (which is quadratic): the first case took minutes without.
+    # a sum before balancing it (which is quadratic): without, the first case took seconds,
+    # and a 1 MiB body of brackets would take minutes.
     for agent in ("assistant", "ops", "planner"):
         response = await respond(agent, [UserMessage(content=message)])
         assert response.tool_calls or response.text
