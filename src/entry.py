@@ -1,16 +1,17 @@
 """The Worker's main module (``main`` in wrangler.toml): the bundled example agents.
 
 Inside the Worker, imports are relative to ``src/``: this file never says ``src.``. The
-examples run on the offline test model unless the Worker is configured for a real one
+examples run on the offline demo model unless the Worker is configured for a real one
 (``HELIX_MODEL``, ``OPENAI_API_KEY``, or ``HELIX_WORKERS_AI_MODEL`` with an ``AI`` binding;
-see docs/deploy.md). Nothing here does I/O or draws randomness: the runtime snapshots this
+see docs/deploy.md): the Worker's ``env`` decides, through ``model_from_env``, not the
+process environment. Nothing here does I/O or draws randomness: the runtime snapshots this
 module after importing it.
 """
 
 from helix_agents.examples import example_registry
 from helix_agents.hosts.cloudflare import CloudflareApp
 
-app = CloudflareApp(example_registry(), model_from_env=True)
+app = CloudflareApp(example_registry("demo"), model_from_env=True)
 
 
 class Default(app.Worker):

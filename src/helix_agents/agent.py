@@ -44,7 +44,8 @@ class Agent:
     """An agent definition.
 
     ``system_prompt`` is a string or a function of the session state. ``model`` is a Model
-    instance or a string: ``"openai:<model>"``, ``"workers-ai:<model>"`` or ``"test"``.
+    instance or a string: ``"openai:<model>"``, ``"workers-ai:<model>"``, ``"test"`` or
+    ``"demo"`` (see :func:`helix_agents.models.infer_model`).
     ``output_type`` (a pydantic model) makes the agent finish through a structured-output
     tool whose validated value is the run's output. ``max_steps`` bounds the model calls of
     one turn.

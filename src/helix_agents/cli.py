@@ -7,8 +7,9 @@
     helix sessions [SESSION]         list sessions, or show one (messages, runs, usage)
     helix migrate                    create or update the local database
 
-Without ``--app`` the bundled example agents are served, on a deterministic offline model
-unless ``OPENAI_API_KEY`` (and optionally ``OPENAI_BASE_URL`` / ``HELIX_OPENAI_MODEL``) are set.
+Without ``--app`` the bundled example agents are served, on the offline demo model unless
+``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` (and optionally ``HELIX_OPENAI_MODEL``), or
+``HELIX_MODEL``, is set (see :func:`helix_agents.examples.example_model`).
 """
 
 from __future__ import annotations

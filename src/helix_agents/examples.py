@@ -1,8 +1,10 @@
 """The bundled example agents that ``helix dev`` and ``helix run`` serve without ``--app``.
 
-They run on a deterministic offline model by default, so the local host works with no
-account and no network; set ``OPENAI_API_KEY`` (and optionally ``OPENAI_BASE_URL`` and
-``HELIX_OPENAI_MODEL``) to run them on a real OpenAI-compatible model instead.
+They run on the offline demo model (:class:`helix_agents.testing.DemoModel`: a few fixed
+rules that know these agents' tools) by default, so the local host works with no account
+and no network. Set ``OPENAI_API_KEY`` and/or ``OPENAI_BASE_URL`` (and optionally
+``HELIX_OPENAI_MODEL``) to run them on a real OpenAI-compatible model instead, or
+``HELIX_MODEL`` to any model string ``infer_model`` accepts.
 
 - ``assistant``: weather, a calculator and a memory;
 - ``planner``: a structured trip plan (``output_type``);
@@ -16,15 +18,17 @@ from __future__ import annotations
 import ast
 import operator
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from .agent import Agent, AgentRegistry
+from .ports.model import Model
 from .subagents import subagent_tool
 from .tools import ToolContext, tool
 
-__all__ = ["example_registry"]
+__all__ = ["example_model", "example_registry"]
 
 _CITIES = {
     "paris": (18, "cloudy"),
@@ -127,10 +131,21 @@ class TripPlan(BaseModel):
     activities: list[str] = Field(description="One activity per day")
 
 
-def _model_spec() -> str:
-    if os.environ.get("OPENAI_API_KEY"):
-        return "openai:" + os.environ.get("HELIX_OPENAI_MODEL", "gpt-4o-mini")
-    return "test"
+def example_model(environ: Mapping[str, str] | None = None) -> str:
+    """The model the examples run on, from the environment (default ``os.environ``):
+    ``HELIX_MODEL`` if set; else OpenAI-compatible when ``OPENAI_API_KEY`` or
+    ``OPENAI_BASE_URL`` is (a local server may need no key); else the offline ``"demo"``.
+
+    The Cloudflare host's ``model_from_env`` replaces ``"demo"`` with the model the Worker's
+    own ``env`` configures, since a Worker has no ``os.environ`` to speak of.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get("HELIX_MODEL", "").strip()
+    if explicit:
+        return explicit
+    if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL"):
+        return "openai:" + (env.get("HELIX_OPENAI_MODEL") or "gpt-4o-mini")
+    return "demo"
 
 
 def _assistant_prompt(state: Any) -> str:
@@ -139,9 +154,21 @@ def _assistant_prompt(state: Any) -> str:
     return f"{base}\nKnown facts: {notes}" if notes else base
 
 
-def example_registry() -> AgentRegistry:
-    """Build the example agents (reads the environment now, not at import)."""
-    model = _model_spec()
+def example_registry(model: Model | str | None = None) -> AgentRegistry:
+    """Build the example agents, all on ``model``.
+
+    By default the model is :func:`example_model`'s (the environment is read now, not at
+    import); offline, that is a :class:`~helix_agents.testing.DemoModel` that streams at a
+    reading pace, since someone is watching ``helix dev`` or ``helix run``. The string
+    ``"demo"`` gives the same model without the pace (what the Worker's entry uses: there,
+    chunks are batched into Durable Object writes anyway, and waiting costs wall time).
+    """
+    if model is None:
+        model = example_model()
+        if model == "demo":
+            from .testing.demo import DEMO_DELAY, DemoModel
+
+            model = DemoModel(delta_delay=DEMO_DELAY)
     assistant = Agent(
         name="assistant",
         description="A general assistant with weather, a calculator and a memory.",

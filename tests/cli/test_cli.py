@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +12,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(120)
+#: What would point the bundled examples at a real model: never in a test.
+MODEL_ENV = ("HELIX_MODEL", "OPENAI_API_KEY", "OPENAI_BASE_URL", "HELIX_OPENAI_MODEL")
 
 
 def helix(*args: str, data: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in MODEL_ENV}
     return subprocess.run(
         [sys.executable, "-m", "helix_agents.cli", *args, "--data-dir", str(data)],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
@@ -66,11 +71,24 @@ def test_run_json_lines(tmp_path: Path) -> None:
 def test_bundled_examples_run_offline(tmp_path: Path) -> None:
     out = helix("run", "assistant", "What is the weather in Paris?", data=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "→ get_weather(" in out.stdout
+    assert '→ get_weather({"city": "Paris"})' in out.stdout
+    assert "In Paris it is 18 °C and cloudy." in out.stdout
     assert "[completed]" in out.stdout
     planned = helix("run", "planner", "Plan two days in Tokyo", data=tmp_path)
     assert planned.returncode == 0, planned.stderr
-    assert "output: {" in planned.stdout
+    [output] = [line for line in planned.stdout.splitlines() if line.startswith("output: ")]
+    plan = json.loads(output.removeprefix("output: "))
+    assert (plan["city"], plan["days"], len(plan["activities"])) == ("Tokyo", 2, 2)
+
+
+def test_the_offline_demo_model_does_arithmetic(tmp_path: Path) -> None:
+    out = helix("run", "assistant", "what is 12*7", data=tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert '→ calculate({"expression": "12*7"})' in lines
+    assert "← 84.0" in lines
+    assert "12*7 = 84." in lines
+    assert lines[-1].startswith("[completed] session ")
 
 
 def test_failed_run_exit_code(tmp_path: Path) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -28,6 +27,7 @@ from .bodies import DEFAULT_MAX_BODY
 from .chat import get_snapshot, post_chat, reattach
 from .context import ApiContext, ApiSettings, ExecutorSource
 from .control import abort, interrupt, resume, submit_tool_result
+from .cors import ApiCORSMiddleware
 from .errors import (
     UpgradeRequiredError,
     handle_helix_error,
@@ -112,21 +112,7 @@ def create_app(
         routes.insert(0, Route("/", chat_page, methods=["GET"]))
     middleware = []
     if cors_origins:
-        middleware.append(
-            Middleware(
-                CORSMiddleware,
-                allow_origins=list(cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=[
-                    "authorization",
-                    "content-type",
-                    "last-event-id",
-                    "x-resume-from-sequence",
-                ],
-                expose_headers=["x-helix-session-id", "x-helix-run-id"],
-                max_age=600,
-            )
-        )
+        middleware.append(Middleware(ApiCORSMiddleware, origins=list(cors_origins)))
     app = Starlette(
         routes=routes,
         middleware=middleware,
@@ -141,7 +127,10 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.api = ApiContext(source, settings)
     app.state.openapi = openapi_document(
-        authenticated=hook is not None, chat_page=chat_page_enabled, version=_version()
+        authenticated=hook is not None,
+        chat_page=chat_page_enabled,
+        version=_version(),
+        cors=bool(cors_origins),
     )
     if chat_page_enabled:
         app.state.chat_page = load_chat_page()

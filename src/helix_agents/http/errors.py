@@ -33,6 +33,7 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BadRequestError",
+    "CORSRefusedError",
     "MethodNotAllowedError",
     "NotFoundError",
     "PayloadTooLargeError",
@@ -82,6 +83,12 @@ class PermissionDeniedError(ApiError):
 
     status = 403
     code = "forbidden"
+
+
+class CORSRefusedError(PermissionDeniedError):
+    """A CORS preflight the policy refuses: an origin, method or header not allowed."""
+
+    code = "cors_refused"
 
 
 class NotFoundError(ApiError):

@@ -362,8 +362,13 @@ def _schemas() -> dict[str, Any]:
     }
 
 
-def openapi_document(*, authenticated: bool, chat_page: bool, version: str) -> dict[str, Any]:
-    """The document for an app with (or without) authentication and the chat page."""
+def openapi_document(
+    *, authenticated: bool, chat_page: bool, version: str, cors: bool = False
+) -> dict[str, Any]:
+    """The document for an app with (or without) authentication, the chat page and CORS.
+
+    CORS preflights (``OPTIONS``) are not operations of the API, so they are not listed as
+    paths; with CORS on, the description says how they are answered."""
     p = {name: {"$ref": f"#/components/parameters/{name}"} for name in _parameters()}
     auth_errors: dict[str, Any] = {}
     if authenticated:
@@ -633,15 +638,20 @@ def openapi_document(*, authenticated: bool, chat_page: bool, version: str) -> d
                 },
             }
         }
+    description = (
+        "Durable agent runs over HTTP: the AI SDK UI message stream, resumable with "
+        'Last-Event-ID. Every error is `{"error": {"code", "message"}}`. Methods a path '
+        "does not list answer 405; unknown paths 404."
+    )
+    if cors:
+        description += (
+            " CORS is on for configured origins: a preflight (`OPTIONS` with `Origin` and "
+            "`Access-Control-Request-Method`) is answered 200 with the CORS headers, or 403 "
+            "`cors_refused` when its origin, method or headers are not allowed."
+        )
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
-        "info": {
-            "title": "helix-agents HTTP API",
-            "version": version,
-            "description": "Durable agent runs over HTTP: the AI SDK UI message stream, "
-            'resumable with Last-Event-ID. Every error is `{"error": {"code", '
-            '"message"}}`. Methods a path does not list answer 405; unknown paths 404.',
-        },
+        "info": {"title": "helix-agents HTTP API", "version": version, "description": description},
         "paths": paths,
         "components": {"schemas": _schemas(), "parameters": _parameters()},
     }

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["OpenAIChatModel", "WorkersAIModel", "infer_model"]
 
-_ACCEPTED = "a Model instance, 'openai:<model>', 'workers-ai:<model>' or 'test'"
+_ACCEPTED = "a Model instance, 'openai:<model>', 'workers-ai:<model>', 'test' or 'demo'"
 
 
 def infer_model(
@@ -36,7 +36,9 @@ def infer_model(
       from the environment), over ``http_client`` or ``http_transport`` when given (the
       Cloudflare host passes a transport over the Workers ``fetch``);
     - ``"workers-ai:<model>"``: :class:`WorkersAIModel` over ``ai_binding`` (``env.AI``);
-    - ``"test"``: :class:`helix_agents.testing.TestModel`.
+    - ``"test"``: :class:`helix_agents.testing.TestModel`;
+    - ``"demo"``: :class:`helix_agents.testing.DemoModel` (what the bundled examples run on
+      offline).
     """
     if not isinstance(spec, str):
         if isinstance(spec, Model):
@@ -49,6 +51,10 @@ def infer_model(
         from ..testing.models import TestModel
 
         return TestModel()
+    if spec.strip() == "demo":
+        from ..testing.demo import DemoModel
+
+        return DemoModel()
     if sep and provider == "openai":
         if not name:
             raise ConfigurationError(f"model {spec!r}: name the model, e.g. 'openai:gpt-4o-mini'")

@@ -9,8 +9,8 @@ binding.
 An :class:`~helix_agents.models.OpenAIChatModel` an agent was given as an instance, without
 a client or transport of its own, is given the fetch transport too.
 
-With ``model_from_env`` (what the bundled examples use), an agent whose model is the
-offline ``"test"`` model runs instead on the model the Worker is configured for:
+With ``model_from_env`` (what the bundled examples use), an agent whose model is one of the
+offline ``"test"`` and ``"demo"`` models runs instead on the model the Worker is configured for:
 ``HELIX_MODEL`` (e.g. ``workers-ai:@cf/meta/llama-3.3-70b-instruct-fp8-fast`` or
 ``openai:gpt-4o-mini``), else OpenAI (``HELIX_OPENAI_MODEL``, default ``gpt-4o-mini``) when
 ``OPENAI_API_KEY`` is set, else Workers AI (``HELIX_WORKERS_AI_MODEL``) when that var and
@@ -28,6 +28,8 @@ from ...ports.model import Model
 __all__ = ["env_var", "model_resolver"]
 
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+#: The model strings that ``model_from_env`` replaces with the configured model.
+_OFFLINE = frozenset({"test", "demo"})
 
 
 def env_var(env: Any, name: str) -> str | None:
@@ -50,7 +52,7 @@ def model_resolver(
             from ...models import infer_model
 
             return _over_fetch(infer_model(spec))
-        if model_from_env and spec.strip() == "test":
+        if model_from_env and spec.strip() in _OFFLINE:
             spec = _configured(env) or spec
         model = cache.get(spec)
         if model is None:
