@@ -363,6 +363,12 @@ class FakeDurableObjectNamespace:
         record = self._records.get(name)
         return 0 if record is None else record.constructions
 
+    def in_flight(self, name: str) -> int:
+        """Calls of object ``name`` still running (a parked long poll among them): while
+        there is one, the platform cannot hibernate the object."""
+        record = self._records.get(name)
+        return 0 if record is None else len(record.in_flight)
+
     def sockets(self, name: str) -> list[FakeWebSocket]:
         record = self._records.get(name)
         return [] if record is None else [ws for ws, _ in record.sockets if ws.readyState == 1]
@@ -388,9 +394,9 @@ class FakeDurableObjectNamespace:
 
     async def outage(self, message: str = "Network connection lost.") -> None:
         """Every object becomes unreachable: calls in flight and every later call fail with
-        ``message`` (until :meth:`recover`)."""
+        ``message`` (until :meth:`recover`), and open WebSockets are disconnected."""
         self._outage = message
-        await self.evict()
+        await self.reset()
 
     def recover(self) -> None:
         self._outage = None
