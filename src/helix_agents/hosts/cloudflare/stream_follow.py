@@ -36,9 +36,10 @@ budget), getting exactly the chunks after the last one it saw.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
@@ -57,6 +58,7 @@ __all__ = ["ReaderPolicy", "StreamFollower"]
 
 logger = logging.getLogger("helix_agents.cloudflare")
 
+_DONE_PREFIX: Final = '{"done"'
 #: The object's socket endpoint (the host name is a placeholder: a stub routes by itself).
 _SOCKET_URL: Final = "https://stream-manager/ws?stream={stream}&from={cursor}&format=chunks"
 
@@ -137,8 +139,10 @@ class StreamFollower:
     async def batches(self) -> AsyncIterator[list[SequencedChunk]]:
         try:
             if self.fallback is None:
-                async for batch in self._over_sockets():
-                    yield batch
+                # aclosing: a reader that leaves midway closes the socket now, not at GC.
+                async with contextlib.aclosing(self._over_sockets()) as batches:
+                    async for batch in batches:
+                        yield batch
                 if self._done:
                     return
                 logger.warning(
@@ -148,8 +152,9 @@ class StreamFollower:
                     self.fallback,
                 )
             self._manager.follows["poll"] += 1
-            async for batch in self._by_polling():
-                yield batch
+            async with contextlib.aclosing(self._by_polling()) as batches:
+                async for batch in batches:
+                    yield batch
         except _BudgetSpent:
             raise StreamReaderLimitError(
                 f"the reader of {self.stream_id!r} spent its {self.policy.budget} subrequests;"
@@ -159,7 +164,7 @@ class StreamFollower:
 
     # -- over a socket -----------------------------------------------------------------------
 
-    async def _over_sockets(self) -> AsyncIterator[list[SequencedChunk]]:
+    async def _over_sockets(self) -> AsyncGenerator[list[SequencedChunk], None]:
         fruitless = 0
         while True:
             socket = await self._open()
@@ -231,7 +236,7 @@ class StreamFollower:
 
     # -- by long polling ---------------------------------------------------------------------
 
-    async def _by_polling(self) -> AsyncIterator[list[SequencedChunk]]:
+    async def _by_polling(self) -> AsyncGenerator[list[SequencedChunk], None]:
         while True:
             pause = self.policy.interval(self.polls)
             if pause > 0:
@@ -308,7 +313,10 @@ class _Socket:
     def _on_message(self, text: str) -> None:
         if self.closed:
             return
-        if self._buffered and self._buffered + len(text) > self._max_bytes:
+        # The end is always taken (nothing follows it); anything else waits only while the
+        # queue holds less than max_bytes.
+        over = self._buffered and self._buffered + len(text) > self._max_bytes
+        if over and not text.startswith(_DONE_PREFIX):
             self._queue.put_nowait(("overflow", None))
             self.close()
             return
