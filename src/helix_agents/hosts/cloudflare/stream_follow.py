@@ -45,7 +45,13 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from ...chunks import SequencedChunk
-from ...errors import HelixError, StreamError, StreamNotFoundError, StreamReaderLimitError
+from ...errors import (
+    ConfigurationError,
+    HelixError,
+    StreamError,
+    StreamNotFoundError,
+    StreamReaderLimitError,
+)
 from ...streaming.chunklog import FINAL_STATUSES
 from . import ffi
 from .carrier import js_error_text
@@ -82,8 +88,6 @@ class ReaderPolicy:
     max_interval: float = 10.0
 
     def __post_init__(self) -> None:
-        from ...errors import ConfigurationError
-
         if self.budget < 1 or self.reopen_limit < 0 or self.widen_after < 1:
             raise ConfigurationError(
                 "ReaderPolicy needs budget >= 1, reopen_limit >= 0 and widen_after >= 1"
@@ -101,10 +105,6 @@ class ReaderPolicy:
             return 0.0
         doublings = (polls - self.widen_after) // self.widen_after
         return float(min(self.max_interval, self.first_interval * self.widen_factor**doublings))
-
-
-class _BudgetSpent(HelixError):
-    """Raised before a subrequest the reader may no longer make."""
 
 
 class StreamFollower:
@@ -137,30 +137,23 @@ class StreamFollower:
         self._done = False
 
     async def batches(self) -> AsyncIterator[list[SequencedChunk]]:
-        try:
-            if self.fallback is None:
-                # aclosing: a reader that leaves midway closes the socket now, not at GC.
-                async with contextlib.aclosing(self._over_sockets()) as batches:
-                    async for batch in batches:
-                        yield batch
-                if self._done:
-                    return
-                logger.warning(
-                    "the SSE reader of %s long-polls from sequence %d: %s",
-                    self.stream_id,
-                    self.cursor,
-                    self.fallback,
-                )
-            self._manager.follows["poll"] += 1
-            async with contextlib.aclosing(self._by_polling()) as batches:
+        if self.fallback is None:
+            # aclosing: a reader that leaves midway closes the socket now, not at GC.
+            async with contextlib.aclosing(self._over_sockets()) as batches:
                 async for batch in batches:
                     yield batch
-        except _BudgetSpent:
-            raise StreamReaderLimitError(
-                f"the reader of {self.stream_id!r} spent its {self.policy.budget} subrequests;"
-                f" resume after sequence {self.cursor}",
-                cursor=self.cursor,
-            ) from None
+            if self._done:
+                return
+            logger.warning(
+                "the SSE reader of %s long-polls from sequence %d: %s",
+                self.stream_id,
+                self.cursor,
+                self.fallback,
+            )
+        self._manager.follows["poll"] += 1
+        async with contextlib.aclosing(self._by_polling()) as batches:
+            async for batch in batches:
+                yield batch
 
     # -- over a socket -----------------------------------------------------------------------
 
@@ -255,8 +248,14 @@ class StreamFollower:
                 yield []
 
     def _spend(self) -> None:
+        """Count one subrequest, or stop: every chunk up to the cursor was handed on (a
+        subrequest is only made once the previous ones' chunks were taken)."""
         if self.spent >= self.policy.budget:
-            raise _BudgetSpent("the reader's subrequest budget is spent")
+            raise StreamReaderLimitError(
+                f"the reader of {self.stream_id!r} spent its {self.policy.budget} subrequests;"
+                f" resume after sequence {self.cursor}",
+                cursor=self.cursor,
+            )
         self.spent += 1
 
 
@@ -276,9 +275,13 @@ class _Socket:
         self._buffered = 0
         self.closed = False
         ws.accept()
-        self._listeners: ffi.SocketListeners | None = ffi.SocketListeners(
-            ws, self._on_message, self._on_close
-        )
+        try:
+            self._listeners: ffi.SocketListeners | None = ffi.SocketListeners(
+                ws, self._on_message, self._on_close
+            )
+        except Exception:
+            ws.close(1011, "")
+            raise
 
     async def next(self) -> tuple[str, Any]:
         """The next event: ``("chunks", [...])``, ``("done", None)``, ``("overflow", None)``

@@ -266,6 +266,9 @@ class StreamHub:
         if state is None:
             return
         text = message if isinstance(message, str) else _bytes(message).decode("utf-8", "replace")
+        if text == PING:  # the runtime answers it; should one get through, answer it alike
+            ws.send(PONG)
+            return
         try:
             cursor = parse_seek(text)
         except StreamError as exc:
