@@ -18,9 +18,14 @@ and nobody watching). A last scenario streams everything in one model call, to s
 a step's calls stay bounded however long it streams.
 
 Per model step, calls are counted while the step runs (its context), so the reader's own
-long polls (a different invocation on the platform) are counted apart. "Streaming" calls are
+calls (a different invocation on the platform) are counted apart. "Streaming" calls are
 the step's stream writes; "lifecycle" calls end the run's stream. Latency is from the model
 yielding a delta to the reader holding it, in virtual time: what the flush policy adds.
+
+The reader's subrequests are those of its SSE response's invocation (``POST /chat``, as the
+fake platform counts them: D1, the Workflow binding, the Durable Object), the number that
+Cloudflare caps at 1,000: once as the Worker follows the stream (one WebSocket to the
+Durable Object), once with WebSocket upgrades refused (the long-poll fallback).
 """
 
 from __future__ import annotations
@@ -140,15 +145,30 @@ def scripted_model(
 
 
 async def scenario(
-    *, deltas: int, steps: int, tools: int, rate: float, reader: bool
+    *, deltas: int, steps: int, tools: int, rate: float, reader: bool, fallback: bool = False
 ) -> dict[str, Any]:
     counts = Counts()
     with instrumented(counts):
-        return await _run(counts, deltas=deltas, steps=steps, tools=tools, rate=rate, reader=reader)
+        return await _run(
+            counts,
+            deltas=deltas,
+            steps=steps,
+            tools=tools,
+            rate=rate,
+            reader=reader,
+            fallback=fallback,
+        )
 
 
 async def _run(
-    counts: Counts, *, deltas: int, steps: int, tools: int, rate: float, reader: bool
+    counts: Counts,
+    *,
+    deltas: int,
+    steps: int,
+    tools: int,
+    rate: float,
+    reader: bool,
+    fallback: bool,
 ) -> dict[str, Any]:
     model = scripted_model(deltas // steps, steps, tools, rate, counts)
     agent = Agent(
@@ -162,7 +182,10 @@ async def _run(
         [agent], clock=virtual_clock_ms, resolve_model=lambda spec: model, environ={}
     )
     platform = FakeCloudflare(app, clock=virtual_clock_ms, sleep=asyncio.sleep)
+    if fallback:
+        platform.durable_objects.refuse_websockets()
     loop = asyncio.get_running_loop()
+    subrequests: Counter[str] = Counter()
     try:
         if reader:
             response = await platform.fetch(
@@ -183,12 +206,16 @@ async def _run(
         stats = platform.workflows.stats
         status = await platform.workflows.wait("bench--t1")
         assert status["status"] == "complete", status
+        if reader:
+            subrequests = platform.invocation("POST /chat").subrequests
     finally:
         await platform.close()
-    return summarize(counts, stats.steps)
+    return summarize(counts, stats.steps, subrequests)
 
 
-def summarize(counts: Counts, workflow_steps: int) -> dict[str, Any]:
+def summarize(
+    counts: Counts, workflow_steps: int, reader: Counter[str] | None = None
+) -> dict[str, Any]:
     model_steps = sorted(k for k in counts.do_calls if k.endswith("/model"))
     tool_steps = [k for k in counts.do_calls if "/tool/" in k]
     streaming = [counts.do_calls[k]["write"] for k in model_steps[:-1]] or [0]
@@ -222,6 +249,8 @@ def summarize(counts: Counts, workflow_steps: int) -> dict[str, Any]:
             sum(c.values()) for k, c in counts.do_calls.items() if k != "(outside steps)"
         ),
         "reader_calls": sum(counts.do_calls["(outside steps)"].values()),
+        "reader_subrequests": sum((reader or Counter()).values()),
+        "reader_do_subrequests": (reader or Counter())["durable_object"],
         "p50_latency_ms": 1000 * latencies[len(latencies) // 2] if latencies else None,
         "p99_latency_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else None,
         "max_latency_ms": 1000 * latencies[-1] if latencies else None,
@@ -235,6 +264,7 @@ def main() -> None:
     parser.add_argument("--tools", type=int, default=10)
     args = parser.parse_args()
     rows = []
+    fallbacks: dict[str, dict[str, Any]] = {}
     for rate in (50.0, 500.0):
         for reader in (True, False):
             result = run_virtual(
@@ -249,14 +279,32 @@ def main() -> None:
             )
             seconds = args.deltas / args.steps / rate
             rows.append((f"{int(rate)}/s", reader, seconds, result))
+            if reader:
+                fallbacks[f"{int(rate)}/s"] = run_virtual(
+                    functools.partial(
+                        scenario,
+                        deltas=args.deltas,
+                        steps=args.steps,
+                        tools=args.tools,
+                        rate=rate,
+                        reader=True,
+                        fallback=True,
+                    )
+                )
     long = run_virtual(
         lambda: scenario(deltas=args.deltas, steps=1, tools=0, rate=50.0, reader=True)
+    )
+    long_fallback = run_virtual(
+        lambda: scenario(
+            deltas=args.deltas, steps=1, tools=0, rate=50.0, reader=True, fallback=True
+        )
     )
     print(f"agent: {args.steps} model steps, {args.tools} tool calls, {args.deltas} text deltas")
     print(
         "| speed | reader | streaming per model step | Workflow steps | D1 calls / statements "
         "per agent step, max | stream writes per model step: max, mean (bound) | end of run "
-        "| tool step | reader's polls | latency p50 / p99 / max |"
+        "| tool step | reader's subrequests: socket / long-poll fallback "
+        "| latency p50 / p99 / max |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for speed, reader, seconds, r in rows:
@@ -267,19 +315,39 @@ def main() -> None:
             else "—"
         )
         end = ", ".join(f"{m} {n}" for m, n in sorted(r["final_step_calls"].items()))
+        polled = fallbacks.get(speed)
+        reader_cost = f"{_subrequests(r)} / {_subrequests(polled)}" if reader and polled else "—"
         print(
             f"| {speed} | {'yes' if reader else 'no'} | {seconds:g} s | {r['workflow_steps']} "
             f"({r['model_steps']} + {r['tool_steps']}) "
             f"| {r['max_d1_calls_per_agent_step']} / {r['max_d1_statements_per_agent_step']} "
             f"(mean {r['mean_d1_statements_per_agent_step']:.2f}) "
             f"| {r['max_streaming_writes']}, {r['mean_streaming_writes']:.1f} ({bound:g}) "
-            f"| {end} | {r['tool_step_do_calls']} write | {r['reader_calls']} | {latency} |"
+            f"| {end} | {r['tool_step_do_calls']} write | {reader_cost} | {latency} |"
         )
     print(
         f"one model step streaming all {args.deltas} deltas at 50/s with a reader: "
         f"{sum(long['final_step_calls'].values())} Durable Object calls in the step "
-        f"(latency p99 {long['p99_latency_ms']:.0f} ms, max {long['max_latency_ms']:.0f} ms)"
+        f"(latency p99 {long['p99_latency_ms']:.0f} ms, max {long['max_latency_ms']:.0f} ms); "
+        f"the reader's subrequests: {_subrequests(long)} over a socket, "
+        f"{_subrequests(long_fallback)} long-polling"
     )
+    for speed, polled in fallbacks.items():
+        print(
+            f"long-poll fallback at {speed}: latency p50 / p99 / max "
+            f"{polled['p50_latency_ms']:.0f} / {polled['p99_latency_ms']:.0f} / "
+            f"{polled['max_latency_ms']:.0f} ms"
+        )
+    print(
+        f"long-poll fallback, one step at 50/s: latency p50 / p99 / max "
+        f"{long_fallback['p50_latency_ms']:.0f} / {long_fallback['p99_latency_ms']:.0f} / "
+        f"{long_fallback['max_latency_ms']:.0f} ms"
+    )
+
+
+def _subrequests(result: dict[str, Any]) -> str:
+    """An SSE response's subrequests, and how many of them went to the Durable Object."""
+    return f"{result['reader_subrequests']} ({result['reader_do_subrequests']} DO)"
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@
     ├── NonRetryableError              raised in a step: fail it at once, without retries
     ├── StreamError                    the stream manager
     │   ├── StreamNotFoundError
-    │   └── InvalidCursorError         a resume cursor (Last-Event-ID, ?from=) that is not a sequence
+    │   ├── InvalidCursorError         a resume cursor (Last-Event-ID, ?from=) that is not a sequence
+    │   └── StreamReaderLimitError     a reader stopped early within a platform limit: resume
     ├── ModelError                     a model provider failed
     │   ├── ModelHTTPError             a non-retryable HTTP status, with the provider's message
     │   ├── ModelRateLimitedError      429 after the retries ran out
@@ -75,6 +76,7 @@ __all__ = [
     "StoreError",
     "StreamError",
     "StreamNotFoundError",
+    "StreamReaderLimitError",
     "SuspendSignal",
     "ToolError",
     "ToolSubmissionError",
@@ -176,6 +178,19 @@ class InvalidCursorError(StreamError, ValueError):
     """A client's resume position is not a non-negative integer (HTTP 400)."""
 
     code = "invalid_cursor"
+
+
+class StreamReaderLimitError(StreamError):
+    """A reader stopped before the stream's end to stay within a platform limit (the
+    subrequests of one Worker invocation): nothing is lost, the reader resumes after
+    :attr:`cursor`. An SSE response ends without ``[DONE]`` on it, and the client reattaches
+    with ``Last-Event-ID``."""
+
+    code = "stream_reader_limit"
+
+    def __init__(self, message: str, *, cursor: int) -> None:
+        super().__init__(message)
+        self.cursor = cursor
 
 
 class ModelError(HelixError):

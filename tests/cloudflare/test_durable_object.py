@@ -3,6 +3,7 @@ their attachments, its alarm, one object per session, and what is retried after 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from helix_agents.hosts.cloudflare import CloudflareApp, DOStreamManager, stream
 from helix_agents.hosts.cloudflare.do_sql import DurableObjectSql
 from helix_agents.hosts.cloudflare.stream_sockets import MAX_ATTACHMENT, SocketState
 from helix_agents.testing.cloudflare.durable_objects import FakeDurableObjectNamespace
+from helix_agents.testing.cloudflare.invocations import SUBREQUEST_LIMIT
 from helix_agents.testing.cloudflare.jsvalues import JsArray, JsException
 from helix_agents.testing.cloudflare.platform import FakeEnv
 from helix_agents.testing.cloudflare.shim import workers_module
@@ -215,3 +217,61 @@ async def test_the_fakes_hold_the_platform_rules() -> None:
     client.close(1000, "bye")
     with pytest.raises(JsException):
         client.send("after close")
+
+
+async def test_invocations_count_their_subrequests_and_refuse_the_1001st(
+    namespace: FakeDurableObjectNamespace,
+) -> None:
+    from helix_agents.testing.cloudflare.invocations import (
+        TOO_MANY_SUBREQUESTS,
+        Invocation,
+        start_in,
+    )
+
+    streams = DOStreamManager(namespace)
+    request = Invocation("fetch", "GET /x")
+
+    async def worker() -> None:
+        await streams.create("s--t1")  # 1
+        for _ in range(SUBREQUEST_LIMIT - 1):
+            await streams.info("s--t1")
+        with pytest.raises(StreamError, match=TOO_MANY_SUBREQUESTS):
+            await streams.info("s--t1")
+
+    await start_in(request, worker())
+    assert request.subrequests == {"durable_object": SUBREQUEST_LIMIT}
+    assert request.refused == 1
+    assert namespace.calls["s"] == SUBREQUEST_LIMIT  # the refused call never left the Worker
+
+
+async def test_a_worker_holds_the_client_end_of_an_objects_socket(
+    namespace: FakeDurableObjectNamespace, streams: DOStreamManager
+) -> None:
+    await streams.create("s--t1")
+    await streams.write("s--t1", [delta("one "), delta("two ")])
+    ws = await connect(namespace, "s--t1")
+    events: list[Any] = []
+
+    def listen(kind: str) -> Any:
+        return lambda event: events.append((kind, event))
+
+    ws.accept()  # the replay sent before accept() was held until now
+    message, close = listen("message"), listen("close")
+    ws.addEventListener("message", message)  # after accept(): events come in a later turn
+    ws.addEventListener("close", close)
+    assert events == []
+    await asyncio.sleep(0)
+    assert [json.loads(e.data)["seq"] for _, e in events] == [1, 2]
+    await streams.write("s--t1", [delta("three ")])
+    await asyncio.sleep(0)
+    assert json.loads(events[-1][1].data)["seq"] == 3
+    ws.removeEventListener("message", message)
+    await streams.write("s--t1", [delta("four ")])
+    await asyncio.sleep(0)
+    assert len(events) == 3
+    await namespace.reset("s")  # replaced: the connection drops without a close frame
+    await asyncio.sleep(0)
+    kind, event = events[-1]
+    assert (kind, event.code, event.wasClean) == ("close", 1006, False)
+    with pytest.raises(JsException, match="after close"):
+        ws.send("ping")

@@ -128,8 +128,9 @@ async def test_a_durable_object_eviction_mid_stream(
     ws = await platform.websocket("/chat/e1/ws")
     early = [await ws.receive_json() for _ in range(3)]
     assert [f["seq"] for f in early] == [1, 2, 3]
-    # The object goes away while the SSE reader's long poll waits in it and the socket is
-    # connected: the poll is retried on a fresh object, the socket survives in hibernation.
+    # The object goes away while the SSE reader (the Worker's own socket to the object) and
+    # a client's socket are connected: both survive in hibernation, and a fresh object
+    # carries on from their cursors.
     before = platform.durable_objects.instance("e1")
     await platform.durable_objects.evict()
     await asyncio.sleep(0)
@@ -143,6 +144,9 @@ async def test_a_durable_object_eviction_mid_stream(
     ]
     assert text_of(chunks_of(sse)) == GATED_TEXT
     assert platform.durable_objects.constructions("e1") >= 2
+    assert entry.app.runtime(platform.env).streams.follows == {"socket": 1}
+    # Starting the run, and one socket: no read of the reader was cut by the eviction.
+    assert platform.invocation("POST /chat").subrequests["durable_object"] == 3
 
 
 async def test_pings_never_wake_a_hibernated_object(

@@ -28,3 +28,7 @@ def test_a_scripted_run_costs_a_bounded_number_of_calls(reader: bool) -> None:
     assert result["max_streaming_writes"] < 300
     if not reader:
         assert result["reader_calls"] == 2  # the executor's create and run-start write
+    else:
+        # The SSE response: the executor's create and run-start write, and one WebSocket
+        # that follows all 8 steps.
+        assert result["reader_do_subrequests"] == 3

@@ -4,6 +4,12 @@ A follower reads after its cursor with a waiting read, yields what came, and sto
 stream is final and drained. It works the same against the local manager (where a waiting
 read is an in-process future) and the Durable Object (where it is a long-poll), so SSE,
 WebSocket bridges and the terminal CLI share it.
+
+A manager may know a cheaper way to follow than reading in a loop: one that has a
+``follow_batches`` method (:class:`BatchFollowing`) is followed through it. The Cloudflare
+host's manager follows over one WebSocket to its Durable Object, so that a Worker's SSE
+response does not spend a subrequest per write; it may also stop early within the
+platform's limits, raising :class:`~helix_agents.errors.StreamReaderLimitError`.
 """
 
 from __future__ import annotations
@@ -11,16 +17,27 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator
+from typing import Protocol, runtime_checkable
 
 from ..chunks import SequencedChunk
 from ..errors import StreamError
 from ..ports.streams import StreamManager
 from .chunklog import FINAL_STATUSES, check_cursor
 
-__all__ = ["DEFAULT_POLL", "follow", "follow_batches"]
+__all__ = ["DEFAULT_POLL", "BatchFollowing", "aclose_iterator", "follow", "follow_batches"]
 
 #: How long one read waits for new chunks; also the idle tick of :func:`follow_batches`.
 DEFAULT_POLL = 15.0
+
+
+@runtime_checkable
+class BatchFollowing(Protocol):
+    """A stream manager with its own way of following a stream; it keeps the contract of
+    :func:`follow_batches` (arguments already checked)."""
+
+    def follow_batches(
+        self, stream_id: str, after: int = 0, *, poll: float, limit: int = 1000
+    ) -> AsyncIterator[list[SequencedChunk]]: ...
 
 
 async def follow_batches(
@@ -39,6 +56,14 @@ async def follow_batches(
     """
     check_cursor(after)
     _check_seconds("poll", poll, allow_zero=False)
+    if isinstance(streams, BatchFollowing):
+        batches = streams.follow_batches(stream_id, after, poll=poll, limit=limit)
+        try:
+            async for batch in batches:
+                yield batch
+        finally:
+            await aclose_iterator(batches)
+        return
     cursor = after
     while True:
         result = await streams.read(stream_id, after=cursor, timeout=poll, limit=limit)
@@ -77,6 +102,14 @@ async def follow(
             last = loop.time()
         elif idle_timeout is not None and loop.time() - last >= idle_timeout:
             raise StreamError(f"stream {stream_id!r} sent nothing for {idle_timeout:g} seconds")
+
+
+async def aclose_iterator(iterator: object) -> None:
+    """Close an async iterator that can be closed (a generator left midway does not close
+    the one it was reading from by itself: this releases its socket or pending read now)."""
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
 
 
 def _check_seconds(name: str, value: float, *, allow_zero: bool) -> None:

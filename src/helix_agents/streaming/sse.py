@@ -5,6 +5,11 @@ stream closes with ``data: [DONE]``; an idle stream gets a comment (``: keep-ali
 ``keep_alive`` seconds so that proxies and browsers do not time it out. The AI SDK's client
 only reads ``data:`` lines; the ``id:`` is for resuming: any SSE client sends it back as
 ``Last-Event-ID`` and gets every later event exactly once, with no state on the server.
+
+A follower that stops early to stay within a platform limit
+(:class:`~helix_agents.errors.StreamReaderLimitError`: a Worker's subrequests) ends the
+body cleanly *without* ``[DONE]``, after a comment saying so: ``EventSource`` reconnects by
+itself with ``Last-Event-ID``; other clients reattach to ``GET /chat/{id}/stream``.
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ from typing import Final
 from pydantic_core import PydanticSerializationError, to_json
 
 from ..chunks import SequencedChunk
-from ..errors import InvalidCursorError, StreamError
+from ..errors import InvalidCursorError, StreamError, StreamReaderLimitError
 from ..ports.streams import StreamManager
-from .follow import DEFAULT_POLL, follow_batches
+from .follow import DEFAULT_POLL, aclose_iterator, follow_batches
 from .ui import UIChunk, UIMessageEncoder, UIVersion
 
 __all__ = [
     "DONE",
     "KEEP_ALIVE",
     "MAX_CURSOR",
+    "REATTACH",
     "UI_MESSAGE_STREAM_HEADERS",
     "encode_event",
     "encode_sse",
@@ -46,6 +52,8 @@ UI_MESSAGE_STREAM_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
 )
 KEEP_ALIVE: Final = b": keep-alive\n\n"
 DONE: Final = b"data: [DONE]\n\n"
+#: The comment that ends a body cut short within a platform limit (no ``[DONE]`` follows).
+REATTACH: Final = b": reattach with Last-Event-ID to read on\n\n"
 #: The largest sequence a JavaScript client can hold exactly (2**53 - 1).
 MAX_CURSOR: Final = 2**53 - 1
 _DIGITS = re.compile(r"[0-9]+")
@@ -126,26 +134,35 @@ async def encode_sse(
     done: bool = True,
 ) -> AsyncIterator[bytes]:
     """Turn a follower's batches into SSE bytes: one ``bytes`` per non-empty batch, a
-    keep-alive comment per empty batch (an idle tick), and ``[DONE]`` at the end.
+    keep-alive comment per empty batch (an idle tick), and ``[DONE]`` at the end; a follower
+    stopped within a platform limit ends the body with :data:`REATTACH` instead.
 
     ``after`` is the position the reader resumed from (see :class:`UIMessageEncoder`).
     """
     encoder = UIMessageEncoder(after=after, ui_version=ui_version)
-    async for batch in batches:
-        if not batch:
-            yield KEEP_ALIVE
-            continue
-        events = []
-        for item in batch:
-            try:
-                ui = encoder.encode(item)
-            except StreamError as exc:
-                # One bad chunk must not cut every reader off: say so in its place.
-                ui = {"type": "error", "errorText": str(exc)}
-            if ui is not None:
-                events.append(encode_event(ui, item.seq))
-        if events:
-            yield b"".join(events)
+    stream = aiter(batches)
+    try:
+        async for batch in stream:
+            if not batch:
+                yield KEEP_ALIVE
+                continue
+            events = []
+            for item in batch:
+                try:
+                    ui = encoder.encode(item)
+                except StreamError as exc:
+                    # One bad chunk must not cut every reader off: say so in its place.
+                    ui = {"type": "error", "errorText": str(exc)}
+                if ui is not None:
+                    events.append(encode_event(ui, item.seq))
+            if events:
+                yield b"".join(events)
+    except StreamReaderLimitError:
+        yield REATTACH
+        return
+    finally:
+        # Closing this body closes the follower at once (its socket, its pending read).
+        await aclose_iterator(stream)
     if done:
         yield DONE
 

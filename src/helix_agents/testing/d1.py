@@ -197,7 +197,11 @@ class FakeD1Database:
     # -- execution ---------------------------------------------------------------------------
 
     async def _round_trip(self) -> None:
-        # A real binding call crosses to D1 and back: other coroutines run meanwhile.
+        # A real binding call crosses to D1 and back: other coroutines run meanwhile. It is
+        # a subrequest of the Worker invocation that made it (when one is being counted).
+        from .cloudflare.invocations import count_subrequest
+
+        count_subrequest("d1")
         self.calls += 1
         await asyncio.sleep(0)
 

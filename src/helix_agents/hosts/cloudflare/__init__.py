@@ -10,7 +10,9 @@
   :mod:`.carrier` and :mod:`helix_agents.error_codec` carry our errors across the JS boundary.
 - :mod:`.stream_hub` (the Durable Object's logic), :mod:`.stream_sockets` (its WebSockets),
   :mod:`.do_sql` (its SQLite), :mod:`.stream_rpc` and :mod:`.stream_client`
-  (:class:`DOStreamManager`, the StreamManager port over the namespace).
+  (:class:`DOStreamManager`, the StreamManager port over the namespace);
+  :mod:`.stream_follow` — an SSE response following its stream over one WebSocket
+  (:class:`ReaderPolicy`).
 - :mod:`.flush` — the flush policy that keeps streaming under the subrequest limits.
 - :mod:`.fetch_transport` and :mod:`.models` — models inside the Worker.
 - :mod:`.d1` — the Database port over the D1 binding; :mod:`.ffi` — the raw JS calls.
@@ -27,6 +29,7 @@ from .launcher import WorkflowLauncher
 from .runtime import Bindings, CloudflareRuntime
 from .step import WorkflowsStep, run_workflow
 from .stream_client import DOStreamManager, stream_owner
+from .stream_follow import ReaderPolicy
 from .stream_hub import StreamHub
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "CloudflareRuntime",
     "D1Database",
     "DOStreamManager",
+    "ReaderPolicy",
     "StreamHub",
     "WorkersFetchTransport",
     "WorkflowLauncher",

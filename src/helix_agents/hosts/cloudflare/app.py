@@ -33,6 +33,7 @@ from ...ports.step import Step, StepConfig
 from .flush import CLOUDFLARE_FLUSH_POLICY
 from .runtime import Bindings, CloudflareRuntime
 from .step import run_workflow
+from .stream_follow import ReaderPolicy
 from .stream_hub import DEFAULT_STALE_MS, DEFAULT_TTL_MS, StreamHub
 from .worker import handle_fetch
 
@@ -52,6 +53,9 @@ class CloudflareApp:
     - ``bindings``: the binding names, if ``wrangler.toml`` uses others;
     - ``stream_ttl`` / ``stream_stale``: seconds an ended stream is kept, and after which a
       silent active stream is failed (:mod:`.stream_hub`);
+    - ``reader_policy``: how an SSE response follows its stream (one WebSocket to the
+      Durable Object, long polls as the fallback, a budget of subrequests; see
+      :class:`~.stream_follow.ReaderPolicy`);
     - ``model_step_config`` / ``tool_step_config``: Workflows step configs for the loop;
     - any other keyword goes to :func:`helix_agents.http.create_app` (``auth``, ``token``,
       ``max_body_bytes``, ``keep_alive``, ``ui_version``, ``chat_page_enabled``).
@@ -70,6 +74,7 @@ class CloudflareApp:
         stream_stale: float = DEFAULT_STALE_MS / 1000,
         model_step_config: StepConfig | None = None,
         tool_step_config: StepConfig | None = None,
+        reader_policy: ReaderPolicy | None = None,
         **http_options: Any,
     ) -> None:
         self.registry = AgentRegistry.coerce(registry)
@@ -82,6 +87,7 @@ class CloudflareApp:
         self.stream_stale = stream_stale
         self.model_step_config = model_step_config
         self.tool_step_config = tool_step_config
+        self.reader_policy = reader_policy or ReaderPolicy()
         self.http_options = http_options
         self._runtimes: OrderedDict[Any, tuple[Any, CloudflareRuntime]] = OrderedDict()
 

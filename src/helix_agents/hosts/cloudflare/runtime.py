@@ -73,7 +73,8 @@ class CloudflareRuntime:
         self.db = D1Database(_binding(env, bindings.db, "a [[d1_databases]] binding"))
         self.store = StateStore(self.db, clock=app.clock)
         self.streams = DOStreamManager(
-            _binding(env, bindings.streams, "a [[durable_objects.bindings]] entry")
+            _binding(env, bindings.streams, "a [[durable_objects.bindings]] entry"),
+            reader_policy=app.reader_policy,
         )
         self.launcher = WorkflowLauncher(_binding(env, bindings.workflow, "a [[workflows]] entry"))
         self.resolve_model: Callable[[Any], Any] = app.resolve_model or model_resolver(

@@ -8,7 +8,9 @@ anyway), spreads sessions over as many objects as there are, and lets the object
 clean up a session's old streams in one place.
 
 Every method is one RPC call (a subrequest of the caller), except a ``read`` whose timeout
-is longer than :attr:`max_wait`, which waits in several calls. Reads and the other
+is longer than :attr:`max_wait`, which waits in several calls. :meth:`~DOStreamManager.follow_batches`
+follows a stream for an SSE response over one WebSocket to the object, within a budget of
+subrequests (:mod:`.stream_follow`). Reads and the other
 idempotent calls are retried when the object was reset under them (a deploy, an
 eviction); writes are not, since a write that may have landed must not land twice: the
 step that wrote retries instead.
@@ -20,15 +22,17 @@ serve many requests of one isolate. ``getByName`` costs no round trip.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
 
-from ...chunks import Chunk
+from ...chunks import Chunk, SequencedChunk
 from ...errors import HelixError, InvalidIdError, StreamError
 from ...ids import parse_instance_id
 from ...ports.streams import ReadResult, StopRequest, StreamInfo, StreamStatus, WriteAck
 from ...streaming.chunklog import FINAL_STATUSES, check_cursor, check_limit
 from .carrier import js_error_text
+from .stream_follow import ReaderPolicy, StreamFollower
 from .stream_rpc import decode_ack, decode_info, decode_read, encode_chunks, unwrap
 
 __all__ = ["DOStreamManager", "stream_owner"]
@@ -56,7 +60,10 @@ class DOStreamManager:
 
     ``namespace`` is ``env.STREAM_MANAGER``; ``max_wait`` bounds one long-poll call (a
     longer read waits in several); ``retries`` is how often an idempotent call is repeated
-    after its object was reset. ``calls`` counts RPC calls (subrequests).
+    after its object was reset; ``reader_policy`` is how an SSE response follows its stream
+    (:class:`~.stream_follow.ReaderPolicy`). ``calls`` counts RPC calls (subrequests), and
+    ``follows`` the readers that followed over a socket (``"socket"``) and those that
+    long-polled (``"poll"``, fallbacks included).
     """
 
     def __init__(
@@ -66,6 +73,7 @@ class DOStreamManager:
         owner: Callable[[str], str] = stream_owner,
         max_wait: float = 30.0,
         retries: int = 2,
+        reader_policy: ReaderPolicy | None = None,
     ) -> None:
         if namespace is None or not callable(getattr(namespace, "getByName", None)):
             raise StreamError(
@@ -76,7 +84,9 @@ class DOStreamManager:
         self._owner = owner
         self._max_wait = max_wait
         self._retries = retries
+        self.reader_policy = reader_policy or ReaderPolicy()
         self.calls = 0
+        self.follows: Counter[str] = Counter()
 
     def stub(self, stream_id: str) -> Any:
         """The stub of the object that keeps ``stream_id`` (for this request only)."""
@@ -110,12 +120,39 @@ class DOStreamManager:
         remaining = float(timeout)
         while True:
             wait = min(remaining, self._max_wait)
-            result = decode_read(
-                await self._call(stream_id, "read", stream_id, after, wait, limit, idempotent=True)
-            )
+            result = await self.read_once(stream_id, after, wait, limit)
             remaining -= wait
             if result.chunks or result.status in FINAL_STATUSES or remaining <= 0:
                 return result
+
+    async def read_once(
+        self,
+        stream_id: str,
+        after: int,
+        timeout: float,
+        limit: int,
+        *,
+        spend: Callable[[], None] | None = None,
+    ) -> ReadResult:
+        """One long-poll call (waiting at most :attr:`max_wait`); ``spend`` is called before
+        each attempt, retries included (a reader's budget)."""
+        wait = min(float(timeout), self._max_wait)
+        answer = await self._call(
+            stream_id, "read", stream_id, after, wait, limit, idempotent=True, spend=spend
+        )
+        return decode_read(answer)
+
+    def follow_batches(
+        self, stream_id: str, after: int = 0, *, poll: float, limit: int = 1000
+    ) -> AsyncIterator[list[SequencedChunk]]:
+        """Follow ``stream_id`` for one SSE response, as
+        :func:`~helix_agents.streaming.follow_batches` does, but over one WebSocket to the
+        object (long polls as the fallback), within :attr:`reader_policy`'s budget: past it,
+        the iterator raises :class:`~helix_agents.errors.StreamReaderLimitError`."""
+        follower = StreamFollower(
+            self, stream_id, after, poll=poll, limit=limit, policy=self.reader_policy
+        )
+        return follower.batches()
 
     async def set_status(self, stream_id: str, status: StreamStatus) -> StreamInfo:
         info = decode_info(
@@ -132,9 +169,18 @@ class DOStreamManager:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _call(self, stream_id: str, method: str, *args: Any, idempotent: bool = False) -> Any:
+    async def _call(
+        self,
+        stream_id: str,
+        method: str,
+        *args: Any,
+        idempotent: bool = False,
+        spend: Callable[[], None] | None = None,
+    ) -> Any:
         attempt = 0
         while True:
+            if spend is not None:
+                spend()
             stub = self.stub(stream_id)
             self.calls += 1
             try:

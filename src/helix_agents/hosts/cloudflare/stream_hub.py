@@ -21,7 +21,9 @@ in :mod:`helix_agents.testing.cloudflare`.
 - **WebSockets** (:mod:`.stream_sockets`): accepted with ``ctx.acceptWebSocket`` and the
   stream id as tag, each socket's cursor in its attachment; every write is fanned out to
   the stream's sockets; ``ping`` is answered by the runtime (``setWebSocketAutoResponse``)
-  without waking the object.
+  without waking the object. The Worker follows a stream for an SSE response over such a
+  socket too (in the chunks format), so an SSE reader costs the object nothing while it
+  waits: no read is parked, and the object can hibernate.
 - **Cleanup** by alarm: a stream that ended is kept ``ttl`` (default one day: long enough
   to reattach to any run), then deleted; a stream that has been silent for ``stale``
   (default one day) while still active belongs to a run that can no longer write, and is
@@ -44,7 +46,7 @@ from ...streaming.ui import UIVersion
 from . import ffi
 from .do_sql import DurableObjectSql
 from .stream_rpc import decode_chunks, encode_info, encode_stored, failure, success
-from .stream_sockets import SocketState, done_frame, error_frame, frame, parse_seek
+from .stream_sockets import PING, PONG, SocketState, done_frame, error_frame, frame, parse_seek
 
 __all__ = ["DEFAULT_STALE_MS", "DEFAULT_TTL_MS", "StreamHub"]
 
@@ -83,7 +85,7 @@ class StreamHub:
         self._window_ms = int(recent_window * 1000)
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._recent: dict[str, dict[int, deque[int]]] = {}
-        ffi.set_auto_response(ctx, "ping", "pong")
+        ffi.set_auto_response(ctx, PING, PONG)
 
     # -- the port, over RPC ------------------------------------------------------------------
 
@@ -235,7 +237,9 @@ class StreamHub:
 
     async def fetch(self, request: Any) -> Any:
         """A WebSocket upgrade forwarded by the Worker (after authentication):
-        ``/ws?stream=<run id>&from=<seq>&v=<6|7>``."""
+        ``/ws?stream=<run id>&from=<seq>&v=<6|7>``, with ``&format=chunks`` for the
+        Worker's own sockets (the log's chunks rather than UI frames, see
+        :mod:`.stream_sockets`)."""
         query = parse_qs(urlsplit(str(request.url)).query)
         stream_id = (query.get("stream") or [""])[0]
         try:
@@ -244,8 +248,9 @@ class StreamHub:
         except (ValueError, StreamError):
             cursor = 0
         version: UIVersion = 7 if (query.get("v") or ["6"])[0] == "7" else 6
+        raw = (query.get("format") or [""])[0] == "chunks"
         client, server = ffi.websocket_pair()
-        state = SocketState(stream_id=stream_id, cursor=cursor, ui_version=version)
+        state = SocketState(stream_id=stream_id, cursor=cursor, ui_version=version, raw=raw)
         info = self.log.info(stream_id) if stream_id else None
         if info is None:
             server.accept()
@@ -261,12 +266,17 @@ class StreamHub:
         if state is None:
             return
         text = message if isinstance(message, str) else _bytes(message).decode("utf-8", "replace")
+        if text == PING:  # the runtime answers it; should one get through, answer it alike
+            ws.send(PONG)
+            return
         try:
             cursor = parse_seek(text)
         except StreamError as exc:
             ws.send(error_frame(exc.code, str(exc)))
             return
-        state = SocketState(stream_id=state.stream_id, cursor=cursor, ui_version=state.ui_version)
+        state = SocketState(
+            stream_id=state.stream_id, cursor=cursor, ui_version=state.ui_version, raw=state.raw
+        )
         self._catch_up(ws, state)
 
     async def websocket_close(self, ws: Any, code: int, reason: str) -> None:

@@ -7,6 +7,13 @@ A socket follows one run's stream, exactly as the local route ``GET /chat/{id}/w
 A client frame ``{"from": N}`` replays again from after N; anything else gets an error
 frame.
 
+The Worker itself follows a stream this way for its SSE responses (one socket per response
+instead of a long poll per write: see :mod:`.stream_follow`), in the *chunks* format
+(``format=chunks`` on the upgrade): frames ``{"chunks": [[seq, <stored chunk>], ...]}``
+carry the log's own chunks in batches (one per write, or per page of a replay, split to
+stay under :data:`MAX_FRAME_BYTES`), so that the Worker encodes them for SSE exactly as a
+long-polling reader does; the end is the same ``done`` frame and close.
+
 Sockets are hibernatable, so nothing about them may live only in memory: each socket's
 state (its stream, the last sequence it was sent, the encoder's memory of shown resets, the
 run's final status once seen) is its *attachment*, a compact JSON string of at most
@@ -23,7 +30,7 @@ from typing import Any, Final
 
 from pydantic_core import to_json
 
-from ...chunks import SequencedChunk
+from ...chunks import SequencedChunk, chunk_adapter
 from ...errors import InvalidCursorError, StreamError
 from ...streaming.chunklog import AttemptKey
 from ...streaming.sse import parse_cursor
@@ -31,7 +38,12 @@ from ...streaming.ui import UIMessageEncoder, UIVersion
 
 __all__ = [
     "MAX_ATTACHMENT",
+    "MAX_FRAME_BYTES",
+    "PING",
+    "PONG",
     "SocketState",
+    "chunk_frames",
+    "decode_chunk_frame",
     "done_frame",
     "error_frame",
     "frame",
@@ -39,6 +51,13 @@ __all__ = [
 ]
 
 MAX_ATTACHMENT: Final = 2000
+#: The ping a client may send at any time, and the answer the runtime gives without waking
+#: the object (``setWebSocketAutoResponse``).
+PING: Final = "ping"
+PONG: Final = "pong"
+#: The size a frame of chunks is kept under (a single larger chunk travels alone): far
+#: below what a WebSocket message may carry, so that one frame never holds up a reader long.
+MAX_FRAME_BYTES: Final = 256 * 1024
 #: How many shown resets an attachment remembers (a run retries its model step rarely).
 _MAX_RESETS = 16
 
@@ -53,6 +72,8 @@ class SocketState:
     status: str = "ended"
     reset_shown: list[list[Any]] = field(default_factory=list)
     suppress_start: list[list[Any]] = field(default_factory=list)
+    #: The chunks format (the Worker's own sockets): stored chunks, not UI frames.
+    raw: bool = False
 
     def encoder(self) -> UIMessageEncoder:
         encoder = UIMessageEncoder(after=self.cursor, ui_version=self.ui_version)
@@ -70,6 +91,14 @@ class SocketState:
 
     def frames(self, items: list[SequencedChunk]) -> list[str]:
         """The frames for ``items`` (in sequence order, after the cursor); advances."""
+        if self.raw:
+            fresh = [item for item in items if item.seq > self.cursor]
+            for item in fresh:
+                if item.chunk.type == "run-end":
+                    self.status = str(getattr(item.chunk, "status", "ended"))
+            if fresh:
+                self.cursor = fresh[-1].seq
+            return chunk_frames(fresh)
         encoder = self.encoder()
         out: list[str] = []
         for item in items:
@@ -94,6 +123,8 @@ class SocketState:
             data["r"] = self.reset_shown
         if self.suppress_start:
             data["ss"] = self.suppress_start
+        if self.raw:
+            data["f"] = "chunks"
         text = json.dumps(data, separators=(",", ":"))
         if len(text) > MAX_ATTACHMENT:  # drop the reset memory before anything essential
             data.pop("r", None)
@@ -115,6 +146,7 @@ class SocketState:
                 status=str(data.get("st", "ended")),
                 reset_shown=list(data.get("r", [])),
                 suppress_start=list(data.get("ss", [])),
+                raw=data.get("f") == "chunks",
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -123,6 +155,39 @@ class SocketState:
 def frame(data: dict[str, Any]) -> str:
     """A frame's text, encoded exactly as the local route encodes it."""
     return to_json(data, inf_nan_mode="strings").decode()
+
+
+def chunk_frames(items: list[SequencedChunk], max_bytes: int = MAX_FRAME_BYTES) -> list[str]:
+    """``items`` as frames of the chunks format, each under ``max_bytes`` (UTF-8) unless a
+    single chunk is larger."""
+    frames: list[str] = []
+    parts: list[str] = []
+    size = 0
+    for item in items:
+        part = f"[{item.seq},{item.chunk.to_json()}]"
+        part_size = len(part.encode("utf-8"))
+        if parts and size + part_size + 1 > max_bytes:
+            frames.append('{"chunks":[' + ",".join(parts) + "]}")
+            parts, size = [], 0
+        parts.append(part)
+        size += part_size + 1
+    if parts:
+        frames.append('{"chunks":[' + ",".join(parts) + "]}")
+    return frames
+
+
+def decode_chunk_frame(data: dict[str, Any]) -> list[SequencedChunk]:
+    """The chunks of a parsed ``{"chunks": [...]}`` frame (StreamError if malformed)."""
+    items = data.get("chunks")
+    if not isinstance(items, list):
+        raise StreamError("a chunks frame must hold a list of [seq, chunk] pairs")
+    try:
+        return [
+            SequencedChunk.model_construct(seq=int(seq), chunk=chunk_adapter.validate_python(chunk))
+            for seq, chunk in items
+        ]
+    except (TypeError, ValueError) as exc:
+        raise StreamError(f"a chunks frame is malformed: {exc}") from None
 
 
 def done_frame(stream_id: str, status: str) -> str:

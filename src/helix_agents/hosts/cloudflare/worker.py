@@ -10,7 +10,7 @@ Then:
   client asked for (``?from=``, ``Last-Event-ID`` or ``X-Resume-From-Sequence``);
 - everything else is the HTTP API's Starlette app, served through the SDK's ASGI adapter
   (``workers.asgi``), which streams responses as they are written, so SSE works; an SSE
-  reader follows its run by long-polling reads of the Durable Object.
+  response follows its run over one WebSocket to the Durable Object (:mod:`.stream_follow`).
 """
 
 from __future__ import annotations

@@ -6,13 +6,18 @@ hibernatable WebSockets.
 arguments and the result cross as the SDK converts them (:mod:`.jsvalues`), the object is
 constructed on first use (``cls(ctx, env)``), and an exception comes back as a
 ``JsException`` carrying the Python traceback. ``stub.fetch(...)`` calls the object's
-``fetch``. Each call counts in :attr:`~FakeDurableObjectNamespace.calls` (a subrequest of
-the caller).
+``fetch``; a ``fetch`` with ``Upgrade: websocket`` that the object answers ``101`` gives the
+caller the client end of a socket (``response.js_object.webSocket``): a Worker calls its
+``accept()`` and reads it through ``message`` and ``close`` events (:mod:`.websockets`). Each call counts in :attr:`~FakeDurableObjectNamespace.calls` and is a
+subrequest of the caller's invocation (:mod:`.invocations`); every call, WebSocket event and
+alarm runs as an invocation of the object's own.
 
 An object's *storage* outlives its Python instance: :meth:`~FakeDurableObjectNamespace.evict`
 drops the instance (calls in flight fail as they do when an object is reset), and the next
 call or WebSocket event constructs a fresh one over the same SQLite database, alarm and
-sockets. Storage follows workerd's rules where the runtime depends on them:
+sockets: hibernation keeps accepted WebSockets connected. :meth:`~FakeDurableObjectNamespace.reset`
+is a replacement of the instance (a deploy): its WebSockets are disconnected too (their
+peers see close code 1006), and clients must reconnect. Storage follows workerd's rules where the runtime depends on them:
 ``sql.exec`` refuses ``BEGIN``/``SAVEPOINT``/``COMMIT``/``ROLLBACK``/``RELEASE`` (use
 ``transactionSync``), at most 100 bound parameters, cursors with ``toArray()`` and
 ``one()``; ``transactionSync(fn)`` rolls back when ``fn`` raises. Alarms fire when a test
@@ -31,6 +36,7 @@ from datetime import datetime
 from typing import Any
 
 from ...db.sqltext import first_keyword
+from .invocations import Invocation, count_subrequest, start_in
 from .jsvalues import JsArray, JsDict, JsException, from_rpc, js_error, python_error, to_rpc
 from .websockets import FakeWebSocket, WebSocketRequestResponsePair, _Host
 
@@ -304,6 +310,11 @@ class FakeDurableObjectStub:
 
         Request = workers_module().Request
         request = resource if isinstance(resource, Request) else Request(resource, **options)
+        refusal = self._namespace._refuse_upgrades
+        if refusal is not None and (request.headers.get("upgrade") or "").lower() == "websocket":
+            count_subrequest("durable_object")
+            self._namespace.calls[self.name] = self._namespace.calls.get(self.name, 0) + 1
+            raise js_error("Error", refusal)
         return await self._namespace._rpc(self.name, "fetch", (request,), raw=True)
 
 
@@ -316,6 +327,7 @@ class FakeDurableObjectNamespace:
         self._records: dict[str, _ObjectRecord] = {}
         self._background: set[asyncio.Future[Any]] = set()
         self._outage: str | None = None
+        self._refuse_upgrades: str | None = None
         #: RPC calls per object name (each one a subrequest of its caller).
         self.calls: dict[str, int] = {}
 
@@ -351,6 +363,12 @@ class FakeDurableObjectNamespace:
         record = self._records.get(name)
         return 0 if record is None else record.constructions
 
+    def in_flight(self, name: str) -> int:
+        """Calls of object ``name`` still running (a parked long poll among them): while
+        there is one, the platform cannot hibernate the object."""
+        record = self._records.get(name)
+        return 0 if record is None else len(record.in_flight)
+
     def sockets(self, name: str) -> list[FakeWebSocket]:
         record = self._records.get(name)
         return [] if record is None else [ws for ws, _ in record.sockets if ws.readyState == 1]
@@ -376,12 +394,28 @@ class FakeDurableObjectNamespace:
 
     async def outage(self, message: str = "Network connection lost.") -> None:
         """Every object becomes unreachable: calls in flight and every later call fail with
-        ``message`` (until :meth:`recover`)."""
+        ``message`` (until :meth:`recover`), and open WebSockets are disconnected."""
         self._outage = message
-        await self.evict()
+        await self.reset()
 
     def recover(self) -> None:
         self._outage = None
+
+    async def reset(self, name: str | None = None) -> None:
+        """Replace the instance of ``name`` (or of every object), as a deploy does: calls in
+        flight fail, and its WebSockets are disconnected (the other ends see close code
+        1006, with no close frame); storage and alarm stay."""
+        records = [self._records[name]] if name is not None else list(self._records.values())
+        await self.evict(name)
+        for record in records:
+            sockets, record.sockets = record.sockets, []
+            for ws, _ in sockets:
+                ws._drop(1006, "")
+
+    def refuse_websockets(self, message: str | None = "Network connection lost.") -> None:
+        """From now on a ``stub.fetch`` with ``Upgrade: websocket`` fails with ``message``
+        (None: upgrades work again), as when the object cannot be reached for one."""
+        self._refuse_upgrades = message
 
     async def run_alarms(self, now: float) -> list[str]:
         """Fire every alarm due at ``now`` (ms); the names of the objects woken."""
@@ -419,6 +453,7 @@ class FakeDurableObjectNamespace:
         return record.instance
 
     async def _rpc(self, name: str, method: str, args: tuple[Any, ...], raw: bool = False) -> Any:
+        count_subrequest("durable_object")
         self.calls[name] = self.calls.get(name, 0) + 1
         if self._outage is not None:
             raise js_error("Error", self._outage)
@@ -431,7 +466,7 @@ class FakeDurableObjectNamespace:
                 "TypeError", f"The RPC receiver does not implement the method {method!r}."
             )
         record = self._records[name]
-        task = asyncio.ensure_future(function(instance, *args))
+        task = start_in(Invocation("durable_object", f"{name}.{method}"), function(instance, *args))
         record.in_flight.add(task)
         try:
             result = await asyncio.shield(task)
@@ -457,6 +492,10 @@ class FakeDurableObjectNamespace:
         params = list(inspect.signature(function).parameters.values())[1:]
         if not any(p.kind == p.VAR_POSITIONAL for p in params):
             args = args[: len(params)]
-        result = function(instance, *args)
-        if inspect.isawaitable(result):
-            await result
+
+        async def handle() -> None:
+            result = function(instance, *args)
+            if inspect.isawaitable(result):
+                await result
+
+        await start_in(Invocation("durable_object", f"{name}.{handler}"), handle())

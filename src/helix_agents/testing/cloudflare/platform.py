@@ -16,7 +16,9 @@ classes (the real ``src/entry.py`` included) end to end in CPython.
 entry's ``AgentWorkflow``), optionally ``AI``, plus any vars and secrets. Each request
 constructs a new ``Default`` (as the runtime does) and awaits its ``fetch``; work the
 invocation left running (``wait_until``, a streaming body) is tracked, and
-:meth:`FakeCloudflare.drain` waits for it.
+:meth:`FakeCloudflare.drain` waits for it. Each request is an
+:class:`~.invocations.Invocation` (in :attr:`FakeCloudflare.invocations`) that counts its
+subrequests, and fails the 1,001st as the platform does.
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ import json as jsonlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..d1 import FakeD1Database
 from .durable_objects import FakeDurableObjectNamespace
+from .invocations import Invocation, start_in
 from .jsruntime import JsHeaders, JsResponse
 from .shim import install, workers_module
 from .websockets import FakeWebSocket
@@ -153,6 +157,8 @@ class FakeCloudflare:
         self._background: list[asyncio.Future[Any]] = []
         #: Requests the Worker answered.
         self.requests = 0
+        #: The Worker's invocations (requests and cron triggers), with their subrequests.
+        self.invocations: list[Invocation] = []
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -191,6 +197,9 @@ class FakeCloudflare:
         from .workers_sdk import pending
 
         self.requests += 1
+        path = urlsplit(str(request.url)).path
+        invocation = Invocation("fetch", f"{request.method} {path}")
+        self.invocations.append(invocation)
 
         async def invoke() -> Any:
             tasks: list[asyncio.Future[Any]] = []
@@ -203,16 +212,29 @@ class FakeCloudflare:
                 self._background.extend(tasks)
                 self._background.extend(ctx.tasks)
 
-        result = await asyncio.ensure_future(invoke())
+        result = await start_in(invocation, invoke())
         return _js_response(result)
 
     async def scheduled(self, cron: str = "*/5 * * * *") -> None:
         """Fire the cron trigger once."""
-        ctx = FakeExecutionContext()
-        worker = self.worker_cls(ctx, self.env)
-        controller = type("ScheduledController", (), {"cron": cron, "scheduledTime": 0})()
-        await worker.scheduled(controller, self.env, ctx)
-        await asyncio.gather(*ctx.tasks)
+        invocation = Invocation("scheduled", cron)
+        self.invocations.append(invocation)
+
+        async def invoke() -> None:
+            ctx = FakeExecutionContext()
+            worker = self.worker_cls(ctx, self.env)
+            controller = type("ScheduledController", (), {"cron": cron, "scheduledTime": 0})()
+            await worker.scheduled(controller, self.env, ctx)
+            await asyncio.gather(*ctx.tasks)
+
+        await start_in(invocation, invoke())
+
+    def invocation(self, name: str) -> Invocation:
+        """The last invocation named ``name`` (``"POST /chat"``, ``"GET /chat/s/stream"``)."""
+        for invocation in reversed(self.invocations):
+            if invocation.name == name:
+                return invocation
+        raise KeyError(f"no invocation {name!r} (there are {[i.name for i in self.invocations]})")
 
     # -- waiting ---------------------------------------------------------------------------------
 

@@ -10,7 +10,16 @@ A server half accepted with ``ctx.acceptWebSocket(ws, tags)`` belongs to its Dur
 over the same storage, if the old one was evicted) and call its ``webSocketMessage`` /
 ``webSocketClose`` handlers; a message equal to the object's auto-response request is
 answered by the runtime without waking anything. Attachments must be structured-clonable
-(a ``str``, a number, or what ``to_js`` made) and at most 2,048 bytes, as on the platform.
+(a ``str``, a number, or what ``to_js`` made) and at most 2,048 bytes (the platform allows
+more; the runtime keeps to this).
+
+A Worker that opens a socket to a Durable Object (``stub.fetch`` with ``Upgrade:
+websocket``) holds the *client* half and calls ``accept()`` on it: messages that arrived
+before are held until then, and from then on every message and the close reach the
+listeners added with ``addEventListener`` as ``message`` (``event.data``) and ``close``
+(``event.code``, ``event.reason``, ``event.wasClean``) events, each dispatched in a later
+turn of the event loop, in order, as JavaScript dispatches events. A connection that drops
+without a close frame (the object was replaced) closes with code 1006.
 """
 
 from __future__ import annotations
@@ -67,6 +76,8 @@ class FakeWebSocket:
         self.auto_responses = 0
         #: Errors the Durable Object's handlers raised for this socket's events.
         self.handler_errors: list[Exception] = []
+        #: Errors this end's event listeners raised (JavaScript would report them).
+        self.listener_errors: list[Exception] = []
         self._attachment: Any = None
         self._inbox: asyncio.Queue[Any] = asyncio.Queue()
         self._listeners: dict[str, list[Callable[[Any], Any]]] = {}
@@ -81,6 +92,14 @@ class FakeWebSocket:
         if self.host is not None or self.accepted:
             raise js_error("TypeError", "The WebSocket has already been accepted.")
         self.accepted = True
+        if self.role == "client":
+            # A socket a Worker holds: what arrived before accept() was held until now.
+            while not self._inbox.empty():
+                item = self._inbox.get_nowait()
+                if item is _CLOSED:
+                    self._emit_close()
+                    break
+                self._emit("message", JsObject(data=item))
 
     def send(self, data: Any) -> None:
         if self.readyState != 1 or self.peer is None:
@@ -119,6 +138,11 @@ class FakeWebSocket:
 
     def addEventListener(self, kind: str, listener: Callable[[Any], Any]) -> None:
         self._listeners.setdefault(kind, []).append(listener)
+
+    def removeEventListener(self, kind: str, listener: Callable[[Any], Any]) -> None:
+        listeners = self._listeners.get(kind, [])
+        if listener in listeners:
+            listeners.remove(listener)
 
     # -- what a test uses (on the client half) ---------------------------------------------
 
@@ -165,7 +189,10 @@ class FakeWebSocket:
         if self.readyState == 3:
             return
         if self.role == "client":
-            self._inbox.put_nowait(data)
+            if self.accepted:
+                self._emit("message", JsObject(data=data))
+            else:
+                self._inbox.put_nowait(data)
             return
         host = self.host
         if host is not None:
@@ -184,7 +211,10 @@ class FakeWebSocket:
         self.close_code, self.close_reason = code, reason
         if self.role == "client":
             self.readyState = 3
-            self._inbox.put_nowait(_CLOSED)
+            if self.accepted:
+                self._emit_close()
+            else:
+                self._inbox.put_nowait(_CLOSED)
             return
         # The server half stays "closing" until its handler answers (or the runtime does).
         self.readyState = 2
@@ -195,6 +225,31 @@ class FakeWebSocket:
             self.readyState = 3
             for listener in self._listeners.get("close", []):
                 listener(JsObject(code=code, reason=reason, wasClean=True))
+
+    def _drop(self, code: int, reason: str) -> None:
+        """The connection is lost at this end without a close handshake."""
+        if self.readyState == 3:
+            return
+        self.readyState = 3
+        self.close_code, self.close_reason = code, reason
+        peer = self.peer
+        if peer is not None and peer.readyState != 3:
+            peer._closed_by_peer(code, reason)
+
+    def _emit(self, kind: str, event: Any) -> None:
+        asyncio.get_running_loop().call_soon(self._fire, kind, event)
+
+    def _emit_close(self) -> None:
+        code = self.close_code if self.close_code is not None else 1005
+        event = JsObject(code=code, reason=self.close_reason or "", wasClean=code != 1006)
+        self._emit("close", event)
+
+    def _fire(self, kind: str, event: Any) -> None:
+        for listener in list(self._listeners.get(kind, [])):
+            try:
+                listener(event)
+            except Exception as exc:
+                self.listener_errors.append(exc)
 
     def _chain(self, deliver: Callable[[], Awaitable[None]]) -> None:
         """Deliver in order: each event after the previous one was handled."""

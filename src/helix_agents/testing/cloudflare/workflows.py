@@ -40,6 +40,7 @@ from typing import Any
 
 from ...durations import parse_duration
 from ...hosts.local.engine_config import resolve_step_config
+from .invocations import Invocation, count_subrequest, start_in
 from .jsvalues import JsDate, JsException, JsObject, from_rpc, js_error, python_error, to_rpc
 
 __all__ = ["FakeWorkflowBinding", "FakeWorkflowInstance", "FakeWorkflows", "WorkflowStats"]
@@ -169,6 +170,11 @@ class FakeWorkflows:
 
     # -- the binding's operations ------------------------------------------------------------
 
+    def _binding_call(self) -> None:
+        """A call through the binding: a subrequest of the invocation that makes it."""
+        count_subrequest("workflow")
+        self.stats.binding_calls += 1
+
     def _create(self, options: Any) -> str:
         options = from_rpc(options) or {}
         instance_id = options.get("id") or str(uuid.uuid4())
@@ -242,7 +248,9 @@ class FakeWorkflows:
     def _launch(self, instance: _Instance) -> None:
         if instance.id in self._tasks:
             return
-        task = asyncio.ensure_future(self._run(instance))
+        # The run is the instance's own invocation, not the one that created it.
+        invocation = Invocation("workflow", instance.id, limit=None)
+        task = start_in(invocation, self._run(instance))
         self._tasks[instance.id] = task
         task.add_done_callback(lambda _: self._tasks.pop(instance.id, None))
 
@@ -558,17 +566,17 @@ class FakeWorkflowInstance:
         self.id = instance_id
 
     async def status(self) -> Any:
-        self._engine.stats.binding_calls += 1
+        self._engine._binding_call()
         await asyncio.sleep(0)
         return from_rpc(self._engine._status(self._engine._get(self.id)))
 
     async def send_event(self, event: Any) -> None:
-        self._engine.stats.binding_calls += 1
+        self._engine._binding_call()
         await asyncio.sleep(0)
         self._engine._send_event(self._engine._get(self.id), to_rpc(event))
 
     async def terminate(self) -> None:
-        self._engine.stats.binding_calls += 1
+        self._engine._binding_call()
         await self._engine._terminate(self._engine._get(self.id))
 
     async def pause(self) -> None:
@@ -588,7 +596,7 @@ class FakeWorkflowBinding:
         self._engine = engine
 
     async def create(self, options: Any = None) -> FakeWorkflowInstance:
-        self._engine.stats.binding_calls += 1
+        self._engine._binding_call()
         instance_id = self._engine._create(to_rpc(options))
         await asyncio.sleep(0)
         return FakeWorkflowInstance(self._engine, instance_id)
@@ -599,7 +607,7 @@ class FakeWorkflowBinding:
         return [await self.create(options) for options in batch]
 
     async def get(self, instance_id: str) -> FakeWorkflowInstance:
-        self._engine.stats.binding_calls += 1
+        self._engine._binding_call()
         await asyncio.sleep(0)
         self._engine._get(instance_id)
         return FakeWorkflowInstance(self._engine, instance_id)
