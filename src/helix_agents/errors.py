@@ -21,6 +21,7 @@
     ├── NonRetryableError              raised in a step: fail it at once, without retries
     ├── StreamError                    the stream manager
     │   ├── StreamNotFoundError
+    │   ├── StreamClosedError          a write to a stream that has ended or failed
     │   ├── InvalidCursorError         a resume cursor (Last-Event-ID, ?from=) that is not a sequence
     │   └── StreamReaderLimitError     a reader stopped early within a platform limit: resume
     ├── ModelError                     a model provider failed
@@ -74,6 +75,7 @@ __all__ = [
     "StepResultTooLargeError",
     "StepTimeoutError",
     "StoreError",
+    "StreamClosedError",
     "StreamError",
     "StreamNotFoundError",
     "StreamReaderLimitError",
@@ -172,6 +174,14 @@ class StreamError(HelixError):
 
 class StreamNotFoundError(StreamError):
     code = "stream_not_found"
+
+
+class StreamClosedError(StreamError):
+    """A write to a stream whose status is final (``ended`` or ``failed``): nothing was
+    written. A run's last write raises it when the stream's end got there first (an abort,
+    or the same write made by an attempt that died before the journal recorded it)."""
+
+    code = "stream_closed"
 
 
 class InvalidCursorError(StreamError, ValueError):

@@ -115,6 +115,25 @@ async def test_sockets_follow_their_run_and_survive_eviction(
     assert namespace.sockets("s") == []
 
 
+async def test_a_final_write_ends_the_sockets_in_one_call(
+    namespace: FakeDurableObjectNamespace, streams: DOStreamManager
+) -> None:
+    await streams.create("s--t1")
+    await streams.write("s--t1", [delta("one ")])
+    ws = await connect(namespace, "s--t1")
+    assert [f["seq"] for f in ws.drain()] == [1]
+    calls = streams.calls
+    end = RunEndChunk(run_id="s--t1", status="completed")
+    ack = await streams.write("s--t1", [delta("two "), end], status="ended")
+    assert (ack.last_seq, ack.readers) == (3, 1)
+    assert streams.calls == calls + 1  # the last chunks and the end: one subrequest
+    frames = await ws.receive_all()
+    assert [f.get("seq") for f in frames] == [2, 3, None]
+    assert frames[-1] == {"done": True, "runId": "s--t1", "status": "completed"}
+    assert ws.close_code == 1000
+    assert namespace.sockets("s") == []
+
+
 async def test_a_socket_to_a_stream_that_does_not_exist(
     namespace: FakeDurableObjectNamespace,
 ) -> None:

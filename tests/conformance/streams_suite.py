@@ -11,8 +11,8 @@ storage, and whether a manager opened again sees what an earlier one wrote)::
             yield h
             await h.close()
 
-The suite speaks only the port (``create``, ``write``, ``read``, ``set_status``, ``info``,
-``request_stop``) plus :func:`helix_agents.streaming.follow`, so the Durable Object runs it
+The suite speaks only the port (``create``, ``write`` with and without ``status``, ``read``,
+``set_status``, ``info``, ``request_stop``) plus :func:`helix_agents.streaming.follow`, so the Durable Object runs it
 unchanged. Waits are bounded by :data:`GUARD` so that a broken implementation fails rather
 than hangs; nothing asserts on elapsed time.
 """
@@ -42,6 +42,7 @@ from helix_agents.chunks import (
 from helix_agents.errors import (
     HelixError,
     InvalidCursorError,
+    StreamClosedError,
     StreamError,
     StreamNotFoundError,
 )
@@ -254,6 +255,148 @@ class StreamManagerSuite:
         again = await streams.set_status("s1", final)  # type: ignore[arg-type]
         assert again.status == final
         assert [i.seq for i in (await streams.read("s1")).chunks] == [1]
+
+    # -- a write that ends the stream --------------------------------------------------------
+
+    @pytest.mark.parametrize("final", ["ended", "failed"])
+    async def test_a_write_can_end_the_stream(self, streams: StreamManager, final: str) -> None:
+        await streams.create("s1")
+        await streams.write("s1", [text("a")])
+        end = RunEndChunk(run_id="r", status="completed")
+        ack = await streams.write("s1", [text("b"), end], status=final)  # type: ignore[arg-type]
+        assert ack.last_seq == 3
+        info = await streams.info("s1")
+        assert info is not None
+        assert (info.status, info.last_seq) == (final, 3)
+        result = await streams.read("s1")
+        assert [i.seq for i in result.chunks] == [1, 2, 3]
+        assert (result.status, result.last_seq) == (final, 3)
+
+    async def test_a_final_write_wakes_every_waiting_reader(self, streams: StreamManager) -> None:
+        await streams.create("s1")
+        await streams.write("s1", [text("a")])
+        parked = [asyncio.create_task(streams.read("s1", after=1, timeout=GUARD)) for _ in range(3)]
+        follower = asyncio.create_task(collect(streams, "s1"))
+        await eventually(lambda: _has_readers(streams, "s1", 4), "four waiting readers")
+        end = RunEndChunk(run_id="r", status="completed")
+        await streams.write("s1", [text("b"), end], status="ended")
+        results = await asyncio.wait_for(asyncio.gather(*parked), GUARD)
+        assert all([i.seq for i in r.chunks] == [2, 3] for r in results)
+        assert all(r.status == "ended" for r in results)
+        # A follower stops at the end: it never waits on a stream that has ended.
+        assert [i.seq for i in await asyncio.wait_for(follower, GUARD)] == [1, 2, 3]
+
+    async def test_a_final_write_without_chunks_wakes_readers(
+        self, streams: StreamManager
+    ) -> None:
+        await streams.create("s1")
+        await streams.write("s1", [text("a")])
+        reader = asyncio.create_task(streams.read("s1", after=1, timeout=GUARD))
+        await eventually(lambda: _has_readers(streams, "s1", 1), "the reader to park")
+        ack = await streams.write("s1", [], status="failed")
+        assert ack.last_seq == 1
+        result = await asyncio.wait_for(reader, GUARD)
+        assert (result.chunks, result.status) == ([], "failed")
+
+    @pytest.mark.parametrize("final", ["ended", "failed"])
+    async def test_nothing_is_written_after_a_final_write(
+        self, streams: StreamManager, final: str
+    ) -> None:
+        await streams.create("s1")
+        await streams.write("s1", [text("a")], status=final)  # type: ignore[arg-type]
+        with pytest.raises(StreamClosedError):
+            await streams.write("s1", [text("b")])
+        with pytest.raises(StreamClosedError):
+            await streams.write("s1", [text("b")], status=final)  # type: ignore[arg-type]
+        with pytest.raises(StreamClosedError):
+            await streams.write("s1", [], status="active")
+        with pytest.raises(StreamClosedError):
+            await streams.set_status("s1", "active")
+        info = await streams.info("s1")
+        assert info is not None
+        assert (info.status, info.last_seq) == (final, 1)
+
+    async def test_a_retried_final_write_changes_nothing(self, streams: StreamManager) -> None:
+        # A step whose last write landed, then died before its step was recorded, may make
+        # the very same write again: the run must not end twice on the stream.
+        await streams.create("s1")
+        await streams.write("s1", [StepStartChunk(step=1, attempt=1), text("a")])
+        last: list[Chunk] = [
+            TextEndChunk(part_id="p1", step=1, attempt=1),
+            StepEndChunk(step=1, attempt=1),
+            RunEndChunk(run_id="r", status="completed", step=1, attempt=1),
+        ]
+        assert (await streams.write("s1", last, status="ended")).last_seq == 5
+        before = dump((await streams.read("s1")).chunks)
+        with pytest.raises(StreamClosedError):
+            await streams.write("s1", last, status="ended")
+        after = await streams.read("s1")
+        assert dump(after.chunks) == before
+        assert [i.chunk.type for i in after.chunks].count("run-end") == 1
+        assert (after.status, after.last_seq) == ("ended", 5)
+
+    async def test_a_retry_replaces_a_dead_attempt_in_its_final_write(
+        self, streams: StreamManager
+    ) -> None:
+        # What a retried model step writes when its first attempt ended the run in the
+        # database but died before its last write: resets of the dead attempt, the stored
+        # response as a new attempt, and the end, in one write.
+        await streams.create("s1")
+        await streams.write("s1", [StepStartChunk(step=2, attempt=1), text("par", step=2)])
+        live = asyncio.create_task(streams.read("s1", after=2, timeout=GUARD))
+        await eventually(lambda: _has_readers(streams, "s1", 1), "the live reader to park")
+        ack = await streams.write(
+            "s1",
+            [
+                StepResetChunk(step=2, attempt=1),
+                StepStartChunk(step=2, attempt=2),
+                TextStartChunk(part_id="q", step=2, attempt=2),
+                text("partial answer", step=2, attempt=2, part="q"),
+                TextEndChunk(part_id="q", step=2, attempt=2),
+                StepEndChunk(step=2, attempt=2),
+                RunEndChunk(run_id="r", status="completed", step=2, attempt=2),
+            ],
+            status="ended",
+        )
+        assert ack.last_seq == 9
+        woken = await asyncio.wait_for(live, GUARD)
+        assert woken.status == "ended"
+        reset = woken.chunks[0].chunk
+        assert isinstance(reset, StepResetChunk)
+        assert reset.superseded_from == 1  # the live reader showed some of it: it drops it
+        replay = await streams.read("s1")
+        assert [(i.seq, i.chunk.type) for i in replay.chunks] == [
+            (3, "step-reset"),
+            (4, "step-start"),
+            (5, "text-start"),
+            (6, "text-delta"),
+            (7, "text-end"),
+            (8, "step-end"),
+            (9, "run-end"),
+        ]
+        assert replay.status == "ended"
+
+    async def test_a_bad_status_writes_nothing(self, streams: StreamManager) -> None:
+        await streams.create("s1")
+        with pytest.raises(StreamError):
+            await streams.write("s1", [text("a")], status="finished")  # type: ignore[arg-type]
+        info = await streams.info("s1")
+        assert info is not None
+        assert (info.status, info.last_seq) == ("active", 0)
+        with pytest.raises(StreamNotFoundError):
+            await streams.write("nope", [text("a")], status="ended")
+
+    async def test_a_write_can_resume_a_paused_stream(self, streams: StreamManager) -> None:
+        await streams.create("s1")
+        await streams.set_status("s1", "paused")
+        await streams.request_stop("s1", "interrupt")
+        ack = await streams.write("s1", [text("a")], status="active")
+        # As set_status("active") does: the resumed stream starts without a stop request.
+        assert (ack.last_seq, ack.stop_requested) == (1, None)
+        assert (await streams.write("s1", [text("b")])).stop_requested is None
+        info = await streams.info("s1")
+        assert info is not None
+        assert info.status == "active"
 
     async def test_paused_streams_take_writes_and_resume(self, streams: StreamManager) -> None:
         await streams.create("s1")

@@ -478,11 +478,11 @@ async def test_run_end_lost_after_the_commit_is_written_by_the_retry(
     real_write = host.streams.write
     failed: list[int] = []
 
-    async def write(stream_id: str, chunks: Any) -> Any:
+    async def write(stream_id: str, chunks: Any, *, status: Any = None) -> Any:
         if not failed and any(c.type == "run-end" for c in chunks):
             failed.append(1)
             raise RuntimeError("the process died here")
-        return await real_write(stream_id, chunks)
+        return await real_write(stream_id, chunks, status=status)
 
     host.streams.write = write  # type: ignore[method-assign]
     handle = await host.executor.execute("e", "hi")

@@ -2,11 +2,17 @@
 
 Contract:
 
-- ``write(stream_id, chunks)`` appends a batch and gives each chunk the next dense sequence
-  number (1, 2, 3, ...). It returns a :class:`WriteAck` with the last sequence, how many
-  readers are live right now, and whether an interrupt or abort was requested for the
-  stream's session, so a writer learns both without a call of its own. Writing to an ended or
-  failed stream raises StreamError.
+- ``write(stream_id, chunks, status=None)`` appends a batch and gives each chunk the next
+  dense sequence number (1, 2, 3, ...). It returns a :class:`WriteAck` with the last
+  sequence, how many readers are live right now, and whether an interrupt or abort was
+  requested for the stream's session, so a writer learns both without a call of its own.
+  With ``status``, the same write then moves the stream to it, as ``set_status`` would, in
+  the same transaction: a run's last chunks and the stream's end are one call (one
+  subrequest on Cloudflare), and no reader can see the last chunks of an ``ended`` stream
+  without its end, or the end without them. Readers waiting are woken by the status as by
+  the chunks. Writing to an ended or failed stream raises StreamClosedError (a StreamError)
+  and changes nothing, with or without ``status``: a run's last write that is made again
+  after it landed (a retried step) cannot repeat the run's end.
 - ``read(stream_id, after, timeout)`` returns the chunks with sequence > ``after`` (at most
   ``limit``). When there are none and the stream is still active, it waits up to ``timeout``
   seconds for more, without polling; ``timeout=0`` never waits.
@@ -59,8 +65,11 @@ class StreamManager(Protocol):
         """Create the stream if it does not exist (idempotent) and return its info."""
         ...
 
-    async def write(self, stream_id: str, chunks: Sequence[Chunk]) -> WriteAck:
-        """Append chunks; returns the ack described above."""
+    async def write(
+        self, stream_id: str, chunks: Sequence[Chunk], *, status: StreamStatus | None = None
+    ) -> WriteAck:
+        """Append chunks, then move to ``status`` if given; returns the ack described
+        above."""
         ...
 
     async def read(

@@ -36,7 +36,13 @@ from typing import Any, Final, Protocol, TypeVar, get_args
 from pydantic import ValidationError
 
 from ..chunks import Chunk, ChunkBase, SequencedChunk, StepResetChunk, chunk_adapter
-from ..errors import InvalidCursorError, InvalidIdError, StreamError, StreamNotFoundError
+from ..errors import (
+    InvalidCursorError,
+    InvalidIdError,
+    StreamClosedError,
+    StreamError,
+    StreamNotFoundError,
+)
 from ..ports.streams import ReadResult, StopRequest, StreamInfo, StreamStatus
 
 __all__ = [
@@ -193,15 +199,21 @@ class ChunkLog:
 
         return self._sql.atomic(run)
 
-    def append(self, stream_id: str, chunks: Sequence[Chunk]) -> Appended:
-        """Append a batch as one transaction, with the next dense sequence numbers.
+    def append(
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
+    ) -> Appended:
+        """Append a batch as one transaction, with the next dense sequence numbers; with
+        ``status``, move the stream to it in the same transaction, by the rules of
+        :meth:`set_status` (a run's last chunks and its stream's end in one write).
 
-        Raises StreamNotFoundError for an unknown stream and StreamError for an ended or
-        failed one, or for a chunk over :data:`MAX_CHUNK_BYTES`.
+        Raises StreamNotFoundError for an unknown stream, StreamClosedError for an ended or
+        failed one (whatever ``status``: nothing is written), and StreamError for a chunk
+        over :data:`MAX_CHUNK_BYTES` or an unknown status.
         """
         _check_id(stream_id)
+        _check_status(status)
         encoded = [_encode(chunk, i) for i, chunk in enumerate(chunks)]
-        return self._sql.atomic(lambda: self._append(stream_id, encoded))
+        return self._sql.atomic(lambda: self._append(stream_id, encoded, status))
 
     def read(self, stream_id: str, after: int = 0, limit: int = 1000) -> ReadResult:
         """The visible chunks with sequence > ``after`` (at most ``limit``), never waiting."""
@@ -231,12 +243,13 @@ class ChunkLog:
 
     def set_status(self, stream_id: str, status: StreamStatus) -> StreamInfo:
         """Move the stream to ``status``. ``ended`` and ``failed`` are final: setting the same
-        final status again is a no-op, any other change raises StreamError. Going from
+        final status again is a no-op, any other change raises StreamClosedError. Going from
         ``paused`` back to ``active`` clears a recorded stop request (a resumed stream starts
         clean)."""
         _check_id(stream_id)
-        if status not in _STATUSES:
-            raise StreamError(f"unknown stream status {status!r}")
+        _check_status(status)
+        if status is None:
+            raise StreamError("unknown stream status None")
 
         def run() -> StreamInfo:
             info = self._info(stream_id)
@@ -244,15 +257,10 @@ class ChunkLog:
                 raise StreamNotFoundError(f"stream {stream_id!r} does not exist")
             if info.status == status:
                 return info
-            if info.status in FINAL_STATUSES:
-                raise StreamError(
-                    f"stream {stream_id!r} is {info.status}, which is final; it cannot become"
-                    f" {status}"
-                )
-            clear_stop = info.status == "paused" and status == "active"
+            _check_move(stream_id, info.status, status)
             self._sql.exec(
                 f"UPDATE {self.streams_table} SET status = ?, updated_at = ?"
-                + (", stop_request = NULL" if clear_stop else "")
+                + (", stop_request = NULL" if _clears_stop(info.status, status) else "")
                 + " WHERE stream_id = ?",
                 status,
                 self._clock(),
@@ -350,7 +358,9 @@ class ChunkLog:
         )
         return _row_info(stream_id, rows[0]) if rows else None
 
-    def _append(self, stream_id: str, encoded: list[_Encoded]) -> Appended:
+    def _append(
+        self, stream_id: str, encoded: list[_Encoded], new_status: StreamStatus | None
+    ) -> Appended:
         rows = self._sql.exec(
             f"SELECT status, last_seq, stop_request, resets FROM {self.streams_table}"
             " WHERE stream_id = ?",
@@ -359,13 +369,24 @@ class ChunkLog:
         if not rows:
             raise StreamNotFoundError(f"stream {stream_id!r} does not exist")
         row = rows[0]
-        status: StreamStatus = row["status"]
-        if status in FINAL_STATUSES:
-            raise StreamError(f"stream {stream_id!r} is {status}: it takes no more chunks")
+        current: StreamStatus = row["status"]
+        if current in FINAL_STATUSES:
+            raise StreamClosedError(f"stream {stream_id!r} is {current}: it takes no more chunks")
+        status = current if new_status is None else new_status
+        clear_stop = _clears_stop(current, status)
         last_seq = int(row["last_seq"])
         first_seq = last_seq + 1
-        stop: StopRequest | None = row["stop_request"]
+        stop: StopRequest | None = None if clear_stop else row["stop_request"]
         if not encoded:
+            if status != current:
+                self._sql.exec(
+                    f"UPDATE {self.streams_table} SET status = ?, updated_at = ?"
+                    + (", stop_request = NULL" if clear_stop else "")
+                    + " WHERE stream_id = ?",
+                    status,
+                    self._clock(),
+                    stream_id,
+                )
             return Appended(first_seq, last_seq, status, stop)
 
         resets: set[AttemptKey] = set()
@@ -406,12 +427,17 @@ class ChunkLog:
             if len(resets) != resets_before
             else row["resets"]
         )
+        # The new status rides on the same UPDATE: a run's last write ends its stream at no
+        # extra cost.
         self._sql.exec(
-            f"UPDATE {self.streams_table} SET last_seq = ?, updated_at = ?, resets = ?"
-            " WHERE stream_id = ?",
+            f"UPDATE {self.streams_table} SET last_seq = ?, updated_at = ?, resets = ?,"
+            " status = ?"
+            + (", stop_request = NULL" if clear_stop else "")
+            + " WHERE stream_id = ?",
             seq,
             self._clock(),
             new_resets,
+            status,
             stream_id,
         )
         return Appended(first_seq, seq, status, stop, visible, batch_resets)
@@ -512,6 +538,23 @@ def is_superseded_by(chunk: Chunk, key: AttemptKey) -> bool:
 def _reset_order(key: AttemptKey) -> tuple[str, int, int]:
     scope, step, attempt = key
     return (scope or "", step, attempt if attempt is not None else -1)
+
+
+def _check_status(status: StreamStatus | None) -> None:
+    if status is not None and (not isinstance(status, str) or status not in _STATUSES):
+        raise StreamError(f"unknown stream status {status!r}")
+
+
+def _check_move(stream_id: str, current: StreamStatus, status: StreamStatus) -> None:
+    if current in FINAL_STATUSES and status != current:
+        raise StreamClosedError(
+            f"stream {stream_id!r} is {current}, which is final; it cannot become {status}"
+        )
+
+
+def _clears_stop(current: StreamStatus, status: StreamStatus) -> bool:
+    """``paused`` back to ``active``: a resumed stream starts without a stop request."""
+    return current == "paused" and status == "active"
 
 
 def _check_id(stream_id: str) -> None:

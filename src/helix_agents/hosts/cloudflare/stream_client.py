@@ -101,9 +101,14 @@ class DOStreamManager:
         assert info is not None
         return info
 
-    async def write(self, stream_id: str, chunks: Sequence[Chunk]) -> WriteAck:
+    async def write(
+        self, stream_id: str, chunks: Sequence[Chunk], *, status: StreamStatus | None = None
+    ) -> WriteAck:
         payload = encode_chunks(chunks)
-        return decode_ack(await self._call(stream_id, "write", stream_id, payload))
+        # The status only when there is one: the call then has the two arguments it always
+        # had (no None to cross into JavaScript, where Python 3.12 makes it undefined).
+        extra = [] if status is None else [status]
+        return decode_ack(await self._call(stream_id, "write", stream_id, payload, *extra))
 
     async def read(
         self, stream_id: str, after: int = 0, timeout: float = 0.0, limit: int = 1000

@@ -97,16 +97,24 @@ class StreamHub:
             return failure(exc)
         return success(encode_info(info))
 
-    async def write(self, stream_id: str, payload: str) -> dict[str, Any]:
+    async def write(self, stream_id: str, payload: str, status: Any = None) -> dict[str, Any]:
+        """Append a batch; with ``status``, then move the stream to it in the same
+        transaction (the run's last write ends its stream: its sockets get the last chunks
+        and the end from this one call)."""
         try:
-            appended = self.log.append(stream_id, decode_chunks(payload))
+            before = self.log.info(stream_id) if status is not None else None
+            appended = self.log.append(stream_id, decode_chunks(payload), status)
         except Exception as exc:
             return failure(exc)
         # Counted before the wake-up: a woken read is still a reader, on its way back.
         readers = self.readers(stream_id)
-        if appended.last_seq >= appended.first_seq:
+        moved = before is not None and before.status != appended.status
+        if appended.last_seq >= appended.first_seq or moved:
             self._wake(stream_id)
+        if appended.last_seq >= appended.first_seq:
             self._fan_out(stream_id, appended)
+        if moved and appended.status in FINAL_STATUSES:
+            await self._finished(stream_id)
         return success(
             {"last_seq": appended.last_seq, "readers": readers, "stop": appended.stop_requested}
         )
@@ -140,9 +148,14 @@ class StreamHub:
         if before is None or before.status != info.status:
             self._wake(stream_id)
             if info.status in FINAL_STATUSES:
-                self._finish_sockets(stream_id)
-                await self._ensure_alarm(self._clock() + self._ttl_ms)
+                await self._finished(stream_id)
         return success(encode_info(info))
+
+    async def _finished(self, stream_id: str) -> None:
+        """A stream just became final: its sockets get the end, and the alarm will delete
+        it after the TTL."""
+        self._finish_sockets(stream_id)
+        await self._ensure_alarm(self._clock() + self._ttl_ms)
 
     async def info(self, stream_id: str) -> dict[str, Any]:
         try:
