@@ -26,6 +26,7 @@ from tests.cloudflare.entry_helpers import (
     text_of,
     words,
 )
+from tests.support.ui_message import UIMessageAssembler
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -117,6 +118,51 @@ async def test_a_workflows_engine_restart_mid_run(
     handle = await entry.app.runtime(platform.env).executor.get_handle("r1")
     replay = [item.chunk async for item in handle.stream(0)]
     assert "".join(c.delta for c in replay if c.type == "text-delta") == GATED_TEXT
+
+
+async def test_a_workflows_engine_restart_at_the_last_write(
+    worker: tuple[ModuleType, FakeCloudflare], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The last model step committed the run's end to D1; the engine dies as the step makes
+    # the one write that carries the tail of the answer and the stream's end. The step's
+    # retry finds the run ended and streams the stored answer again after a reset.
+    entry, platform = worker
+    real_write = DOStreamManager.write
+    cut: list[str] = []
+
+    async def write(
+        self: DOStreamManager, stream_id: str, chunks: Any, *, status: Any = None
+    ) -> Any:
+        if status is not None and not cut:
+            cut.append(stream_id)
+            asyncio.get_running_loop().create_task(platform.workflows.restart())
+            await asyncio.Event().wait()  # this attempt dies with the engine
+        return await real_write(self, stream_id, chunks, status=status)
+
+    monkeypatch.setattr(DOStreamManager, "write", write)
+    gate = asyncio.Event()
+    events, seen = await start_gated(entry, platform, "f1", gate)
+    gate.set()
+    sse = seen + [e async for e in events]
+    await platform.wait_for_instances()
+    assert cut == ["f1--t1"]
+    assert sse[-1].data == "[DONE]"
+    live = UIMessageAssembler()
+    for chunk in chunks_of(sse):
+        live.apply(chunk)
+    snapshot = await (await platform.fetch("GET", "/chat/f1")).json()
+    assert snapshot["status"] == "completed"
+    stored = snapshot["messages"][-1]
+    assert stored["parts"][-1] == {"type": "text", "text": GATED_TEXT, "state": "done"}
+    assert live.message == stored
+    assert (live.finishes, live.resets) == (1, 1)
+    assert platform.workflows.stats.attempts_by_step["f1--t1/turn-1/step-02/model"] == 2
+    # A replay from the start: the answer once, and one end.
+    handle = await entry.app.runtime(platform.env).executor.get_handle("f1")
+    replay = UIMessageAssembler()
+    replay.feed([item async for item in handle.stream(0)])
+    assert replay.message == stored
+    assert (replay.finishes, replay.resets) == (1, 0)
 
 
 async def test_a_durable_object_eviction_mid_stream(

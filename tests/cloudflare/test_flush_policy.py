@@ -59,9 +59,11 @@ class CountingStreams:
     def __init__(self, readers: int) -> None:
         self.readers = readers
         self.batches: list[int] = []
+        self.statuses: list[str | None] = []
 
     async def write(self, stream_id: str, chunks: Any, *, status: Any = None) -> WriteAck:
         self.batches.append(len(chunks))
+        self.statuses.append(status)
         return WriteAck(last_seq=sum(self.batches), readers=self.readers)
 
 
@@ -88,3 +90,47 @@ def test_the_writer_follows_the_policy_on_virtual_time(readers: int, bound: floa
     assert batches[0] == 1  # the first chunk went out at once
     assert sum(batches) == 1000
     assert len(batches) <= bound
+
+
+def test_a_held_writer_waits_for_the_steps_last_write() -> None:
+    """After ``hold()`` no chunk goes out on the policy's account (interval, timer, full
+    buffer): the step's last write takes them all, with the stream's final status."""
+
+    async def main() -> tuple[CountingStreams, int]:
+        streams = CountingStreams(readers=1)
+        writer = StreamWriter(
+            streams,  # type: ignore[arg-type]
+            "s--t1",
+            step=1,
+            attempt=1,
+            policy=CLOUDFLARE_FLUSH_POLICY,
+        )
+        for _ in range(8):  # at 0, 0.05, ..., 0.35 s: writes at 0 and 0.25, a timer for 0.5
+            await writer.add(TextDeltaChunk(part_id="p", delta="x"))
+            await asyncio.sleep(0.05)
+        writer.hold()
+        await asyncio.sleep(5)
+        for _ in range(CLOUDFLARE_FLUSH_POLICY.max_buffer + 10):
+            await writer.add(TextDeltaChunk(part_id="p", delta="z"))
+        before = len(streams.batches)
+        await writer.flush(status="ended")
+        return streams, before
+
+    streams, before = run_virtual(main)
+    assert before == 2  # the first chunk at once, one periodic write at 0.25 s; then nothing
+    assert len(streams.batches) == 3
+    assert streams.statuses == [None, None, "ended"]
+    assert sum(streams.batches) == 8 + CLOUDFLARE_FLUSH_POLICY.max_buffer + 10
+
+
+def test_a_final_flush_with_nothing_buffered_still_ends_the_stream() -> None:
+    async def main() -> CountingStreams:
+        streams = CountingStreams(readers=0)
+        writer = StreamWriter(streams, "s--t1", step=1, attempt=1)  # type: ignore[arg-type]
+        await writer.add(TextDeltaChunk(part_id="p", delta="x"))
+        assert await writer.flush() is writer.last_ack  # nothing buffered: no call
+        await writer.flush(status="failed")
+        return streams
+
+    streams = run_virtual(main)
+    assert (streams.batches, streams.statuses) == ([1, 0], [None, "failed"])

@@ -286,9 +286,7 @@ class StreamManagerSuite:
         # A follower stops at the end: it never waits on a stream that has ended.
         assert [i.seq for i in await asyncio.wait_for(follower, GUARD)] == [1, 2, 3]
 
-    async def test_a_final_write_without_chunks_wakes_readers(
-        self, streams: StreamManager
-    ) -> None:
+    async def test_a_final_write_without_chunks_wakes_readers(self, streams: StreamManager) -> None:
         await streams.create("s1")
         await streams.write("s1", [text("a")])
         reader = asyncio.create_task(streams.read("s1", after=1, timeout=GUARD))

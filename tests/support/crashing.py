@@ -14,14 +14,17 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def start(module: str, data: Path, runs: int) -> subprocess.Popen[str]:
+def start(
+    module: str, data: Path, runs: int, *, extra: Sequence[str] = ()
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", module, str(data), str(runs)],
+        [sys.executable, "-m", module, str(data), str(runs), *extra],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -59,9 +62,11 @@ def kill_at_random(
     return kills
 
 
-def run_to_end(module: str, data: Path, runs: int, *, timeout: float = 240) -> str:
+def run_to_end(
+    module: str, data: Path, runs: int, *, timeout: float = 240, extra: Sequence[str] = ()
+) -> str:
     """Start the host once more and let it finish; its standard output."""
-    proc = start(module, data, runs)
+    proc = start(module, data, runs, extra=extra)
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err[-3000:]
     assert "ALL DONE" in out, (out, err[-3000:])

@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from .run_context import RunContext
     from .stream_writer import StreamWriter
 
-__all__ = ["gate_call", "suspension_context"]
+__all__ = [
+    "gate_call",
+    "input_error_chunk",
+    "input_problem",
+    "is_gated",
+    "suspension_context",
+]
 
 
 async def gate_call(
@@ -35,29 +41,11 @@ async def gate_call(
     """None: the call runs on the server now. A PendingToolCall: it waits (its expiry
     counts from ``now``, the step's one clock reading). A result: the arguments were
     invalid and the model is told so."""
-    if tool.execute != "client" and tool.requires_approval is False:
+    if not is_gated(tool):
         return None
-    problem: str | None = None
-    if call.raw_arguments is not None and not call.arguments:
-        problem = (
-            f"The arguments for tool {call.name!r} were not a JSON object: "
-            f"{call.raw_arguments[:200]!r}. Call the tool again with a JSON object."
-        )
-    else:
-        try:
-            tool.validate_arguments(call.arguments)
-        except ToolArgumentsError as exc:
-            problem = exc.message
+    problem = input_problem(tool, call)
     if problem is not None:
-        await writer.add(
-            ToolErrorChunk(
-                tool_call_id=call.id,
-                error=problem,
-                input_error=True,
-                tool_name=call.name,
-                input=call.arguments,
-            )
-        )
+        await writer.add(input_error_chunk(call, problem))
         return ToolResultMessage(
             tool_call_id=call.id, tool_name=call.name, content=problem, status="error"
         )
@@ -78,6 +66,36 @@ async def gate_call(
         approval_id=approval_id(session_id, call.id) if kind == "approval" else None,
         step=step_no,
         expires_at=expires_at,
+    )
+
+
+def is_gated(tool: Tool) -> bool:
+    """Whether calls of ``tool`` may wait: a client tool, or one that may need approval."""
+    return tool.execute == "client" or tool.requires_approval is not False
+
+
+def input_problem(tool: Tool, call: ToolCall) -> str | None:
+    """Why ``tool`` would refuse the call's arguments, or None. Pure: a step that streams a
+    stored response again finds the same problems (:mod:`.replay`)."""
+    if call.raw_arguments is not None and not call.arguments:
+        return (
+            f"The arguments for tool {call.name!r} were not a JSON object: "
+            f"{call.raw_arguments[:200]!r}. Call the tool again with a JSON object."
+        )
+    try:
+        tool.validate_arguments(call.arguments)
+    except ToolArgumentsError as exc:
+        return exc.message
+    return None
+
+
+def input_error_chunk(call: ToolCall, problem: str) -> ToolErrorChunk:
+    return ToolErrorChunk(
+        tool_call_id=call.id,
+        error=problem,
+        input_error=True,
+        tool_name=call.name,
+        input=call.arguments,
     )
 
 

@@ -43,13 +43,14 @@ from ..ports.model import (
     ToolCallDelta,
 )
 from ..ports.step import StepContext
-from ..state import PendingToolCall, RunStatus, SessionState
-from ..store import Outcome, Suspension
+from ..state import PendingToolCall, RunStatus
+from ..store import Outcome, StepView, Suspension
 from ..tools import ToolArgumentsError
 from ..usage import Usage
 from . import limits
 from .gating import gate_call, suspension_context
 from .params import ModelStepResult, PlannedCall
+from .replay import is_response_of, replay_response
 from .run_context import RunContext
 from .stream_writer import StreamWriter
 
@@ -86,7 +87,7 @@ class ModelStep:
             # before the journal recorded it, already ended this run: write nothing, but
             # make sure a parent heard of the end (reporting it twice is harmless).
             ended = view.run_status or RunStatus.ABORTED
-            await self._close_stream_of_ended_run(ctx, ended, view.state)
+            await self._close_stream_of_ended_run(ctx, ended, view, step_no)
             await run.report_end(ended)
             return _final(ended, sequence)
         state = view.state
@@ -176,28 +177,43 @@ class ModelStep:
         return failed
 
     async def _close_stream_of_ended_run(
-        self, ctx: StepContext, status: RunStatus, state: SessionState
+        self, ctx: StepContext, status: RunStatus, view: StepView, step_no: int
     ) -> None:
-        """An earlier attempt committed the run's end, then died before it wrote the
-        stream's last chunks: write them now, or readers would wait on a stream that never
-        ends. A stream already ended (by that attempt, or by an abort) is left alone."""
+        """An earlier attempt of this step committed the run's end, then died before the
+        write that carries the stream's tail and end (or someone else ended the run): write
+        them now, or readers would wait on a stream that never ends, and miss the tail.
+
+        When the response this step stored ended the run, the stream gets it again, whole,
+        as this attempt, after resets of the earlier ones (:mod:`.replay`): readers see it
+        exactly once however much of it the dead attempt wrote. An interrupted run is the
+        exception: its step flushed before its commit, so its stream already holds it. A
+        stream already ended (by that attempt, or by an abort) is left alone; so is a
+        parent's stream this run writes into, unless there is a response to replay (the
+        resets void whatever the dead attempt wrote there, its end included)."""
         run = self.rc
-        if run.params.parent is not None and run.params.parent.forward:
-            return  # a child writing into its parent's stream never ends that stream
-        info = await run.deps.streams.info(run.params.stream_id)
-        if info is None or info.status in ("ended", "failed"):
+        state = view.state
+        assert state is not None
+        response = view.existing if status != RunStatus.INTERRUPTED else None
+        if not is_response_of(run, response, step_no):
+            response = None
+        if run.forwarded:
+            if response is None:
+                return
+        elif not await run.stream_is_open():
             return
-        writer = run.writer(step=None, attempt=ctx.attempt)
-        failed = status == RunStatus.FAILED
-        if status == RunStatus.COMPLETED and run.agent.output_type is not None:
-            await writer.add(OutputChunk(output=state.output))
-        await run.end_stream(
-            status,
-            writer=writer,
-            error=state.error if failed else None,
-            failure_reason=state.failure_reason if failed else None,
-            finish_reason="stop" if status == RunStatus.COMPLETED else "other",
-        )
+        writer = run.writer(step=step_no, attempt=ctx.attempt)
+        writer.hold()
+        if isinstance(response, AssistantMessage):
+            await replay_response(
+                run,
+                writer,
+                response,
+                step_no=step_no,
+                attempt=ctx.attempt,
+                status=status,
+                pending=state.pending_client_tool_calls,
+            )
+        await run.end_stream_of_ended_run(status, state, writer=writer)
 
     # -- the model call ------------------------------------------------------------------
 
@@ -247,6 +263,10 @@ class ModelStep:
         except ModelError:
             writer.discard()
             raise
+        # What the step adds from here (the last part's end, tool inputs, the step's end,
+        # the run's end) goes out with its flush before the commit or, when the step ends
+        # the run, with the one write after it.
+        writer.hold()
         if response is None:
             if stop is None:
                 from ..errors import ModelProtocolError
@@ -506,11 +526,15 @@ class ModelStep:
         """The step's one write: messages, step count, usage, the outcome if final, a
         suspension, or forgetting the settled one that led to this instance.
 
-        The stream gets everything the step said first (in the same write as the step's
-        last chunks): a retry after a crash between the two reuses the stored message
-        without streaming it again, so the stream must already hold it."""
+        A step that goes on streams everything it said first: a retry after a crash
+        between the two reuses the stored message without streaming it again, so the
+        stream must already hold it (and the write's ack brings a fresh interrupt flag).
+        A step that ends the run (``outcome``) writes its tail after, with the stream's
+        end, in one write; a retry after a crash between the two streams the stored
+        message again (:meth:`_close_stream_of_ended_run`)."""
         run = self.rc
-        await writer.flush()
+        if outcome is None:
+            await writer.flush()
         await run.deps.store.commit_model_step(
             run.params.session_id,
             run.params.run_id,

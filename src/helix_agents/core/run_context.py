@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..chunks import ErrorChunk, RunEndChunk
-from ..errors import StreamError
+from ..chunks import ErrorChunk, OutputChunk, RunEndChunk
+from ..errors import StreamClosedError, StreamNotFoundError
 from ..messages import Message
 from ..ports.step import StepContext
+from ..ports.streams import StreamStatus
 from ..state import RunStatus, SessionState
 from ..usage import Usage, UsageKind, UsageRecord
 from .deps import RunDeps
@@ -166,7 +167,8 @@ class RunContext:
         failure_reason: str | None = None,
         finish_reason: str | None = None,
     ) -> None:
-        """The stream's last chunks after the run ended in the store. A stream that is
+        """The stream's last chunks after the run ended in the store, in one write with
+        whatever ``writer`` still buffers, which also ends the stream. A stream that is
         already ended (an abort, or this same step before a crash) is left alone.
 
         A child's run then tells its parent (see :func:`.suspension.notify_parent`); this
@@ -174,6 +176,31 @@ class RunContext:
         """
         await self._end_chunks(status, writer, error, failure_reason, finish_reason)
         await self.report_end(status)
+
+    async def stream_is_open(self) -> bool:
+        """Whether this run's own stream exists and is not final (a forwarded child's
+        stream is its parent's, never this run's to end: False)."""
+        if self.forwarded:
+            return False
+        info = await self.deps.streams.info(self.params.stream_id)
+        return info is not None and info.status not in ("ended", "failed")
+
+    async def end_stream_of_ended_run(
+        self, status: RunStatus, state: SessionState, *, writer: StreamWriter
+    ) -> None:
+        """The end of the stream of a run that ended in the store without it (the step that
+        ended it died before its last write): the structured output, the error, the run's
+        end, from what the store says, after whatever ``writer`` holds."""
+        failed = status == RunStatus.FAILED
+        if status == RunStatus.COMPLETED and self.agent.output_type is not None:
+            await writer.add(OutputChunk(output=state.output))
+        await self.end_stream(
+            status,
+            writer=writer,
+            error=state.error if failed else None,
+            failure_reason=state.failure_reason if failed else None,
+            finish_reason=_finish_reason(status),
+        )
 
     async def report_end(self, status: RunStatus) -> None:
         """Tell the parent session, if any, that this run ended (idempotent)."""
@@ -190,6 +217,8 @@ class RunContext:
         failure_reason: str | None,
         finish_reason: str | None,
     ) -> None:
+        # Whatever is still buffered, these chunks and the stream's end: one write.
+        writer.hold()
         try:
             if error is not None and status == RunStatus.FAILED:
                 await writer.add(ErrorChunk(message=error, code=failure_reason))
@@ -201,10 +230,24 @@ class RunContext:
                     error=error,
                 )
             )
-            await writer.flush()
+            # A child writing into its parent's stream never ends that stream.
+            final: StreamStatus | None = None
             if not self.forwarded:
-                await self.deps.streams.set_status(
-                    self.params.stream_id, "failed" if status == RunStatus.FAILED else "ended"
-                )
-        except StreamError:
+                final = "failed" if status == RunStatus.FAILED else "ended"
+            await writer.flush(status=final)
+        except (StreamClosedError, StreamNotFoundError):
+            # The stream ended first (an abort, or this step's own write before a crash).
+            # Any other failure fails the step: its retry finds the run ended and writes
+            # the stream's end then (ModelStep._close_stream_of_ended_run).
             writer.discard()
+
+
+def _finish_reason(status: RunStatus) -> str:
+    """The ``finish_reason`` of a run's end, as the step that ended it gives it."""
+    if status == RunStatus.COMPLETED:
+        return "stop"
+    if status == RunStatus.FAILED:
+        return "error"
+    if status.is_suspended:
+        return "tool-calls"
+    return "other"

@@ -355,8 +355,8 @@ class RunStarter:
                 await self.streams.write(
                     run.run_id,
                     [RunEndChunk(run_id=run.run_id, status=RunStatus.ABORTED.value)],
+                    status="ended",
                 )
-                await self.streams.set_status(run.run_id, "ended")
             except Exception:  # the instance ended the stream first
                 pass
 

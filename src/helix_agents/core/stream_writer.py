@@ -8,6 +8,12 @@ is long, because the step persists the complete message in the database anyway. 
 number of writes of a step grows, the interval widens, so one step stays far below
 Cloudflare's 1,000-subrequest limit however long it streams. The same ack carries interrupt
 and abort requests, so neither costs a call of its own.
+
+When the model is done, the step holds its writer (:meth:`~StreamWriter.hold`): the chunks
+that follow (the end of the last part, tool inputs, the step's end, the run's end) wait for the
+step's explicit flushes instead of going out on the policy's rhythm, so a step's tail costs
+no write of its own. A step that ends its run writes all of it, and the stream's final
+status, in one write (:meth:`~StreamWriter.flush` with ``status``).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..chunks import Chunk
-from ..ports.streams import StopRequest, StreamManager, WriteAck
+from ..ports.streams import StopRequest, StreamManager, StreamStatus, WriteAck
 
 __all__ = ["FlushPolicy", "StreamWriter"]
 
@@ -82,6 +88,7 @@ class StreamWriter:
         self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
+        self._held = False
         self.stop_requested: StopRequest | None = None
         self.last_ack: WriteAck | None = None
 
@@ -108,6 +115,8 @@ class StreamWriter:
             chunk.agent = self._agent
             chunk.source_session_id = self._source_session_id
         self._buffer.append(chunk)
+        if self._held:
+            return
         now = self._clock()
         if self._issued == 0 or len(self._buffer) >= self._policy.max_buffer:
             await self.flush()
@@ -122,23 +131,32 @@ class StreamWriter:
             # A stalled model must not hold buffered text back: flush on a timer too.
             self._schedule(now)
 
-    async def flush(self) -> WriteAck | None:
-        """Write everything buffered (one stream write)."""
+    def hold(self) -> None:
+        """From now on, chunks wait for an explicit :meth:`flush`: none goes out on the
+        policy's account (first chunk, interval, timer, full buffer). A step calls it when
+        its model is done, so that what it adds afterwards costs no write of its own."""
+        self._held = True
+        self._cancel_timer()
+
+    async def flush(self, *, status: StreamStatus | None = None) -> WriteAck | None:
+        """Write everything buffered (one stream write). With ``status`` the same write
+        moves the stream to it: a run's last chunks and its stream's end are one call,
+        made even when nothing is buffered."""
         self._cancel_timer()
         if self._flushing is not None:
             await asyncio.shield(self._flushing)
         self._raise_pending_error()
-        if not self._buffer:
+        if not self._buffer and status is None:
             return self.last_ack
         batch, self._buffer = self._buffer, []
         self._issue()
-        ack = await self._streams.write(self._stream_id, batch)
+        ack = await self._streams.write(self._stream_id, batch, status=status)
         self._record(ack)
         return ack
 
-    async def close(self) -> WriteAck | None:
-        """Flush what is left; call at the end of the step."""
-        return await self.flush()
+    async def close(self, *, status: StreamStatus | None = None) -> WriteAck | None:
+        """Flush what is left (and move the stream to ``status``); the step's last write."""
+        return await self.flush(status=status)
 
     def discard(self) -> None:
         """Drop buffered chunks and the timer (the step is failing)."""
@@ -168,7 +186,7 @@ class StreamWriter:
 
     def _on_timer(self) -> None:
         self._timer = None
-        if self._buffer and self._flushing is None:
+        if self._buffer and self._flushing is None and not self._held:
             self._flushing = asyncio.ensure_future(self._background_flush())
 
     async def _background_flush(self) -> None:
@@ -181,7 +199,7 @@ class StreamWriter:
             self._error = exc
         finally:
             self._flushing = None
-            if self._buffer and self._error is None:
+            if self._buffer and self._error is None and not self._held:
                 # Chunks that arrived during the write go out with the next one.
                 self._schedule(self._clock())
 

@@ -1,0 +1,128 @@
+"""A model step's stream, written again from what the step stored.
+
+A model step that ends its run commits first and streams its tail after: what the model
+said since the last periodic write, the step's end and the run's end go out in one write
+that also ends the stream (:meth:`.run_context.RunContext.end_stream`), so the tail costs no
+write of its own. A process that dies between the commit and that write leaves the run
+ended in the database and its stream open, without the tail. The step's retry finds the run
+ended and repairs the stream with :func:`replay_response`: it voids every earlier attempt of
+the step with a ``step-reset`` (the log hides their chunks from later reads, and a live
+reader that showed some of them is told to drop them, see :mod:`..streaming.ui`), then
+streams the stored response whole as its own attempt. Whatever the dead attempt managed to
+write, readers end up with the response exactly once.
+
+The replay is what the first attempt streamed, rebuilt from storage: reasoning, text, the
+tool calls' inputs, the input errors of gated calls (:func:`.gating.input_problem` is pure),
+the approval requests that are still pending, and the step's end. Text arrives as one delta
+per part (cut below the chunk size limit), not in the model's pieces.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from ..chunks import (
+    ReasoningDeltaChunk,
+    ReasoningEndChunk,
+    ReasoningStartChunk,
+    StepEndChunk,
+    StepResetChunk,
+    StepStartChunk,
+    TextDeltaChunk,
+    TextEndChunk,
+    TextStartChunk,
+    ToolApprovalRequestChunk,
+    ToolInputAvailableChunk,
+    ToolInputStartChunk,
+)
+from ..messages import AssistantMessage, Message
+from ..state import PendingToolCall, RunStatus
+from .gating import input_error_chunk, input_problem, is_gated
+
+if TYPE_CHECKING:
+    from .run_context import RunContext
+    from .stream_writer import StreamWriter
+
+__all__ = ["is_response_of", "replay_response"]
+
+#: Characters per replayed delta: far below the log's 1.9 MB per chunk, even in UTF-8.
+_PIECE: Final = 100_000
+
+
+def is_response_of(run: RunContext, message: Message | None, step_no: int) -> bool:
+    """Whether ``message`` (found at the step's sequence) is the response this step stored.
+    Sequences are the session's, so the turn's message id and the step number make sure."""
+    return (
+        isinstance(message, AssistantMessage)
+        and message.id == run.params.message_id
+        and message.step == step_no
+    )
+
+
+async def replay_response(
+    run: RunContext,
+    writer: StreamWriter,
+    message: AssistantMessage,
+    *,
+    step_no: int,
+    attempt: int,
+    status: RunStatus,
+    pending: list[PendingToolCall],
+) -> None:
+    """Queue the stored response of step ``step_no`` on ``writer`` (a held writer of this
+    attempt), after resets of every earlier attempt; ``status`` is how the step ended the
+    run, ``pending`` the session's pending calls (this step's approvals among them)."""
+    for superseded in range(1, attempt):
+        await writer.add(StepResetChunk(), tag=False, step=step_no, attempt=superseded)
+    await writer.add(StepStartChunk())
+    prefix = f"{run.params.message_id}-{step_no}-{attempt}"
+    parts = 0
+    if message.reasoning:
+        parts += 1
+        part = f"{prefix}-{parts}"
+        await writer.add(ReasoningStartChunk(part_id=part))
+        for piece in _pieces(message.reasoning):
+            await writer.add(ReasoningDeltaChunk(part_id=part, delta=piece))
+        await writer.add(ReasoningEndChunk(part_id=part))
+    if message.content:
+        parts += 1
+        part = f"{prefix}-{parts}"
+        await writer.add(TextStartChunk(part_id=part))
+        for piece in _pieces(message.content):
+            await writer.add(TextDeltaChunk(part_id=part, delta=piece))
+        await writer.add(TextEndChunk(part_id=part))
+    agent = run.agent
+    for call in message.tool_calls:
+        tool = agent.get_tool(call.name)
+        await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
+        await writer.add(
+            ToolInputAvailableChunk(
+                tool_call_id=call.id,
+                tool_name=call.name,
+                input=call.arguments,
+                client=True if tool is not None and tool.execute == "client" else None,
+            )
+        )
+    if status == RunStatus.ABORTED:
+        return  # stopped mid-response: the step never got to decide, nor to end its step
+    for call in message.tool_calls:
+        tool = agent.get_tool(call.name)
+        if tool is not None and is_gated(tool):
+            problem = input_problem(tool, call)
+            if problem is not None:
+                await writer.add(input_error_chunk(call, problem))
+    if status.is_suspended:
+        waiting = {p.tool_call_id: p for p in pending if p.step == step_no}
+        for call in message.tool_calls:
+            entry = waiting.get(call.id)
+            if entry is not None and entry.approval_id is not None:
+                await writer.add(
+                    ToolApprovalRequestChunk(tool_call_id=call.id, approval_id=entry.approval_id)
+                )
+        await writer.add(StepEndChunk(finish_reason="tool-calls"))
+    else:
+        await writer.add(StepEndChunk(finish_reason=message.finish_reason or "stop"))
+
+
+def _pieces(text: str) -> list[str]:
+    return [text[i : i + _PIECE] for i in range(0, len(text), _PIECE)]

@@ -1,0 +1,115 @@
+"""The assistant message a ``useChat`` client builds from a UI message stream, for tests that
+compare what a reader ends up with against what the run stored (the snapshot's
+``to_ui_messages``).
+
+It follows the AI SDK's ``processUIMessageStream`` for the chunks the runtime emits
+(``reference/ai-sdk-ui-message-stream.md``): ``start-step`` adds a ``step-start`` part, text
+and reasoning parts grow by their deltas and are ``done`` at their end, a tool part moves
+through its states, a non-transient ``data-*`` part with an id replaces the one before it.
+Transient data parts go to ``on_data`` only, where this client does what docs/streaming.md
+asks of an app: on ``data-reset-step`` (v6) or ``reset-step`` (v7) it drops the parts after
+the message's last ``step-start``. It also counts the stream's ``finish`` chunks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helix_agents.chunks import SequencedChunk
+from helix_agents.streaming.ui import UIMessageEncoder, UIVersion
+
+__all__ = ["UIMessageAssembler"]
+
+
+class UIMessageAssembler:
+    def __init__(self, *, after: int = 0, ui_version: UIVersion = 6) -> None:
+        self.encoder = UIMessageEncoder(after=after, ui_version=ui_version)
+        self.message: dict[str, Any] | None = None
+        self.finishes = 0
+        self.resets = 0
+        self.ui_chunks: list[dict[str, Any]] = []
+        self._open: dict[str, dict[str, Any]] = {}
+
+    def feed(self, items: list[SequencedChunk]) -> None:
+        """Map a reader's chunks (in order) and apply the UI chunks they become."""
+        for item in items:
+            ui = self.encoder.encode(item)
+            if ui is not None:
+                self.apply(ui)
+
+    def apply(self, chunk: dict[str, Any]) -> None:
+        self.ui_chunks.append(chunk)
+        kind = chunk["type"]
+        if kind == "start":
+            if self.message is None or self.message["id"] != chunk.get("messageId"):
+                self.message = {"id": chunk.get("messageId"), "role": "assistant", "parts": []}
+            return
+        parts = self._parts()
+        if kind == "start-step":
+            parts.append({"type": "step-start"})
+        elif kind in ("text-start", "reasoning-start"):
+            part = {"type": kind.split("-")[0], "text": "", "state": "streaming"}
+            parts.append(part)
+            self._open[chunk["id"]] = part
+        elif kind in ("text-delta", "reasoning-delta"):
+            self._open[chunk["id"]]["text"] += chunk["delta"]
+        elif kind in ("text-end", "reasoning-end"):
+            self._open.pop(chunk["id"])["state"] = "done"
+        elif kind == "finish-step":
+            self._open.clear()
+        elif kind.startswith("tool-"):
+            self._tool(kind, chunk)
+        elif kind == "reset-step":
+            self._reset()
+        elif kind.startswith("data-"):
+            if chunk.get("transient"):
+                self.on_data(chunk)
+                return
+            part = {"type": kind, "id": chunk.get("id"), "data": chunk["data"]}
+            for i, old in enumerate(parts):
+                if part["id"] is not None and (old["type"], old.get("id")) == (kind, part["id"]):
+                    parts[i] = part
+                    break
+            else:
+                parts.append(part)
+        elif kind == "finish":
+            self.finishes += 1
+
+    def on_data(self, chunk: dict[str, Any]) -> None:
+        if chunk["type"] == "data-reset-step":
+            self._reset()
+
+    def _reset(self) -> None:
+        parts = self._parts()
+        starts = [i for i, p in enumerate(parts) if p["type"] == "step-start"]
+        if starts:
+            del parts[starts[-1] + 1 :]
+        self._open.clear()
+        self.resets += 1
+
+    def _tool(self, kind: str, chunk: dict[str, Any]) -> None:
+        parts = self._parts()
+        call_id = chunk["toolCallId"]
+        part = next((p for p in parts if p.get("toolCallId") == call_id), None)
+        if part is None:
+            part = {"type": f"tool-{chunk.get('toolName')}", "toolCallId": call_id}
+            parts.append(part)
+        if kind == "tool-input-start":
+            part["state"] = "input-streaming"
+        elif kind == "tool-input-available":
+            part.update(state="input-available", input=chunk["input"])
+        elif kind == "tool-input-error":
+            part.update(state="output-error", input=chunk["input"], errorText=chunk["errorText"])
+        elif kind == "tool-approval-request":
+            part.update(state="approval-requested", approval={"id": chunk["approvalId"]})
+        elif kind == "tool-output-available":
+            part.update(state="output-available", output=chunk["output"])
+        elif kind == "tool-output-error":
+            part.update(state="output-error", errorText=chunk["errorText"])
+        elif kind == "tool-output-denied":
+            part["state"] = "output-denied"
+
+    def _parts(self) -> list[dict[str, Any]]:
+        assert self.message is not None, "a UI chunk before the stream's start"
+        parts: list[dict[str, Any]] = self.message["parts"]
+        return parts
