@@ -225,3 +225,29 @@ async def test_a_step_that_goes_on_flushes_before_its_commit(tmp_path: Path) -> 
     first_commit = events.index("commit")
     # The response's last chunk went out just before the commit.
     assert events[first_commit - 1].endswith("tool-input-available")
+
+
+async def test_a_boundary_step_that_dies_at_its_last_write(tmp_path: Path) -> None:
+    # A response that calls a server tool and a gated one: the tool runs, then the
+    # ``suspend`` step commits the suspension and ends the stream. If it dies between the
+    # two, its retry finds the run suspended and writes the stream's end itself.
+    def model(messages: list[Any], info: Any) -> Any:
+        return [call_tool("lookup", city="Oslo"), call_tool("transfer", amount=3)]
+
+    agent = Agent(name="a", tools=[lookup, transfer], model=FunctionModel(model))
+    async with LocalHost(AgentRegistry([agent]), tmp_path) as host:
+        crashes = die_once(host, landed=False)
+        handle = await host.executor.execute("a", "go")
+        live = UIMessageAssembler()
+        async for item in handle.stream():
+            live.feed([item])
+        result = await handle.result()
+        assert (crashes, result.status.value) == ([1], "suspended_step_partial")
+        state = await host.store.load_session(handle.session_id)
+        assert state is not None
+        stored = (await build_snapshot(host.executor, state))["messages"][-1]
+        info = await host.streams.info(handle.stream_id)
+    assert live.message == stored
+    assert live.finishes == 1
+    assert info is not None
+    assert info.status == "ended"

@@ -19,7 +19,7 @@ from typing import Any
 from ..chunks import ToolErrorChunk
 from ..messages import Message, ToolResultMessage
 from ..ports.step import StepContext
-from ..state import PendingToolCall, RunStatus
+from ..state import PendingToolCall, RunStatus, SessionState
 from ..store import Outcome, Suspension
 from .gating import suspension_context
 from .run_context import RunContext
@@ -46,7 +46,8 @@ async def suspend_at_boundary(
     view = await store.step_view(params.session_id, params.run_id)
     children = [c for c in suspended_children if c is not None]
     if view.run_status != RunStatus.ACTIVE or view.state is None:
-        # An earlier attempt (or an abort) already ended the run.
+        # An earlier attempt (or an abort) already ended the run; an attempt that died
+        # between its commit and its stream's end leaves the end to this one.
         status = view.run_status or RunStatus.ABORTED
         await run.report_end(status)
     else:
@@ -86,7 +87,17 @@ async def suspend_at_boundary(
         )
         return {"status": status.value}
     await _resume_if_ready(run, status)
+    await _end_lost_stream(run, ctx, status, view.state)
     return {"status": status.value}
+
+
+async def _end_lost_stream(
+    run: RunContext, ctx: StepContext, status: RunStatus, state: SessionState | None
+) -> None:
+    """The stream's end, when the run ended in the store and its stream is still open."""
+    if state is not None and await run.stream_is_open():
+        writer = run.writer(step=None, attempt=ctx.attempt)
+        await run.end_stream_of_ended_run(status, state, writer=writer)
 
 
 async def _resume_if_ready(run: RunContext, status: RunStatus) -> None:
@@ -101,8 +112,10 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
     reason = params.expired or "The suspension expired."
     view = await store.step_view(params.session_id, params.run_id)
     if view.run_status != RunStatus.ACTIVE:
-        await run.report_end(view.run_status or RunStatus.ABORTED)
-        return {"status": (view.run_status or RunStatus.ABORTED).value, "error": reason}
+        ended = view.run_status or RunStatus.ABORTED
+        await _end_lost_stream(run, ctx, ended, view.state)
+        await run.report_end(ended)
+        return {"status": ended.value, "error": reason}
     writer = run.writer(step=step_no, attempt=ctx.attempt)
     rows: list[tuple[int, Message]] = []
     for item in params.pending_tool_calls:
