@@ -291,3 +291,37 @@ async def test_a_new_turn_abandons_the_children_it_waited_on(
             handle.session_id, tool_call_id=pending.tool_call_id, approved=True
         )
     assert executions == []
+
+
+async def test_a_child_that_dies_at_its_last_write(make_host: Callable[..., Any]) -> None:
+    # A child writing into its parent's stream ends its run with a write that does not end
+    # the stream. If its step dies after the commit, before that write, the retry cannot
+    # tell whether it landed: it streams the stored answer again after resets of the dead
+    # attempt, which void whatever that attempt wrote, its run-end included.
+    async def words(messages: list[Any], info: Any) -> Any:
+        for i in range(8):
+            await asyncio.sleep(0.01)
+            yield f"c{i} "
+
+    child = Agent(name="researcher", model=FunctionModel(stream_function=words))
+    host = await make_host(boss(child))
+    real_write = host.streams.write
+    crashes: list[int] = []
+
+    async def write(stream_id: str, chunks: Any, *, status: Any = None) -> Any:
+        if not crashes and any(c.type == "run-end" and c.agent == "researcher" for c in chunks):
+            crashes.append(1)
+            raise RuntimeError("the process died here")
+        return await real_write(stream_id, chunks, status=status)
+
+    host.streams.write = write  # type: ignore[method-assign]
+    handle = await host.executor.execute("boss", "write a report")
+    await collect(handle)
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    assert crashes == [1]
+    replay = child_chunks((await host.streams.read(handle.stream_id, limit=10_000)).chunks)
+    assert "".join(getattr(c.chunk, "delta", "") for c in replay) == "".join(
+        f"c{i} " for i in range(8)
+    )
+    assert [c.chunk.type for c in replay].count("run-end") == 1
+    assert replay[-1].chunk.type == "run-end"
