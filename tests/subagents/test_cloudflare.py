@@ -45,6 +45,10 @@ class CloudflareHost:
         return self.executor.store
 
     @property
+    def streams(self) -> Any:
+        return self.executor.streams
+
+    @property
     def db(self) -> Any:
         return self.store.db
 
