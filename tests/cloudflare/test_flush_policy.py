@@ -60,7 +60,7 @@ class CountingStreams:
         self.readers = readers
         self.batches: list[int] = []
 
-    async def write(self, stream_id: str, chunks: Any) -> WriteAck:
+    async def write(self, stream_id: str, chunks: Any, status: Any = None) -> WriteAck:
         self.batches.append(len(chunks))
         return WriteAck(last_seq=sum(self.batches), readers=self.readers)
 

@@ -70,13 +70,13 @@ class ModelStep:
         store = run.deps.store
         session_id = run.params.session_id
 
-        # One read: the run's status, the session (flags, custom state), when this is a
-        # retry whatever an earlier attempt already stored at this step's sequence, and the
-        # history when this process does not hold it yet.
+        # One read: the run's status, the session (flags, custom state), whatever an
+        # earlier attempt already stored at this step's sequence, and the history when this
+        # process does not hold it yet.
         view = await store.step_view(
             session_id,
             run.params.run_id,
-            sequence=sequence if ctx.attempt > 1 else None,
+            sequence=sequence,
             history_before=sequence if run.history is None else None,
         )
         if view.state is None:
@@ -86,7 +86,7 @@ class ModelStep:
             # before the journal recorded it, already ended this run: write nothing, but
             # make sure a parent heard of the end (reporting it twice is harmless).
             ended = view.run_status or RunStatus.ABORTED
-            await self._close_stream_of_ended_run(ctx, ended, view.state)
+            await self._close_stream_of_ended_run(ctx, ended, view.state, step_no, view.existing)
             await run.report_end(ended)
             return _final(ended, sequence)
         state = view.state
@@ -176,18 +176,35 @@ class ModelStep:
         return failed
 
     async def _close_stream_of_ended_run(
-        self, ctx: StepContext, status: RunStatus, state: SessionState
+        self,
+        ctx: StepContext,
+        status: RunStatus,
+        state: SessionState,
+        step_no: int,
+        existing: Message | None,
     ) -> None:
         """An earlier attempt committed the run's end, then died before it wrote the
         stream's last chunks: write them now, or readers would wait on a stream that never
-        ends. A stream already ended (by that attempt, or by an abort) is left alone."""
+        ends. A stream already ended (by that attempt, or by an abort) is left alone.
+
+        A step that ends the run writes its last chunks only after its commit (one write,
+        with the stream's end), so what that attempt said last is missing from the stream
+        too: the stored answer is streamed again as this attempt, after resets that make
+        readers drop the earlier attempts' parts."""
         run = self.rc
         if run.params.parent is not None and run.params.parent.forward:
             return  # a child writing into its parent's stream never ends that stream
         info = await run.deps.streams.info(run.params.stream_id)
         if info is None or info.status in ("ended", "failed"):
             return
-        writer = run.writer(step=None, attempt=ctx.attempt)
+        answered = (
+            isinstance(existing, AssistantMessage)
+            and existing.step == step_no
+            and status in (RunStatus.COMPLETED, RunStatus.FAILED)
+        )
+        writer = run.writer(step=step_no if answered else None, attempt=ctx.attempt)
+        if isinstance(existing, AssistantMessage) and answered:
+            await self._stream_again(ctx, writer, step_no, existing)
         failed = status == RunStatus.FAILED
         if status == RunStatus.COMPLETED and run.agent.output_type is not None:
             await writer.add(OutputChunk(output=state.output))
@@ -198,6 +215,26 @@ class ModelStep:
             failure_reason=state.failure_reason if failed else None,
             finish_reason="stop" if status == RunStatus.COMPLETED else "other",
         )
+
+    async def _stream_again(
+        self, ctx: StepContext, writer: StreamWriter, step_no: int, message: AssistantMessage
+    ) -> None:
+        for superseded in range(1, ctx.attempt):
+            await writer.add(StepResetChunk(), tag=False, step=step_no, attempt=superseded)
+        await writer.add(StepStartChunk())
+        parts = _PartTracker(writer, f"{self.rc.params.message_id}-{step_no}-{ctx.attempt}")
+        if message.reasoning:
+            await parts.reasoning(message.reasoning)
+        await parts.text(message.content)
+        await parts.close()
+        for call in message.tool_calls:
+            await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
+            await writer.add(
+                ToolInputAvailableChunk(
+                    tool_call_id=call.id, tool_name=call.name, input=call.arguments
+                )
+            )
+        await writer.add(StepEndChunk(finish_reason=message.finish_reason or "stop"))
 
     # -- the model call ------------------------------------------------------------------
 
@@ -476,6 +513,7 @@ class ModelStep:
             usage,
             Outcome(status, output, error, failure_reason),
             settle=self._settles(step_no),
+            stream_first=False,
         )
         if status == RunStatus.COMPLETED and run.agent.output_type is not None:
             await writer.add(OutputChunk(output=output))
@@ -502,15 +540,19 @@ class ModelStep:
         *,
         suspension: Suspension | None = None,
         settle: bool = False,
+        stream_first: bool = True,
     ) -> None:
         """The step's one write: messages, step count, usage, the outcome if final, a
         suspension, or forgetting the settled one that led to this instance.
 
-        The stream gets everything the step said first (in the same write as the step's
-        last chunks): a retry after a crash between the two reuses the stored message
-        without streaming it again, so the stream must already hold it."""
+        With ``stream_first`` the stream gets everything the step said before the commit: a
+        retry after a crash between the two reuses the stored message without streaming it
+        again, so the stream must already hold it. A step that ends the run streams after
+        the commit instead, its last chunks and the stream's end in one write; its retry
+        streams the stored answer again (:meth:`_close_stream_of_ended_run`)."""
         run = self.rc
-        await writer.flush()
+        if stream_first:
+            await writer.flush()
         await run.deps.store.commit_model_step(
             run.params.session_id,
             run.params.run_id,

@@ -201,10 +201,14 @@ class RunContext:
                     error=error,
                 )
             )
-            await writer.flush()
-            if not self.forwarded:
-                await self.deps.streams.set_status(
-                    self.params.stream_id, "failed" if status == RunStatus.FAILED else "ended"
-                )
+            # The last chunks and the stream's end in one write (a child writing into its
+            # parent's stream never ends that stream).
+            await writer.flush(
+                status=None
+                if self.forwarded
+                else "failed"
+                if status == RunStatus.FAILED
+                else "ended"
+            )
         except StreamError:
             writer.discard()

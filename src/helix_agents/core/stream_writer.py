@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..chunks import Chunk
-from ..ports.streams import StopRequest, StreamManager, WriteAck
+from ..ports.streams import StopRequest, StreamManager, StreamStatus, WriteAck
 
 __all__ = ["FlushPolicy", "StreamWriter"]
 
@@ -122,17 +122,18 @@ class StreamWriter:
             # A stalled model must not hold buffered text back: flush on a timer too.
             self._schedule(now)
 
-    async def flush(self) -> WriteAck | None:
-        """Write everything buffered (one stream write)."""
+    async def flush(self, *, status: StreamStatus | None = None) -> WriteAck | None:
+        """Write everything buffered (one stream write); with ``status``, the same write
+        also moves the stream to it (the run's last write ends its stream)."""
         self._cancel_timer()
         if self._flushing is not None:
             await asyncio.shield(self._flushing)
         self._raise_pending_error()
-        if not self._buffer:
+        if not self._buffer and status is None:
             return self.last_ack
         batch, self._buffer = self._buffer, []
         self._issue()
-        ack = await self._streams.write(self._stream_id, batch)
+        ack = await self._streams.write(self._stream_id, batch, status)
         self._record(ack)
         return ack
 

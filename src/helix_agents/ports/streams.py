@@ -2,11 +2,13 @@
 
 Contract:
 
-- ``write(stream_id, chunks)`` appends a batch and gives each chunk the next dense sequence
-  number (1, 2, 3, ...). It returns a :class:`WriteAck` with the last sequence, how many
-  readers are live right now, and whether an interrupt or abort was requested for the
-  stream's session, so a writer learns both without a call of its own. Writing to an ended or
-  failed stream raises StreamError.
+- ``write(stream_id, chunks, status=None)`` appends a batch and gives each chunk the next
+  dense sequence number (1, 2, 3, ...). It returns a :class:`WriteAck` with the last
+  sequence, how many readers are live right now, and whether an interrupt or abort was
+  requested for the stream's session, so a writer learns both without a call of its own.
+  With ``status`` the same write also moves the stream to it, atomically, as ``set_status``
+  would (a run's last chunks and the stream's end are one call). Writing to an ended or
+  failed stream raises StreamError (so a retried last write changes nothing).
 - ``read(stream_id, after, timeout)`` returns the chunks with sequence > ``after`` (at most
   ``limit``). When there are none and the stream is still active, it waits up to ``timeout``
   seconds for more, without polling; ``timeout=0`` never waits.
@@ -59,8 +61,10 @@ class StreamManager(Protocol):
         """Create the stream if it does not exist (idempotent) and return its info."""
         ...
 
-    async def write(self, stream_id: str, chunks: Sequence[Chunk]) -> WriteAck:
-        """Append chunks; returns the ack described above."""
+    async def write(
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
+    ) -> WriteAck:
+        """Append chunks (and move to ``status``); returns the ack described above."""
         ...
 
     async def read(

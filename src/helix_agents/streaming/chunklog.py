@@ -30,7 +30,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol, TypeVar, get_args
 
 from pydantic import ValidationError
@@ -193,15 +193,29 @@ class ChunkLog:
 
         return self._sql.atomic(run)
 
-    def append(self, stream_id: str, chunks: Sequence[Chunk]) -> Appended:
-        """Append a batch as one transaction, with the next dense sequence numbers.
+    def append(
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
+    ) -> Appended:
+        """Append a batch as one transaction, with the next dense sequence numbers; with
+        ``status``, move the stream to it in the same transaction (a run's last write ends
+        its stream without a call of its own).
 
         Raises StreamNotFoundError for an unknown stream and StreamError for an ended or
         failed one, or for a chunk over :data:`MAX_CHUNK_BYTES`.
         """
         _check_id(stream_id)
+        if status is not None and status not in _STATUSES:
+            raise StreamError(f"unknown stream status {status!r}")
         encoded = [_encode(chunk, i) for i, chunk in enumerate(chunks)]
-        return self._sql.atomic(lambda: self._append(stream_id, encoded))
+
+        def run() -> Appended:
+            appended = self._append(stream_id, encoded)
+            if status is None or status == appended.status:
+                return appended
+            self._move(stream_id, appended.status, status)
+            return replace(appended, status=status)
+
+        return self._sql.atomic(run)
 
     def read(self, stream_id: str, after: int = 0, limit: int = 1000) -> ReadResult:
         """The visible chunks with sequence > ``after`` (at most ``limit``), never waiting."""
@@ -244,25 +258,27 @@ class ChunkLog:
                 raise StreamNotFoundError(f"stream {stream_id!r} does not exist")
             if info.status == status:
                 return info
-            if info.status in FINAL_STATUSES:
-                raise StreamError(
-                    f"stream {stream_id!r} is {info.status}, which is final; it cannot become"
-                    f" {status}"
-                )
-            clear_stop = info.status == "paused" and status == "active"
-            self._sql.exec(
-                f"UPDATE {self.streams_table} SET status = ?, updated_at = ?"
-                + (", stop_request = NULL" if clear_stop else "")
-                + " WHERE stream_id = ?",
-                status,
-                self._clock(),
-                stream_id,
-            )
+            self._move(stream_id, info.status, status)
             new = self._info(stream_id)
             assert new is not None
             return new
 
         return self._sql.atomic(run)
+
+    def _move(self, stream_id: str, current: StreamStatus, status: StreamStatus) -> None:
+        if current in FINAL_STATUSES:
+            raise StreamError(
+                f"stream {stream_id!r} is {current}, which is final; it cannot become {status}"
+            )
+        clear_stop = current == "paused" and status == "active"
+        self._sql.exec(
+            f"UPDATE {self.streams_table} SET status = ?, updated_at = ?"
+            + (", stop_request = NULL" if clear_stop else "")
+            + " WHERE stream_id = ?",
+            status,
+            self._clock(),
+            stream_id,
+        )
 
     def request_stop(self, stream_id: str, kind: StopRequest) -> StopRequest | None:
         """Record an interrupt or abort request and return the one now in force.

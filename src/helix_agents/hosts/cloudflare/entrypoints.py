@@ -54,8 +54,8 @@ def build_entrypoints(app: CloudflareApp) -> tuple[type[Any], type[Any], type[An
         async def create(self, stream_id: str) -> Any:
             return await self._hub.create(stream_id)
 
-        async def write(self, stream_id: str, payload: str) -> Any:
-            return await self._hub.write(stream_id, payload)
+        async def write(self, stream_id: str, payload: str, status: Any = None) -> Any:
+            return await self._hub.write(stream_id, payload, status)
 
         async def read(self, stream_id: str, after: int, timeout: float, limit: int) -> Any:
             return await self._hub.read(stream_id, after, timeout, limit)

@@ -101,9 +101,13 @@ class DOStreamManager:
         assert info is not None
         return info
 
-    async def write(self, stream_id: str, chunks: Sequence[Chunk]) -> WriteAck:
+    async def write(
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
+    ) -> WriteAck:
         payload = encode_chunks(chunks)
-        return decode_ack(await self._call(stream_id, "write", stream_id, payload))
+        # Without a status the call stays two arguments (no None to cross into JS).
+        extra: tuple[str, ...] = () if status is None else (status,)
+        return decode_ack(await self._call(stream_id, "write", stream_id, payload, *extra))
 
     async def read(
         self, stream_id: str, after: int = 0, timeout: float = 0.0, limit: int = 1000

@@ -97,16 +97,25 @@ class StreamHub:
             return failure(exc)
         return success(encode_info(info))
 
-    async def write(self, stream_id: str, payload: str) -> dict[str, Any]:
+    async def write(self, stream_id: str, payload: str, status: Any = None) -> dict[str, Any]:
+        """Append a batch; with ``status`` (a string: JS may hand over ``undefined`` or
+        ``null`` for none) also move the stream, as :meth:`set_status` does."""
+        final = status if isinstance(status, str) else None
         try:
-            appended = self.log.append(stream_id, decode_chunks(payload))
+            before = self.log.info(stream_id) if final is not None else None
+            appended = self.log.append(stream_id, decode_chunks(payload), final)  # type: ignore[arg-type]
         except Exception as exc:
             return failure(exc)
         # Counted before the wake-up: a woken read is still a reader, on its way back.
         readers = self.readers(stream_id)
-        if appended.last_seq >= appended.first_seq:
+        moved = before is not None and before.status != appended.status
+        if appended.last_seq >= appended.first_seq or moved:
             self._wake(stream_id)
+        if appended.last_seq >= appended.first_seq:
             self._fan_out(stream_id, appended)
+        if moved and appended.status in FINAL_STATUSES:
+            self._finish_sockets(stream_id)
+            await self._ensure_alarm(self._clock() + self._ttl_ms)
         return success(
             {"last_seq": appended.last_seq, "readers": readers, "stop": appended.stop_requested}
         )

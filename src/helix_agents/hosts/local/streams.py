@@ -193,13 +193,16 @@ class LocalStreamManager:
         self._state(stream_id)
         return info
 
-    async def write(self, stream_id: str, chunks: Sequence[Chunk]) -> WriteAck:
+    async def write(
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
+    ) -> WriteAck:
         self._check_open()
         live = self._state(stream_id)
-        appended = self._log.append(stream_id, chunks)
+        before = live.status
+        appended = self._log.append(stream_id, chunks, status)
         self._absorb(live, appended)
         readers = self._readers(live)
-        if appended.last_seq >= appended.first_seq:
+        if appended.last_seq >= appended.first_seq or appended.status != before:
             self._wake(live)
         return WriteAck(
             last_seq=appended.last_seq, readers=readers, stop_requested=appended.stop_requested
