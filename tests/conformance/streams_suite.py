@@ -255,6 +255,50 @@ class StreamManagerSuite:
         assert again.status == final
         assert [i.seq for i in (await streams.read("s1")).chunks] == [1]
 
+    @pytest.mark.parametrize("final", ["ended", "failed"])
+    async def test_a_write_can_end_the_stream(self, streams: StreamManager, final: str) -> None:
+        # A run's last chunks and the stream's end are one call: the chunks land, the
+        # status moves in the same write, and waiting readers wake with both.
+        await streams.create("s1")
+        await streams.write("s1", [text("a")])
+        readers = [
+            asyncio.create_task(streams.read("s1", after=1, timeout=GUARD)) for _ in range(3)
+        ]
+        await eventually(lambda: _has_readers(streams, "s1", 3), "three parked readers")
+        ack = await streams.write(
+            "s1",
+            [text("b"), RunEndChunk(run_id="r1", status="completed")],
+            final,  # type: ignore[arg-type]
+        )
+        assert ack.last_seq == 3
+        results = await asyncio.wait_for(asyncio.gather(*readers), GUARD)
+        for result in results:
+            assert [i.seq for i in result.chunks] == [2, 3]
+            assert result.status == final
+        info = await streams.info("s1")
+        assert info is not None
+        assert (info.status, info.last_seq) == (final, 3)
+        # The same last write again (a retried step): refused, and nothing changes.
+        with pytest.raises(StreamError):
+            await streams.write("s1", [text("b")], final)  # type: ignore[arg-type]
+        assert [i.seq for i in (await streams.read("s1")).chunks] == [1, 2, 3]
+        # A follower sees every chunk, then the end.
+        seen = [item.seq async for item in follow(streams, "s1", after=0)]
+        assert seen == [1, 2, 3]
+
+    async def test_a_write_with_a_status_and_no_chunks(self, streams: StreamManager) -> None:
+        await streams.create("s1")
+        await streams.write("s1", [text("a")])
+        ack = await streams.write("s1", [], "ended")
+        assert ack.last_seq == 1
+        info = await streams.info("s1")
+        assert info is not None
+        assert info.status == "ended"
+        with pytest.raises(StreamError):
+            await streams.write("s2", [], "ended")
+        with pytest.raises(StreamError):
+            await streams.write("s1", [], "bogus")  # type: ignore[arg-type]
+
     async def test_paused_streams_take_writes_and_resume(self, streams: StreamManager) -> None:
         await streams.create("s1")
         assert (await streams.set_status("s1", "paused")).status == "paused"
