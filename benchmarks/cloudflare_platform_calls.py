@@ -272,32 +272,27 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     fallbacks: dict[str, dict[str, Any]] = {}
+
+    def scripted(rate: float, reader: bool, fallback: bool = False) -> dict[str, Any]:
+        return run_virtual(
+            functools.partial(
+                scenario,
+                deltas=args.deltas,
+                steps=args.steps,
+                tools=args.tools,
+                rate=rate,
+                reader=reader,
+                fallback=fallback,
+            )
+        )
+
     for rate in (50.0, 500.0):
         for reader in (True, False):
-            result = run_virtual(
-                functools.partial(
-                    scenario,
-                    deltas=args.deltas,
-                    steps=args.steps,
-                    tools=args.tools,
-                    rate=rate,
-                    reader=reader,
-                )
-            )
+            result = scripted(rate, reader)
             seconds = args.deltas / args.steps / rate
             rows.append((f"{int(rate)}/s", reader, seconds, result))
             if reader:
-                fallbacks[f"{int(rate)}/s"] = run_virtual(
-                    functools.partial(
-                        scenario,
-                        deltas=args.deltas,
-                        steps=args.steps,
-                        tools=args.tools,
-                        rate=rate,
-                        reader=True,
-                        fallback=True,
-                    )
-                )
+                fallbacks[f"{int(rate)}/s"] = scripted(rate, True, fallback=True)
     long = run_virtual(
         lambda: scenario(deltas=args.deltas, steps=1, tools=0, rate=50.0, reader=True)
     )

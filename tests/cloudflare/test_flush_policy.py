@@ -61,7 +61,7 @@ class CountingStreams:
         self.batches: list[int] = []
         self.statuses: list[str | None] = []
 
-    async def write(self, stream_id: str, chunks: Any, *, status: Any = None) -> WriteAck:
+    async def write(self, stream_id: str, chunks: Any, status: Any = None) -> WriteAck:
         self.batches.append(len(chunks))
         self.statuses.append(status)
         return WriteAck(last_seq=sum(self.batches), readers=self.readers)

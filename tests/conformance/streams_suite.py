@@ -260,31 +260,47 @@ class StreamManagerSuite:
 
     @pytest.mark.parametrize("final", ["ended", "failed"])
     async def test_a_write_can_end_the_stream(self, streams: StreamManager, final: str) -> None:
+        # A run's last chunks and the stream's end are one call: the chunks land, the
+        # status moves in the same write, and waiting readers wake with both.
         await streams.create("s1")
         await streams.write("s1", [text("a")])
-        end = RunEndChunk(run_id="r", status="completed")
-        ack = await streams.write("s1", [text("b"), end], status=final)  # type: ignore[arg-type]
+        readers = [
+            asyncio.create_task(streams.read("s1", after=1, timeout=GUARD)) for _ in range(3)
+        ]
+        await eventually(lambda: _has_readers(streams, "s1", 3), "three parked readers")
+        ack = await streams.write(
+            "s1",
+            [text("b"), RunEndChunk(run_id="r1", status="completed")],
+            final,  # type: ignore[arg-type]
+        )
         assert ack.last_seq == 3
+        results = await asyncio.wait_for(asyncio.gather(*readers), GUARD)
+        for result in results:
+            assert [i.seq for i in result.chunks] == [2, 3]
+            assert result.status == final
         info = await streams.info("s1")
         assert info is not None
         assert (info.status, info.last_seq) == (final, 3)
-        result = await streams.read("s1")
-        assert [i.seq for i in result.chunks] == [1, 2, 3]
-        assert (result.status, result.last_seq) == (final, 3)
+        # The same last write again (a retried step): refused, and nothing changes.
+        with pytest.raises(StreamError):
+            await streams.write("s1", [text("b")], final)  # type: ignore[arg-type]
+        assert [i.seq for i in (await streams.read("s1")).chunks] == [1, 2, 3]
+        # A follower sees every chunk, then the end.
+        seen = [item.seq async for item in follow(streams, "s1", after=0)]
+        assert seen == [1, 2, 3]
 
-    async def test_a_final_write_wakes_every_waiting_reader(self, streams: StreamManager) -> None:
+    async def test_a_write_with_a_status_and_no_chunks(self, streams: StreamManager) -> None:
         await streams.create("s1")
         await streams.write("s1", [text("a")])
-        parked = [asyncio.create_task(streams.read("s1", after=1, timeout=GUARD)) for _ in range(3)]
-        follower = asyncio.create_task(collect(streams, "s1"))
-        await eventually(lambda: _has_readers(streams, "s1", 4), "four waiting readers")
-        end = RunEndChunk(run_id="r", status="completed")
-        await streams.write("s1", [text("b"), end], status="ended")
-        results = await asyncio.wait_for(asyncio.gather(*parked), GUARD)
-        assert all([i.seq for i in r.chunks] == [2, 3] for r in results)
-        assert all(r.status == "ended" for r in results)
-        # A follower stops at the end: it never waits on a stream that has ended.
-        assert [i.seq for i in await asyncio.wait_for(follower, GUARD)] == [1, 2, 3]
+        ack = await streams.write("s1", [], "ended")
+        assert ack.last_seq == 1
+        info = await streams.info("s1")
+        assert info is not None
+        assert info.status == "ended"
+        with pytest.raises(StreamError):
+            await streams.write("s2", [], "ended")
+        with pytest.raises(StreamError):
+            await streams.write("s1", [], "bogus")  # type: ignore[arg-type]
 
     async def test_a_final_write_without_chunks_wakes_readers(self, streams: StreamManager) -> None:
         await streams.create("s1")

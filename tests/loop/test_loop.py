@@ -469,6 +469,52 @@ async def test_abort_after_an_interrupted_turn_stops_the_new_turn(
     release.set()
 
 
+async def test_a_lost_last_write_is_streamed_again_by_the_retry(
+    make_host: Callable[..., Any],
+) -> None:
+    # The final step streams part of its answer, commits the run's end, then dies before
+    # its last write (the tail of the text, the step's end and the stream's end in one).
+    # The retry streams the stored answer again as attempt 2, after a reset of attempt 1:
+    # a live reader is told to drop attempt 1's parts, a replay never shows them.
+    words = [f"w{i} " for i in range(40)]
+
+    async def answer(messages: list[Any], info: Any) -> AsyncIterator[str]:
+        for word in words:
+            yield word
+            await asyncio.sleep(0.002)
+
+    host = await make_host(Agent(name="e", model=FunctionModel(stream_function=answer)))
+    real_write = host.streams.write
+    writes: list[list[str]] = []
+
+    async def write(stream_id: str, chunks: Any, status: Any = None) -> Any:
+        writes.append([c.type for c in chunks])
+        if status is not None and len([w for w in writes if "run-end" in w]) == 1:
+            raise RuntimeError("the process died here")
+        return await real_write(stream_id, chunks, status)
+
+    host.streams.write = write  # type: ignore[method-assign]
+    handle = await host.executor.execute("e", "hi")
+    live = await collect(handle)
+    result = await handle.result()
+    assert result.status == "completed"
+    # Part of attempt 1's text reached the stream before the commit.
+    assert any("text-delta" in w for w in writes[:-2])
+    # The last write carried the run's end with the tail: one write, no set_status.
+    assert "run-end" in writes[-1]
+    stored = await host.store.load_messages(handle.session_id)
+    assert stored[-1][1].content == "".join(words)  # type: ignore[union-attr]
+    replay = await collect(handle)
+    assert text_of(replay) == "".join(words)
+    # A live reader drops the chunks of an attempt a reset names, as the UI encoder does.
+    reset = {(c.chunk.step, c.chunk.attempt) for c in live if c.chunk.type == "step-reset"}
+    kept = [c for c in live if (c.chunk.step, c.chunk.attempt) not in reset]
+    assert text_of(kept) == "".join(words)
+    assert [c.chunk.type for c in replay].count("run-end") == 1
+    resets = [c.chunk for c in live if c.chunk.type == "step-reset"]
+    assert [(r.step, r.attempt) for r in resets] == [(1, 1)]
+
+
 async def test_run_end_lost_after_the_commit_is_written_by_the_retry(
     make_host: Callable[..., Any],
 ) -> None:
@@ -478,11 +524,11 @@ async def test_run_end_lost_after_the_commit_is_written_by_the_retry(
     real_write = host.streams.write
     failed: list[int] = []
 
-    async def write(stream_id: str, chunks: Any, *, status: Any = None) -> Any:
+    async def write(stream_id: str, chunks: Any, status: Any = None) -> Any:
         if not failed and any(c.type == "run-end" for c in chunks):
             failed.append(1)
             raise RuntimeError("the process died here")
-        return await real_write(stream_id, chunks, status=status)
+        return await real_write(stream_id, chunks, status)
 
     host.streams.write = write  # type: ignore[method-assign]
     handle = await host.executor.execute("e", "hi")

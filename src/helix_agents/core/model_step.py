@@ -43,8 +43,8 @@ from ..ports.model import (
     ToolCallDelta,
 )
 from ..ports.step import StepContext
-from ..state import PendingToolCall, RunStatus
-from ..store import Outcome, StepView, Suspension
+from ..state import PendingToolCall, RunStatus, SessionState
+from ..store import Outcome, Suspension
 from ..tools import ToolArgumentsError
 from ..usage import Usage
 from . import limits
@@ -71,13 +71,13 @@ class ModelStep:
         store = run.deps.store
         session_id = run.params.session_id
 
-        # One read: the run's status, the session (flags, custom state), when this is a
-        # retry whatever an earlier attempt already stored at this step's sequence, and the
-        # history when this process does not hold it yet.
+        # One read: the run's status, the session (flags, custom state), whatever an
+        # earlier attempt already stored at this step's sequence, and the history when this
+        # process does not hold it yet.
         view = await store.step_view(
             session_id,
             run.params.run_id,
-            sequence=sequence if ctx.attempt > 1 else None,
+            sequence=sequence,
             history_before=sequence if run.history is None else None,
         )
         if view.state is None:
@@ -87,7 +87,7 @@ class ModelStep:
             # before the journal recorded it, already ended this run: write nothing, but
             # make sure a parent heard of the end (reporting it twice is harmless).
             ended = view.run_status or RunStatus.ABORTED
-            await self._close_stream_of_ended_run(ctx, ended, view, step_no)
+            await self._close_stream_of_ended_run(ctx, ended, view.state, step_no, view.existing)
             await run.report_end(ended)
             return _final(ended, sequence)
         state = view.state
@@ -136,7 +136,13 @@ class ModelStep:
                 return await self._fail_now(ctx, writer, step_no, sequence, error, exc.code)
             if stop == "abort":
                 await self._commit(
-                    ctx, writer, [(sequence, message)], step_no, usage, Outcome(RunStatus.ABORTED)
+                    ctx,
+                    writer,
+                    [(sequence, message)],
+                    step_no,
+                    usage,
+                    Outcome(RunStatus.ABORTED),
+                    stream_first=False,
                 )
                 await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
                 return _final(RunStatus.ABORTED, sequence + 1)
@@ -164,6 +170,7 @@ class ModelStep:
             Usage(),
             Outcome(RunStatus.FAILED, None, error, reason),
             settle=settle,
+            stream_first=False,
         )
         await self.rc.end_stream(
             RunStatus.FAILED,
@@ -177,7 +184,12 @@ class ModelStep:
         return failed
 
     async def _close_stream_of_ended_run(
-        self, ctx: StepContext, status: RunStatus, view: StepView, step_no: int
+        self,
+        ctx: StepContext,
+        status: RunStatus,
+        state: SessionState,
+        step_no: int,
+        existing: Message | None,
     ) -> None:
         """An earlier attempt of this step committed the run's end, then died before the
         write that carries the stream's tail and end (or someone else ended the run): write
@@ -191,9 +203,7 @@ class ModelStep:
         parent's stream this run writes into, unless there is a response to replay (the
         resets void whatever the dead attempt wrote there, its end included)."""
         run = self.rc
-        state = view.state
-        assert state is not None
-        response = view.existing if status != RunStatus.INTERRUPTED else None
+        response = existing if status != RunStatus.INTERRUPTED else None
         if not is_response_of(run, response, step_no):
             response = None
         if run.forwarded:
@@ -436,6 +446,7 @@ class ModelStep:
                     Outcome(status),
                     suspension=suspension,
                     settle=settle,
+                    stream_first=False,
                 )
                 await run.end_stream(status, writer=writer, finish_reason="tool-calls")
                 return _final(status, next_sequence)
@@ -496,6 +507,7 @@ class ModelStep:
             usage,
             Outcome(status, output, error, failure_reason),
             settle=self._settles(step_no),
+            stream_first=False,
         )
         if status == RunStatus.COMPLETED and run.agent.output_type is not None:
             await writer.add(OutputChunk(output=output))
@@ -522,18 +534,18 @@ class ModelStep:
         *,
         suspension: Suspension | None = None,
         settle: bool = False,
+        stream_first: bool = True,
     ) -> None:
         """The step's one write: messages, step count, usage, the outcome if final, a
         suspension, or forgetting the settled one that led to this instance.
 
-        A step that goes on streams everything it said first: a retry after a crash
-        between the two reuses the stored message without streaming it again, so the
-        stream must already hold it (and the write's ack brings a fresh interrupt flag).
-        A step that ends the run (``outcome``) writes its tail after, with the stream's
-        end, in one write; a retry after a crash between the two streams the stored
-        message again (:meth:`_close_stream_of_ended_run`)."""
+        With ``stream_first`` the stream gets everything the step said before the commit: a
+        retry after a crash between the two reuses the stored message without streaming it
+        again, so the stream must already hold it. A step that ends the run streams after
+        the commit instead, its last chunks and the stream's end in one write; its retry
+        streams the stored answer again (:meth:`_close_stream_of_ended_run`)."""
         run = self.rc
-        if outcome is None:
+        if stream_first:
             await writer.flush()
         await run.deps.store.commit_model_step(
             run.params.session_id,

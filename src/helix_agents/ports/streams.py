@@ -66,7 +66,7 @@ class StreamManager(Protocol):
         ...
 
     async def write(
-        self, stream_id: str, chunks: Sequence[Chunk], *, status: StreamStatus | None = None
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
     ) -> WriteAck:
         """Append chunks, then move to ``status`` if given; returns the ack described
         above."""

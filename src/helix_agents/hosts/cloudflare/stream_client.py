@@ -102,7 +102,7 @@ class DOStreamManager:
         return info
 
     async def write(
-        self, stream_id: str, chunks: Sequence[Chunk], *, status: StreamStatus | None = None
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
     ) -> WriteAck:
         payload = encode_chunks(chunks)
         # The status only when there is one: the call then has the two arguments it always

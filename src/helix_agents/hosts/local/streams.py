@@ -194,7 +194,7 @@ class LocalStreamManager:
         return info
 
     async def write(
-        self, stream_id: str, chunks: Sequence[Chunk], *, status: StreamStatus | None = None
+        self, stream_id: str, chunks: Sequence[Chunk], status: StreamStatus | None = None
     ) -> WriteAck:
         self._check_open()
         live = self._state(stream_id)

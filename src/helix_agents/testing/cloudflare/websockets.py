@@ -113,13 +113,7 @@ class FakeWebSocket:
         self.peer._arrive(data)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
-        if self.readyState == 3:
-            return
-        self.readyState = 3
-        self.close_code, self.close_reason = code, reason
-        peer = self.peer
-        if peer is not None and peer.readyState != 3:
-            peer._closed_by_peer(code, reason)
+        self._drop(code, reason)
 
     def serializeAttachment(self, value: Any) -> None:
         if not (value is None or isinstance(value, str | int | float | bool | JsObject | JsArray)):
@@ -227,7 +221,8 @@ class FakeWebSocket:
                 listener(JsObject(code=code, reason=reason, wasClean=True))
 
     def _drop(self, code: int, reason: str) -> None:
-        """The connection is lost at this end without a close handshake."""
+        """Close this end and tell the peer (``close``, or a connection lost at this end
+        without a handshake: the fake makes no difference between the two)."""
         if self.readyState == 3:
             return
         self.readyState = 3
