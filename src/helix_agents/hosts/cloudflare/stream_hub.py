@@ -98,12 +98,14 @@ class StreamHub:
         return success(encode_info(info))
 
     async def write(self, stream_id: str, payload: str, status: Any = None) -> dict[str, Any]:
-        """Append a batch; with ``status``, then move the stream to it in the same
-        transaction (the run's last write ends its stream: its sockets get the last chunks
-        and the end from this one call)."""
+        """Append a batch; with ``status`` (a string: JS may hand over ``undefined`` or
+        ``null`` for none), then move the stream to it in the same transaction (the run's
+        last write ends its stream: its sockets get the last chunks and the end from this
+        one call)."""
+        final = status if isinstance(status, str) else None
         try:
-            before = self.log.info(stream_id) if status is not None else None
-            appended = self.log.append(stream_id, decode_chunks(payload), status)
+            before = self.log.info(stream_id) if final is not None else None
+            appended = self.log.append(stream_id, decode_chunks(payload), final)  # type: ignore[arg-type]
         except Exception as exc:
             return failure(exc)
         # Counted before the wake-up: a woken read is still a reader, on its way back.
