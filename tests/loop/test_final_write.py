@@ -82,6 +82,11 @@ def scenario_agent(kind: str) -> Agent:
             yield call_tool("transfer", amount=5)
         elif kind == "tokens":
             yield Usage(input_tokens=500, output_tokens=500, total_tokens=1000, requests=1)
+        elif kind == "limit":  # at the step limit: an unknown tool, and a call not run
+            yield call_tool("nope", x=1)
+            yield call_tool("lookup", city="Rome")
+        elif kind == "badoutput":  # at the step limit: an output the schema refuses
+            yield call_tool("final_result", wrong=1)
 
     model = FunctionModel(stream_function=stream)
     if kind == "output":
@@ -91,6 +96,10 @@ def scenario_agent(kind: str) -> Agent:
     if kind == "tokens":  # the response goes over the limit: the step ends the run failed
         limits = UsageLimits(max_total_tokens=600)
         return Agent(name="a", tools=[lookup], model=model, usage_limits=limits)
+    if kind == "limit":
+        return Agent(name="a", tools=[lookup], model=model, max_steps=2)
+    if kind == "badoutput":
+        return Agent(name="a", tools=[lookup], model=model, output_type=Answer, max_steps=2)
     if kind == "refused":  # the second request is refused before it is made
         limits = UsageLimits(max_requests=1)
         return Agent(name="a", tools=[lookup], model=model, usage_limits=limits)
@@ -103,6 +112,8 @@ EXPECTED = {
     "output": ("completed", "ended"),
     "approval": ("suspended_client_tool", "ended"),
     "tokens": ("failed", "failed"),
+    "limit": ("failed", "failed"),
+    "badoutput": ("failed", "failed"),
     "refused": ("failed", "failed"),
 }
 

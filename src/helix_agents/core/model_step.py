@@ -50,7 +50,7 @@ from ..usage import Usage
 from . import limits
 from .gating import gate_call, suspension_context
 from .params import ModelStepResult, PlannedCall
-from .replay import is_response_of, replay_response
+from .replay import decided_error_chunks, is_response_of, replay_response
 from .run_context import RunContext
 from .stream_writer import StreamWriter
 
@@ -87,7 +87,9 @@ class ModelStep:
             # before the journal recorded it, already ended this run: write nothing, but
             # make sure a parent heard of the end (reporting it twice is harmless).
             ended = view.run_status or RunStatus.ABORTED
-            await self._close_stream_of_ended_run(ctx, ended, view.state, step_no, view.existing)
+            await self._close_stream_of_ended_run(
+                ctx, ended, view.state, step_no, sequence, view.existing
+            )
             await run.report_end(ended)
             return _final(ended, sequence)
         state = view.state
@@ -189,6 +191,7 @@ class ModelStep:
         status: RunStatus,
         state: SessionState,
         step_no: int,
+        sequence: int,
         existing: Message | None,
     ) -> None:
         """An earlier attempt of this step committed the run's end, then died before the
@@ -214,6 +217,15 @@ class ModelStep:
         writer = run.writer(step=step_no, attempt=ctx.attempt)
         writer.hold()
         if isinstance(response, AssistantMessage):
+            results = []
+            if response.tool_calls:
+                # The repair's one extra read: the results the step stored with it.
+                stored = await run.deps.store.load_messages(
+                    run.params.session_id,
+                    after=sequence,
+                    before=sequence + 1 + len(response.tool_calls),
+                )
+                results = [message for _, message in stored]
             await replay_response(
                 run,
                 writer,
@@ -222,6 +234,7 @@ class ModelStep:
                 attempt=ctx.attempt,
                 status=status,
                 pending=state.pending_client_tool_calls,
+                results=results,
             )
         await run.end_stream_of_ended_run(status, state, writer=writer)
 
@@ -421,6 +434,8 @@ class ModelStep:
         settle = self._settles(step_no)
         suspension: Suspension | None = None
         rows = [(sequence + i, m) for i, m in enumerate(to_write) if not _is_placeholder(m)]
+        for chunk in decided_error_chunks(run, message, to_write):
+            await writer.add(chunk)
         if gated:
             pending = [entry for _, entry in gated]
             for entry in pending:
@@ -497,6 +512,10 @@ class ModelStep:
         failure_reason: str | None = None,
     ) -> dict[str, Any]:
         run = self.rc
+        first = to_write[0] if to_write else None
+        if isinstance(first, AssistantMessage):
+            for chunk in decided_error_chunks(run, first, to_write):
+                await writer.add(chunk)
         await writer.add(StepEndChunk(finish_reason=message_finish(to_write)))
         rows = [(sequence + i, m) for i, m in enumerate(to_write)]
         await self._commit(

@@ -19,6 +19,7 @@ per part (cut below the chunk size limit), not in the model's pieces.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from ..chunks import (
@@ -32,10 +33,11 @@ from ..chunks import (
     TextEndChunk,
     TextStartChunk,
     ToolApprovalRequestChunk,
+    ToolErrorChunk,
     ToolInputAvailableChunk,
     ToolInputStartChunk,
 )
-from ..messages import AssistantMessage, Message
+from ..messages import AssistantMessage, Message, ToolResultMessage
 from ..state import PendingToolCall, RunStatus
 from .gating import input_error_chunk, input_problem, is_gated
 
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
     from .run_context import RunContext
     from .stream_writer import StreamWriter
 
-__all__ = ["is_response_of", "replay_response"]
+__all__ = ["decided_error_chunks", "is_response_of", "replay_response"]
 
 #: Characters per replayed delta: far below the log's 1.9 MB per chunk, even in UTF-8.
 _PIECE: Final = 100_000
@@ -59,6 +61,31 @@ def is_response_of(run: RunContext, message: Message | None, step_no: int) -> bo
     )
 
 
+def decided_error_chunks(
+    run: RunContext, message: AssistantMessage, results: Sequence[Message]
+) -> list[ToolErrorChunk]:
+    """The errors a model step decided itself for calls of ``message`` (an unknown tool, a
+    refused output, a call not run because the run ends or hit a limit), as chunks: the
+    stream shows every result the snapshot shows. A gated call's input error is left out:
+    the gate streams it (:func:`.gating.gate_call`)."""
+    calls = {call.id: call for call in message.tool_calls}
+    chunks = []
+    for result in results:
+        call = calls.get(result.tool_call_id) if isinstance(result, ToolResultMessage) else None
+        if call is None or not isinstance(result, ToolResultMessage) or result.status != "error":
+            continue
+        tool = run.agent.get_tool(call.name)
+        if tool is not None and is_gated(tool) and input_problem(tool, call) is not None:
+            continue
+        content = result.content
+        chunks.append(
+            ToolErrorChunk(
+                tool_call_id=call.id, error=content if isinstance(content, str) else str(content)
+            )
+        )
+    return chunks
+
+
 async def replay_response(
     run: RunContext,
     writer: StreamWriter,
@@ -68,10 +95,12 @@ async def replay_response(
     attempt: int,
     status: RunStatus,
     pending: list[PendingToolCall],
+    results: Sequence[Message] = (),
 ) -> None:
     """Queue the stored response of step ``step_no`` on ``writer`` (a held writer of this
     attempt), after resets of every earlier attempt; ``status`` is how the step ended the
-    run, ``pending`` the session's pending calls (this step's approvals among them)."""
+    run, ``pending`` the session's pending calls (this step's approvals among them),
+    ``results`` the results the step stored with its response."""
     for superseded in range(1, attempt):
         await writer.add(StepResetChunk(), tag=False, step=step_no, attempt=superseded)
     await writer.add(StepStartChunk())
@@ -111,6 +140,8 @@ async def replay_response(
             problem = input_problem(tool, call)
             if problem is not None:
                 await writer.add(input_error_chunk(call, problem))
+    for chunk in decided_error_chunks(run, message, results):
+        await writer.add(chunk)
     if status.is_suspended:
         waiting = {p.tool_call_id: p for p in pending if p.step == step_no}
         for call in message.tool_calls:
