@@ -288,6 +288,24 @@ def test_a_live_reader_that_saw_the_text_is_told(version: int, expected: dict[st
     assert encoder.encode(seq(13, c.StepStartChunk(step=3, attempt=1))) == {"type": "start-step"}
 
 
+def test_a_retry_does_not_finish_the_step_before_it_twice() -> None:
+    # A retried model step closes the previous step again (the first attempt may have died
+    # before it could): the reader is told once.
+    encoder = UIMessageEncoder()
+    assert encoder.encode(seq(3, c.StepEndChunk(step=1))) == {"type": "finish-step"}
+    assert encoder.encode(seq(4, c.StepStartChunk(**attempt(1)))) == {"type": "start-step"}
+    encoder.encode(seq(5, c.TextStartChunk(part_id="a", **attempt(1))))
+    encoder.encode(seq(6, c.TextDeltaChunk(part_id="a", delta="wrong", **attempt(1))))
+    assert encoder.encode(seq(7, c.StepEndChunk(step=1))) is None
+    assert encoder.encode(seq(8, RESET)) is not None
+    # The step the reset reopened is finished again by the retry, once.
+    assert encoder.encode(seq(9, c.StepEndChunk(**attempt(2)))) == {"type": "finish-step"}
+    assert encoder.encode(seq(10, c.StepEndChunk(**attempt(2)))) is None
+    # Another agent's step 1 (a sub-agent forwarding into this stream) is its own.
+    child = c.StepEndChunk(step=1, source_session_id="child")
+    assert encoder.encode(seq(11, child)) == {"type": "finish-step"}
+
+
 def test_a_resumed_reader_is_told_if_it_saw_part_of_the_attempt() -> None:
     # It left after event 5 (inside the superseded attempt), came back with Last-Event-ID 5.
     assert UIMessageEncoder(after=5).encode(seq(7, RESET)) == {

@@ -146,6 +146,10 @@ class UIMessageEncoder:
         self.cursor = after
         self._reset_shown: set[AttemptKey] = set()
         self._suppress_start: set[tuple[str | None, int]] = set()
+        #: Steps this reader was told are finished: a retried model step closes the step
+        #: before it again (its first attempt may have died before it could), and a
+        #: ``finish-step`` said twice is one too many.
+        self._finished: set[tuple[str | None, int]] = set()
 
     def encode(self, item: SequencedChunk) -> UIChunk | None:
         """The UI chunk for the reader's next chunk (in sequence order), or None."""
@@ -162,12 +166,18 @@ class UIMessageEncoder:
             if show and key is not None:
                 self._reset_shown.add(key)
                 self._suppress_start.add((key[0], key[1]))
+                self._finished.discard((key[0], key[1]))  # the retry finishes it again
             return to_ui_chunk(chunk, ui_version=self.ui_version, show_reset=show)
         if isinstance(chunk, StepStartChunk) and chunk.step is not None:
             key = attempt_key(chunk)
             if key is not None and (key[0], key[1]) in self._suppress_start:
                 self._suppress_start.discard((key[0], key[1]))
                 return None
+        if isinstance(chunk, StepEndChunk) and chunk.step is not None:
+            scope = chunk.source_session_id if chunk.source_session_id is not None else chunk.agent
+            if (scope, chunk.step) in self._finished:
+                return None
+            self._finished.add((scope, chunk.step))
         return to_ui_chunk(chunk, ui_version=self.ui_version)
 
 
