@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -183,25 +183,34 @@ async def test_a_crash_around_the_last_write(host: LocalHost, kind: str, landed:
     assert ends == 1  # written once: by the retry, or by the dead attempt (then left alone)
 
 
+def record_order(host: LocalHost, events: list[str], describe: Callable[[Any, Any], str]) -> None:
+    """Record the host's stream writes (as ``describe`` puts them) and model-step commits
+    in the order they happen."""
+    real_write, real_commit = host.streams.write, host.store.commit_model_step
+
+    async def write(stream_id: str, chunks: Any, *, status: Any = None) -> Any:
+        events.append(describe(chunks, status))
+        return await real_write(stream_id, chunks, status=status)
+
+    async def commit(*args: Any, **kw: Any) -> Any:
+        events.append("commit")
+        return await real_commit(*args, **kw)
+
+    host.streams.write = write  # type: ignore[method-assign]
+    host.store.commit_model_step = commit  # type: ignore[method-assign]
+
+
 async def test_the_last_model_step_writes_once_after_the_commit(tmp_path: Path) -> None:
     # The order that the retry relies on: the commit, then one write carrying the tail of
     # the response, the step's end and the run's end, which also ends the stream.
     events: list[str] = []
     model = FunctionModel(stream_function=lambda m, i: slow_words())
     async with LocalHost(AgentRegistry([Agent(name="a", model=model)]), tmp_path) as host:
-        real_write, real_commit = host.streams.write, host.store.commit_model_step
-
-        async def write(stream_id: str, chunks: Any, *, status: Any = None) -> Any:
-            kinds = [c.type for c in chunks]
-            events.append(f"write {status} {kinds[-1] if kinds else '-'}")
-            return await real_write(stream_id, chunks, status=status)
-
-        async def commit(*args: Any, **kw: Any) -> Any:
-            events.append("commit")
-            return await real_commit(*args, **kw)
-
-        host.streams.write = write  # type: ignore[method-assign]
-        host.store.commit_model_step = commit  # type: ignore[method-assign]
+        record_order(
+            host,
+            events,
+            lambda chunks, status: f"write {status} {chunks[-1].type if chunks else '-'}",
+        )
         handle = await host.executor.execute("a", "go")
         assert (await handle.result()).status == "completed"
     after = events[events.index("commit") + 1 :]
@@ -219,18 +228,9 @@ async def test_a_step_that_goes_on_flushes_before_its_commit(tmp_path: Path) -> 
 
     agent = Agent(name="a", tools=[lookup], model=FunctionModel(model))
     async with LocalHost(AgentRegistry([agent]), tmp_path) as host:
-        real_write, real_commit = host.streams.write, host.store.commit_model_step
-
-        async def write(stream_id: str, chunks: Any, *, status: Any = None) -> Any:
-            events.append("write " + ",".join(c.type for c in chunks))
-            return await real_write(stream_id, chunks, status=status)
-
-        async def commit(*args: Any, **kw: Any) -> Any:
-            events.append("commit")
-            return await real_commit(*args, **kw)
-
-        host.streams.write = write  # type: ignore[method-assign]
-        host.store.commit_model_step = commit  # type: ignore[method-assign]
+        record_order(
+            host, events, lambda chunks, status: "write " + ",".join(c.type for c in chunks)
+        )
         handle = await host.executor.execute("a", "go")
         assert (await handle.result()).status == "completed"
     first_commit = events.index("commit")

@@ -105,21 +105,19 @@ async def replay_response(
         await writer.add(StepResetChunk(), tag=False, step=step_no, attempt=superseded)
     await writer.add(StepStartChunk())
     prefix = f"{run.params.message_id}-{step_no}-{attempt}"
+    kinds = (
+        (message.reasoning, ReasoningStartChunk, ReasoningDeltaChunk, ReasoningEndChunk),
+        (message.content, TextStartChunk, TextDeltaChunk, TextEndChunk),
+    )
     parts = 0
-    if message.reasoning:
-        parts += 1
-        part = f"{prefix}-{parts}"
-        await writer.add(ReasoningStartChunk(part_id=part))
-        for piece in _pieces(message.reasoning):
-            await writer.add(ReasoningDeltaChunk(part_id=part, delta=piece))
-        await writer.add(ReasoningEndChunk(part_id=part))
-    if message.content:
-        parts += 1
-        part = f"{prefix}-{parts}"
-        await writer.add(TextStartChunk(part_id=part))
-        for piece in _pieces(message.content):
-            await writer.add(TextDeltaChunk(part_id=part, delta=piece))
-        await writer.add(TextEndChunk(part_id=part))
+    for text, start, delta, end in kinds:
+        if text:
+            parts += 1
+            part = f"{prefix}-{parts}"
+            await writer.add(start(part_id=part))
+            for piece in _pieces(text):
+                await writer.add(delta(part_id=part, delta=piece))
+            await writer.add(end(part_id=part))
     agent = run.agent
     for call in message.tool_calls:
         tool = agent.get_tool(call.name)
