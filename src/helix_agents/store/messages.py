@@ -170,8 +170,7 @@ class MessageOps(StoreBase):
     def _insert(
         self, session_id: str, sequence: int, message: Message, run_id: str | None
     ) -> Statement:
-        if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
-            raise StoreError(f"a message sequence must be an int >= 0, not {sequence!r}")
+        check_sequence(sequence)
         text = check_value(message.to_json(), f"message {sequence} of session {session_id!r}")
         values: list[Param] = [session_id, sequence, text, self.clock()]
         if run_id is None:
@@ -246,6 +245,12 @@ class MessageOps(StoreBase):
                 f"run {run_id!r} does not hold session {session_id!r} "
                 f"(its status is {row['status']!r})"
             )
+
+
+def check_sequence(sequence: int) -> None:
+    """Refuse what cannot be a message's sequence number."""
+    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
+        raise StoreError(f"a message sequence must be an int >= 0, not {sequence!r}")
 
 
 def _path(key: str) -> str:

@@ -31,8 +31,8 @@ from ..messages import Message, message_adapter
 from ..ports.database import Param, Statement
 from ..state import PendingToolCall, RunRecord, RunStatus, SessionState, SuspensionContext
 from ..usage import UsageRecord
-from ._codec import check_row, check_value, dump_json
-from .messages import MessageOps, _parse
+from ._codec import check_value, dump_json
+from .messages import MessageOps, _parse, check_sequence
 from .runs import RunOps, run_from_row
 from .sessions import session_from_row
 from .suspensions import _pending_json
@@ -211,17 +211,11 @@ class StepOps(MessageOps, RunOps, UsageOps):
             "committed_at": self.clock(),
             **self._outcome_fields(session_id, Outcome(status, output, error, failure_reason)),
         }
-        names = [name for name in _COMMIT_COLUMNS if fields.get(name) is not None]
         # The row goes in only while the run holds the session, so the trigger's guard
         # never fails this statement: a run that ended already is left as it is.
         results = await self.db.batch(
             [
-                Statement(
-                    f"INSERT INTO __agents_step_commits ({', '.join(names)}) "
-                    f"SELECT {', '.join('?' for _ in names)} WHERE EXISTS (SELECT 1 FROM "
-                    "__agents_runs WHERE run_id = ? AND session_id = ? AND status = 'active')",
-                    [*(fields[name] for name in names), run_id, session_id],
-                ),
+                _commit_statement(fields, only_while_held=True),
                 Statement("SELECT * FROM __agents_runs WHERE run_id = ?", [run_id]),
             ]
         )
@@ -248,12 +242,7 @@ class StepOps(MessageOps, RunOps, UsageOps):
             "committed_at": self.clock(),
             **fields,
         }
-        present = [(name, fields[name]) for name in _COMMIT_COLUMNS if fields.get(name) is not None]
-        commit = Statement(
-            f"INSERT INTO __agents_step_commits ({', '.join(name for name, _ in present)}) "
-            f"VALUES ({', '.join('?' for _ in present)})",
-            [value for _, value in present],
-        )
+        commit = _commit_statement(fields)
         # A message too large to travel inside the commit's one value is inserted on its
         # own, in the same batch (its INSERT has the same guard).
         statements = [
@@ -280,7 +269,7 @@ class StepOps(MessageOps, RunOps, UsageOps):
         size = 2
         large: list[tuple[int, Message]] = []
         for seq, message in messages:
-            _check_sequence(seq)
+            check_sequence(seq)
             text = check_value(message.to_json(), f"message {seq} of session {session_id!r}")
             entry = json.dumps({"sequence": seq, "message": text}, ensure_ascii=False)
             entry_size = utf8_size(entry) + 1
@@ -292,25 +281,9 @@ class StepOps(MessageOps, RunOps, UsageOps):
         return (f"[{','.join(entries)}]" if entries else None), large
 
     def _usage_json(self, record: UsageRecord) -> str:
-        what = f"usage record {record.record_id!r}"
-        usage = record.usage
-        values: dict[str, Param] = {
-            "record_id": record.record_id,
-            "kind": record.kind,
-            "model": record.model,
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "total_tokens": usage.total_tokens,
-            "requests": usage.requests,
-            "tool_calls": usage.tool_calls,
-            "custom": dump_json(usage.custom, f"custom usage of {what}") if usage.custom else None,
-            "metadata": None
-            if record.metadata is None
-            else dump_json(record.metadata, f"metadata of {what}"),
-            "created_at": record.created_at or self.clock(),
-        }
-        check_row(values.values(), what)
-        return json.dumps(values, ensure_ascii=False)
+        """The commit's ``usage_record`` value: the record's row as a JSON object (the
+        trigger takes the session and run from the commit itself)."""
+        return json.dumps(self._usage_row(record), ensure_ascii=False)
 
     def _outcome_fields(self, session_id: str, outcome: Outcome) -> dict[str, Param]:
         status = RunStatus(outcome.status)
@@ -329,12 +302,23 @@ class StepOps(MessageOps, RunOps, UsageOps):
         }
 
 
+def _commit_statement(fields: Mapping[str, Param], *, only_while_held: bool = False) -> Statement:
+    """The INSERT of one row into ``__agents_step_commits`` (NULL columns left out). With
+    ``only_while_held`` the row is not inserted at all unless the run holds the session."""
+    names = [name for name in _COMMIT_COLUMNS if fields.get(name) is not None]
+    values = [fields[name] for name in names]
+    columns = ", ".join(names)
+    marks = ", ".join("?" for _ in names)
+    if not only_while_held:
+        return Statement(f"INSERT INTO __agents_step_commits ({columns}) VALUES ({marks})", values)
+    return Statement(
+        f"INSERT INTO __agents_step_commits ({columns}) SELECT {marks} WHERE EXISTS (SELECT 1 "
+        "FROM __agents_runs WHERE run_id = ? AND session_id = ? AND status = 'active')",
+        [*values, fields["run_id"], fields["session_id"]],
+    )
+
+
 def _history(text: str) -> list[tuple[int, Message]]:
     items = [(int(item["s"]), item["m"]) for item in json.loads(text)]
     items.sort()
     return [(seq, message_adapter.validate_json(message)) for seq, message in items]
-
-
-def _check_sequence(sequence: int) -> None:
-    if not isinstance(sequence, int) or isinstance(sequence, bool) or sequence < 0:
-        raise StoreError(f"a message sequence must be an int >= 0, not {sequence!r}")

@@ -65,26 +65,33 @@ class UsageOps(StoreBase):
         return bool(rows)
 
     def _usage_statement(self, record: UsageRecord) -> Statement:
-        """The idempotent INSERT of a usage record (for batches that commit a step)."""
-        what = f"usage record {record.record_id!r}"
-        usage = record.usage
-        values: list[Param] = [
-            record.record_id,
-            record.session_id,
-            record.run_id,
-            record.kind,
-            record.model,
-            *(getattr(usage, name) for name in _COUNTERS),
-            dump_json(usage.custom, f"custom usage of {what}") if usage.custom else None,
-            None if record.metadata is None else dump_json(record.metadata, f"metadata of {what}"),
-            record.created_at or self.clock(),
-        ]
-        check_row(values, what)
+        """The idempotent INSERT of a usage record."""
         return Statement(
             f"INSERT OR IGNORE INTO __agents_usage ({', '.join(_COLUMNS)}) "
             f"VALUES ({', '.join('?' for _ in _COLUMNS)}) RETURNING record_id",
-            values,
+            list(self._usage_row(record).values()),
         )
+
+    def _usage_row(self, record: UsageRecord) -> dict[str, Param]:
+        """A usage record as its ``__agents_usage`` row (column: value, in column order),
+        size-checked."""
+        what = f"usage record {record.record_id!r}"
+        usage = record.usage
+        row: dict[str, Param] = {
+            "record_id": record.record_id,
+            "session_id": record.session_id,
+            "run_id": record.run_id,
+            "kind": record.kind,
+            "model": record.model,
+            **{name: getattr(usage, name) for name in _COUNTERS},
+            "custom": dump_json(usage.custom, f"custom usage of {what}") if usage.custom else None,
+            "metadata": None
+            if record.metadata is None
+            else dump_json(record.metadata, f"metadata of {what}"),
+            "created_at": record.created_at or self.clock(),
+        }
+        check_row(row.values(), what)
+        return row
 
     async def usage_records(
         self, session_id: str, *, run_id: str | None = None
