@@ -258,14 +258,7 @@ class ChunkLog:
             if info.status == status:
                 return info
             _check_move(stream_id, info.status, status)
-            self._sql.exec(
-                f"UPDATE {self.streams_table} SET status = ?, updated_at = ?"
-                + (", stop_request = NULL" if _clears_stop(info.status, status) else "")
-                + " WHERE stream_id = ?",
-                status,
-                self._clock(),
-                stream_id,
-            )
+            self._move(stream_id, status, clear_stop=_clears_stop(info.status, status))
             new = self._info(stream_id)
             assert new is not None
             return new
@@ -358,6 +351,16 @@ class ChunkLog:
         )
         return _row_info(stream_id, rows[0]) if rows else None
 
+    def _move(self, stream_id: str, status: StreamStatus, *, clear_stop: bool) -> None:
+        self._sql.exec(
+            f"UPDATE {self.streams_table} SET status = ?, updated_at = ?"
+            + (", stop_request = NULL" if clear_stop else "")
+            + " WHERE stream_id = ?",
+            status,
+            self._clock(),
+            stream_id,
+        )
+
     def _append(
         self, stream_id: str, encoded: list[_Encoded], new_status: StreamStatus | None
     ) -> Appended:
@@ -379,14 +382,7 @@ class ChunkLog:
         stop: StopRequest | None = None if clear_stop else row["stop_request"]
         if not encoded:
             if status != current:
-                self._sql.exec(
-                    f"UPDATE {self.streams_table} SET status = ?, updated_at = ?"
-                    + (", stop_request = NULL" if clear_stop else "")
-                    + " WHERE stream_id = ?",
-                    status,
-                    self._clock(),
-                    stream_id,
-                )
+                self._move(stream_id, status, clear_stop=clear_stop)
             return Appended(first_seq, last_seq, status, stop)
 
         resets: set[AttemptKey] = set()
