@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from helix_agents.messages import AssistantMessage, ToolResultMessage, message_adapter
-from tests.support.crashing import kill_at_random, run_to_end
+from helix_agents.messages import AssistantMessage, ToolResultMessage
+from tests.support.crashing import kill_at_random, run_to_end, stored_messages
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
 
@@ -60,14 +60,7 @@ def _verify(data: Path) -> None:
         ).fetchone()
         assert state["status"] == "completed", session_id
         assert state["suspension_context"] is None
-        rows = db.execute(
-            "SELECT sequence, message FROM __agents_messages WHERE session_id = ? "
-            "ORDER BY sequence",
-            [session_id],
-        ).fetchall()
-        sequences = [r["sequence"] for r in rows]
-        assert sequences == list(range(len(sequences))), (session_id, sequences)
-        messages = [message_adapter.validate_json(r["message"]) for r in rows]
+        messages = stored_messages(db, session_id)
         kinds = [type(m).__name__ for m in messages]
         assert kinds == [
             "UserMessage",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from helix_agents.messages import AssistantMessage, ToolResultMessage, message_adapter
-from tests.support.crashing import kill_at_random, run_to_end
+from helix_agents.messages import AssistantMessage, ToolResultMessage
+from tests.support.crashing import kill_at_random, run_to_end, stored_messages
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
 
@@ -25,16 +25,6 @@ def test_sigkill_while_parents_wait_on_children(tmp_path: Path) -> None:
     run_to_end(module, data, RUNS)
     assert kills >= 3, "the test should have killed the host several times"
     _verify(data)
-
-
-def _messages(db: sqlite3.Connection, session_id: str) -> list[object]:
-    rows = db.execute(
-        "SELECT sequence, message FROM __agents_messages WHERE session_id = ? ORDER BY sequence",
-        [session_id],
-    ).fetchall()
-    sequences = [r[0] for r in rows]
-    assert sequences == list(range(len(sequences))), (session_id, sequences)
-    return [message_adapter.validate_json(r[1]) for r in rows]
 
 
 def _verify(data: Path) -> None:
@@ -51,7 +41,7 @@ def _verify(data: Path) -> None:
         # One child per delegating call, however often the starting step re-ran.
         assert len(children) == 3, (parent, children)
         assert {status for _, status in children} == {"completed"}
-        messages = _messages(db, parent)
+        messages = stored_messages(db, parent)
         assert [type(m).__name__ for m in messages] == [
             "UserMessage",
             "AssistantMessage",
@@ -69,7 +59,7 @@ def _verify(data: Path) -> None:
                 "SELECT status FROM __agents_states WHERE session_id = ?", [child]
             ).fetchone()
             assert state[0] == "completed"
-            child_messages = _messages(db, child)
+            child_messages = stored_messages(db, child)
             results = [m for m in child_messages if isinstance(m, ToolResultMessage)]
             assert len(results) == 3
             for result in results:

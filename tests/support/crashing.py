@@ -11,11 +11,14 @@ from __future__ import annotations
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+from helix_agents.messages import Message, message_adapter
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -71,3 +74,15 @@ def run_to_end(
     assert proc.returncode == 0, err[-3000:]
     assert "ALL DONE" in out, (out, err[-3000:])
     return out
+
+
+def stored_messages(db: sqlite3.Connection, session_id: str) -> list[Message]:
+    """The session's stored messages in order, after checking that their sequences are
+    dense: no gap, no duplicate (UNIQUE would refuse one, but the shape is checked too)."""
+    rows = db.execute(
+        "SELECT sequence, message FROM __agents_messages WHERE session_id = ? ORDER BY sequence",
+        [session_id],
+    ).fetchall()
+    sequences = [row[0] for row in rows]
+    assert sequences == list(range(len(sequences))), (session_id, sequences)
+    return [message_adapter.validate_json(row[1]) for row in rows]
