@@ -17,24 +17,9 @@ from helix_agents.state import RunStatus
 from helix_agents.testing import FunctionModel, call_tool
 from helix_agents.tools import ToolContext
 from tests.hitl._helpers import collect, kinds, text_of
+from tests.support.agents import bank
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def bank(executions: list[int]) -> Agent:
-    @tool(requires_approval=True)
-    def transfer(amount: int) -> str:
-        """Move money."""
-        executions.append(amount)
-        return f"sent {amount}"
-
-    def model(messages: list[Any], info: Any) -> Any:
-        if not info.tool_results:
-            return call_tool("transfer", amount=100)
-        result = info.tool_results[-1]
-        return f"{result.status}: {result.content}"
-
-    return Agent(name="bank", tools=[transfer], model=FunctionModel(model))
 
 
 async def raw_row(host: LocalHost, session_id: str) -> dict[str, Any]:

@@ -6,28 +6,11 @@ from typing import Any
 
 import pytest
 
-from helix_agents import Agent, tool
-from helix_agents.testing import FunctionModel, call_tool
+from tests.support.agents import bank
 
 from .harness import assistant_text, read_wire
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def bank(executed: list[int]) -> Agent:
-    @tool(requires_approval=True)
-    def transfer(amount: int) -> str:
-        """Move money."""
-        executed.append(amount)
-        return f"sent {amount}"
-
-    def model(messages: list[Any], info: Any) -> Any:
-        if not info.tool_results:
-            return call_tool("transfer", amount=100)
-        result = info.tool_results[-1]
-        return f"{result.status}: {result.content}"
-
-    return Agent(name="bank", tools=[transfer], model=FunctionModel(model))
 
 
 async def suspended(client: Any, session: str, headers: Any = None) -> dict[str, Any]:
