@@ -11,6 +11,8 @@ Object and WebSockets land on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,3 +90,24 @@ async def start_cloudflare_server(
     platform = FakeCloudflare(app, vars=vars)
     url, server, task = await serve_on_loopback(WorkerASGI(platform))
     return CloudflareServer(CloudflareHostView(app, platform), app, platform, url, server, task)
+
+
+@contextlib.asynccontextmanager
+async def cloudflare_servers() -> AsyncIterator[
+    tuple[Callable[..., Awaitable[CloudflareServer]], list[CloudflareServer]]
+]:
+    """A ``make_server`` for the suites that run against the Cloudflare host (as
+    :func:`start_cloudflare_server`), and the servers it made: stopped on the way out, for
+    the caller to check what they did."""
+    servers: list[CloudflareServer] = []
+
+    async def make(*agents: Any, **kwargs: Any) -> CloudflareServer:
+        server = await start_cloudflare_server(*agents, **kwargs)
+        servers.append(server)
+        return server
+
+    try:
+        yield make, servers
+    finally:
+        for server in reversed(servers):
+            await server.stop()

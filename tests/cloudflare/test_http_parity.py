@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloudflare.server import CloudflareServer, start_cloudflare_server
+from tests.cloudflare.server import cloudflare_servers
 from tests.http.test_approvals import *  # noqa: F403
 from tests.http.test_auth import *  # noqa: F403
 from tests.http.test_bad_input import *  # noqa: F403
@@ -27,16 +27,8 @@ from tests.http.test_websocket import *  # noqa: F403
 
 @pytest.fixture
 async def make_server() -> AsyncIterator[Callable[..., Any]]:
-    servers: list[CloudflareServer] = []
-
-    async def make(*agents: Any, **kwargs: Any) -> CloudflareServer:
-        server = await start_cloudflare_server(*agents, **kwargs)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in reversed(servers):
-        await server.stop()
+    async with cloudflare_servers() as (make, servers):
+        yield make
     # Every request went through the Worker's fetch, and every run through Workflows.
     for server in servers:
         assert server.platform.requests > 0

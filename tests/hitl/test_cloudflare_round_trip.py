@@ -18,22 +18,14 @@ from helix_agents.testing.cloudflare.shim import install
 
 install()
 
-from tests.cloudflare.server import CloudflareServer, start_cloudflare_server  # noqa: E402
+from tests.cloudflare.server import cloudflare_servers  # noqa: E402
 from tests.hitl.test_http_round_trip import *  # noqa: E402, F403
 
 
 @pytest.fixture
 async def make_server() -> AsyncIterator[Callable[..., Any]]:
-    servers: list[CloudflareServer] = []
-
-    async def make(*agents: Any, **kwargs: Any) -> CloudflareServer:
-        server = await start_cloudflare_server(*agents, **kwargs)
-        servers.append(server)
-        return server
-
-    yield make
-    for server in reversed(servers):
-        await server.stop()
+    async with cloudflare_servers() as (make, servers):
+        yield make
     for server in servers:
         assert server.platform.requests > 0
         assert server.platform.workflows.instance_ids()
