@@ -15,6 +15,17 @@ from .harness import read_wire, sse_blocks
 
 pytestmark = pytest.mark.timeout(60)
 
+#: Every route under ``/chat/{sessionId}``, as (method, suffix).
+SESSION_ROUTES = [
+    ("GET", ""),
+    ("GET", "/stream"),
+    ("GET", "/ws"),
+    ("POST", "/interrupt"),
+    ("POST", "/resume"),
+    ("POST", "/abort"),
+    ("POST", "/submit-tool-result"),
+]
+
 
 def error_of(res: httpx.Response, status: int, code: str | None = None) -> str:
     assert res.status_code == status, (res.status_code, res.text)
@@ -118,15 +129,7 @@ async def test_invalid_session_ids(make_server: Any) -> None:
                 "messages": [{"role": "user", "parts": [{"type": "text", "text": "x"}]}],
             }
             error_of(await client.post("/chat", json=use_chat), 400, "invalid_id")
-            for method, suffix in [
-                ("GET", ""),
-                ("GET", "/stream"),
-                ("GET", "/ws"),
-                ("POST", "/interrupt"),
-                ("POST", "/resume"),
-                ("POST", "/abort"),
-                ("POST", "/submit-tool-result"),
-            ]:
+            for method, suffix in SESSION_ROUTES:
                 res = await client.request(method, f"/chat/{bad}{suffix}")
                 error_of(res, 400, "invalid_id")
 
@@ -134,15 +137,7 @@ async def test_invalid_session_ids(make_server: Any) -> None:
 async def test_unknown_sessions_are_404_everywhere(make_server: Any) -> None:
     server = await make_server(echo())
     async with server.client() as client:
-        for method, suffix in [
-            ("GET", ""),
-            ("GET", "/stream"),
-            ("GET", "/ws"),
-            ("POST", "/interrupt"),
-            ("POST", "/resume"),
-            ("POST", "/abort"),
-            ("POST", "/submit-tool-result"),
-        ]:
+        for method, suffix in SESSION_ROUTES:
             res = await client.request(method, f"/chat/nosuch{suffix}", json={})
             error_of(res, 404, "session_not_found")
 
