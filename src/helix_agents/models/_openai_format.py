@@ -232,33 +232,12 @@ def apply_chunk(chunk: Any, assembler: ResponseAssembler) -> list[ModelEvent]:
     """One ``chat.completion.chunk``: feed it to the assembler, return the events to yield."""
     if not isinstance(chunk, dict):
         raise ModelProtocolError(f"a stream chunk is not a JSON object: {chunk!r:.200}")
-    if chunk.get("error") is not None:
-        raise _error_frame(chunk)
-    if isinstance(chunk.get("model"), str):
-        assembler.model_name = chunk["model"]
-    usage = parse_usage(chunk.get("usage"))
-    if usage is not None:
-        assembler.set_usage(usage)
-    choice = _first_choice(chunk, "stream chunk")
+    choice = _open(chunk, assembler, "stream chunk")
     if choice is None:
         return []
-    events: list[ModelEvent] = []
     delta = choice.get("delta")
-    if delta is not None:
-        if not isinstance(delta, dict):
-            raise ModelProtocolError("stream chunk: 'delta' is not an object")
-        # Reasoning models put their thinking in one of two non-standard fields.
-        for key in ("reasoning_content", "reasoning"):
-            event = assembler.add_reasoning(_text(delta.get(key), f"delta.{key}"))
-            if event is not None:
-                events.append(event)
-        text_event = assembler.add_text(_text(delta.get("content"), "delta.content"))
-        if text_event is not None:
-            events.append(text_event)
-        events.extend(apply_tool_calls(delta.get("tool_calls"), assembler, "stream chunk"))
-    finish = choice.get("finish_reason")
-    if finish is not None:
-        assembler.finish_reason = _text(finish, "finish_reason")
+    events = [] if delta is None else _apply_part(delta, "delta", "stream chunk", assembler)
+    _apply_finish(choice, assembler)
     return events
 
 
@@ -266,6 +245,17 @@ def apply_completion(body: Any, assembler: ResponseAssembler) -> list[ModelEvent
     """A whole ``chat.completion`` (a server that ignored ``stream``), as events."""
     if not isinstance(body, dict):
         raise ModelProtocolError("the completion is not a JSON object")
+    choice = _open(body, assembler, "completion")
+    if choice is None:
+        raise ModelProtocolError("the completion has no choices")
+    events = _apply_part(choice.get("message"), "message", "completion", assembler)
+    _apply_finish(choice, assembler)
+    return events
+
+
+def _open(body: dict[str, Any], assembler: ResponseAssembler, where: str) -> dict[str, Any] | None:
+    """What a chunk and a completion both carry at the top (an error, the model, usage);
+    returns the first choice (None when there is none)."""
     if body.get("error") is not None:
         raise _error_frame(body)
     if isinstance(body.get("model"), str):
@@ -273,22 +263,28 @@ def apply_completion(body: Any, assembler: ResponseAssembler) -> list[ModelEvent
     usage = parse_usage(body.get("usage"))
     if usage is not None:
         assembler.set_usage(usage)
-    choice = _first_choice(body, "completion")
-    if choice is None:
-        raise ModelProtocolError("the completion has no choices")
-    message = choice.get("message")
-    if not isinstance(message, dict):
-        raise ModelProtocolError("completion: 'message' is not an object")
+    return _first_choice(body, where)
+
+
+def _apply_part(part: Any, name: str, where: str, assembler: ResponseAssembler) -> list[ModelEvent]:
+    """A stream chunk's ``delta`` or a completion's ``message``: reasoning, text and tool
+    calls, as events."""
+    if not isinstance(part, dict):
+        raise ModelProtocolError(f"{where}: {name!r} is not an object")
     events: list[ModelEvent] = []
+    # Reasoning models put their thinking in one of two non-standard fields.
     for key in ("reasoning_content", "reasoning"):
-        event = assembler.add_reasoning(_text(message.get(key), f"message.{key}"))
+        event = assembler.add_reasoning(_text(part.get(key), f"{name}.{key}"))
         if event is not None:
             events.append(event)
-    text_event = assembler.add_text(_text(message.get("content"), "message.content"))
+    text_event = assembler.add_text(_text(part.get("content"), f"{name}.content"))
     if text_event is not None:
         events.append(text_event)
-    events.extend(apply_tool_calls(message.get("tool_calls"), assembler, "completion"))
+    events.extend(apply_tool_calls(part.get("tool_calls"), assembler, where))
+    return events
+
+
+def _apply_finish(choice: dict[str, Any], assembler: ResponseAssembler) -> None:
     finish = choice.get("finish_reason")
     if finish is not None:
         assembler.finish_reason = _text(finish, "finish_reason")
-    return events
