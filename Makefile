@@ -8,8 +8,13 @@ UV := $(TOOLS)/venv/bin/uv
 VENV := .venv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+# The local Worker runtime (helix worker, the worker-real tests) takes its Node tooling from
+# this project's node_modules and keeps what it builds in .cache/ (outside the repo, the
+# defaults are a per-user cache).
+export HELIX_NODE_MODULES := $(CURDIR)/node_modules
+export HELIX_CACHE_DIR := $(CURDIR)/.cache/helix
 
-.PHONY: dev test install install-node install-chromium lint typecheck pytest bench clean
+.PHONY: dev worker test install install-node install-worker install-chromium lint typecheck pytest bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/venv
@@ -28,6 +33,12 @@ node_modules/.installed: package.json $(wildcard package-lock.json)
 
 install-node: node_modules/.installed
 
+# The real Python Worker runtime, offline: the Pyodide bundle for the pinned workerd, its
+# wrapper, and python_modules/ for Pyodide (helix_agents/workerd/; cached, rebuilt when an
+# input changes).
+install-worker: install install-node
+	$(VENV)/bin/python -m helix_agents.workerd prepare
+
 # Headless Chromium (Debian's package) for the chat page's browser test. Skipped when it is
 # already there; the package lists are fetched only when apt does not know the package yet.
 install-chromium:
@@ -40,6 +51,11 @@ install-chromium:
 dev: install
 	$(VENV)/bin/helix dev $(ARGS)
 
+# The same API and chat page on the real Cloudflare runtime (Python 3.14 on Pyodide in local
+# workerd), on http://127.0.0.1:8788.
+worker: install-worker
+	$(VENV)/bin/helix worker $(ARGS)
+
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -47,7 +63,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
-pytest: install install-node install-chromium
+pytest: install install-node install-chromium install-worker
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
@@ -56,4 +72,4 @@ bench: install
 	$(VENV)/bin/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) $(TOOLS) node_modules .helix .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) node_modules .helix .cache .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,8 @@
     helix resume   SESSION           continue an interrupted run
     helix sessions [SESSION]         list sessions, or show one (messages, runs, usage)
     helix migrate                    create or update the local database
+    helix worker   [--app MODULE:ATTR] [--port 8788] [--state-dir .helix/worker]
+                                     the same API on the real Cloudflare runtime, locally
 
 Without ``--app`` the bundled example agents are served, on the offline demo model unless
 ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` (and optionally ``HELIX_OPENAI_MODEL``), or
@@ -120,6 +122,19 @@ def _parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="create or update the local database")
     common(migrate, app=False)
     migrate.set_defaults(func=_cmd_migrate)
+
+    worker = sub.add_parser(
+        "worker",
+        help="serve the registry on the real Python Worker runtime (local workerd, offline)",
+    )
+    worker.add_argument("--app", help="MODULE:ATTR naming an AgentRegistry or agents")
+    worker.add_argument("--port", type=int, default=8788)
+    worker.add_argument(
+        "--state-dir",
+        default=".helix/worker",
+        help="where D1, Durable Objects and Workflows keep their state across restarts",
+    )
+    worker.set_defaults(func=_cmd_worker)
     return parser
 
 
@@ -133,6 +148,29 @@ def _cmd_dev(args: argparse.Namespace) -> int:
     serve = importlib.import_module("helix_agents.http.serve").serve
     code: int = serve(registry, host=args.host, port=args.port, data_dir=Path(args.data_dir))
     return code
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from .workerd import AppSpec
+    from .workerd.launch import local_worker
+
+    if args.app:
+        load_app(args.app)  # fail here, with the local traceback, if the app cannot load
+    worker = local_worker(
+        app=AppSpec(args.app, Path.cwd()), state_dir=Path(args.state_dir), port=args.port
+    )
+    print(f"helix: serving on the local Worker runtime at {worker.url} (Ctrl-C stops)", flush=True)
+    worker.start(foreground=True)
+    assert worker.process is not None
+    try:
+        return worker.process.wait()
+    except KeyboardInterrupt:
+        # The terminal sent SIGINT to wrangler too; let it shut workerd down.
+        try:
+            worker.process.wait(15)
+        except Exception:
+            worker.kill()
+        return EXIT_INTERRUPTED
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -35,10 +35,27 @@ def test_python_worker_settings() -> None:
     config = _config()
     assert config["main"] == "src/entry.py"
     assert "python_workers" in config["compatibility_flags"]
-    # Python 3.13, the external SDK (2026-04-21) and implicit-dependency step.do.
-    assert date.fromisoformat(config["compatibility_date"]) >= date(2026, 4, 21)
-    # pywrangler 1.17 vendors for Python 3.14 from 2026-09-08: the Worker targets 3.13.
-    assert date.fromisoformat(config["compatibility_date"]) < date(2026, 9, 8)
+    # Python 3.14 on Pyodide 314.0.6 from 2026-09-08 on: the runtime the worker-real tier
+    # runs. An earlier date deploys Python 3.13, which nothing here can run.
+    assert date.fromisoformat(config["compatibility_date"]) >= date(2026, 9, 8)
+    # The development flag makes workerd read a local Pyodide bundle: never deployed.
+    assert "python_workers_development" not in config["compatibility_flags"]
+
+
+def test_the_local_worker_config_is_the_deployed_one_plus_the_development_flag() -> None:
+    from helix_agents.workerd.site import DEV_FLAG, WORKFLOW_NAME, worker_config
+
+    deployed, local = _config(), worker_config()
+    assert local["compatibility_date"] == deployed["compatibility_date"]
+    assert local["compatibility_flags"] == [*deployed["compatibility_flags"], DEV_FLAG]
+    for key in ("durable_objects", "migrations", "triggers"):
+        assert local[key] == deployed[key], key
+    assert local["workflows"] == deployed["workflows"]
+    assert local["workflows"][0]["name"] == WORKFLOW_NAME
+    strip = {"migrations_dir"}
+    assert local["d1_databases"] == [
+        {k: v for k, v in db.items() if k not in strip} for db in deployed["d1_databases"]
+    ]
 
 
 def test_bindings_name_classes_that_the_entry_module_exports() -> None:
