@@ -159,10 +159,19 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     worker = local_worker(
         app=AppSpec(args.app, Path.cwd()), state_dir=Path(args.state_dir), port=args.port
     )
-    print(f"helix: serving on the local Worker runtime at {worker.url} (Ctrl-C stops)", flush=True)
+    print(f"helix: starting the local Worker runtime at {worker.url} (Ctrl-C stops)", flush=True)
     worker.start(foreground=True)
     assert worker.process is not None
     try:
+        # The first request starts Pyodide (seconds): make it now, not on the user's first chat.
+        try:
+            took = worker.wait_ready()
+        except HelixError:
+            worker.kill()
+            raise
+        print(
+            f"helix: ready at {worker.url} after {took:.1f} s (Python 3.14 on Pyodide)", flush=True
+        )
         return worker.process.wait()
     except KeyboardInterrupt:
         # The terminal sent SIGINT to wrangler too; let it shut workerd down.

@@ -119,7 +119,9 @@ class LocalWorker:
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT if out is not None else None,
-            start_new_session=not foreground,
+            # Always its own process group, even in the foreground: stop() and kill() reach
+            # wrangler and workerd through it (helix worker forwards Ctrl-C by stop()).
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout: float = 120.0) -> float:
@@ -146,7 +148,7 @@ class LocalWorker:
         try:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
-            return "(no log)"
+            return "(wrangler's output is above)" if self._log is None else "(no log)"
         return "\n".join(text.splitlines()[-lines:])
 
     def kill(self) -> None:

@@ -111,9 +111,11 @@ def _npm_install(home: Path) -> None:
     }
     (home / "package.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(f"helix: installing Node 22, wrangler and pyodide into {home} (once)", flush=True)
+    env = dict(os.environ, npm_config_update_notifier="false", NO_UPDATE_NOTIFIER="1")
     done = subprocess.run(
         [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
         cwd=home,
+        env=env,
         check=False,
     )
     if done.returncode != 0:
