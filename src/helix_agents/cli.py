@@ -21,6 +21,7 @@ import asyncio
 import importlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -160,6 +161,14 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         app=AppSpec(args.app, Path.cwd()), state_dir=Path(args.state_dir), port=args.port
     )
     print(f"helix: starting the local Worker runtime at {worker.url} (Ctrl-C stops)", flush=True)
+
+    def stop_signal(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # wrangler runs in a process group of its own, so a Ctrl-C (or a `kill -INT` of this
+    # process alone) reaches only us: SIGINT, SIGTERM and SIGHUP all stop it the same way.
+    signal.signal(signal.SIGTERM, stop_signal)
+    signal.signal(signal.SIGHUP, stop_signal)
     worker.start(foreground=True)
     assert worker.process is not None
     try:
@@ -174,12 +183,14 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         )
         return worker.process.wait()
     except KeyboardInterrupt:
-        # The terminal sent SIGINT to wrangler too; let it shut workerd down.
-        try:
-            worker.process.wait(15)
-        except Exception:
-            worker.kill()
         return EXIT_INTERRUPTED
+    finally:
+        # Let wrangler shut workerd down as on its own Ctrl-C; kill the group if it does
+        # not (or if a second Ctrl-C comes first). Nothing is left running either way.
+        try:
+            worker.stop(15)
+        except KeyboardInterrupt:
+            worker.kill()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -84,7 +84,9 @@ def _write_pointer(
         seg.put_word(pointer_at, _list_pointer(pointer_at, at, _BYTE_ELEMENTS, len(raw)))
         return
     if not target:
-        seg.put_word(pointer_at, _list_pointer(pointer_at, pointer_at + 1, _COMPOSITE_ELEMENTS, 0))
+        # An empty struct list still has its tag word (no elements: a zero layout will do).
+        tag_at = seg.allocate(1)
+        seg.put_word(pointer_at, _list_pointer(pointer_at, tag_at, _COMPOSITE_ELEMENTS, 0))
         return
     data_words, pointer_count = target[0].data_words, target[0].pointer_count
     if any((v.data_words, v.pointer_count) != (data_words, pointer_count) for v in target):
