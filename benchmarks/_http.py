@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +106,11 @@ def rss_mib(pid: int) -> float:
 class SSEReader:
     """One SSE response over a raw socket (HTTP/1.1, chunked), with the receive time of
     every text delta's timestamp: far lighter than a full client, so that many readers in
-    one process measure the server rather than themselves."""
+    one process measure the server rather than themselves. ``clock`` is the clock the
+    deltas were stamped with (the real Worker's models stamp with ``time.time_ns``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], int] = time.monotonic_ns) -> None:
+        self.clock = clock
         self.latencies_ms: list[float] = []
         self.events = 0
         self.done = False
@@ -148,7 +150,7 @@ class SSEReader:
         return self
 
     def _event(self, event: bytes) -> None:
-        now = time.monotonic_ns()
+        now = self.clock()
         for line in event.split(b"\n"):
             if not line.startswith(b"data: "):
                 continue
@@ -157,8 +159,9 @@ class SSEReader:
                 return
             self.events += 1
             if b'"text-delta"' in line:
-                delta = json.loads(line[6:])["delta"]
-                self.latencies_ms.append((now - int(delta.split()[0])) / 1e6)
+                stamp = json.loads(line[6:])["delta"].split(maxsplit=1)[:1]
+                if stamp and stamp[0].isdigit():  # text other than stamps is not timed
+                    self.latencies_ms.append((now - int(stamp[0])) / 1e6)
 
 
 def percentile(values: list[float], q: float) -> float:

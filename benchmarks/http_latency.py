@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -37,11 +38,13 @@ async def sse_run(host: str, port: int, session: str, spec: str, readers: int) -
     return [lat for r in done for lat in r.latencies_ms]
 
 
-async def ws_reader(url: str) -> list[float]:
+async def ws_reader(url: str, clock: Callable[[], int] = time.monotonic_ns) -> list[float]:
+    """The latency of every text delta a WebSocket reader of ``url`` gets; ``clock`` is
+    the clock the deltas were stamped with."""
     latencies: list[float] = []
     async with connect(url, max_size=None) as ws:
         async for text in ws:
-            now = time.monotonic_ns()
+            now = clock()
             frame = json.loads(text)
             chunk: dict[str, Any] = frame.get("chunk", {})
             if chunk.get("type") == "text-delta":
