@@ -65,8 +65,14 @@ def model_resolver(
 def _over_fetch(model: Model) -> Model:
     """An OpenAI-compatible model built by the user without a client or transport gets the
     Workers ``fetch`` transport: inside a Worker, httpx's own transport cannot connect."""
-    from ...models.openai import OpenAIChatModel
+    import sys
 
+    # Importing the adapter brings httpx (36 modules, about 0.27 s under Pyodide): if nothing
+    # imported it yet, ``model`` cannot be one of its instances.
+    adapter = sys.modules.get("helix_agents.models.openai")
+    if adapter is None:
+        return model
+    OpenAIChatModel = adapter.OpenAIChatModel
     if isinstance(model, OpenAIChatModel) and model._client is None and model._transport is None:
         from .fetch_transport import WorkersFetchTransport
 
@@ -88,11 +94,12 @@ def _configured(env: Any) -> str | None:
 
 def _build(env: Any, spec: str, ai_binding: str) -> Model:
     from ...models import infer_model
-    from .fetch_transport import WorkersFetchTransport
 
     provider, sep, name = spec.partition(":")
     if sep and provider.strip().lower() == "openai":
+        # Imported only here: the transport and the adapter bring httpx.
         from ...models.openai import OpenAIChatModel
+        from .fetch_transport import WorkersFetchTransport
 
         if not name.strip():
             raise ConfigurationError(f"model {spec!r}: name the model, e.g. 'openai:gpt-4o-mini'")
