@@ -91,3 +91,23 @@ def test_importing_the_host_touches_no_worker_module() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_cors_origins_come_from_the_env() -> None:
+    """``HELIX_CORS_ORIGINS`` in the Worker's env (what ``helix worker`` passes), as
+    ``helix dev`` reads it from the process environment; an explicit option wins."""
+    from helix_agents.testing.cloudflare.durable_objects import FakeDurableObjectNamespace
+    from helix_agents.testing.cloudflare.workflows import FakeWorkflows
+
+    env = FakeEnv(
+        DB=FakeD1Database(),
+        STREAM_MANAGER=FakeDurableObjectNamespace(),
+        AGENT_WORKFLOW=FakeWorkflows().binding,
+        HELIX_CORS_ORIGINS="http://a.example, http://b.example,",
+    )
+    http = CloudflareApp(AgentRegistry([])).runtime(env).http_app
+    [cors] = http.user_middleware
+    assert cors.kwargs["origins"] == ["http://a.example", "http://b.example"]
+    assert "`cors_refused`" in http.state.openapi["info"]["description"]
+    explicit = CloudflareApp(AgentRegistry([]), cors_origins=[]).runtime(env).http_app
+    assert not explicit.user_middleware

@@ -1,4 +1,7 @@
-"""Agents for the HTTP tests, on the library's test models (no LLM, no network)."""
+"""Agents for the HTTP tests, on the library's test models (no LLM, no network).
+
+Also shipped into the real Worker (``tests/worker_real/app.py``): keep this module free of
+pytest, threads and I/O at import."""
 
 from __future__ import annotations
 
@@ -50,6 +53,21 @@ def gated(gate: asyncio.Event, name: str = "gated", *, words: int = 20) -> Agent
             yield f"b{i} "
 
     return Agent(name=name, model=FunctionModel(stream_function=stream))
+
+
+def tool_then_gate(gate: asyncio.Event) -> Agent:
+    """Step 1 says a word, waits for ``gate``, calls ``lookup``; step 2 answers. An
+    interrupt during step 1 stops the run before its tool runs."""
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        if not info.tool_results:
+            yield "before "
+            await gate.wait()
+            yield call_tool("lookup", city="Oslo")
+            return
+        yield "after"
+
+    return Agent(name="steps", tools=[lookup], model=FunctionModel(stream_function=stream))
 
 
 def gated_text(words: int = 20) -> str:

@@ -18,7 +18,6 @@ pytestmark = pytest.mark.timeout(60)
 STREAM_HEADERS = {
     "content-type": "text/event-stream",
     "cache-control": "no-cache",
-    "connection": "keep-alive",
     "x-vercel-ai-ui-message-stream": "v1",
     "x-accel-buffering": "no",
 }

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from helix_agents import Agent
-from helix_agents.testing import FunctionModel, call_tool
-
-from .agents import gated, lookup
+from .agents import gated, tool_then_gate
 from .harness import assistant_text, read_wire, sse_blocks
 
 pytestmark = pytest.mark.timeout(60)
-
-
-def tool_then_gate(gate: asyncio.Event) -> Agent:
-    """Step 1 says a word, waits for ``gate``, calls ``lookup``; step 2 answers. An
-    interrupt during step 1 stops the run before its tool runs."""
-
-    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
-        if not info.tool_results:
-            yield "before "
-            await gate.wait()
-            yield call_tool("lookup", city="Oslo")
-            return
-        yield "after"
-
-    return Agent(name="steps", tools=[lookup], model=FunctionModel(stream_function=stream))
 
 
 class Reader:

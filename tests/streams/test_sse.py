@@ -61,7 +61,6 @@ def test_the_headers_are_exactly_the_protocols() -> None:
     assert dict(UI_MESSAGE_STREAM_HEADERS) == {
         "content-type": "text/event-stream",
         "cache-control": "no-cache",
-        "connection": "keep-alive",
         "x-vercel-ai-ui-message-stream": "v1",
         "x-accel-buffering": "no",
     }

@@ -7,12 +7,12 @@ value is coerced: ``"message": 5`` is refused, not read as ``"5"``.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import ClientDisconnect, Request
 
+from .._json import loads_bounded
 from .errors import BadRequestError, PayloadTooLargeError, UnprocessableError
 
 __all__ = [
@@ -60,10 +60,13 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
             return {}
         raise BadRequestError("the request needs a JSON body", code="malformed_json")
     try:
-        return json.loads(bytes(body), parse_constant=_no_constants)
+        # Bounded: JSON nested deep enough to exhaust a Worker's stack kills its isolate
+        # (helix_agents._json).
+        return loads_bounded(bytes(body), parse_constant=_no_constants)
     except (ValueError, RecursionError) as exc:
-        # UnicodeDecodeError and JSONDecodeError are ValueErrors; RecursionError is JSON
-        # nested too deep for the parser; both are the client's malformed JSON.
+        # UnicodeDecodeError and JSONDecodeError are ValueErrors, and so is JSON nested past
+        # the limit; RecursionError is JSON nested too deep for the parser; all are the
+        # client's malformed JSON.
         raise BadRequestError(
             f"the body is not valid JSON: {_short(str(exc))}", code="malformed_json"
         ) from None

@@ -11,7 +11,7 @@ client, is told why.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -20,7 +20,11 @@ from starlette.types import ASGIApp
 
 from .errors import CORSRefusedError, helix_error_response
 
-__all__ = ["ALLOWED_HEADERS", "EXPOSED_HEADERS", "ApiCORSMiddleware"]
+__all__ = ["ALLOWED_HEADERS", "CORS_ENV", "EXPOSED_HEADERS", "ApiCORSMiddleware", "origins_from"]
+
+#: Comma-separated origins whose browser apps may call the API (CORS), e.g.
+#: ``http://localhost:3000`` for a ``useChat`` app served by a dev server.
+CORS_ENV = "HELIX_CORS_ORIGINS"
 
 #: The request headers a browser app may send: auth, JSON bodies, and resume cursors.
 ALLOWED_HEADERS = ("authorization", "content-type", "last-event-id", "x-resume-from-sequence")
@@ -28,6 +32,11 @@ ALLOWED_HEADERS = ("authorization", "content-type", "last-event-id", "x-resume-f
 EXPOSED_HEADERS = ("x-helix-session-id", "x-helix-run-id")
 #: A browser may reuse a successful preflight for this many seconds.
 MAX_AGE = 600
+
+
+def origins_from(environ: Mapping[str, str]) -> list[str]:
+    """The origins :data:`CORS_ENV` names in ``environ`` (none when unset)."""
+    return [o.strip() for o in (environ.get(CORS_ENV) or "").split(",") if o.strip()]
 
 
 class ApiCORSMiddleware(CORSMiddleware):

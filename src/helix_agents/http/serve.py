@@ -21,12 +21,10 @@ from ..errors import HelixError
 from ..hosts.local.host import LocalHost
 from .app import configured_auth, create_app
 from .auth import TOKEN_ENV, AuthHook
+from .cors import CORS_ENV, origins_from
 
 __all__ = ["CORS_ENV", "is_loopback", "serve"]
 
-#: Comma-separated origins whose browser apps may call the API (CORS), e.g.
-#: ``http://localhost:3000`` for a ``useChat`` app served by a dev server.
-CORS_ENV = "HELIX_CORS_ORIGINS"
 #: Seconds uvicorn waits for open streams when asked to stop, before closing them.
 _GRACEFUL_SHUTDOWN = 2
 
@@ -63,7 +61,7 @@ def serve(
     if not 0 <= port <= 65535:
         print(f"helix: --port must be between 0 and 65535, not {port}", file=sys.stderr)
         return 2
-    origins = [o.strip() for o in os.environ.get(CORS_ENV, "").split(",") if o.strip()]
+    origins = origins_from(os.environ)
     local = LocalHost(registry, Path(data_dir))
     app = HostLifespan(create_app(local, auth=hook, cors_origins=origins), local)
     config = uvicorn.Config(

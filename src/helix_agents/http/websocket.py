@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Any
 
 from pydantic_core import to_json
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .._json import loads_bounded
 from ..errors import HelixError, InvalidCursorError, StreamError
 from ..ids import validate_session_id
 from ..streaming.follow import follow_batches
@@ -160,7 +160,7 @@ class _Session:
 
 def _parse_seek(text: str) -> int:
     try:
-        data = json.loads(text)
+        data = loads_bounded(text)  # a frame nested too deep would kill a Worker's isolate
     except (ValueError, RecursionError):
         raise InvalidCursorError('frames must be JSON: {"from": <sequence>}') from None
     if not isinstance(data, dict) or "from" not in data:

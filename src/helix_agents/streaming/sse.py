@@ -40,12 +40,14 @@ __all__ = [
     "sse_stream",
 ]
 
-#: The response headers of a UI message stream (``ui-message-stream-headers.ts``).
+#: The response headers of a UI message stream (``ui-message-stream-headers.ts``), but for
+#: its ``connection: keep-alive``: a hop-by-hop header, the transport's to manage (HTTP/1.1
+#: keeps connections by default, HTTP/2 and 3 forbid the header) and one the Workers runtime
+#: drops from a Worker's response, so the two hosts could not agree on it.
 UI_MESSAGE_STREAM_HEADERS: Final[Mapping[str, str]] = MappingProxyType(
     {
         "content-type": "text/event-stream",
         "cache-control": "no-cache",
-        "connection": "keep-alive",
         "x-vercel-ai-ui-message-stream": "v1",
         "x-accel-buffering": "no",
     }

@@ -27,6 +27,7 @@ __all__ = [
     "WORKFLOW_NAME",
     "AppSpec",
     "build_site",
+    "dev_var",
     "worker_config",
 ]
 
@@ -69,7 +70,13 @@ def worker_config(name: str = "helix-agents-local") -> dict[str, Any]:
 @dataclass(frozen=True)
 class AppSpec:
     """``MODULE:ATTR`` naming the registry (as ``helix dev --app``), found on ``search_path``;
-    None serves the bundled examples."""
+    None serves the bundled examples.
+
+    ``ATTR`` is an :class:`~helix_agents.AgentRegistry`, an agent or a list of agents (or a
+    callable returning one), served by a ``CloudflareApp`` the entry makes; or a ready
+    :class:`~helix_agents.hosts.cloudflare.CloudflareApp`, used as is (for the options only
+    code can give: an ``auth`` hook, ``max_body_bytes``, ``keep_alive``, its own classes).
+    """
 
     spec: str | None = None
     search_path: Path = Path()
@@ -118,9 +125,14 @@ def _entry_source(app: AppSpec) -> str:
         body = (
             "from helix_agents.agent import Agent, AgentRegistry\n"
             f"from {module} import {attr} as _served\n\n"
-            "if callable(_served) and not isinstance(_served, Agent | AgentRegistry | list | tuple):\n"
-            "    _served = _served()\n"
-            "app = CloudflareApp(AgentRegistry.coerce(_served))\n"
+            "if isinstance(_served, CloudflareApp):\n"
+            "    app = _served\n"
+            "else:\n"
+            "    if callable(_served) and not isinstance(\n"
+            "        _served, Agent | AgentRegistry | list | tuple\n"
+            "    ):\n"
+            "        _served = _served()\n"
+            "    app = CloudflareApp(AgentRegistry.coerce(_served))\n"
         )
     classes = (
         "\n\nclass Default(app.Worker):\n    pass\n\n\n"
@@ -141,6 +153,23 @@ def _copy_tree(source: Path, target: Path) -> None:
         return dst
 
     shutil.copytree(source, target, ignore=_IGNORE, copy_function=link_or_copy)
+
+
+def dev_var(value: str) -> str:
+    """``value`` quoted for ``.dev.vars`` so that wrangler reads it back exactly.
+
+    wrangler parses the file with ``dotenv``, which unescapes nothing but ``\\n`` and
+    ``\\r`` inside double quotes (so ``json.dumps`` quoting garbled a value holding ``"``
+    or ``\\``) and takes single- and backtick-quoted values literally, newlines included:
+    the value is quoted with a quote character it does not contain."""
+    for quote in ("'", "`"):
+        if quote not in value:
+            return f"{quote}{value}{quote}"
+    if '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    raise ConfigurationError(
+        "a Worker var cannot hold all of ', `, \" and \\ at once (.dev.vars cannot carry it)"
+    )
 
 
 def build_site(
@@ -173,6 +202,6 @@ def build_site(
     if env_vars:
         # wrangler dev reads .dev.vars into the Worker's env (vars and secrets alike), and
         # keeps the values out of the process list.
-        lines = [f"{key}={json.dumps(value)}" for key, value in sorted(env_vars.items())]
+        lines = [f"{key}={dev_var(value)}" for key, value in sorted(env_vars.items())]
         (site / ".dev.vars").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return site

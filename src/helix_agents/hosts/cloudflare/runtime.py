@@ -7,7 +7,8 @@ namespace, the launcher over the Workflow binding, the executor over those, and 
 (stubs and instance handles may not, so nothing here keeps one).
 
 The HTTP API is the same Starlette app as the local host's (``helix_agents.http``), built
-on first use; its bearer token comes from the Worker's ``HELIX_API_TOKEN`` secret. The
+on first use; its bearer token comes from the Worker's ``HELIX_API_TOKEN`` secret, the
+origins its CORS policy allows from ``HELIX_CORS_ORIGINS`` (comma-separated). The
 D1 schema is migrated programmatically before the first request an isolate serves (after
 that the check is free), and the cron trigger runs the executor's sweep.
 """
@@ -112,6 +113,12 @@ class CloudflareRuntime:
 
             options = dict(self.app.http_options)
             options.setdefault("environ", EnvVars(self.env))
+            if "cors_origins" not in options:
+                # HELIX_CORS_ORIGINS, as `helix dev` reads it from the process environment
+                # (and `helix worker` passes it into env): the Worker read no CORS setting.
+                from ...http.cors import origins_from
+
+                options["cors_origins"] = origins_from(options["environ"])
             self._http = create_app(self.executor, **options)
         return self._http
 

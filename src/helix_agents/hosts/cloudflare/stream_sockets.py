@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from pydantic_core import to_json
 
+from ..._json import loads_bounded
 from ...chunks import SequencedChunk, chunk_adapter
 from ...errors import InvalidCursorError, StreamError
 from ...streaming.chunklog import AttemptKey
@@ -201,7 +202,7 @@ def error_frame(code: str, message: str) -> str:
 def parse_seek(text: str) -> int:
     """The cursor of a client's ``{"from": N}`` frame (InvalidCursorError otherwise)."""
     try:
-        data = json.loads(text)
+        data = loads_bounded(text)  # a frame nested too deep would kill a Worker's isolate
     except (ValueError, RecursionError):
         raise InvalidCursorError('frames must be JSON: {"from": <sequence>}') from None
     if not isinstance(data, dict) or "from" not in data:
