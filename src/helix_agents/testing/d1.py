@@ -6,6 +6,7 @@ meets no surprise on Cloudflare (the same tests also run against a real local D1
 
 - ``prepare(sql)`` gives a statement; ``bind(*values)`` a new bound one, converting values
   as Pyodide and D1's ``bind()`` do: ``bool`` -> 1/0, ``None`` -> NULL on the 3.13 runtime
+  (and on 3.14, which the Worker runs now; ``"3.13"`` names that behaviour)
   but ``undefined`` (refused) on the 3.12 runtime (``runtime="3.12"``), an ``int`` beyond
   2**53 - 1 -> ``BigInt`` (refused), ``bytes`` or a list of byte values -> BLOB; a ``tuple``
   or ``bytearray`` is refused by the SDK itself (``TypeError``). Refusals raise at ``bind``.

@@ -8,7 +8,8 @@ over the bridge to a real local D1 used by the tests. Results are read duck-type
 
 Conversions, as D1 makes them (see ``reference/python-workers-api-facts.md`` §4):
 
-- ``None`` is bound as SQL NULL on the Python 3.13 runtime (``None`` becomes JS ``null``). On
+- ``None`` is bound as SQL NULL on the Python 3.13 and 3.14 runtimes (``None`` becomes JS
+  ``null``; the worker-real tier shows it on 3.14). On
   the 3.12 runtime ``None`` becomes ``undefined``, which D1 refuses, so the driver writes
   ``NULL`` into the SQL in place of that parameter (``null_mode="inline"``; chosen
   automatically inside a 3.12 Worker);
@@ -72,7 +73,7 @@ class D1Database:
     """A D1 binding behind the :class:`~helix_agents.ports.Database` port.
 
     ``binding`` is ``env.DB`` (or the fake, or the bridge). ``null_mode``: ``"bind"`` sends
-    ``None`` as a parameter (Python 3.13 runtime), ``"inline"`` writes ``NULL`` into the SQL
+    ``None`` as a parameter (Python 3.13 and later runtimes), ``"inline"`` writes ``NULL`` into the SQL
     (Python 3.12 runtime), ``"auto"`` picks by the running interpreter.
     """
 
