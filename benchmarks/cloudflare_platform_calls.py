@@ -180,8 +180,13 @@ async def _run(
         output_type=Answer,
         max_steps=steps + 1,
     )
+    # No token: the benchmark's Worker opts out of authentication explicitly (a Worker with
+    # neither refuses every API request).
     app = CloudflareApp(
-        [agent], clock=virtual_clock_ms, resolve_model=lambda spec: model, environ={}
+        [agent],
+        clock=virtual_clock_ms,
+        resolve_model=lambda spec: model,
+        environ={"HELIX_AUTH": "none"},
     )
     platform = FakeCloudflare(app, clock=virtual_clock_ms, sleep=asyncio.sleep)
     if fallback:

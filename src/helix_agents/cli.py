@@ -153,7 +153,7 @@ def _cmd_dev(args: argparse.Namespace) -> int:
 
 def _cmd_worker(args: argparse.Namespace) -> int:
     from .workerd import AppSpec
-    from .workerd.launch import local_worker
+    from .workerd.launch import local_worker, worker_vars
 
     if args.app:
         load_app(args.app)  # fail here, with the local traceback, if the app cannot load
@@ -161,6 +161,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
         app=AppSpec(args.app, Path.cwd()), state_dir=Path(args.state_dir), port=args.port
     )
     print(f"helix: starting the local Worker runtime at {worker.url} (Ctrl-C stops)", flush=True)
+    if worker_vars(os.environ).get("HELIX_AUTH") == "none":
+        print(
+            "helix: no HELIX_API_TOKEN: the Worker gets HELIX_AUTH=none and serves its API "
+            "to anyone who can reach it on 127.0.0.1 (a deployed Worker without either "
+            "refuses every API request). Set HELIX_API_TOKEN to require a token.",
+            flush=True,
+        )
 
     def stop_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt

@@ -83,9 +83,16 @@ async def start_cloudflare_server(
     vars: dict[str, str] | None = None,
     **app_kwargs: Any,
 ) -> CloudflareServer:
-    app_kwargs.setdefault("environ", {})
+    environ = dict(app_kwargs.pop("environ", None) or {})
+    # A Worker with no token refuses every API request unless it opts out explicitly: these
+    # Workers opt out (a token, where a test configures one, still wins).
+    environ.setdefault("HELIX_AUTH", "none")
     app = CloudflareApp(
-        AgentRegistry(agents), flush_policy=flush_policy, keep_alive=keep_alive, **app_kwargs
+        AgentRegistry(agents),
+        flush_policy=flush_policy,
+        keep_alive=keep_alive,
+        environ=environ,
+        **app_kwargs,
     )
     platform = FakeCloudflare(app, vars=vars)
     url, server, task = await serve_on_loopback(WorkerASGI(platform))

@@ -34,7 +34,8 @@ def test_demo_is_replaced_by_the_configured_model() -> None:
 
 async def test_the_examples_answer_a_sum_on_the_worker() -> None:
     entry = load_entry()
-    platform = FakeCloudflare(entry)
+    # A Worker without a token serves no one unless it opts out (test_fail_closed.py).
+    platform = FakeCloudflare(entry, vars={"HELIX_AUTH": "none"})
     try:
         response = await platform.fetch(
             "POST",

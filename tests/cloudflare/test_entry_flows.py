@@ -31,12 +31,14 @@ from tests.support.ui_message import UIMessageAssembler
 pytestmark = pytest.mark.timeout(60)
 
 GATED_TEXT = words("a", 10) + words("b", 10)
+#: A Worker without a token refuses every API request unless it opts out (test_fail_closed.py).
+OPEN = {"HELIX_AUTH": "none"}
 
 
 @pytest.fixture
 async def worker() -> AsyncIterator[tuple[ModuleType, FakeCloudflare]]:
     entry = load_entry()
-    platform = FakeCloudflare(entry)
+    platform = FakeCloudflare(entry, vars=OPEN)
     try:
         yield entry, platform
     finally:
@@ -321,7 +323,7 @@ async def test_the_alarm_cleans_up_ended_streams() -> None:
     entry = load_entry()
     now = [1_800_000_000_000]
     entry.app.clock = lambda: now[0]
-    platform = FakeCloudflare(entry)
+    platform = FakeCloudflare(entry, vars=OPEN)
     try:
         response = await platform.fetch(
             "POST", "/chat", json={"agentType": "assistant", "message": "x", "sessionId": "ttl"}
@@ -359,7 +361,7 @@ async def test_the_cron_trigger_expires_suspensions() -> None:
     app = CloudflareApp(
         [Agent(name="ops", tools=[deploy], model=FunctionModel(model))],
         clock=lambda: now[0],
-        environ={},
+        environ=OPEN,
     )
     platform = FakeCloudflare(app)
     try:
@@ -429,7 +431,9 @@ async def test_the_examples_run_on_workers_ai_when_configured() -> None:
     )
     entry = load_entry()
     platform = FakeCloudflare(
-        entry, ai=ai, vars={"HELIX_MODEL": "workers-ai:@cf/meta/llama-3.3-70b-instruct-fp8-fast"}
+        entry,
+        ai=ai,
+        vars={**OPEN, "HELIX_MODEL": "workers-ai:@cf/meta/llama-3.3-70b-instruct-fp8-fast"},
     )
     try:
         response = await platform.fetch(
@@ -467,7 +471,8 @@ async def test_the_examples_run_on_an_openai_compatible_provider_over_fetch() ->
 
     entry = load_entry()
     platform = FakeCloudflare(
-        entry, vars={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "https://llm.example/v1"}
+        entry,
+        vars={**OPEN, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "https://llm.example/v1"},
     )
     set_fetch_handler(provider)
     try:

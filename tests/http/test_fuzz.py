@@ -189,16 +189,23 @@ HEADER_VALUES = st.one_of(
     st.sampled_from(["0", "1", "3", "999", "-1", "abc", "2 ", "1.5", ""]),
     st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=20),
 ).map(str.strip)  # the client refuses to send header values with outer spaces
+# Mostly JSON, so that POSTs get past the content-type check (415); "" sends none.
+CONTENT_TYPES = st.sampled_from(
+    ["application/json"] * 4
+    + ["application/json; charset=utf-8", "application/problem+json", "text/plain"]
+    + ["multipart/form-data", "application/x-www-form-urlencoded", ""]
+)
+ORIGINS = st.sampled_from(["http://evil.example", "null", "http://127.0.0.1:1"])
 HEADERS = st.fixed_dictionaries(
-    {},
+    {"Content-Type": CONTENT_TYPES},
     optional={
         "Last-Event-ID": HEADER_VALUES,
         "X-Resume-From-Sequence": HEADER_VALUES,
         "Authorization": st.sampled_from(["Bearer x", "Basic y", "Bearer", ""]),
-        "Content-Type": st.sampled_from(["application/json", "text/plain", "multipart/form-data"]),
         "Accept": st.sampled_from(["text/event-stream", "application/json", "*/*"]),
+        "Origin": ORIGINS,
     },
-)
+).map(lambda h: {k: v for k, v in h.items() if v != "" or k != "Content-Type"})
 QUERIES = st.fixed_dictionaries(
     {},
     optional={

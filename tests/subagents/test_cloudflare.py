@@ -62,7 +62,7 @@ async def make_host() -> AsyncIterator[Callable[..., Any]]:
     hosts: list[CloudflareHost] = []
 
     async def make(*agents: Agent, **kwargs: Any) -> CloudflareHost:
-        app = CloudflareApp(AgentRegistry(agents), environ={})
+        app = CloudflareApp(AgentRegistry(agents), environ={"HELIX_AUTH": "none"})
         host = CloudflareHost(app, FakeCloudflare(app))
         hosts.append(host)
         await app.runtime(host.platform.env).ensure_schema()

@@ -2,7 +2,8 @@
 
 ``make_server(*agents, **options)`` turns its arguments into a :class:`Config`: the app
 configuration (the agents' names, the HTTP options) and the Worker's env (what a Worker
-reads from its env: ``HELIX_API_TOKEN``, ``HELIX_CORS_ORIGINS``). :class:`WorkerPool` hands
+reads from its env: ``HELIX_API_TOKEN``, ``HELIX_CORS_ORIGINS``, and ``HELIX_AUTH=none``:
+the explicit opt-out a Worker without a token needs). :class:`WorkerPool` hands
 out a running Worker with that env, started on first use (``wrangler dev --local``, ~7 s),
 reused, and killed at the end of the session; the server's URL is the Worker's, under the
 path that mounts the app configuration (``tests.worker_real.app``). So the suites' many
@@ -34,6 +35,7 @@ import httpx
 
 from helix_agents import Agent
 from helix_agents.http import create_app
+from helix_agents.http.auth import AUTH_ENV
 from helix_agents.workerd import AppSpec, LocalWorker
 from helix_agents.workerd.launch import local_worker
 from tests.http.harness import LoopbackClients
@@ -77,6 +79,10 @@ def config_of(agents: tuple[Agent, ...], options: dict[str, Any]) -> tuple[Confi
     local ``create_app`` of the same API (what a test reads of ``server.app``)."""
     options = dict(options)
     env = dict(options.pop("environ", None) or {})
+    # A Worker with no token refuses every API request unless it opts out explicitly: the
+    # suites' Workers do (a token, where a test configures one, still wins; and one env for
+    # all keeps the Workers few). test_fail_closed.py starts one without.
+    env.setdefault(AUTH_ENV, "none")
     origins = list(options.pop("cors_origins", None) or [])
     if origins:
         env["HELIX_CORS_ORIGINS"] = ",".join(origins)
@@ -185,7 +191,13 @@ class WorkerPool:
             idle.remove(oldest)
         slot = f"w{len(self.started) + 1}"
         variables = {**dict(env), RELAY_VAR: self.relay.base(slot)}
-        local = local_worker(app=APP, state_dir=self.root / slot, environ={}, extra_vars=variables)
+        local = local_worker(
+            app=APP,
+            state_dir=self.root / slot,
+            environ={},
+            extra_vars=variables,
+            open_without_token=False,  # only the env asked for
+        )
         started = time.monotonic()
         local.start()
         try:

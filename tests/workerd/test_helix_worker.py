@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,7 +60,14 @@ def test_serve_chat_stop_and_restart_on_the_same_state(
     first = HelixWorker(project, state, app="myagents:registry").start()
     try:
         first.wait_ready()
+        # /health answers a moment before the command's own check prints its line.
+        deadline = time.monotonic() + 30
+        while "helix: ready at" not in first.log() and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert "helix: ready at" in first.log()
+        # No token: the local Worker opts out explicitly (a Worker without either refuses
+        # every API request), and says so.
+        assert "no HELIX_API_TOKEN: the Worker gets HELIX_AUTH=none" in first.log()
         agents = httpx.get(first.url + "/agents", timeout=30).json()["agents"]
         assert sorted(a["name"] for a in agents) == ["echo", "ops", "slow"]
 
@@ -84,6 +92,9 @@ def test_serve_chat_stop_and_restart_on_the_same_state(
     ).start()
     try:
         second.wait_ready()
+        # (The same port, by chance, is the same log file: the first run's line is in it.)
+        opted_out = 1 if second.log_path == first.log_path else 0
+        assert second.log_path.read_text().count("HELIX_AUTH=none") == opted_out
         assert httpx.get(second.url + "/health", timeout=30).status_code == 200
         refused = httpx.get(second.url + "/agents", timeout=30)
         assert refused.status_code == 401

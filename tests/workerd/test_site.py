@@ -217,3 +217,16 @@ def test_project_dependencies(tmp_path: Path) -> None:
         '[project]\nname = "x"\ndependencies = ["helix-agents", "tabulate>=0.9"]\n',
     )
     assert launch.project_dependencies(tmp_path) == ["helix-agents", "tabulate>=0.9"]
+
+
+def test_a_tokenless_local_worker_opts_out_explicitly() -> None:
+    """A Worker refuses every API request without a token or ``HELIX_AUTH=none``: the
+    local one (127.0.0.1 only) gets the opt-out when no token is given, and only then."""
+    assert launch.worker_vars({"HELIX_MODEL": "demo"}) == {
+        "HELIX_MODEL": "demo",
+        "HELIX_AUTH": "none",
+    }
+    assert launch.worker_vars({"HELIX_API_TOKEN": "tok"}) == {"HELIX_API_TOKEN": "tok"}
+    assert launch.worker_vars({}, {"HELIX_API_TOKEN": "t"}) == {"HELIX_API_TOKEN": "t"}
+    assert launch.worker_vars({}, {"HELIX_AUTH": "other"}) == {"HELIX_AUTH": "other"}
+    assert launch.worker_vars({"HELIX_API_TOKEN": ""}, open_without_token=False) == {}

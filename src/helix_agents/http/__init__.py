@@ -8,6 +8,7 @@ Modules, one job each:
 - :mod:`.websocket` — a run's chunks over a WebSocket, with replay;
 - :mod:`.meta` — ``/agents``, ``/health``, ``/openapi.json`` and the chat page;
 - :mod:`.auth` — the authentication hook and the default bearer token;
+- :mod:`.guard` — JSON-only POSTs, the ``Origin`` of POSTs and WebSockets, ``Host`` (local);
 - :mod:`.bodies` — request bodies: size limits, JSON, the accepted shapes;
 - :mod:`.errors` — the API's errors and the one table from errors to statuses;
 - :mod:`.snapshot`, :mod:`.ui_messages` — stored messages as AI SDK UI messages;
@@ -17,7 +18,7 @@ Modules, one job each:
 """
 
 from .app import configured_auth, create_app
-from .auth import AuthHook, BearerTokenAuth
+from .auth import AuthHook, BearerTokenAuth, allow_anyone
 from .errors import ApiError, AuthenticationError, PermissionDeniedError
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "AuthenticationError",
     "BearerTokenAuth",
     "PermissionDeniedError",
+    "allow_anyone",
     "configured_auth",
     "create_app",
 ]

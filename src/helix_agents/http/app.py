@@ -22,7 +22,15 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from ..errors import ConfigurationError, HelixError
 from ..streaming.follow import DEFAULT_POLL
 from ..streaming.ui import UIVersion
-from .auth import TOKEN_ENV, AuthHook, BearerTokenAuth, allow_anyone
+from .auth import (
+    AUTH_ENV,
+    AUTH_NONE,
+    TOKEN_ENV,
+    AuthHook,
+    BearerTokenAuth,
+    allow_anyone,
+    refuse_unconfigured,
+)
 from .bodies import DEFAULT_MAX_BODY
 from .chat import get_snapshot, post_chat, reattach
 from .context import ApiContext, ApiSettings, ExecutorSource
@@ -34,11 +42,12 @@ from .errors import (
     handle_http_exception,
     handle_unexpected,
 )
+from .guard import guarded_post
 from .meta import agents, chat_page, health, load_chat_page, openapi
 from .openapi import openapi_document
 from .websocket import chat_websocket
 
-__all__ = ["configured_auth", "create_app"]
+__all__ = ["configured_auth", "create_app", "fail_closed_auth"]
 
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[Any]]
 
@@ -57,6 +66,22 @@ def configured_auth(
     if token is None:
         token = (os.environ if environ is None else environ).get(TOKEN_ENV) or None
     return BearerTokenAuth(token) if token is not None else None
+
+
+def fail_closed_auth(
+    auth: AuthHook | None = None,
+    token: str | Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AuthHook:
+    """The authentication of a server that must not be open by accident (a Worker): the
+    configured one (:func:`configured_auth`); else, with ``HELIX_AUTH=none`` in
+    ``environ``, anyone (the explicit opt-out; ``auth=allow_anyone`` is the same in code);
+    else a hook that refuses every request, naming both settings."""
+    hook = configured_auth(auth, token, environ)
+    if hook is not None:
+        return hook
+    mode = ((os.environ if environ is None else environ).get(AUTH_ENV) or "").strip()
+    return allow_anyone if mode.lower() == AUTH_NONE else refuse_unconfigured
 
 
 def create_app(
@@ -93,18 +118,24 @@ def create_app(
         max_body_bytes=max_body_bytes,
         keep_alive=float(keep_alive),
         ui_version=ui_version,
+        cors_origins=tuple(cors_origins),
     )
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/agents", agents, methods=["GET"]),
-        Route("/chat", post_chat, methods=["POST"]),
+        # POSTs: JSON bodies only, and no other web page's (http/guard.py).
+        Route("/chat", guarded_post(post_chat), methods=["POST"]),
         Route("/chat/{session_id}", get_snapshot, methods=["GET"]),
         Route("/chat/{session_id}/stream", reattach, methods=["GET"]),
-        Route("/chat/{session_id}/submit-tool-result", submit_tool_result, methods=["POST"]),
-        Route("/chat/{session_id}/interrupt", interrupt, methods=["POST"]),
-        Route("/chat/{session_id}/resume", resume, methods=["POST"]),
-        Route("/chat/{session_id}/abort", abort, methods=["POST"]),
+        Route(
+            "/chat/{session_id}/submit-tool-result",
+            guarded_post(submit_tool_result),
+            methods=["POST"],
+        ),
+        Route("/chat/{session_id}/interrupt", guarded_post(interrupt), methods=["POST"]),
+        Route("/chat/{session_id}/resume", guarded_post(resume), methods=["POST"]),
+        Route("/chat/{session_id}/abort", guarded_post(abort), methods=["POST"]),
         WebSocketRoute("/chat/{session_id}/ws", chat_websocket),
         Route("/chat/{session_id}/ws", _upgrade_required, methods=["GET"]),
     ]
@@ -127,7 +158,7 @@ def create_app(
     app.router.redirect_slashes = False
     app.state.api = ApiContext(source, settings)
     app.state.openapi = openapi_document(
-        authenticated=hook is not None,
+        authenticated=hook is not None and hook is not allow_anyone,
         chat_page=chat_page_enabled,
         version=_version(),
         cors=bool(cors_origins),

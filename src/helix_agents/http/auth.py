@@ -17,14 +17,18 @@ from typing import Final
 from starlette.requests import HTTPConnection
 
 from ..errors import ConfigurationError
-from .errors import AuthenticationError
+from .errors import AuthenticationError, UnauthenticatedServiceError
 
-__all__ = ["AuthHook", "BearerTokenAuth", "allow_anyone", "resolve_user"]
+__all__ = ["AuthHook", "BearerTokenAuth", "allow_anyone", "refuse_unconfigured", "resolve_user"]
 
 AuthHook = Callable[[HTTPConnection], "str | Awaitable[str | None] | None"]
 
 #: Environment variable the default configuration reads the API token from.
 TOKEN_ENV: Final = "HELIX_API_TOKEN"
+#: The Worker's explicit opt-out of authentication: ``HELIX_AUTH = "none"`` (a var).
+AUTH_ENV: Final = "HELIX_AUTH"
+#: The one value of :data:`AUTH_ENV` that opts out.
+AUTH_NONE: Final = "none"
 #: The query parameter that carries the token where a client cannot set headers
 #: (``EventSource`` and browser WebSockets).
 TOKEN_QUERY: Final = "access_token"
@@ -33,6 +37,17 @@ TOKEN_QUERY: Final = "access_token"
 def allow_anyone(conn: HTTPConnection) -> str | None:
     """No authentication: every caller is the same anonymous user."""
     return None
+
+
+def refuse_unconfigured(conn: HTTPConnection) -> str | None:
+    """A Worker with neither a token nor an explicit opt-out: every request is refused
+    (503 ``auth_not_configured``), saying what to set."""
+    raise UnauthenticatedServiceError(
+        f"this Worker has no authentication configured, so it serves no one: set the "
+        f"{TOKEN_ENV} secret (`wrangler secret put {TOKEN_ENV}`; clients then send "
+        f"'Authorization: Bearer <token>'), or opt out explicitly with the var "
+        f'{AUTH_ENV} = "{AUTH_NONE}" (anyone who can reach the Worker may then run its agents)'
+    )
 
 
 class BearerTokenAuth:

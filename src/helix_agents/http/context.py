@@ -40,6 +40,8 @@ class ApiSettings:
     #: Seconds of silence after which a stream gets a keep-alive comment.
     keep_alive: float
     ui_version: UIVersion
+    #: The origins the CORS policy allows: pages that may POST and open WebSockets too.
+    cors_origins: tuple[str, ...] = ()
 
 
 class ApiContext:

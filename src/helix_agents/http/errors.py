@@ -35,11 +35,15 @@ __all__ = [
     "BadRequestError",
     "CORSRefusedError",
     "MethodNotAllowedError",
+    "MisdirectedRequestError",
     "NotFoundError",
+    "OriginRefusedError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
     "ServiceUnavailableError",
+    "UnauthenticatedServiceError",
     "UnprocessableError",
+    "UnsupportedMediaTypeError",
     "UpgradeRequiredError",
     "error_body",
     "error_response",
@@ -91,6 +95,13 @@ class CORSRefusedError(PermissionDeniedError):
     code = "cors_refused"
 
 
+class OriginRefusedError(PermissionDeniedError):
+    """A POST or a WebSocket from a page of another origin that the CORS policy does not
+    allow (a cross-site form, a ``no-cors`` fetch, a WebSocket opened by any web page)."""
+
+    code = "origin_refused"
+
+
 class NotFoundError(ApiError):
     status = 404
     code = "not_found"
@@ -106,6 +117,21 @@ class PayloadTooLargeError(ApiError):
     code = "payload_too_large"
 
 
+class UnsupportedMediaTypeError(ApiError):
+    """A POST whose body is not declared as JSON (``Content-Type: application/json``)."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
+class MisdirectedRequestError(ApiError):
+    """A ``Host`` this server does not answer for (the local host's guard against DNS
+    rebinding)."""
+
+    status = 421
+    code = "misdirected_request"
+
+
 class UpgradeRequiredError(ApiError):
     """A plain request to a WebSocket route."""
 
@@ -118,6 +144,14 @@ class ServiceUnavailableError(ApiError):
 
     status = 503
     code = "unavailable"
+
+
+class UnauthenticatedServiceError(ServiceUnavailableError):
+    """A Worker deployed with no authentication and no explicit opt-out: it refuses every
+    API request until its deployer sets one or the other (a server-side configuration
+    fault, hence 5xx; no credential a client could send would help, hence not 401)."""
+
+    code = "auth_not_configured"
 
 
 class UnprocessableError(ApiError):

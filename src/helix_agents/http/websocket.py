@@ -11,7 +11,8 @@ that missed the end of the latest run gets the rest of it. At any time the clien
 ``{"from": N}`` to be replayed again from after N (e.g. after it dropped frames).
 
 Errors are a frame ``{"error": {"code", "message"}}`` and a close with code
-``4000 + status`` (4400 bad request, 4401 unauthorized, 4403 forbidden, 4404 not found). The
+``4000 + status`` (4400 bad request, 4401 unauthorized, 4403 forbidden (also a page of an
+origin the CORS policy does not allow: ``origin_refused``), 4404 not found). The
 socket is accepted first so that a browser, which cannot read a refused handshake, sees why.
 """
 
@@ -32,7 +33,8 @@ from ..streaming.follow import follow_batches
 from ..streaming.sse import parse_cursor, resume_cursor
 from ..streaming.ui import UIMessageEncoder
 from .context import ApiContext
-from .errors import helix_error_response, status_for
+from .errors import ApiError, helix_error_response, status_for
+from .guard import check_origin
 
 __all__ = ["chat_websocket", "run_to_follow"]
 
@@ -43,6 +45,7 @@ async def chat_websocket(websocket: WebSocket) -> None:
     api: ApiContext = websocket.app.state.api
     await websocket.accept()
     try:
+        check_origin(websocket, api.settings.cors_origins)
         user = await api.user(websocket)
         session_id = validate_session_id(websocket.path_params["session_id"])
         given = resume_cursor(websocket.headers, websocket.query_params)
@@ -173,7 +176,7 @@ def _parse_seek(text: str) -> int:
 
 async def _refuse(websocket: WebSocket, exc: HelixError) -> None:
     status = status_for(exc)
-    if status >= 500:
+    if status >= 500 and not isinstance(exc, ApiError):
         helix_error_response(exc)  # logs it
         await _send_and_close(
             websocket, {"error": {"code": "internal_error", "message": "internal error"}}, 1011

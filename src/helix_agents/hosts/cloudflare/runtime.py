@@ -8,7 +8,10 @@ namespace, the launcher over the Workflow binding, the executor over those, and 
 
 The HTTP API is the same Starlette app as the local host's (``helix_agents.http``), built
 on first use; its bearer token comes from the Worker's ``HELIX_API_TOKEN`` secret, the
-origins its CORS policy allows from ``HELIX_CORS_ORIGINS`` (comma-separated). The
+origins its CORS policy allows from ``HELIX_CORS_ORIGINS`` (comma-separated). It fails
+closed: with no token and no hook, every API request is refused (503
+``auth_not_configured``) unless the Worker opts out explicitly (the var ``HELIX_AUTH =
+"none"``, or ``auth=allow_anyone`` in code). The
 D1 schema is migrated programmatically before the first request an isolate serves (after
 that the check is free), and the cron trigger runs the executor's sweep.
 """
@@ -119,6 +122,13 @@ class CloudflareRuntime:
                 from ...http.cors import origins_from
 
                 options["cors_origins"] = origins_from(options["environ"])
+            # Fail closed: without a token, a hook or HELIX_AUTH=none, every API request is
+            # refused (a deployed Worker is reachable by anyone who knows its URL).
+            from ...http.app import fail_closed_auth
+
+            options["auth"] = fail_closed_auth(
+                options.pop("auth", None), options.pop("token", None), options["environ"]
+            )
             self._http = create_app(self.executor, **options)
         return self._http
 

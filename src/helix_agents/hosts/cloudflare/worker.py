@@ -62,7 +62,8 @@ async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id:
     """Check the upgrade as the local route does, then hand it to the Durable Object."""
     from starlette.requests import HTTPConnection
 
-    from ...http.errors import status_for
+    from ...http.errors import ApiError, status_for
+    from ...http.guard import check_origin
     from ...http.websocket import run_to_follow
     from ...ids import validate_session_id
     from ...streaming.sse import resume_cursor
@@ -71,6 +72,7 @@ async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id:
     api = app.state.api
     conn = HTTPConnection(_websocket_scope(request, app, session_id))
     try:
+        check_origin(conn, api.settings.cors_origins)
         user = await api.user(conn)
         validate_session_id(session_id)
         given = resume_cursor(conn.headers, conn.query_params)
@@ -80,7 +82,7 @@ async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id:
         run_id = await run_to_follow(api, session_id, given)
     except HelixError as exc:
         status = status_for(exc)
-        if status >= 500:
+        if status >= 500 and not isinstance(exc, ApiError):
             logger.error("a WebSocket upgrade failed: %s", exc)
             return _answer_and_close(error_frame("internal_error", "internal error"), 1011)
         return _answer_and_close(error_frame(exc.code, str(exc)), 4000 + status)
