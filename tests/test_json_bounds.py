@@ -48,3 +48,59 @@ def test_a_quadratic_input_stays_fast() -> None:
     nesting_depth(b'"' + b'\\"[' * 300_000)  # one unterminated string full of escapes
     nesting_depth(b'["' * 300_000)  # strings that never close, each opening another
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'"\\ud800"', b'{"a": ["x\\uDFFFy"]}', b'"\\udbff\\u0041"', b'"\\ude00\\ud83d"'],
+)
+def test_lone_surrogates_are_refused(raw: bytes) -> None:
+    with pytest.raises(ValueError, match="lone surrogate"):
+        loads_bounded(raw)
+
+
+def test_surrogate_pairs_and_escaped_backslashes_are_text() -> None:
+    assert loads_bounded(b'"\\ud83d\\ude00"') == "\U0001f600"
+    assert loads_bounded(b'"\\\\ud800"') == "\\ud800"
+
+
+def test_value_depth() -> None:
+    from helix_agents._json import value_depth
+
+    nested: object = 1
+    for _ in range(10_000):
+        nested = [nested]
+    assert value_depth(nested) == 10_000
+    assert value_depth({"a": [1, {"b": []}], "c": 2}) == 4
+    assert value_depth("x") == 0
+
+
+def test_request_numbers_past_pythons_digit_limit() -> None:
+    """Cursors and Content-Length of thousands of digits are refused as such, never by an
+    int conversion that fails (a 500)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from helix_agents.errors import InvalidCursorError
+    from helix_agents.http.bodies import read_json
+    from helix_agents.http.errors import BadRequestError, PayloadTooLargeError
+    from helix_agents.streaming.sse import parse_cursor
+
+    with pytest.raises(InvalidCursorError, match="larger than any sequence number"):
+        parse_cursor("9" * 5000)
+    assert parse_cursor("0" * 5000 + "7") == 7
+
+    async def read(length: bytes) -> object:
+        scope = {"type": "http", "method": "POST", "headers": [(b"content-length", length)]}
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        return await read_json(Request(scope, receive), 1000)
+
+    with pytest.raises(PayloadTooLargeError):
+        asyncio.run(read(b"9" * 5000))
+    with pytest.raises(BadRequestError):
+        asyncio.run(read("\u00b2".encode("latin-1")))
+    assert asyncio.run(read(b"0" * 30 + b"2")) == {}

@@ -15,7 +15,7 @@ import re
 from itertools import accumulate
 from typing import Any, Final
 
-__all__ = ["MAX_DEPTH", "loads_bounded", "nesting_depth"]
+__all__ = ["MAX_DEPTH", "loads_bounded", "nesting_depth", "value_depth"]
 
 #: The deepest nesting of arrays and objects accepted (far beyond what the API's bodies use).
 MAX_DEPTH: Final = 512
@@ -41,4 +41,43 @@ def loads_bounded(data: str | bytes, **kwargs: Any) -> Any:
     # Cheap first: fewer opening brackets than the limit cannot nest deeper than it.
     if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and nesting_depth(raw) > MAX_DEPTH:
         raise ValueError(f"arrays and objects nest deeper than {MAX_DEPTH} levels")
-    return json.loads(data, **kwargs)
+    value = json.loads(data, **kwargs)
+    if _SURROGATE_ESCAPE.search(raw) is not None:
+        _refuse_lone_surrogates(value)
+    return value
+
+
+# ``\uD800``-``\uDFFF``: the only way JSON can hold a lone surrogate (UTF-8 cannot).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """JSON may escape half of a surrogate pair alone (``"\\ud800"``): Python reads it as a
+    string that is not text, which no UTF-8 store or stream can keep. Refused like any
+    malformed JSON (a pair, escaped or not, is one character and fine)."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "a string holds a lone surrogate (an escape from \\ud800 to \\udfff without its "
+            "pair): text must be valid Unicode"
+        ) from None
+
+
+def value_depth(value: Any) -> int:
+    """How deep lists and dicts nest in a parsed JSON value (a scalar is 0), without
+    recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        depth += 1
+        deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in children)
+    return deepest

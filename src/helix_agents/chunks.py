@@ -39,6 +39,7 @@ __all__ = [
     "TextEndChunk",
     "TextStartChunk",
     "ToolApprovalRequestChunk",
+    "ToolApprovalResponseChunk",
     "ToolErrorChunk",
     "ToolInputAvailableChunk",
     "ToolInputDeltaChunk",
@@ -170,6 +171,18 @@ class ToolApprovalRequestChunk(ChunkBase):
     approval_id: str
 
 
+class ToolApprovalResponseChunk(ChunkBase):
+    """The decision on a gated call, written by the resume that applies it (just before the
+    call's output or denial), so that a reader rebuilding the turn from its stream learns it
+    too: AI SDK v7's ``tool-approval-response``."""
+
+    type: Literal["tool-approval-response"] = "tool-approval-response"
+    tool_call_id: str
+    approval_id: str
+    approved: bool
+    reason: str | None = None
+
+
 class ToolOutputDeniedChunk(ChunkBase):
     type: Literal["tool-output-denied"] = "tool-output-denied"
     tool_call_id: str
@@ -233,6 +246,7 @@ Chunk = Annotated[
     | ToolOutputChunk
     | ToolErrorChunk
     | ToolApprovalRequestChunk
+    | ToolApprovalResponseChunk
     | ToolOutputDeniedChunk
     | SubagentStartChunk
     | SubagentEndChunk

@@ -15,6 +15,7 @@ from ._base import Record
 __all__ = [
     "AssistantMessage",
     "Message",
+    "ToolApproval",
     "ToolCall",
     "ToolResultMessage",
     "UserMessage",
@@ -31,6 +32,15 @@ class ToolCall(Record):
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
     raw_arguments: str | None = None
+    #: The id the provider gave the call, when it is not ``id``: a provider that reuses ids
+    #: across responses (``call_0`` in every step) has its calls renamed to stay unique
+    #: within the session, and gets its own id back in the history it is sent.
+    provider_id: str | None = None
+
+    @property
+    def wire_id(self) -> str:
+        """The id to send the provider (its own)."""
+        return self.provider_id or self.id
 
 
 class UserMessage(Record):
@@ -38,6 +48,9 @@ class UserMessage(Record):
     content: str
     id: str | None = None
     metadata: dict[str, Any] | None = None
+    #: The turn this message started (stamped when the turn starts): a client that sends
+    #: the same message id again (a network retry of ``POST /chat``) gets that turn.
+    turn: int | None = None
 
 
 class AssistantMessage(Record):
@@ -56,9 +69,20 @@ class AssistantMessage(Record):
 ToolResultStatus = Literal["success", "error", "denied"]
 
 
+class ToolApproval(Record):
+    """A person's decision on a call that waited for approval: the approval id of its
+    request, yes or no, and the reason they gave (what an AI SDK tool part's ``approval``
+    holds once decided)."""
+
+    id: str
+    approved: bool
+    reason: str | None = None
+
+
 class ToolResultMessage(Record):
     """The result of one tool call. ``status`` tells the model (and the UI) whether the tool
-    succeeded, raised, or was denied by a human."""
+    succeeded, raised, or was denied by a human. ``approval`` is the decision a gated call
+    was run (or not run) on; the model is told of a denial by ``content``."""
 
     role: Literal["tool"] = "tool"
     tool_call_id: str
@@ -66,6 +90,7 @@ class ToolResultMessage(Record):
     content: Any = None
     status: ToolResultStatus = "success"
     id: str | None = None
+    approval: ToolApproval | None = None
 
 
 Message = Annotated[UserMessage | AssistantMessage | ToolResultMessage, Field(discriminator="role")]

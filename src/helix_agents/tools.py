@@ -47,7 +47,9 @@ class ToolContext(Protocol):
     @property
     def state(self) -> dict[str, Any]:
         """The session's custom state. Changes made here are persisted with the tool's step
-        (replayed from the journal after a restart, never recomputed)."""
+        (replayed from the journal after a restart, never recomputed), in-place changes to
+        nested values included (``state["items"].append(x)``): every top-level key whose
+        JSON changed is written. Each call gets its own copy until its step's write."""
         ...
 
     def update_state(self, values: Mapping[str, Any]) -> None:

@@ -18,10 +18,14 @@ from tests.http.test_approvals import *  # noqa: F403
 from tests.http.test_auth import *  # noqa: F403
 from tests.http.test_bad_input import *  # noqa: F403
 from tests.http.test_chat_stream import *  # noqa: F403
+from tests.http.test_client_tools_over_http import *  # noqa: F403
 from tests.http.test_control import *  # noqa: F403
 from tests.http.test_cors import *  # noqa: F403
 from tests.http.test_examples_over_http import *  # noqa: F403
+from tests.http.test_guard import *  # noqa: F403
 from tests.http.test_reattach import *  # noqa: F403
+from tests.http.test_subagents_over_http import *  # noqa: F403
+from tests.http.test_usage_over_http import *  # noqa: F403
 from tests.http.test_websocket import *  # noqa: F403
 
 

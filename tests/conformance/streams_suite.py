@@ -530,6 +530,26 @@ class StreamManagerSuite:
         assert isinstance(reset, StepResetChunk)
         assert reset.superseded_from is None
 
+    async def test_a_repeated_reset_voids_and_shows_nothing(self, streams: StreamManager) -> None:
+        # Each retry resets every earlier attempt again (the one before it may have died
+        # before its resets went out). Readers decided on the first reset of an attempt:
+        # a repeat has no superseded_from, so no reader is told twice.
+        await streams.create("s1")
+        await streams.write("s1", [text("a", step=1), text("b", step=1)])
+        await streams.write("s1", [StepResetChunk(step=1, attempt=1), text("c", step=1, attempt=2)])
+        await streams.write(
+            "s1",
+            [
+                StepResetChunk(step=1, attempt=1),
+                StepResetChunk(step=1, attempt=2),
+                text("d", step=1, attempt=3),
+            ],
+        )
+        result = await streams.read("s1")
+        resets = [i.chunk for i in result.chunks if isinstance(i.chunk, StepResetChunk)]
+        assert [(r.attempt, r.superseded_from) for r in resets] == [(1, 1), (1, None), (2, 4)]
+        assert [i.seq for i in result.chunks] == [3, 5, 6, 7]
+
     async def test_chunks_of_a_superseded_attempt_after_its_reset_are_dropped(
         self, streams: StreamManager
     ) -> None:

@@ -7,14 +7,21 @@ again; and each tool call's effect is applied (keyed by its call id) exactly onc
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from helix_agents import Agent
+from helix_agents.hosts.local import LocalHost
+from helix_agents.http.snapshot import build_snapshot
 from helix_agents.messages import AssistantMessage, ToolResultMessage, UserMessage
+from helix_agents.streaming.ui import event_id
+from helix_agents.testing import FunctionModel
 from tests.support.crashing import kill_at_random, run_to_end, stored_messages
+from tests.support.ui_message import UIMessageAssembler
 
 pytestmark = [pytest.mark.crash, pytest.mark.timeout(300)]
 
@@ -29,6 +36,7 @@ def test_sigkill_at_random_moments(tmp_path: Path) -> None:
     assert "ALL DONE completed" in out, out
     assert kills >= 3, "the test should have killed the host several times"
     _verify(data)
+    asyncio.run(_verify_streams(data))
 
 
 def _verify(data: Path) -> None:
@@ -83,3 +91,34 @@ def _verify(data: Path) -> None:
     # Each call's effect, keyed by its id, was applied: at least once, and the in-flight
     # re-executions (killed mid-tool, before the result was saved) are the only repeats.
     assert len(executions) == RUNS * 5
+
+
+async def _verify_streams(data: Path) -> None:
+    """The kills left resets in the streams (a model step killed while it streamed runs
+    again as a new attempt): a reader replaying a run from its start, or coming back with
+    the id of any event of that replay, still rebuilds the stored message, every tool
+    output included."""
+    # Every run is over: the host only reads (the agent is there for its name).
+    agent = Agent(name="worker", model=FunctionModel(lambda messages, info: "unused"))
+    async with LocalHost([agent], data / "host", sweep_interval=None) as host:
+        for i in range(RUNS):
+            state = await host.store.load_session(f"crash-{i}")
+            assert state is not None
+            stored = (await build_snapshot(host.executor, state))["messages"][-1]
+            outputs = [p for p in stored["parts"] if p["type"] == "tool-record"]
+            assert [p["state"] for p in outputs] == ["output-available"] * 5, stored
+            chunks = (await host.streams.read(f"crash-{i}--t1", after=0, limit=10_000)).chunks
+            replay = UIMessageAssembler()
+            trace = []
+            for item in chunks:
+                ui = replay.encoder.encode(item)
+                if ui is not None:
+                    replay.apply(ui)
+                    trace.append((event_id(item), ui))
+            assert replay.message == stored, f"crash-{i}"
+            for n, (cursor, _) in enumerate(trace):
+                reader = UIMessageAssembler(after=cursor)
+                for _, ui in trace[: n + 1]:
+                    reader.apply(ui)
+                reader.feed([item for item in chunks if item.seq > cursor])
+                assert reader.message == stored, (f"crash-{i}", cursor)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .agents import echo, gated, talker
+from .agents import asker, echo, gated, talker
 from .harness import read_wire, sse_blocks
 
 pytestmark = pytest.mark.timeout(60)
@@ -56,7 +56,9 @@ async def test_malformed_json(make_server: Any) -> None:
                 "/chat", content=raw, headers={"content-type": "application/json"}
             )
             error_of(res, 400, "malformed_json")
-        res = await client.post("/chat/whatever/interrupt", content=b"{")
+        res = await client.post(
+            "/chat/whatever/interrupt", content=b"{", headers={"content-type": "application/json"}
+        )
         error_of(res, 404, "session_not_found")  # the session is checked first
 
 
@@ -89,7 +91,9 @@ async def test_wrong_shapes(make_server: Any) -> None:
             ({"agentType": "echo", "messages": [user], "trigger": "resume-stream"}, "trigger"),
             ({"agentType": "echo", "messages": [user], "id": 7}, "id"),
         ]:
-            res = await client.post("/chat", content=json.dumps(body))
+            res = await client.post(
+                "/chat", content=json.dumps(body), headers={"content-type": "application/json"}
+            )
             message = error_of(res, 422, "invalid_request")
             assert needle in message, (body, message)
 
@@ -179,7 +183,9 @@ async def test_bodies_over_the_limit(make_server: Any) -> None:
             yield b'"}'
 
         # No Content-Length: the body is counted as it arrives.
-        res = await client.post("/chat", content=chunked())
+        res = await client.post(
+            "/chat", content=chunked(), headers={"content-type": "application/json"}
+        )
         error_of(res, 413, "payload_too_large")
         async with client.stream("POST", "/chat", json={"message": "ok", "sessionId": "lim"}) as r:
             await read_wire(r)
@@ -259,3 +265,103 @@ async def test_submit_tool_result_validation(make_server: Any) -> None:
         ]:
             res = await client.post("/chat/st/submit-tool-result", json=body)
             error_of(res, 409, "conflict")
+
+
+async def test_lone_surrogates_are_refused_and_leave_nothing(make_server: Any) -> None:
+    """JSON may escape a lone surrogate (``"\\ud800"``), which is not text: no store can keep
+    it. Every body holding one is a 400 and leaves no session behind."""
+    server = await make_server(echo())
+    headers = {"content-type": "application/json"}
+    async with server.client() as client:
+        for raw in [
+            b'{"message": "a\\ud800b", "sessionId": "sur1"}',
+            b'{"message": "hi", "messageId": "\\udfff", "sessionId": "sur2"}',
+            b'{"message": "\\uDBFF\\u0041", "sessionId": "sur3"}',
+            b'{"id": "sur4", "messages": [{"id": "u1", "role": "user",'
+            b' "parts": [{"type": "text", "text": "\\ud800"}]}]}',
+        ]:
+            res = await client.post("/chat", content=raw, headers=headers)
+            assert "surrogate" in error_of(res, 400, "malformed_json")
+        for sid in ("sur1", "sur2", "sur3", "sur4"):
+            error_of(await client.get(f"/chat/{sid}"), 404, "session_not_found")
+        # A pair is one character, escaped or not: accepted.
+        raw = b'{"message": "\\ud83d\\ude00 \\\\ud800", "sessionId": "pair"}'
+        async with client.stream("POST", "/chat", content=raw, headers=headers) as res:
+            wire = await read_wire(res)
+        assert res.status_code == 200
+        assert wire.chunks[-1] == {"type": "finish", "finishReason": "stop"}
+        snap = (await client.get("/chat/pair")).json()
+        assert snap["messages"][0]["parts"][0]["text"] == "\U0001f600 \\ud800"
+        res = await client.post(
+            "/chat/pair/interrupt", content=b'{"reason": "\\ud800"}', headers=headers
+        )
+        error_of(res, 400, "malformed_json")
+
+
+async def test_huge_cursors_are_refused(make_server: Any) -> None:
+    """A cursor of thousands of digits (past Python's int-from-str limit) is a 400, for a
+    known session and an unknown one alike; leading zeros do not make a number large."""
+    server = await make_server(echo())
+    async with server.client() as client:
+        async with client.stream("POST", "/chat", json={"message": "x", "sessionId": "cur"}) as r:
+            await read_wire(r)
+        huge = "9" * 5000
+        for sid in ("cur", "nobody"):
+            for headers, params in [
+                ({"Last-Event-ID": huge}, {}),
+                ({"X-Resume-From-Sequence": huge}, {}),
+                ({}, {"from": huge}),
+            ]:
+                res = await client.get(f"/chat/{sid}/stream", headers=headers, params=params)
+                message = error_of(res, 400, "invalid_cursor")
+                assert len(message) < 400
+        res = await client.get("/chat/cur/stream", headers={"Last-Event-ID": "0" * 5000 + "1"})
+        assert res.status_code == 200, res.text
+
+
+async def test_deeply_nested_client_tool_result(make_server: Any) -> None:
+    """A client tool's result nested 400 levels deep (within the JSON limit of 512): a 4xx
+    that says why, and the call still waits for a proper result, which then settles it."""
+    server = await make_server(asker())
+    async with server.client() as client:
+        async with client.stream("POST", "/chat", json={"message": "x", "sessionId": "deep"}) as r:
+            wire = await read_wire(r)
+        [call_id] = [c["toolCallId"] for c in wire.chunks if c["type"] == "tool-input-available"]
+        for depth in (400, 500):
+            nested: Any = 1
+            for _ in range(depth):
+                nested = [nested]
+            body = {"toolCallId": call_id, "output": nested}
+            res = await client.post("/chat/deep/submit-tool-result", json=body)
+            assert "deep" in error_of(res, 422, "invalid_tool_submission")
+            use_chat = {
+                "id": "deep",
+                "messages": [
+                    {
+                        "id": "deep-t1",
+                        "role": "assistant",
+                        "parts": [
+                            {
+                                "type": "tool-pick",
+                                "toolCallId": call_id,
+                                "state": "output-available",
+                                "input": {"options": ["a", "b"]},
+                                "output": nested,
+                            }
+                        ],
+                    }
+                ],
+            }
+            res = await client.post("/chat", json=use_chat)
+            assert 400 <= res.status_code < 500, res.text
+        snap = (await client.get("/chat/deep")).json()
+        assert snap["status"] == "suspended_client_tool"
+        res = await client.post(
+            "/chat/deep/submit-tool-result",
+            json={"toolCallId": call_id, "output": [[["a"]]]},
+            headers={"accept": "text/event-stream"},
+        )
+        assert res.status_code == 200, res.text
+        snap = (await client.get("/chat/deep")).json()
+        assert snap["status"] == "completed"
+        assert snap["output"] == "picked: success"

@@ -10,7 +10,7 @@ import pytest
 
 from helix_agents.streaming.ui_schema import ui_chunk_problems
 
-from .agents import ANSWER, echo, gated, gated_text, talker
+from .agents import ANSWER, echo, gated, gated_text, keeper, reuser, talker
 from .harness import assistant_text, read_wire, sse_blocks
 
 pytestmark = pytest.mark.timeout(60)
@@ -229,3 +229,106 @@ async def test_cors_for_browser_apps_on_other_origins(make_server: Any) -> None:
             await read_wire(res)
         other = await client.get("/agents", headers={"origin": "http://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_nested_state_changed_in_place_is_persisted(make_server: Any) -> None:
+    """A tool that appends to a list nested in the session's state: the next turn, a new
+    instance that reads the state from the database, sees the earlier items."""
+    server = await make_server(keeper())
+    async with server.client() as client:
+        said = []
+        for word in ("apple", "pear", "plum"):
+            body = {"agentType": "keeper", "message": word, "sessionId": "kept"}
+            wire = await read_wire_of(client, "POST", "/chat", json=body)
+            said.append(assistant_text(wire.chunks))
+    assert said == ["kept 1: apple", "kept 2: apple pear", "kept 3: apple pear plum"]
+
+
+async def test_reused_provider_call_ids_are_made_unique(make_server: Any) -> None:
+    """A provider that calls every step's tool ``call_0``: each call gets an id of its own,
+    on the stream and in the snapshot, and each shows its own output."""
+    server = await make_server(reuser())
+    async with server.client() as client:
+        body = {
+            "id": "reused",
+            "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "go"}]}],
+        }
+        wire = await read_wire_of(client, "POST", "/chat?agent=reuser", json=body)
+        check_wire(wire.chunks)
+        snap = (await client.get("/chat/reused")).json()
+    assert assistant_text(wire.chunks) == "looked up Paris Oslo"
+    outputs = [
+        (c["toolCallId"], c["output"]["city"])
+        for c in wire.chunks
+        if c["type"] == "tool-output-available"
+    ]
+    inputs = [
+        (c["toolCallId"], c["input"]["city"])
+        for c in wire.chunks
+        if c["type"] == "tool-input-available"
+    ]
+    assert [city for _, city in outputs] == ["Paris", "Oslo"]
+    assert outputs == inputs
+    assert len({call_id for call_id, _ in outputs}) == 2
+    parts = [p for p in snap["messages"][1]["parts"] if p["type"] == "tool-lookup"]
+    assert [(p["toolCallId"], p["input"]["city"], p["output"]["city"]) for p in parts] == [
+        (call_id, city, city) for call_id, city in outputs
+    ]
+
+
+async def test_a_retried_post_gets_its_turn_not_a_new_one(make_server: Any) -> None:
+    """``POST /chat`` is idempotent on the client's message id (a network retry): while the
+    turn runs, the retry follows its stream; once it ended, the retry replays it. Neither
+    starts a turn, for either body; a new message id does."""
+    gate = asyncio.Event()
+    server = await make_server(gated(gate, words=3), echo())
+    body = {"agentType": "gated", "message": "one", "sessionId": "idem", "messageId": "m1"}
+    async with server.client() as client:
+        async with client.stream("POST", "/chat", json=body) as first:
+            assert first.status_code == 200
+            blocks = sse_blocks(first)
+            async for item in blocks:
+                if not isinstance(item, str) and item.type == "text-delta":
+                    break
+            async with client.stream("POST", "/chat", json=body) as retry:
+                assert retry.status_code == 200, await retry.aread()
+                assert retry.headers["x-helix-run-id"] == "idem--t1"
+                gate.set()
+                retried = await read_wire(retry)
+            rest = [item async for item in blocks if not isinstance(item, str)]
+        assert retried.done
+        assert rest[-1].data == "[DONE]"
+        assert retried.chunks[0] == {"type": "start", "messageId": "idem-t1"}
+        assert assistant_text(retried.chunks) == gated_text(3)
+        assert assistant_text([e.data for e in rest[:-1]]).endswith("b2 ")
+        # After the turn ended: the same turn again, whole.
+        async with client.stream("POST", "/chat", json=body) as again:
+            assert again.headers["x-helix-run-id"] == "idem--t1"
+            replayed = await read_wire(again)
+        assert replayed.chunks == retried.chunks
+        snap = (await client.get("/chat/idem")).json()
+        assert [(m["id"], m["role"]) for m in snap["messages"]] == [
+            ("m1", "user"),
+            ("idem-t1", "assistant"),
+        ]
+        # A new message id is a new turn.
+        new = {**body, "messageId": "m2", "message": "two"}
+        wire = await read_wire_of(client, "POST", "/chat", json=new)
+        assert wire.chunks[0] == {"type": "start", "messageId": "idem-t2"}
+
+        # useChat sends the last message's id: the same, twice, is one turn.
+        chat = {
+            "id": "idem-ui",
+            "trigger": "submit-message",
+            "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": "hi"}]}],
+        }
+        once = await read_wire_of(client, "POST", "/chat?agent=echo", json=chat)
+        twice = await read_wire_of(client, "POST", "/chat?agent=echo", json=chat)
+        assert twice.chunks == once.chunks
+        assert assistant_text(twice.chunks) == "echo: hi"
+        snap = (await client.get("/chat/idem-ui")).json()
+    assert [(m["id"], m["role"]) for m in snap["messages"]] == [
+        ("u1", "user"),
+        ("idem-ui-t1", "assistant"),
+    ]
+    assert snap["usage"]["requests"] == 1

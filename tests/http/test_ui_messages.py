@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from helix_agents.core.suspension import approval_id
 from helix_agents.http.ui_messages import to_ui_messages
-from helix_agents.messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
+from helix_agents.messages import (
+    AssistantMessage,
+    ToolApproval,
+    ToolCall,
+    ToolResultMessage,
+    UserMessage,
+)
 from helix_agents.state import PendingToolCall
 
 
@@ -28,7 +35,13 @@ def test_every_tool_state_and_one_message_per_turn() -> None:
         (4, ToolResultMessage(tool_call_id="c2", tool_name="t", content="boom", status="error")),
         (
             5,
-            ToolResultMessage(tool_call_id="c3", tool_name="t", content="not now", status="denied"),
+            ToolResultMessage(
+                tool_call_id="c3",
+                tool_name="t",
+                content="The user denied this tool call; it was not executed. Reason: not now",
+                status="denied",
+                approval=ToolApproval(id="ap3", approved=False, reason="not now"),
+            ),
         ),
         (6, AssistantMessage(content="done", id="s-t1", step=2)),
         (7, UserMessage(content="again")),
@@ -60,7 +73,9 @@ def test_every_tool_state_and_one_message_per_turn() -> None:
     assert tools["c2"]["state"] == "output-error"
     assert tools["c2"]["errorText"] == "boom"
     assert tools["c3"]["state"] == "output-denied"
-    assert tools["c3"]["approval"] == {"id": "c3", "approved": False, "reason": "not now"}
+    # The approval id of the request and the person's own reason (not what the model was
+    # told), as the client that denied it holds them.
+    assert tools["c3"]["approval"] == {"id": "ap3", "approved": False, "reason": "not now"}
     assert tools["c4"]["state"] == "approval-requested"
     assert tools["c4"]["approval"] == {"id": "ap4"}
     assert tools["c5"]["state"] == "input-available"
@@ -100,3 +115,74 @@ def test_messages_without_ids() -> None:
     history = [(0, UserMessage(content="a")), (1, AssistantMessage(content="b"))]
     out = to_ui_messages("s", history)
     assert [m["id"] for m in out] == ["s-m0", "s-m1"]
+
+
+def test_a_decided_call_keeps_its_approval_in_every_later_state() -> None:
+    """What the AI SDK's client holds after ``addToolApprovalResponse`` and the resumed
+    stream: the decision stays on the part once it has an output, an error or a denial."""
+    history = [
+        (1, UserMessage(content="go", id="u1")),
+        (2, AssistantMessage(tool_calls=[call("c1"), call("c2"), call("c3")], id="s-t1", step=1)),
+        (
+            3,
+            ToolResultMessage(
+                tool_call_id="c1",
+                tool_name="t",
+                content="sent",
+                approval=ToolApproval(id="ap1", approved=True),
+            ),
+        ),
+        (
+            4,
+            ToolResultMessage(
+                tool_call_id="c2",
+                tool_name="t",
+                content="boom",
+                status="error",
+                approval=ToolApproval(id="ap2", approved=True, reason="ok"),
+            ),
+        ),
+        (
+            5,
+            ToolResultMessage(
+                tool_call_id="c3",
+                tool_name="t",
+                content="The user denied this tool call; it was not executed.",
+                status="denied",
+                approval=ToolApproval(id="ap3", approved=False),
+            ),
+        ),
+    ]
+    tools = {p["toolCallId"]: p for p in to_ui_messages("s", history)[1]["parts"][1:]}
+    assert tools["c1"]["state"] == "output-available"
+    assert tools["c1"]["approval"] == {"id": "ap1", "approved": True}
+    assert tools["c2"]["state"] == "output-error"
+    assert tools["c2"]["approval"] == {"id": "ap2", "approved": True, "reason": "ok"}
+    assert tools["c3"]["state"] == "output-denied"
+    assert tools["c3"]["approval"] == {"id": "ap3", "approved": False}
+
+
+def test_a_denial_stored_without_its_decision() -> None:
+    """Results written before they kept the decision: the approval id is derived as the
+    request's was, the reason taken from what the model was told."""
+    history = [
+        (1, UserMessage(content="go", id="u1")),
+        (2, AssistantMessage(tool_calls=[call("c1"), call("c2")], id="s-t1", step=1)),
+        (
+            3,
+            ToolResultMessage(
+                tool_call_id="c1",
+                tool_name="t",
+                content="The user denied this tool call; it was not executed. Reason: no",
+                status="denied",
+            ),
+        ),
+        (4, ToolResultMessage(tool_call_id="c2", tool_name="t", content="nope", status="denied")),
+    ]
+    tools = {p["toolCallId"]: p for p in to_ui_messages("s", history)[1]["parts"][1:]}
+    assert tools["c1"]["approval"] == {
+        "id": approval_id("s", "c1"),
+        "approved": False,
+        "reason": "no",
+    }
+    assert tools["c2"]["approval"] == {"id": approval_id("s", "c2"), "approved": False}

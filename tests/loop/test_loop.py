@@ -542,3 +542,87 @@ async def test_run_end_lost_after_the_commit_is_written_by_the_retry(
     info = await host.streams.info(handle.stream_id)
     assert info is not None
     assert info.status == "ended"
+
+
+async def test_nested_custom_state_changes_persist(make_host: Callable[..., Any]) -> None:
+    """In-place changes to nested values (append to a list, set a key of a nested dict) are
+    persisted with the tool's step, and a key a tool deletes is gone."""
+
+    @tool
+    def remember(ctx: ToolContext, item: str) -> int:
+        """Remember an item."""
+        items = ctx.state.setdefault("items", [])
+        items.append(item)
+        ctx.state.setdefault("a", {"b": 0, "gone": True})
+        ctx.state["a"]["b"] += 1
+        ctx.state["a"].pop("gone", None)
+        return len(items)
+
+    def model(messages: list[Any], info: Any) -> Any:
+        done = len(info.tool_results)
+        return call_tool("remember", item=f"x{done}") if done < 2 else "ok"
+
+    host = await make_host(
+        Agent(
+            name="nested",
+            tools=[remember],
+            model=FunctionModel(model),
+            system_prompt=lambda state: f"items={state.custom_state.get('items')}",
+        )
+    )
+    handle = await host.executor.execute("nested", "go")
+    assert (await handle.result()).status == "completed"
+    assert (await handle.get_state()).custom_state == {"items": ["x0", "x1"], "a": {"b": 2}}
+    messages = await handle.messages()
+    assert [m.content for m in messages if isinstance(m, ToolResultMessage)] == [1, 2]
+    # The next turn's tools start from the persisted state.
+    second = await handle.send("again")
+    assert (await second.result()).status == "completed"
+    state = await second.get_state()
+    assert state.custom_state == {"items": ["x0", "x1", "x0", "x1"], "a": {"b": 4}}
+
+
+async def test_nested_state_change_is_written_once_across_a_retried_tool_step(
+    make_host: Callable[..., Any],
+) -> None:
+    """A tool step whose write fails is retried: the retry starts from the stored state, not
+    from the first attempt's in-place change, and the change is written once."""
+    runs: list[int] = []
+
+    @tool
+    def append(ctx: ToolContext) -> int:
+        """Append to a list kept in the state."""
+        runs.append(1)
+        ctx.state["log"]["items"].append(len(runs))
+        return len(ctx.state["log"]["items"])
+
+    @tool
+    def init(ctx: ToolContext) -> str:
+        """Start the list."""
+        ctx.state["log"] = {"items": []}
+        return "ok"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        done = len(info.tool_results)
+        if done == 0:
+            return call_tool("init")
+        return call_tool("append") if done == 1 else "ok"
+
+    host = await make_host(Agent(name="retry", tools=[init, append], model=FunctionModel(model)))
+    commit = host.store.commit_tool_step
+    failed: list[int] = []
+
+    async def failing_once(*args: Any, **kwargs: Any) -> Any:
+        if runs and not failed:
+            failed.append(1)
+            raise ConnectionError("the database went away")
+        return await commit(*args, **kwargs)
+
+    host.store.commit_tool_step = failing_once  # type: ignore[method-assign]
+    handle = await host.executor.execute("retry", "go")
+    assert (await handle.result()).status == "completed"
+    assert failed == [1]
+    assert len(runs) == 2
+    assert (await handle.get_state()).custom_state == {"log": {"items": [2]}}
+    messages = await handle.messages()
+    assert [m.content for m in messages if isinstance(m, ToolResultMessage)] == ["ok", 1]

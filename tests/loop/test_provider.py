@@ -112,3 +112,37 @@ async def test_a_provider_error_fails_the_run_clearly(server: OpenAIServer, tmp_
     assert len(errors) == 1
     assert "model not found" in errors[0].message  # type: ignore[union-attr]
     assert chunks[-1].chunk.type == "run-end"
+
+
+async def test_a_provider_that_reuses_call_ids_gets_them_back(
+    server: OpenAIServer, tmp_path: Path
+) -> None:
+    """The provider calls every step's tool ``call_0``: the session stores each call under an
+    id of its own (results matched to the right call), and the provider is sent its own
+    ``call_0`` back, in the assistant messages and the tool results alike."""
+    calls.clear()
+    server.script(
+        reply_tool_calls(ToolCallSpec("call_0", "lookup", {"key": "a"})),
+        reply_tool_calls(ToolCallSpec("call_0", "lookup", {"key": "b"})),
+        reply_text("done"),
+    )
+    agent = Agent(name="a", tools=[lookup], model=_model(server, []))
+    async with LocalHost([agent], tmp_path) as host:
+        handle = await host.executor.execute("a", "look both up")
+        chunks = [c.chunk async for c in handle.stream()]
+        assert (await handle.result()).status == "completed"
+        messages = await handle.messages()
+    assert calls == ["a", "b"]
+    stored = [(m.tool_call_id, m.content) for m in messages if m.role == "tool"]  # type: ignore[union-attr]
+    assert stored == [("call_0", "value of a"), ("call_0~1", "value of b")]
+    outputs = [(c.tool_call_id, c.output) for c in chunks if c.type == "tool-output"]  # type: ignore[union-attr]
+    assert outputs == stored
+    starts = [c.tool_call_id for c in chunks if c.type == "tool-input-start"]  # type: ignore[union-attr]
+    assert starts == ["call_0", "call_0~1"]
+    sent: list[Any] = server.requests[-1].body["messages"]
+    wire = [
+        (m["role"], m.get("tool_call_id") or m["tool_calls"][0]["id"])
+        for m in sent
+        if m["role"] in ("tool", "assistant")
+    ]
+    assert wire == [("assistant", "call_0"), ("tool", "call_0")] * 2

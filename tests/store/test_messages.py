@@ -175,3 +175,27 @@ async def test_a_guarded_tool_result(store: StateStore, session: str) -> None:
     await store.start_run(session, "s1--t1", 1)
     assert await store.append_tool_result(session, 0, result, state_patch={"a": 1}, run_id="s1--t1")
     assert (await store.require_session(session)).custom_state == {"a": 1}
+
+
+async def test_find_user_message_by_client_id(store: StateStore, session: str) -> None:
+    """A client's message id finds its user message (and the turn it started); an
+    assistant message or a tool result with the same id does not count."""
+    await store.create_session(new_session("s2"))
+    first = UserMessage(content="one", id="m1", turn=1)
+    again = UserMessage(content="again", id="m1", turn=3)
+    rows = [
+        (0, first),
+        (1, AssistantMessage(content="hi", id="m2")),
+        (2, UserMessage(content="two", id="m2", turn=2)),
+        (3, again),
+    ]
+    await store.append_messages(session, rows)
+    await store.append_message("s2", 0, UserMessage(content="other", id="m3"))
+    assert await store.find_user_message(session, "m1") == (0, first)
+    found = await store.find_user_message(session, "m2")
+    assert found is not None
+    assert found[0] == 2
+    assert found[1].turn == 2
+    assert await store.find_user_message(session, "m3") is None
+    assert await store.find_user_message("s2", "m3") == (0, UserMessage(content="other", id="m3"))
+    assert await store.find_user_message("nobody", "m1") is None

@@ -16,6 +16,7 @@ from helix_agents.errors import StreamError
 from helix_agents.streaming.ui import (
     FINISH_REASONS,
     UIMessageEncoder,
+    event_id,
     to_ui_chunk,
     ui_finish_reason,
 )
@@ -91,6 +92,13 @@ CASES: list[tuple[Chunk, dict[str, Any] | None]] = [
     (
         c.ToolApprovalRequestChunk(tool_call_id="call_1", approval_id="ap_1"),
         {"type": "tool-approval-request", "approvalId": "ap_1", "toolCallId": "call_1"},
+    ),
+    # v6 has no chunk for a decision (v7: test_a_decision_is_a_v7_chunk).
+    (
+        c.ToolApprovalResponseChunk(
+            tool_call_id="call_1", approval_id="ap_1", approved=False, reason="no"
+        ),
+        None,
     ),
     (
         c.ToolOutputDeniedChunk(tool_call_id="call_1", reason="no"),
@@ -207,6 +215,27 @@ def test_none_values_are_left_out() -> None:
     }
 
 
+def test_a_decision_is_a_v7_chunk() -> None:
+    denied = c.ToolApprovalResponseChunk(
+        tool_call_id="call_1", approval_id="ap_1", approved=False, reason="no"
+    )
+    ui = to_ui_chunk(denied, ui_version=7)
+    assert ui == {
+        "type": "tool-approval-response",
+        "approvalId": "ap_1",
+        "approved": False,
+        "reason": "no",
+    }
+    check_ui_chunk(ui, ui_version=7)
+    approved = c.ToolApprovalResponseChunk(tool_call_id="c", approval_id="ap_2", approved=True)
+    assert to_ui_chunk(approved, ui_version=7) == {
+        "type": "tool-approval-response",
+        "approvalId": "ap_2",
+        "approved": True,
+    }
+    assert ui_chunk_problems({"type": "tool-approval-response", "approvalId": "a"}, ui_version=6)
+
+
 def test_a_subagent_chunk_is_a_transient_data_part() -> None:
     child = {"agent": "researcher", "source_session_id": "kid-1", "step": 2, "attempt": 1}
     ui = to_ui_chunk(c.TextDeltaChunk(part_id="p", delta="found it", **child))
@@ -317,6 +346,44 @@ def test_a_resumed_reader_is_told_if_it_saw_part_of_the_attempt() -> None:
     assert UIMessageEncoder(after=3).encode(seq(7, RESET)) is None
 
 
+def test_a_replay_that_reads_the_step_closed_again_shows_no_reset() -> None:
+    # The log hid the dead attempt (4..6); the retry closed step 1 again (7) before its
+    # reset (8). A replay reads 7, past the dead attempt's first sequence, yet it never saw
+    # the attempt: told to reset, it would drop step 1 and lose the retry's start-step.
+    encoder = UIMessageEncoder()
+    assert encoder.encode(seq(3, c.StepEndChunk(step=1))) == {"type": "finish-step"}
+    assert encoder.encode(seq(7, c.StepEndChunk(step=1))) is None
+    assert encoder.encode(seq(8, RESET)) is None
+    assert encoder.encode(seq(9, c.StepStartChunk(**attempt(2)))) == {"type": "start-step"}
+    # Nor does a chunk of another attempt (a sub-agent's) in between count as seeing it.
+    encoder = UIMessageEncoder()
+    child = c.TextDeltaChunk(part_id="x", delta="hi", step=2, attempt=1, source_session_id="k")
+    encoder.encode(seq(5, child))
+    assert encoder.encode(seq(8, RESET)) is None
+
+
+def test_a_retry_that_died_after_its_left_out_start_is_reset_too() -> None:
+    encoder = UIMessageEncoder()
+    encoder.encode(seq(4, c.StepStartChunk(**attempt(1))))
+    encoder.encode(seq(5, c.TextStartChunk(part_id="a", **attempt(1))))
+    assert encoder.encode(seq(6, RESET)) is not None
+    assert encoder.encode(seq(7, c.StepStartChunk(**attempt(2)))) is None
+    # Attempt 2 died right there: its reset is shown, and attempt 3's start left out.
+    second = c.StepResetChunk(step=2, attempt=2, superseded_from=7)
+    assert encoder.encode(seq(8, second)) is not None
+    assert encoder.encode(seq(9, c.StepStartChunk(**attempt(3)))) is None
+
+
+def test_a_shown_reset_is_sent_with_the_id_before_it() -> None:
+    # A reader that comes back with the reset's id reads the reset again (shown again: it
+    # reached the dead attempt), so the retry's start-step is still left out.
+    assert event_id(seq(7, RESET)) == 6
+    assert event_id(seq(7, c.StepStartChunk(**attempt(2)))) == 7
+    encoder = UIMessageEncoder(after=6)
+    assert encoder.encode(seq(7, RESET)) is not None
+    assert encoder.encode(seq(8, c.StepStartChunk(**attempt(2)))) is None
+
+
 def test_a_reset_of_an_attempt_that_streamed_nothing_maps_to_nothing() -> None:
     reset = c.StepResetChunk(step=2, attempt=1)
     assert UIMessageEncoder(after=100).encode(seq(101, reset)) is None
@@ -401,7 +468,10 @@ def test_every_mapped_chunk_is_a_documented_ui_chunk(
 ) -> None:
     ui = to_ui_chunk(chunk, ui_version=version, show_reset=show)  # type: ignore[arg-type]
     if ui is None:
-        assert chunk.type == "step-reset"
+        # A reset not shown; a decision, which v6 has no chunk for.
+        assert chunk.type == "step-reset" or (
+            chunk.type == "tool-approval-response" and version == 6
+        )
         return
     assert ui_chunk_problems(ui, ui_version=version) == []
     if ui["type"] == "data-subagent-chunk":

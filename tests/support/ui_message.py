@@ -1,6 +1,7 @@
 """The assistant message a ``useChat`` client builds from a UI message stream, for tests that
 compare what a reader ends up with against what the run stored (the snapshot's
-``to_ui_messages``).
+``to_ui_messages``). A stand-in where the real SDK cannot run (the loop, crash and
+Cloudflare-fake tests); ``tests/aisdk`` runs the real ``ai`` packages against the server.
 
 It follows the AI SDK's ``processUIMessageStream`` for the chunks the runtime emits
 (``reference/ai-sdk-ui-message-stream.md``): ``start-step`` adds a ``step-start`` part, text
@@ -8,7 +9,8 @@ and reasoning parts grow by their deltas and are ``done`` at their end, a tool p
 through its states, a non-transient ``data-*`` part with an id replaces the one before it.
 Transient data parts go to ``on_data`` only, where this client does what docs/streaming.md
 asks of an app: on ``data-reset-step`` (v6) or ``reset-step`` (v7) it drops the parts after
-the message's last ``step-start``. It also counts the stream's ``finish`` chunks.
+the message's last ``step-start``. It also counts the stream's ``finish`` chunks. As in the
+SDK, a tool chunk for a call the message has no part for is an error, never a new part.
 """
 
 from __future__ import annotations
@@ -89,9 +91,23 @@ class UIMessageAssembler:
 
     def _tool(self, kind: str, chunk: dict[str, Any]) -> None:
         parts = self._parts()
+        if kind == "tool-approval-response":  # v7: the decision, found by its approval id
+            approval_id = chunk["approvalId"]
+            asked = [p for p in parts if (p.get("approval") or {}).get("id") == approval_id]
+            if not asked:
+                raise AssertionError(f"a decision on approval {approval_id!r}, never requested")
+            decision = {"id": approval_id, "approved": chunk["approved"]}
+            if "reason" in chunk:
+                decision["reason"] = chunk["reason"]
+            asked[0].update(state="approval-responded", approval=decision)
+            return
         call_id = chunk["toolCallId"]
         part = next((p for p in parts if p.get("toolCallId") == call_id), None)
         if part is None:
+            # Only these chunks make a part; any other for a call the message has no part
+            # for is an error in the SDK ("No tool invocation found for tool call ID").
+            if kind not in ("tool-input-start", "tool-input-available", "tool-input-error"):
+                raise AssertionError(f"{kind} for tool call {call_id!r}, which has no part")
             part = {"type": f"tool-{chunk.get('toolName')}", "toolCallId": call_id}
             parts.append(part)
         if kind == "tool-input-start":
@@ -102,6 +118,7 @@ class UIMessageAssembler:
             part.update(state="output-error", input=chunk["input"], errorText=chunk["errorText"])
         elif kind == "tool-approval-request":
             part.update(state="approval-requested", approval={"id": chunk["approvalId"]})
+
         elif kind == "tool-output-available":
             part.update(state="output-available", output=chunk["output"])
         elif kind == "tool-output-error":

@@ -20,7 +20,9 @@ are imported there: no pytest, uvicorn, threads, I/O or randomness at import).
 - Test-only routes: ``POST /__test__/outage`` puts the Durable Objects of the active
   sessions down (every call to them fails, their sockets close) or back up, which is what
   the suites' ``host.streams.close()`` does to a host; ``GET /__test__/sessions`` lists
-  the sessions in D1.
+  the sessions in D1; ``GET /__test__/constructions?session=<id>`` tells how many times
+  that session's Durable Object was constructed (it counts itself in its storage), which is
+  how a test sees the object hibernate and wake.
 """
 
 from __future__ import annotations
@@ -39,12 +41,27 @@ from helix_agents.examples import example_registry
 from helix_agents.hosts.cloudflare import CloudflareApp, CloudflareRuntime
 from helix_agents.hosts.cloudflare.models import env_var
 from helix_agents.testing import DemoModel, FunctionModel
-from tests.http.agents import echo, gated, talker, tool_then_gate
+from tests.http.agents import (
+    analyst,
+    asker,
+    boss,
+    capped,
+    echo,
+    gated,
+    keeper,
+    lead,
+    limited,
+    locator,
+    reuser,
+    talker,
+    tool_then_gate,
+)
 from tests.support.agents import bank
 
 __all__ = [
     "CATALOG",
     "CONFIG_VAR",
+    "CONSTRUCTIONS_PATH",
     "HOOKS",
     "OUTAGE_PATH",
     "RELAY_VAR",
@@ -61,6 +78,7 @@ CONFIG_VAR = "HELIX_TEST_CONFIG"
 RELAY_VAR = "HELIX_TEST_RELAY"
 OUTAGE_PATH = "/__test__/outage"
 SESSIONS_PATH = "/__test__/sessions"
+CONSTRUCTIONS_PATH = "/__test__/constructions"
 MOUNT_PREFIX = "/_mount/"
 
 
@@ -135,10 +153,15 @@ def relayed_bank() -> Agent:
 #: Every agent the HTTP suites serve, by name (the examples on the demo model included).
 CATALOG: dict[str, Agent] = {
     "echo": echo(),
+    "keeper": keeper(),
+    "asker": asker(),
+    "reuser": reuser(),
     "talker": relayed("talker", lambda p: talker(delay=p["delay"], text=p["text"])),
     "gated": relayed("gated", lambda p: gated(RelayedGate("gated"), words=p["words"])),  # type: ignore[arg-type]
     "steps": relayed("steps", lambda p: tool_then_gate(RelayedGate("steps"))),  # type: ignore[arg-type]
     "bank": relayed_bank(),
+    # Agents with no in-process parameters: the suites' own definitions, as they are.
+    **{agent.name: agent for agent in (locator(), boss(), lead(), analyst(), limited(), capped())},
     **{agent.name: agent for agent in example_registry(DemoModel())},
 }
 
@@ -202,6 +225,8 @@ class TestApp(CloudflareApp):
             return await outage(runtime, request)
         if url.path == SESSIONS_PATH:
             return await sessions(runtime)
+        if url.path == CONSTRUCTIONS_PATH:
+            return await constructions(runtime, url.query)
         config = env_var(env, CONFIG_VAR) or "{}"
         if url.path.startswith(MOUNT_PREFIX):
             encoded, _, rest = url.path[len(MOUNT_PREFIX) :].partition("/")
@@ -223,6 +248,18 @@ class TestApp(CloudflareApp):
     def DurableObject(self) -> type[Any]:  # type: ignore[override]
         class TestStreamManager(super().DurableObject):  # type: ignore[misc]
             down = False
+
+            def __init__(self, ctx: Any, env: Any) -> None:
+                super().__init__(ctx, env)
+                # Counted in the object's storage: the count survives eviction, so a test
+                # can tell that the object was constructed again (it had hibernated).
+                sql = self._hub.sql
+                sql.exec("CREATE TABLE IF NOT EXISTS __test_constructions (at INTEGER)")
+                sql.exec("INSERT INTO __test_constructions (at) VALUES (?)", _now_ms())
+
+            async def test_constructions(self) -> int:
+                rows = self._hub.sql.exec("SELECT COUNT(*) AS n FROM __test_constructions")
+                return int(rows[0]["n"])
 
             async def test_outage(self, down: bool) -> None:
                 self.down = bool(down)
@@ -300,6 +337,25 @@ async def sessions(runtime: CloudflareRuntime) -> Any:
     await runtime.ensure_schema()
     rows = await runtime.db.query("SELECT session_id FROM __agents_states")
     return ffi.json_response({"sessions": [row["session_id"] for row in rows]})
+
+
+async def constructions(runtime: CloudflareRuntime, query: str) -> Any:
+    """``?session=<id>``: how many times that session's Durable Object was constructed
+    (``{"constructions": n}``). Asking is a call to the object, so it counts a construction
+    of its own if the object was not in memory."""
+    from urllib.parse import parse_qs
+
+    from helix_agents.hosts.cloudflare import ffi
+
+    [session] = parse_qs(query)["session"]
+    count = await runtime.streams.stub(session).test_constructions()
+    return ffi.json_response({"constructions": int(count)})
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
 
 
 app = TestApp()

@@ -37,12 +37,21 @@ __all__ = ["Relay", "Relayed", "describe"]
 GATE_TIMEOUT = 600.0
 
 #: The suites' agent factories, by their model function: the Worker agent each stands for.
-_FACTORIES = {
+_FACTORIES: dict[str, str | tuple[str, ...]] = {
     "tests.http.agents:echo.<locals>.reply": "echo",
+    "tests.http.agents:keeper.<locals>.reply": "keeper",
+    "tests.http.agents:asker.<locals>.reply": "asker",
+    "tests.http.agents:reuser.<locals>.reply": "reuser",
     "tests.http.agents:talker.<locals>.stream": "talker",
     "tests.http.agents:gated.<locals>.stream": "gated",
     "tests.http.agents:tool_then_gate.<locals>.stream": "steps",
     "tests.support.agents:bank.<locals>.model": "bank",
+    "tests.http.agents:locator.<locals>.model": "locator",
+    "tests.http.agents:boss.<locals>.model": "boss",
+    "tests.http.agents:lead.<locals>.model": "lead",
+    "tests.http.agents:analyst.<locals>.model": "analyst",
+    # One factory, two agents (their limits differ).
+    "tests.http.agents:searcher.<locals>.model": ("limited", "capped"),
 }
 _PARAMS = ("delay", "text", "words")
 
@@ -75,7 +84,7 @@ def describe(agent: Agent) -> Relayed:
     function = model.stream_function or model.function
     assert function is not None
     kind = _FACTORIES.get(f"{function.__module__}:{function.__qualname__}")
-    if kind != agent.name:
+    if kind != agent.name and not (isinstance(kind, tuple) and agent.name in kind):
         raise LookupError(f"agent {agent.name!r} is not made by the factory the Worker copies")
     found = inspect.getclosurevars(function).nonlocals
     relayed = Relayed(agent.name, {k: found[k] for k in _PARAMS if k in found}, found.get("gate"))

@@ -20,13 +20,17 @@ from tests.http.test_approvals import *  # noqa: F403
 from tests.http.test_auth import *  # noqa: F403
 from tests.http.test_bad_input import *  # noqa: F403
 from tests.http.test_chat_stream import *  # noqa: F403
+from tests.http.test_client_tools_over_http import *  # noqa: F403
 from tests.http.test_control import *  # noqa: F403
 from tests.http.test_cors import *  # noqa: F403
 from tests.http.test_examples_over_http import *  # noqa: F403
 from tests.http.test_fuzz import *  # noqa: F403
 from tests.http.test_fuzz import Live
+from tests.http.test_guard import *  # noqa: F403
 from tests.http.test_openapi import *  # noqa: F403
 from tests.http.test_reattach import *  # noqa: F403
+from tests.http.test_subagents_over_http import *  # noqa: F403
+from tests.http.test_usage_over_http import *  # noqa: F403
 from tests.http.test_websocket import *  # noqa: F403
 
 from .harness import LoggedErrors, RealServers, WorkerPool, config_of, root_env

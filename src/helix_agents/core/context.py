@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -12,33 +14,34 @@ __all__ = ["RunToolContext"]
 
 
 class _TrackedState(dict[str, Any]):
-    """The session's custom state, remembering which keys a tool set (the step's patch)."""
+    """A private deep copy of the session's custom state for one tool call.
+
+    The step's patch is what differs at the end of the call: every top-level key whose JSON
+    differs from what the tool was given (so in-place changes to nested values count, as
+    ``state["items"].append(x)`` or ``state["a"]["b"] = 1``), and ``None`` for each key that
+    was removed. Being a copy, what the tool changes reaches nobody else (a concurrent call,
+    a retry of this step) before the step's write."""
 
     def __init__(self, base: Mapping[str, Any]) -> None:
-        super().__init__(base)
-        self.patch: dict[str, Any] = {}
+        super().__init__(copy.deepcopy(dict(base)))
+        self._before = {key: _fingerprint(value) for key, value in self.items()}
 
-    def __setitem__(self, key: str, value: Any) -> None:
-        super().__setitem__(key, value)
-        self.patch[key] = value
+    @property
+    def patch(self) -> dict[str, Any]:
+        patch: dict[str, Any] = {key: None for key in self._before if key not in self}
+        for key, value in self.items():
+            if key not in self._before or _fingerprint(value) != self._before[key]:
+                patch[key] = value
+        return patch
 
-    def __delitem__(self, key: str) -> None:
-        super().__delitem__(key)
-        self.patch[key] = None
 
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        for key, value in dict(*args, **kwargs).items():
-            self[key] = value
-
-    def setdefault(self, key: str, default: Any = None) -> Any:
-        if key not in self:
-            self[key] = default
-        return self[key]
-
-    def pop(self, key: str, *default: Any) -> Any:
-        if key in self:
-            self.patch[key] = None
-        return super().pop(key, *default)
+def _fingerprint(value: Any) -> str | object:
+    """A value's canonical JSON; a fresh object (never equal) when it has none, so that a
+    value the store cannot keep is still part of the patch and refused there."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    except (TypeError, ValueError, RecursionError):
+        return object()
 
 
 class RunToolContext:
@@ -86,7 +89,7 @@ class RunToolContext:
 
     @property
     def state_patch(self) -> dict[str, Any]:
-        return dict(self._state.patch)
+        return self._state.patch
 
     def update_state(self, values: Mapping[str, Any]) -> None:
         self._state.update(values)

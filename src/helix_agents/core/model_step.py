@@ -9,6 +9,7 @@ The step returns a compact :class:`ModelStepResult`; the messages are in the dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..agent import OUTPUT_TOOL_NAME
@@ -105,6 +106,14 @@ class ModelStep:
             return _final(RunStatus.INTERRUPTED, sequence)
 
         writer = run.writer(step=step_no, attempt=ctx.attempt)
+        if not isinstance(view.existing, AssistantMessage):
+            # This attempt streams the step anew: readers drop whatever an earlier attempt
+            # streamed. The resets go first, before the previous step is closed again
+            # below: a reader that never saw the dead attempt (a replay) and comes back
+            # with the id of that repeated close would otherwise hold a cursor past the
+            # dead attempt's start, and be told to reset the step before it.
+            for superseded in range(1, ctx.attempt):
+                await writer.add(StepResetChunk(), tag=False, step=step_no, attempt=superseded)
         if step_no > run.params.start_step or run.params.pending_tool_calls:
             # The previous agent step's tools have run: close that step for the UI now, so
             # tool outputs sit inside their step as the AI SDK expects.
@@ -263,11 +272,11 @@ class ModelStep:
             settings=agent.model_settings,
             output_tool=agent.output_tool_name,
         )
-        for superseded in range(1, ctx.attempt):
-            # Readers drop whatever an earlier attempt of this step streamed.
-            await writer.add(StepResetChunk(), tag=False, step=step_no, attempt=superseded)
-        await writer.add(StepStartChunk())
-        parts = _PartTracker(writer, f"{run.params.message_id}-{step_no}-{ctx.attempt}")
+        await writer.add(StepStartChunk())  # after this attempt's resets (execute)
+        call_ids = CallIds(history)
+        parts = _PartTracker(
+            writer, f"{run.params.message_id}-{step_no}-{ctx.attempt}", call_ids.streamed()
+        )
         response: ModelResponse | None = None
         stop: str | None = None
         try:
@@ -303,7 +312,7 @@ class ModelStep:
             )
         await parts.close()
         if stop is None:
-            for call in response.tool_calls:
+            for call in call_ids.assign(response.tool_calls):
                 if call.id not in parts.started_tools:
                     await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
                 tool = run.agent.get_tool(call.name)
@@ -318,6 +327,7 @@ class ModelStep:
         usage = response.usage.model_copy()
         usage.requests = max(usage.requests, 1)
         message = response.to_message(step=step_no, id=run.params.message_id)
+        message.tool_calls = call_ids.assign(message.tool_calls)
         if stop is not None:
             message.tool_calls = []
         return message, usage, stop
@@ -579,12 +589,67 @@ class ModelStep:
         run.remember(rows)
 
 
+class CallIds:
+    """Tool call ids unique within the session, deterministically.
+
+    Some providers number their calls per response (``call_0`` in every step): two calls of
+    one session would then share an id, and the snapshot, the stream and the step names
+    would mix them up. A call keeps the provider's id unless an earlier message of the
+    session (``history``) or an earlier call of this response has it; then it becomes
+    ``{id}~{n}`` with the smallest free ``n`` and keeps the provider's id in
+    ``provider_id``. The ids depend only on the history and the response, so a step that
+    reuses its stored response, or a retry that gets the same answer, names the calls the
+    same way."""
+
+    def __init__(self, history: list[Message]) -> None:
+        self.used: set[str] = set()
+        for message in history:
+            if isinstance(message, AssistantMessage):
+                self.used.update(call.id for call in message.tool_calls)
+                self.used.update(
+                    call.provider_id for call in message.tool_calls if call.provider_id
+                )
+            elif isinstance(message, ToolResultMessage):
+                self.used.add(message.tool_call_id)
+
+    def _ids(self, provider_ids: list[str]) -> list[str]:
+        taken = set(self.used)
+        ours = []
+        for provider_id in provider_ids:
+            candidate, n = provider_id, 0
+            while candidate in taken:
+                n += 1
+                candidate = f"{provider_id}~{n}"
+            taken.add(candidate)
+            ours.append(candidate)
+        return ours
+
+    def assign(self, calls: list[ToolCall]) -> list[ToolCall]:
+        """``calls`` (one response's, in order) with ids unique within the session."""
+        ours = self._ids([call.id for call in calls])
+        return [
+            call
+            if new == call.id
+            else call.model_copy(update={"id": new, "provider_id": call.provider_id or call.id})
+            for call, new in zip(calls, ours, strict=True)
+        ]
+
+    def streamed(self) -> Callable[[list[str]], str]:
+        """For the streamed deltas: the id of the next call given the provider's ids of the
+        calls started so far (the last one being the new call)."""
+        return lambda provider_ids: self._ids(provider_ids)[-1]
+
+
 class _PartTracker:
     """Opens and closes text / reasoning parts and tool-input streams as deltas arrive."""
 
-    def __init__(self, writer: StreamWriter, prefix: str) -> None:
+    def __init__(
+        self, writer: StreamWriter, prefix: str, call_id: Callable[[list[str]], str]
+    ) -> None:
         self.writer = writer
         self.prefix = prefix
+        self.call_id = call_id
+        self._provider_ids: list[str] = []
         self.count = 0
         self.open_kind: str | None = None
         self.open_id: str | None = None
@@ -623,10 +688,12 @@ class _PartTracker:
     async def tool_delta(self, event: ToolCallDelta) -> None:
         await self.close()
         if event.id is not None and event.index not in self._tool_ids:
-            self._tool_ids[event.index] = event.id
-            self.started_tools.add(event.id)
+            self._provider_ids.append(event.id)
+            started = self.call_id(self._provider_ids)
+            self._tool_ids[event.index] = started
+            self.started_tools.add(started)
             await self.writer.add(
-                ToolInputStartChunk(tool_call_id=event.id, tool_name=event.name or "")
+                ToolInputStartChunk(tool_call_id=started, tool_name=event.name or "")
             )
         call_id = self._tool_ids.get(event.index)
         if call_id is not None and event.arguments_delta:

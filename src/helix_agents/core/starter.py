@@ -111,7 +111,11 @@ class RunStarter:
                 )
             if unsettled:
                 first = max(first, max(item.sequence for item in unsettled) + 1)
-        rows += [(first + i, m) for i, m in enumerate(messages)]
+        # Each user message keeps its turn: a retried request finds it by the message's id.
+        rows += [
+            (first + i, m if m.turn == turn else m.model_copy(update={"turn": turn}))
+            for i, m in enumerate(messages)
+        ]
         stream_id = parent.stream_id if parent is not None and parent.forward else run_id
         superseded = await self.store.begin_run(
             session_id, run_id, turn, stream_id=stream_id, messages=rows, supersede=supersede

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from .._json import value_depth
 from ..errors import ConflictError, SessionNotFoundError, ToolSubmissionError
 from ..messages import AssistantMessage, ToolResultMessage
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, PendingToolCall
@@ -45,6 +46,9 @@ class _Unset:
 UNSET: Final = _Unset()
 _ATTEMPTS = 8
 _MAX_DEPTH = 16
+#: How deep a client tool's result may nest: it is stored and streamed inside records that
+#: add levels of their own, and serializers stop far short of the request JSON's limit.
+MAX_RESULT_DEPTH: Final = 128
 
 
 @dataclass
@@ -86,6 +90,10 @@ async def submit(
         raise ToolSubmissionError("approved must be true or false")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
         raise ToolSubmissionError("reason must be a string of at most 2000 characters")
+    if result is not UNSET and value_depth(result) > MAX_RESULT_DEPTH:
+        raise ToolSubmissionError(
+            f"the result nests arrays and objects deeper than {MAX_RESULT_DEPTH} levels"
+        )
     store = starter.store
     top = await store.load_session(session_id)
     if top is None:

@@ -9,19 +9,27 @@ written; tools with external side effects should key them on ``ctx.tool_call_id`
 In a resume instance a call that waited is settled here, in its own step like any call: an
 approved call runs; a denied one gets a result that tells the model so (and
 ``tool-output-denied`` on the stream); a client tool's submitted result is written as its
-result. A tool that delegates to a child agent (:class:`.children.ChildTool`) starts the
-child here and, when it must wait, returns ``waiting``; :meth:`ToolStep.collect` writes the
-result once the child ended.
+result. A decided call's stream first says what was decided (``tool-approval-response``),
+and its result message keeps the decision (``approval``), so that the stream and the
+snapshot show it as the client that decided it does. A tool that delegates to a child agent
+(:class:`.children.ChildTool`) starts the child here and, when it must wait, returns
+``waiting``; :meth:`ToolStep.collect` writes the result once the child ended.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..chunks import ToolErrorChunk, ToolOutputChunk, ToolOutputDeniedChunk
+from ..chunks import (
+    ToolApprovalResponseChunk,
+    ToolErrorChunk,
+    ToolOutputChunk,
+    ToolOutputDeniedChunk,
+)
 from ..errors import HelixError, RunSignal
-from ..messages import ToolResultMessage
+from ..messages import ToolApproval, ToolResultMessage
 from ..ports.step import StepContext
+from ..state import PendingToolCall
 from ..tools import ToolArgumentsError
 from ..usage import Usage
 from .children import ChildTool
@@ -30,7 +38,30 @@ from .params import PlannedCall, ToolStepResult
 from .run_context import RunContext
 from .stream_writer import StreamWriter
 
-__all__ = ["ToolStep", "jsonable"]
+__all__ = ["DENIED", "ToolStep", "decision_of", "jsonable"]
+
+#: What the model is told of a denied call (then `` Reason: <the person's reason>``).
+DENIED = "The user denied this tool call; it was not executed."
+
+
+def decision_of(entry: PendingToolCall | None) -> ToolApproval | None:
+    """The decision recorded on a pending approval, or None (not an approval, undecided)."""
+    if entry is None or entry.kind != "approval" or entry.decision is None:
+        return None
+    if entry.approval_id is None:
+        return None
+    return ToolApproval(
+        id=entry.approval_id, approved=entry.decision == "approved", reason=entry.reason
+    )
+
+
+def decision_chunk(call_id: str, approval: ToolApproval) -> ToolApprovalResponseChunk:
+    return ToolApprovalResponseChunk(
+        tool_call_id=call_id,
+        approval_id=approval.id,
+        approved=approval.approved,
+        reason=approval.reason,
+    )
 
 
 class ToolStep:
@@ -51,11 +82,19 @@ class ToolStep:
             # a completed tool again.
             existing = await store.get_message(session_id, planned.sequence)
             if isinstance(existing, ToolResultMessage) and existing.tool_call_id == call.id:
+                # Its state patch is in the database, not in this result: read the state
+                # again where it is next needed.
+                run.custom_state = None
                 return ToolStepResult(status=existing.status).to_dict()
 
-        writer = run.writer(step=step_no, attempt=ctx.attempt)
+        writer = tool_writer(run, step_no)
         if planned.resolution in ("denied", "client", "expired"):
             return await self._settle(ctx, writer, planned)
+        approval: ToolApproval | None = None
+        if planned.resolution == "approved":
+            approval = await self.decision(call.id)
+            if approval is not None:
+                await writer.add(decision_chunk(call.id, approval))
         tool = run.agent.get_tool(call.name)
         assert tool is not None, "the model step only plans known tools"
         if isinstance(tool, ChildTool):
@@ -111,6 +150,7 @@ class ToolStep:
             status,
             usage=Usage(tool_calls=1, custom=dict(tool_ctx.custom_usage)),
             state_patch=patch,
+            approval=approval,
         )
         return ToolStepResult(status=status, state_patch=patch).to_dict()
 
@@ -129,7 +169,7 @@ class ToolStep:
         run.executed.add(ctx.name)
         tool = run.agent.get_tool(planned.call.name)
         assert isinstance(tool, ChildTool)
-        writer = run.writer(step=step_no, attempt=ctx.attempt)
+        writer = tool_writer(run, step_no)
         result = await tool.collect(self, ctx, writer, planned, child, timed_out)
         await writer.flush()
         return result.to_dict()
@@ -143,14 +183,19 @@ class ToolStep:
         *,
         usage: Usage | None = None,
         state_patch: dict[str, Any] | None = None,
+        approval: ToolApproval | None = None,
     ) -> None:
-        """The call's result message, its state patch and its usage: the step's one write."""
+        """The call's result message, its state patch and its usage: the step's one write.
+        An approved call's result keeps its decision (looked up here when not given)."""
         run = self.rc
+        if approval is None and planned.resolution == "approved":
+            approval = await self.decision(planned.call.id)
         result = ToolResultMessage(
             tool_call_id=planned.call.id,
             tool_name=planned.call.name,
             content=content,
             status=status,
+            approval=approval,
         )
         await run.deps.store.commit_tool_step(
             run.params.session_id,
@@ -164,6 +209,15 @@ class ToolStep:
         )
         run.remember([(planned.sequence, result)])
 
+    async def decision(self, call_id: str) -> ToolApproval | None:
+        """The recorded decision on a call of this session (the resume reads it from the
+        pending list, which its first model step clears)."""
+        state = await self.rc.load_session()
+        entry = next(
+            (p for p in state.pending_client_tool_calls if p.tool_call_id == call_id), None
+        )
+        return decision_of(entry)
+
     async def _settle(
         self, ctx: StepContext, writer: StreamWriter, planned: PlannedCall
     ) -> dict[str, Any]:
@@ -176,12 +230,14 @@ class ToolStep:
             (p for p in state.pending_client_tool_calls if p.tool_call_id == call.id), None
         )
         usage: Usage | None = None
+        approval: ToolApproval | None = None
         if planned.resolution == "denied":
             reason = entry.reason if entry is not None else None
-            content: Any = "The user denied this tool call; it was not executed." + (
-                f" Reason: {reason}" if reason else ""
-            )
+            content: Any = DENIED + (f" Reason: {reason}" if reason else "")
             status = "denied"
+            approval = decision_of(entry)
+            if approval is not None:
+                await writer.add(decision_chunk(call.id, approval))
             await writer.add(ToolOutputDeniedChunk(tool_call_id=call.id, reason=reason))
         elif planned.resolution == "client" and entry is not None:
             content = entry.result
@@ -196,8 +252,22 @@ class ToolStep:
             status = "error"
             await writer.add(ToolErrorChunk(tool_call_id=call.id, error=content))
         await writer.flush()
-        await self.write_result(ctx, planned, content, status, usage=usage)
+        await self.write_result(ctx, planned, content, status, usage=usage, approval=approval)
         return ToolStepResult(status=status).to_dict()
+
+
+def tool_writer(run: RunContext, step_no: int) -> StreamWriter:
+    """The writer of a tool step of model step ``step_no``: its chunks carry the step's
+    number (the UI shows a tool's output inside its step) and NO attempt.
+
+    A chunk's ``(step, attempt)`` is what a ``step-reset`` voids (streaming/chunklog.py), and
+    resets are about *model* attempts: a model step's retry resets attempts 1..n-1 of its
+    step, and the log then stores every later chunk of those attempts superseded at once.
+    A tool step runs after its model step succeeded, so none of its chunks is ever void;
+    tagged with the tool step's own attempt (1) they would collide with the model step's
+    dead attempt 1 and vanish from every reader. No reset names attempt None.
+    """
+    return run.writer(step=step_no, attempt=None)
 
 
 def jsonable(value: Any) -> Any:

@@ -43,9 +43,11 @@ async def read_json(request: Request, limit: int, *, optional: bool = False) -> 
     """
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.strip().isdigit():
-            raise BadRequestError(f"Content-Length {declared!r} is not a number")
-        if int(declared) > limit:
+        digits = declared.strip()
+        if not (digits.isascii() and digits.isdigit()):
+            raise BadRequestError(f"Content-Length {declared[:40]!r} is not a number")
+        # By length first: Python refuses to read an int of more than 4,300 digits.
+        if len(digits.lstrip("0")) > 18 or int(digits) > limit:
             raise _too_large(limit)
     body = bytearray()
     try:

@@ -19,22 +19,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..agent import Agent
-from ..errors import InvalidCursorError, SessionNotFoundError
+from ..errors import ConflictError, InvalidCursorError, SessionNotFoundError
 from ..executor import RunHandle
 from ..ids import validate_session_id
-from ..messages import UserMessage
-from ..streaming.sse import UI_MESSAGE_STREAM_HEADERS, resume_cursor, sse_stream
+from ..messages import AssistantMessage, UserMessage
+from ..state import RunRecord, RunStatus
+from ..streaming.sse import UI_MESSAGE_STREAM_HEADERS, resume_cursor
 from .bodies import HelixChatBody, UseChatBody, parse_body, read_json
 from .context import ApiContext, may_see
 from .errors import UnprocessableError
 from .responses import JsonResponse
 from .snapshot import build_snapshot
 from .sse_response import SSEResponse
+from .turns import Instance, instance_index, position, split_position, turn_instances, turn_sse
 
-__all__ = ["get_snapshot", "post_chat", "reattach", "run_stream_response"]
+__all__ = ["get_snapshot", "post_chat", "reattach", "run_stream_response", "turn_stream_response"]
 
-#: Response headers naming the session and the run instance a stream belongs to. Sequence
-#: numbers (SSE ids, cursors) count within one run instance.
+#: Response headers naming the session and the run instance a stream belongs to (the last
+#: one it follows). Event ids and cursors are positions in the turn (``turns.py``).
 SESSION_HEADER = "x-helix-session-id"
 RUN_HEADER = "x-helix-run-id"
 
@@ -51,19 +53,34 @@ async def post_chat(request: Request) -> Response:
         handle = await _start_use_chat(api, request, body, user)
     else:
         handle = await _start_helix(api, request, parse_body(HelixChatBody, data), user)
+    if isinstance(handle, Response):
+        return handle  # a retried request: the turn its message started
     return run_stream_response(api, handle.session_id, handle.run_id, 0)
 
 
 def run_stream_response(api: ApiContext, session_id: str, run_id: str, after: int) -> SSEResponse:
-    """The SSE response following run ``run_id`` from after sequence ``after``."""
-    body = sse_stream(
+    """The SSE response following run instance ``run_id`` from after its sequence
+    ``after`` (its event ids are turn positions)."""
+    instance = Instance(run_id, instance_index(run_id))
+    return turn_stream_response(api, session_id, [instance], position(run_id, after))
+
+
+def turn_stream_response(
+    api: ApiContext, session_id: str, instances: list[Instance], after: int
+) -> SSEResponse:
+    """The SSE response of a turn's ``instances`` from after turn position ``after``."""
+    body = turn_sse(
         api.executor.streams,
-        run_id,
+        instances,
         after,
         keep_alive=api.settings.keep_alive,
         ui_version=api.settings.ui_version,
     )
-    headers = {**UI_MESSAGE_STREAM_HEADERS, SESSION_HEADER: session_id, RUN_HEADER: run_id}
+    headers = {
+        **UI_MESSAGE_STREAM_HEADERS,
+        SESSION_HEADER: session_id,
+        RUN_HEADER: instances[-1].run_id,
+    }
     return SSEResponse(body, headers)
 
 
@@ -94,21 +111,98 @@ async def _answer_tool_parts(
 
 async def _start_helix(
     api: ApiContext, request: Request, body: HelixChatBody, user: str | None
-) -> RunHandle:
+) -> RunHandle | Response:
     if not body.message.strip():
         raise UnprocessableError("message: the message is empty")
     agent, session_id = await _agent_and_session(
         api, request, body.agent_type, body.session_id, user
     )
     message = UserMessage(content=body.message, id=body.message_id or _new_message_id())
-    return await api.executor.execute(
-        agent, message, session_id=session_id, user_id=user, supersede=body.supersede
+    return await _start_once(
+        api,
+        agent,
+        message,
+        session_id,
+        user,
+        client_id=body.message_id,
+        supersede=body.supersede,
     )
+
+
+async def _start_once(
+    api: ApiContext,
+    agent: Agent,
+    message: UserMessage,
+    session_id: str | None,
+    user: str | None,
+    *,
+    client_id: str | None,
+    supersede: bool = False,
+) -> RunHandle | Response:
+    """Start the turn of ``message``, unless the client's message id ``client_id`` already
+    started a turn of the session: a retried request (a network retry, a reconnect) then
+    gets that turn's stream (followed live, or replayed whole when it ended), and no second
+    turn starts. The id is looked up in the stored user messages, which a turn writes
+    atomically with its run; two identical requests at once both end on the one turn (the
+    loser's start is refused as a conflict, then finds the winner's message)."""
+    if session_id is not None and client_id:
+        retried = await _retried_turn(api, session_id, client_id)
+        if retried is not None:
+            return retried
+    try:
+        return await api.executor.execute(
+            agent, message, session_id=session_id, user_id=user, supersede=supersede
+        )
+    except ConflictError:
+        if session_id is None or not client_id:
+            raise
+        retried = await _retried_turn(api, session_id, client_id)
+        if retried is None:
+            raise
+        return retried
+
+
+async def _retried_turn(api: ApiContext, session_id: str, client_id: str) -> Response | None:
+    """The stream of the turn whose user message has the id ``client_id`` (from its start),
+    or None when no stored message has it."""
+    store = api.executor.store
+    found = await store.find_user_message(session_id, client_id)
+    if found is None:
+        return None
+    sequence, message = found
+    turn = message.turn
+    if turn is None:  # a message stored before turns were recorded with it
+        turn = await _turn_of(api, session_id, sequence)
+    runs = [r for r in await store.list_runs(session_id) if r.turn == turn]
+    if not runs:
+        return None
+    last = max(runs, key=lambda r: instance_index(r.run_id))
+    streams = api.executor.streams
+    if last.status == RunStatus.ACTIVE and await streams.info(last.run_id) is None:
+        # Recorded a moment ago, its stream being created (create is idempotent).
+        await streams.create(last.run_id)
+    instances = await turn_instances(store, last)
+    return turn_stream_response(api, session_id, instances, 0)
+
+
+async def _turn_of(api: ApiContext, session_id: str, sequence: int) -> int | None:
+    """The turn of the user message at ``sequence``, from the id of the turn's assistant
+    message after it (``{session}-t{turn}``), else the latest turn's."""
+    prefix = f"{session_id}-t"
+    for _, later in await api.executor.store.load_messages(session_id, after=sequence):
+        if isinstance(later, UserMessage):
+            break
+        if isinstance(later, AssistantMessage) and (later.id or "").startswith(prefix):
+            number = (later.id or "")[len(prefix) :]
+            if number.isdigit() and len(number) < 10:
+                return int(number)
+    latest = await api.executor.store.latest_run(session_id)
+    return None if latest is None else latest.turn
 
 
 async def _start_use_chat(
     api: ApiContext, request: Request, body: UseChatBody, user: str | None
-) -> RunHandle:
+) -> RunHandle | Response:
     agent, session_id = await _agent_and_session(api, request, body.agent_type, body.id, user)
     text: str | None = None
     message_id: str | None = None
@@ -128,7 +222,7 @@ async def _start_use_chat(
         if not text.strip():
             raise UnprocessableError("messages: the last user message has no text part")
     message = UserMessage(content=text, id=message_id or _new_message_id())
-    return await api.executor.execute(agent, message, session_id=session_id, user_id=user)
+    return await _start_once(api, agent, message, session_id, user, client_id=message_id)
 
 
 async def _agent_and_session(
@@ -171,8 +265,10 @@ def _new_message_id() -> str:
 
 
 async def reattach(request: Request) -> Response:
-    """``GET /chat/{sessionId}/stream``: the active run's stream after the client's cursor
-    (from the run's start without one); 204 when no run is active."""
+    """``GET /chat/{sessionId}/stream``: the active turn's stream after the client's cursor
+    (a turn position), across the turn's instances; without a cursor, the whole turn from
+    its start, which is what the AI SDK requires of a resumed stream. 204 when no run is
+    active (unless the cursor shows the client missed the end of the latest turn)."""
     api: ApiContext = request.app.state.api
     user = await api.user(request)
     session_id = validate_session_id(request.path_params["session_id"])
@@ -182,23 +278,37 @@ async def reattach(request: Request) -> Response:
     run = await store.active_run(session_id)
     if run is None:
         # No run is active: nothing to resume (the AI SDK's 204), unless the client was
-        # following the latest run and missed its end: then it gets the rest, exactly once.
+        # following the latest turn and missed its end: then it gets the rest, exactly once.
         latest = await store.latest_run(session_id) if cursor is not None else None
         info = await streams.info(latest.run_id) if latest is not None else None
-        if latest is None or info is None or cursor is None or cursor >= info.last_seq:
+        if (
+            latest is None
+            or info is None
+            or cursor is None
+            or cursor >= position(latest.run_id, info.last_seq)
+        ):
             return Response(status_code=204, headers={SESSION_HEADER: session_id})
-        return run_stream_response(api, session_id, latest.run_id, cursor)
+        return await _turn_from(api, session_id, latest, cursor)
     info = await streams.info(run.run_id)
     if info is None:
         # The run was recorded a moment ago and its stream is being created: create is
         # idempotent, and the run's start chunk follows.
         info = await streams.create(run.run_id)
-    if cursor is not None and cursor > info.last_seq:
+    end = position(run.run_id, info.last_seq)
+    if cursor is not None and cursor > end:
         raise InvalidCursorError(
-            f"cursor {cursor} is past the end of the current run's stream (last sequence "
-            f"{info.last_seq}); cursors count within one run ({run.run_id})"
+            f"cursor {cursor} is past the end of the current turn's stream (last position "
+            f"{end}); cursors are positions within one turn ({run.run_id})"
         )
-    return run_stream_response(api, session_id, run.run_id, cursor or 0)
+    return await _turn_from(api, session_id, run, cursor or 0)
+
+
+async def _turn_from(api: ApiContext, session_id: str, run: RunRecord, after: int) -> Response:
+    """The response for ``run``'s turn from after position ``after``: the instance that
+    position falls in, and every later one up to ``run``."""
+    first = split_position(after)[0]
+    instances = [i for i in await turn_instances(api.executor.store, run) if i.index >= first]
+    return turn_stream_response(api, session_id, instances, after)
 
 
 async def get_snapshot(request: Request) -> Response:

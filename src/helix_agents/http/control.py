@@ -110,12 +110,33 @@ async def submit_tool_result(request: Request) -> Response:
 async def _call_of_approval(
     api: ApiContext, session_id: str, user: str | None, approval_id: str | None
 ) -> str:
-    """The tool call an approval id (the AI SDK's handle for it) stands for."""
-    state = await api.session(session_id, user)
-    for pending in state.pending_client_tool_calls:
-        if pending.approval_id is not None and pending.approval_id == approval_id:
-            return pending.tool_call_id
+    """The tool call an approval id (the AI SDK's handle for it) stands for: pending in the
+    session or in one of its descendants. A sub-agent's approval request reaches the client
+    through the parent's stream and is answered through the parent, by its ``toolCallId`` or
+    its ``approvalId`` (docs/subagents.md); looking in the session alone refused the
+    ``approvalId`` of a child's call (409) on every host."""
+    await api.session(session_id, user)
+    store = api.executor.store
+    queue = [session_id]
+    seen: set[str] = set()
+    while queue and len(seen) < _MAX_SESSIONS:
+        current = queue.pop(0)
+        if current in seen:
+            continue
+        seen.add(current)
+        state = await store.load_session(current)
+        if state is None:
+            continue
+        for pending in state.pending_client_tool_calls:
+            if pending.approval_id is not None and pending.approval_id == approval_id:
+                return pending.tool_call_id
+        queue += [ref.sub_session_id for ref in await store.list_sub_sessions(current)]
     raise ConflictError(f"session {session_id!r} has no pending approval {approval_id!r}")
+
+
+#: How many sessions of a hierarchy an approval id is looked for in (as the executor's
+#: search for a pending call bounds its own).
+_MAX_SESSIONS = 1 + 16 * 8
 
 
 async def _prelude(request: Request) -> tuple[ApiContext, str | None, str]:

@@ -38,14 +38,17 @@ _STREAM_HEADERS: Final = {
         "schema": {"type": "string"},
     },
     "x-helix-run-id": {
-        "description": "The run instance streamed; sequence numbers count within it.",
+        "description": "The run instance streamed (the last one, when the stream spans "
+        "several instances of a turn); event ids are positions in the turn.",
         "schema": {"type": "string"},
     },
 }
 
 _STREAM_DESCRIPTION: Final = (
     "The AI SDK UI message stream (Server-Sent Events): one event per UI chunk, each with "
-    "`id: <sequence>` and `data: <chunk JSON>`; `: keep-alive` comments while idle; "
+    "`id: <position>` (the chunk's position in its turn: `n * 10^9 + sequence` for the "
+    "turn's n-th resume, the sequence itself in its first instance) and "
+    "`data: <chunk JSON>`; `: keep-alive` comments while idle; "
     "`data: [DONE]` when the run's instance ends (completed, failed, aborted, interrupted "
     "or suspended). A stream that breaks off ends with an `error` event and no `[DONE]`: "
     "reattach with `Last-Event-ID`."
@@ -74,19 +77,19 @@ def _parameters() -> dict[str, Any]:
         "LastEventId": {
             "name": "Last-Event-ID",
             "in": "header",
-            "description": "Resume after this sequence (what `EventSource` sends by itself).",
+            "description": "Resume after this position (what `EventSource` sends by itself).",
             "schema": {"type": "string", "pattern": "^[ \\t]*[0-9]+[ \\t]*$"},
         },
         "ResumeFromSequence": {
             "name": "X-Resume-From-Sequence",
             "in": "header",
-            "description": "Resume after this sequence (used when Last-Event-ID is absent).",
+            "description": "Resume after this position (used when Last-Event-ID is absent).",
             "schema": {"type": "string", "pattern": "^[ \\t]*[0-9]+[ \\t]*$"},
         },
         "From": {
             "name": "from",
             "in": "query",
-            "description": "Resume after this sequence (used when neither header is sent).",
+            "description": "Resume after this position (used when neither header is sent).",
             "schema": {"type": "string", "pattern": "^[ \\t]*[0-9]+[ \\t]*$"},
         },
         "Agent": {
@@ -308,12 +311,14 @@ def _schemas() -> dict[str, Any]:
                 },
                 "lastSequence": {
                     "type": "integer",
-                    "description": "The last sequence of the latest run's stream.",
+                    "description": "The position of the last chunk of the latest turn's "
+                    "stream (what a cursor names).",
                 },
                 "activeRun": {
                     "description": "Set while a run is active. `messages` then stops where "
-                    "the current run instance began; replaying its stream from the start "
-                    "(GET /chat/{sessionId}/stream without a cursor) adds the rest.",
+                    "the current turn began (its assistant message left out); replaying the "
+                    "turn's stream from its start (GET /chat/{sessionId}/stream without a "
+                    "cursor) adds all of it.",
                     "oneOf": [
                         {"type": "null"},
                         {
@@ -381,9 +386,18 @@ def openapi_document(
         **auth_errors,
         "404": _err("No such session, or it belongs to another user (`session_not_found`)."),
     }
+    forbidden = (
+        "A page of another origin that the CORS policy does not allow (`origin_refused`)"
+        + (", or the authentication hook refused this caller." if authenticated else ".")
+    )
     body_errors = {
         "400": _err("Not JSON (`malformed_json`), or a malformed id (`invalid_id`)."),
+        "403": _err(forbidden),
         "413": _err("The body is larger than the limit (`payload_too_large`)."),
+        "415": _err(
+            "A body not declared as JSON (`unsupported_media_type`): send "
+            "`Content-Type: application/json` (a POST without a body may omit it)."
+        ),
         "422": _err("JSON of the wrong shape (`invalid_request`)."),
     }
     reason_body = {
@@ -433,8 +447,8 @@ def openapi_document(
                             }
                         },
                     },
-                    **body_errors,
                     **auth_errors,
+                    **body_errors,
                     "404": _err("The session belongs to another user (`session_not_found`)."),
                     "409": _err(
                         "A run is already active on the session, the session belongs to "
@@ -462,17 +476,18 @@ def openapi_document(
             "parameters": [p["SessionId"]],
             "get": {
                 "operationId": "reattach",
-                "summary": "Reattach to the active run's stream",
+                "summary": "Reattach to the active turn's stream",
                 "description": "Replays after `Last-Event-ID`, else `X-Resume-From-Sequence`, "
-                "else `?from=`, else from the start of the current run instance, then "
-                "follows live until the instance ends or suspends. Cursors count within "
-                "one run instance (`x-helix-run-id`). With no run active: 204, except for a "
-                "client whose cursor shows it missed the end of the latest run, which gets "
-                "the rest of it.",
+                "else `?from=`, else from the start of the current turn, across every run "
+                "instance of the turn (one `start`, one `finish`: the whole response, as "
+                "the AI SDK requires of a resumed stream), then follows live until the "
+                "instance ends or suspends. Cursors are positions in the turn. With no run "
+                "active: 204, except for a client whose cursor shows it missed the end of "
+                "the latest turn, which gets the rest of it.",
                 "parameters": [p["LastEventId"], p["ResumeFromSequence"], p["From"]]
                 + ([p["AccessToken"]] if authenticated else []),
                 "responses": {
-                    "200": _stream("The active run's stream after the cursor."),
+                    "200": _stream("The active turn's stream after the cursor."),
                     "204": {
                         "description": "No run is active: nothing to resume (and, with a "
                         "cursor, nothing of the latest run after it)."
@@ -480,7 +495,7 @@ def openapi_document(
                     **session_errors,
                     "400": _err(
                         "A malformed session id (`invalid_id`), or a cursor that is not a "
-                        "non-negative integer or is past the run's last sequence "
+                        "non-negative integer or is past the turn's last position "
                         "(`invalid_cursor`)."
                     ),
                 },
@@ -583,7 +598,8 @@ def openapi_document(
                 '`{"seq": N, "chunk": <UIChunk>}` per event, then `{"done": true, "runId", '
                 '"status"}` and close 1000; `{"done": true, "active": false}` without an '
                 'active run; `{"error": {"code", "message"}}` then close `4000 + status` '
-                "(4400, 4401, 4403, 4404). Replay starts after `?from=` (or Last-Event-ID / "
+                "(4400, 4401, 4403 also for a page of an origin the CORS policy does not allow, "
+                "4404). Replay starts after `?from=` (or Last-Event-ID / "
                 'X-Resume-From-Sequence), else at the run\'s start; a client frame `{"from": '
                 "N}` replays again from after N. With a cursor and no active run, the rest "
                 "of the latest run. A plain GET without the upgrade is a 426.",

@@ -1,10 +1,15 @@
 """``GET /chat/{sessionId}``: a session as a client needs it to draw the conversation.
 
-While a run is active, ``messages`` holds the conversation as it stood when the current run
-instance began, and ``activeRun`` says so: the rest arrives by replaying that instance's
-stream from its start (``GET /chat/{id}/stream`` with no cursor, which is what ``useChat``'s
-``resumeStream`` does). Loading the snapshot and then replaying the stream therefore shows
-every part exactly once, however far the run had got.
+While a run is active, ``messages`` holds the conversation as it stood when the current
+turn began (its user message included, its assistant message left out), and ``activeRun``
+says so: the turn's whole assistant message arrives by replaying the turn's stream from its
+start, across all of its instances (``GET /chat/{id}/stream`` with no cursor, which is what
+``useChat``'s ``resumeStream`` does; the AI SDK rebuilds the message from that replay).
+Loading the snapshot and then replaying the stream therefore shows every part exactly once,
+however far the turn had got and however many times it was resumed.
+
+``lastSequence`` (and ``activeRun.lastSequence``) is a turn position, as SSE event ids and
+cursors are (``turns.py``).
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from typing import Any
 
 from ..agent import OUTPUT_TOOL_NAME
 from ..chunks import RunStartChunk
+from ..errors import StreamNotFoundError
 from ..executor import Executor
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import RunRecord, RunStatus, SessionState
+from .turns import position
 from .ui_messages import to_ui_messages
 
 __all__ = ["build_snapshot", "run_message_id"]
@@ -31,11 +38,10 @@ async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, A
     message_id: str | None = None
     if latest is not None:
         info = await executor.streams.info(latest.run_id)
-        last_seq = info.last_seq if info is not None else 0
+        last_seq = position(latest.run_id, info.last_seq) if info is not None else 0
         message_id = await run_message_id(executor, latest)
         if latest.status == RunStatus.ACTIVE:
-            start_step = await _instance_start_step(executor, latest)
-            history = _before_instance(history, message_id, start_step)
+            history = _before_turn(history, message_id)
             active = {
                 "runId": latest.run_id,
                 "turn": latest.turn,
@@ -73,37 +79,29 @@ async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, A
 
 async def run_message_id(executor: Executor, run: RunRecord) -> str:
     """The UI message id of a run: what its stream's ``start`` chunk carries."""
-    result = await executor.streams.read(run.run_id, after=0, timeout=0, limit=1)
+    try:
+        result = await executor.streams.read(run.run_id, after=0, timeout=0, limit=1)
+    except StreamNotFoundError:
+        # A sub-agent's run that wrote into its parent's stream has no stream of its own
+        # (its ``start`` chunk, in the parent's stream, carries the id below): without this
+        # the snapshot of a child session was a 404 ``stream_not_found``.
+        return f"{run.session_id}-t{run.turn}"
     first = result.chunks[0].chunk if result.chunks else None
     if isinstance(first, RunStartChunk):
         return first.message_id
     return f"{run.session_id}-t{run.turn}"
 
 
-async def _instance_start_step(executor: Executor, run: RunRecord) -> int:
-    """The first agent step the current instance runs: 1 for a turn, one past the steps
-    of the earlier instances of the same turn for a resume."""
-    earlier = [
-        r
-        for r in await executor.store.list_runs(run.session_id)
-        if r.turn == run.turn and r.run_id != run.run_id
-    ]
-    return max((r.step_count for r in earlier), default=0) + 1
-
-
-def _before_instance(
-    history: list[tuple[int, Message]], message_id: str | None, start_step: int
+def _before_turn(
+    history: list[tuple[int, Message]], message_id: str | None
 ) -> list[tuple[int, Message]]:
-    """Leave out the model steps the current instance wrote: its stream replays them."""
+    """Leave out the running turn's assistant message (every model step of the turn, their
+    tool results, the loop's own prompts inside it): the turn's stream replays all of it."""
     dropped: set[str] = set()
     dropped_any = False
     kept: list[tuple[int, Message]] = []
     for seq, message in history:
-        if (
-            isinstance(message, AssistantMessage)
-            and message.id == message_id
-            and (message.step or 0) >= start_step
-        ):
+        if isinstance(message, AssistantMessage) and message.id == message_id:
             dropped.update(call.id for call in message.tool_calls)
             dropped_any = True
             continue

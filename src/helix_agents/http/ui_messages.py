@@ -8,7 +8,9 @@ loaded a snapshot and one that watched the stream hold the same thing.
 
 Tool parts are ``tool-<name>`` with the AI SDK states: ``input-available`` (no result yet),
 ``approval-requested`` (waiting on a human), ``approval-responded`` (decided, the resume
-not yet applied), ``output-available``, ``output-error`` and ``output-denied``.
+not yet applied), ``output-available``, ``output-error`` and ``output-denied``. A decided
+call keeps its ``approval`` (``{id, approved, reason?}``: the approval id of the request and
+the person's own reason) in every later state, as the client that decided it holds it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ..agent import OUTPUT_TOOL_NAME
+from ..core.suspension import approval_id
+from ..core.tool_step import DENIED
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import PendingToolCall
 
@@ -56,7 +60,7 @@ def to_ui_messages(
             if current is None or current["id"] != message_id:
                 current = {"id": message_id, "role": "assistant", "parts": []}
                 out.append(current)
-            current["parts"].extend(_assistant_parts(message, results, approvals))
+            current["parts"].extend(_assistant_parts(session_id, message, results, approvals))
     for ui in out:
         if ui["role"] == "assistant" and ui["id"] in outputs:
             ui["parts"].append({"type": "data-output", "id": "output", "data": outputs[ui["id"]]})
@@ -90,6 +94,7 @@ def _user(session_id: str, seq: int, message: UserMessage) -> UIMessage:
 
 
 def _assistant_parts(
+    session_id: str,
     message: AssistantMessage,
     results: dict[str, ToolResultMessage],
     approvals: dict[str, PendingToolCall],
@@ -128,14 +133,14 @@ def _assistant_parts(
             part["output"] = result.content
         elif result.status == "denied":
             part["state"] = "output-denied"
-            approval: dict[str, Any] = {"id": call.id, "approved": False}
-            if isinstance(result.content, str) and result.content:
-                approval["reason"] = result.content
-            part["approval"] = approval
         else:
             part["state"] = "output-error"
             content = result.content
             part["errorText"] = content if isinstance(content, str) else str(content)
+        if result is not None:
+            decided = _decision(session_id, result)
+            if decided is not None:
+                part["approval"] = decided
         if call.name == OUTPUT_TOOL_NAME and result is not None and result.status == "success":
             # The output tool is not a tool the user sees run: like the stream, show the
             # call with its input only (its output is the data-output part).
@@ -143,3 +148,21 @@ def _assistant_parts(
             part.pop("output", None)
         parts.append(part)
     return parts
+
+
+def _decision(session_id: str, result: ToolResultMessage) -> dict[str, Any] | None:
+    """The ``approval`` of a settled call: the decision its result keeps. A denial stored
+    without one (before results kept it) is rebuilt: its approval id is derived from the
+    call, and the reason is the person's part of what the model was told."""
+    if result.approval is not None:
+        return result.approval.to_dict()
+    if result.status != "denied":
+        return None
+    approval: dict[str, Any] = {
+        "id": approval_id(session_id, result.tool_call_id),
+        "approved": False,
+    }
+    content = result.content
+    if isinstance(content, str) and content.startswith(DENIED + " Reason: "):
+        approval["reason"] = content[len(DENIED + " Reason: ") :]
+    return approval

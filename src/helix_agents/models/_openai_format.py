@@ -73,16 +73,19 @@ def to_openai_messages(
     out: list[dict[str, Any]] = []
     if system:
         out.append({"role": "system", "content": system})
+    #: Our call ids to the provider's (they differ when the provider reused an id).
+    wire_ids: dict[str, str] = {}
     for message in messages:
         if isinstance(message, UserMessage):
             out.append({"role": "user", "content": message.content})
         elif isinstance(message, AssistantMessage):
             item: dict[str, Any] = {"role": "assistant"}
             if message.tool_calls:
+                wire_ids.update((call.id, call.wire_id) for call in message.tool_calls)
                 item["content"] = message.content or (None if null_content else "")
                 item["tool_calls"] = [
                     {
-                        "id": call.id,
+                        "id": call.wire_id,
                         "type": "function",
                         "function": {
                             "name": call.name,
@@ -99,7 +102,7 @@ def to_openai_messages(
         elif isinstance(message, ToolResultMessage):
             result: dict[str, Any] = {
                 "role": "tool",
-                "tool_call_id": message.tool_call_id,
+                "tool_call_id": wire_ids.get(message.tool_call_id, message.tool_call_id),
                 "content": tool_result_text(message),
             }
             if tool_names:

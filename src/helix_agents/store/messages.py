@@ -19,7 +19,7 @@ from ..errors import (
     StoreError,
     ValueTooLargeError,
 )
-from ..messages import Message, message_adapter
+from ..messages import Message, UserMessage, message_adapter
 from ..ports.database import Param, Row, Statement
 from ._base import StoreBase
 from ._codec import check_value
@@ -113,6 +113,24 @@ class MessageOps(StoreBase):
             [session_id, sequence],
         )
         return None if row is None else _parse(row)
+
+    async def find_user_message(
+        self, session_id: str, message_id: str
+    ) -> tuple[int, UserMessage] | None:
+        """The first user message of ``session_id`` whose id is ``message_id``, with its
+        sequence (a client's message id: what makes ``POST /chat`` idempotent)."""
+        row = await self._one(
+            "SELECT sequence, message FROM __agents_messages WHERE session_id = ? AND "
+            "json_extract(message, '$.role') = 'user' AND json_extract(message, '$.id') = ? "
+            "ORDER BY sequence LIMIT 1",
+            [session_id, message_id],
+        )
+        if row is None:
+            return None
+        message = _parse(row)
+        if not isinstance(message, UserMessage):  # pragma: no cover - the query says user
+            return None
+        return int(row["sequence"]), message
 
     async def load_messages(
         self,

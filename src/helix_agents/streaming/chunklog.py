@@ -19,7 +19,8 @@ earlier chunks ``superseded`` (and any chunk the attempt still writes later, a z
 stored superseded at once), and reads skip them, so a replay shows only the clean text. The
 sequence numbers stay as they were; the reset chunk itself is kept and returned, so a live
 reader that already showed the superseded text can react. The log fills in the reset's
-``superseded_from``, the first sequence of the superseded attempt, for that decision. Chunks
+``superseded_from``, the first sequence of the superseded attempt, for that decision (none
+on a repeated reset of the same attempt: readers decided on the first). Chunks
 forwarded from a sub-agent are scoped by the child's session, so the child's step numbers
 never collide with the parent's.
 """
@@ -400,10 +401,20 @@ class ChunkLog:
             data = item.data
             chunk = item.chunk
             if item.kind == "step-reset" and key is not None:
-                # Earlier chunks of this batch must be in the table before the reset looks.
-                self._insert(stream_id, pending)
-                pending = []
-                first = self._supersede(stream_id, key, seq)
+                first: int | None = None
+                if key not in resets:
+                    # Earlier chunks of this batch must be in the table before the reset
+                    # looks.
+                    self._insert(stream_id, pending)
+                    pending = []
+                    first = self._supersede(stream_id, key, seq)
+                # else: a repeat (each retry names every earlier attempt again, in case the
+                # one before it died before its resets went out). The attempt is void
+                # already, and no reader was handed any of it after the first reset, which
+                # every reader reads first: the repeat voids and shows nothing (no
+                # superseded_from). With one, a reader that had read past the first reset
+                # without seeing the attempt (a replay) and came back with a later cursor
+                # would be told to reset a step it holds whole.
                 assert isinstance(chunk, StepResetChunk)
                 chunk = chunk.model_copy(update={"superseded_from": first})
                 data = chunk.to_json()

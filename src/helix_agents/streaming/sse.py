@@ -25,7 +25,7 @@ from ..chunks import SequencedChunk
 from ..errors import InvalidCursorError, StreamError, StreamReaderLimitError
 from ..ports.streams import StreamManager
 from .follow import DEFAULT_POLL, aclose_iterator, follow_batches
-from .ui import UIChunk, UIMessageEncoder, UIVersion
+from .ui import UIChunk, UIMessageEncoder, UIVersion, event_id
 
 __all__ = [
     "DONE",
@@ -87,10 +87,12 @@ def parse_cursor(value: str, *, source: str = "cursor") -> int:
         raise InvalidCursorError(
             f"{source} must be a non-negative integer (a stream sequence number), not {value!r}"
         )
-    cursor = int(text)
-    if cursor > MAX_CURSOR:
-        raise InvalidCursorError(f"{source} {cursor} is larger than any sequence number")
-    return cursor
+    # Compared as text first: Python refuses to read an int of more than 4,300 digits.
+    digits = text.lstrip("0") or "0"
+    if len(digits) > len(str(MAX_CURSOR)) or int(digits) > MAX_CURSOR:
+        shown = digits if len(digits) <= 40 else f"{digits[:20]}... ({len(digits)} digits)"
+        raise InvalidCursorError(f"{source} {shown} is larger than any sequence number")
+    return int(digits)
 
 
 def resume_cursor(headers: Mapping[str, str], query: Mapping[str, str] | None = None) -> int | None:
@@ -156,7 +158,7 @@ async def encode_sse(
                     # One bad chunk must not cut every reader off: say so in its place.
                     ui = {"type": "error", "errorText": str(exc)}
                 if ui is not None:
-                    events.append(encode_event(ui, item.seq))
+                    events.append(encode_event(ui, event_id(item)))
             if events:
                 yield b"".join(events)
     except StreamReaderLimitError:

@@ -23,6 +23,10 @@ Choices the protocol leaves to us, also in ``docs/streaming.md``:
   the message's last ``step-start`` in ``onData``) and v7 (``ui_version=7``) gets the real
   ``reset-step``. The retry's own ``step-start`` is then left out, since the step the
   client is resetting is still open.
+- ``tool-approval-response`` (the decision on a gated call, written by the resume that
+  applies it) becomes v7's ``tool-approval-response``, so that a client rebuilding the turn
+  from a replay holds the decision as the client that made it does; v6 has no such chunk
+  and gets nothing.
 - ``run-end`` becomes ``finish`` with a documented ``finishReason`` (``error`` for a failed
   run, ``tool-calls`` for a suspended one, ``other`` for an interrupted one), and ``abort``
   for an aborted run.
@@ -52,6 +56,7 @@ from ..chunks import (
     TextEndChunk,
     TextStartChunk,
     ToolApprovalRequestChunk,
+    ToolApprovalResponseChunk,
     ToolErrorChunk,
     ToolInputAvailableChunk,
     ToolInputDeltaChunk,
@@ -67,6 +72,7 @@ __all__ = [
     "UIChunk",
     "UIMessageEncoder",
     "UIVersion",
+    "event_id",
     "to_ui_chunk",
     "ui_finish_reason",
 ]
@@ -135,8 +141,9 @@ class UIMessageEncoder:
     """Maps one reader's chunks in order, deciding what a ``step-reset`` shows.
 
     ``after`` is where the reader started (its ``Last-Event-ID``): it has shown every chunk
-    up to there. A reset is shown when its superseded attempt began at or before the last
-    sequence this reader had seen, i.e. when the reader has shown some of what is now void.
+    up to there. A reset is shown only to a reader that has shown some of what is now void:
+    one whose earlier connection reached the superseded attempt (``superseded_from <=
+    after``), or that was handed a chunk of that attempt in this connection.
     """
 
     def __init__(self, *, after: int = 0, ui_version: UIVersion = 6) -> None:
@@ -144,6 +151,9 @@ class UIMessageEncoder:
             raise StreamError(f"ui_version must be 6 or 7, not {ui_version!r}")
         self.ui_version: UIVersion = ui_version
         self.cursor = after
+        self._after = after
+        #: For each attempt this connection was handed chunks of, the last one's sequence.
+        self._shown: dict[AttemptKey, int] = {}
         self._reset_shown: set[AttemptKey] = set()
         self._suppress_start: set[tuple[str | None, int]] = set()
         #: Steps this reader was told are finished: a retried model step closes the step
@@ -153,32 +163,63 @@ class UIMessageEncoder:
 
     def encode(self, item: SequencedChunk) -> UIChunk | None:
         """The UI chunk for the reader's next chunk (in sequence order), or None."""
-        seen, self.cursor = self.cursor, max(self.cursor, item.seq)
+        self.cursor = max(self.cursor, item.seq)
         chunk = item.chunk
         if isinstance(chunk, StepResetChunk):
             key = attempt_key(chunk)
+            # Not "superseded_from <= the last sequence read": a reader that never saw the
+            # dead attempt (a replay: the log hides it) still reads chunks of other attempts
+            # between its first sequence and the reset (the retry closes the step before it
+            # again, a sub-agent writes in between), and shown the reset it would drop the
+            # previous, completed step and lose the retry's start-step. So: what this
+            # connection was handed of that very attempt (a sequence at or after
+            # superseded_from: an earlier instance of a turn reuses step numbers' keys),
+            # or, before it, the cursor it came back with.
+            first = chunk.superseded_from
             show = (
                 key is not None
                 and key not in self._reset_shown
-                and chunk.superseded_from is not None
-                and chunk.superseded_from <= seen
+                and first is not None
+                and (first <= self._after or self._shown.get(key, -1) >= first)
             )
             if show and key is not None:
                 self._reset_shown.add(key)
                 self._suppress_start.add((key[0], key[1]))
                 self._finished.discard((key[0], key[1]))  # the retry finishes it again
             return to_ui_chunk(chunk, ui_version=self.ui_version, show_reset=show)
-        if isinstance(chunk, StepStartChunk) and chunk.step is not None:
-            key = attempt_key(chunk)
-            if key is not None and (key[0], key[1]) in self._suppress_start:
-                self._suppress_start.discard((key[0], key[1]))
-                return None
+        key = attempt_key(chunk)
+        if key is not None:
+            # Even a chunk left out below: a retry that died after its (left out)
+            # start-step still left the client's step open on it.
+            self._shown[key] = item.seq
+        step = None if key is None else (key[0], key[1])
+        if isinstance(chunk, StepStartChunk) and step in self._suppress_start:
+            assert step is not None
+            self._suppress_start.discard(step)
+            return None
         if isinstance(chunk, StepEndChunk) and chunk.step is not None:
             scope = chunk.source_session_id if chunk.source_session_id is not None else chunk.agent
             if (scope, chunk.step) in self._finished:
                 return None
             self._finished.add((scope, chunk.step))
         return to_ui_chunk(chunk, ui_version=self.ui_version)
+
+
+def event_id(item: SequencedChunk) -> int:
+    """The SSE ``id`` of the event a reader is sent for ``item``: its sequence, except for a
+    shown reset, whose id is the sequence before it.
+
+    A reader shown a reset has dropped the dead attempt's parts and keeps the step open, so
+    the retry's ``start-step`` must not reach it. A reader that comes back with the reset's
+    own id would meet that ``start-step`` with a fresh encoder, which cannot know a reset
+    was shown: the client would get a second ``step-start``. With the sequence before it,
+    the reader reads the reset again (its ``after`` reaches the dead attempt, so it is shown
+    again); dropping the parts after the last ``step-start`` twice drops nothing more, and
+    the ``start-step`` is left out as it should be. Ids still never go back: every earlier
+    event of the reader has a sequence below the reset's."""
+    if isinstance(item.chunk, StepResetChunk) and item.chunk.agent is None:
+        return item.seq - 1
+    return item.seq
 
 
 def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | None:
@@ -261,6 +302,15 @@ def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | Non
             "approvalId": chunk.approval_id,
             "toolCallId": chunk.tool_call_id,
         }
+    if isinstance(chunk, ToolApprovalResponseChunk):
+        if ui_version < 7:
+            return None  # v6 has no chunk for a decision (docs/streaming.md)
+        return _without_none(
+            type="tool-approval-response",
+            approvalId=chunk.approval_id,
+            approved=chunk.approved,
+            reason=chunk.reason,
+        )
     if isinstance(chunk, ToolOutputDeniedChunk):
         return {"type": "tool-output-denied", "toolCallId": chunk.tool_call_id}
     if isinstance(chunk, SubagentStartChunk | SubagentEndChunk):

@@ -108,8 +108,15 @@ UI_CHUNK_KEYS: Final[dict[str, _Shape]] = {
 }
 #: ``data-${name}``: ``data`` is ``unknown`` (may be absent), ``id`` and ``transient`` optional.
 _DATA_KEYS: Final[_Shape] = ({}, {"id": _str, "data": _any, "transient": _bool})
-#: Added by v7 (``reset-step``) that we may emit with ``ui_version=7``.
-_V7_KEYS: Final[dict[str, _Shape]] = {"reset-step": ({}, {})}
+#: Added by v7 (``reset-step``, ``tool-approval-response``) that we may emit with
+#: ``ui_version=7``.
+_V7_KEYS: Final[dict[str, _Shape]] = {
+    "reset-step": ({}, {}),
+    "tool-approval-response": (
+        {"approvalId": _str, "approved": _bool},
+        {"reason": _str, "providerExecuted": _bool, "providerMetadata": _obj},
+    ),
+}
 
 
 def ui_chunk_problems(chunk: Mapping[str, Any], *, ui_version: int = 6) -> list[str]:
