@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,23 @@ class Browser:
             except TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def chromium_page(profile: Path) -> AsyncIterator[Page]:
+    """A page of a headless Chromium with its profile in ``profile``, closed on the way out
+    (skips the test when Chromium is not installed)."""
+    import pytest
+
+    executable = chromium_path()
+    if executable is None:
+        pytest.skip("Chromium is not installed: `make test` installs it (make install-chromium)")
+    browser = await Browser(executable, profile).start()
+    try:
+        page = await browser.page()
+        try:
+            yield page
+        finally:
+            await page.close()
+    finally:
+        await browser.stop()

@@ -7,20 +7,10 @@ import pytest
 
 from tests.http.conftest import make_server  # noqa: F401  (the same real server)
 
-from .cdp import Browser, Page, chromium_path
+from .cdp import Page, chromium_page
 
 
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed: `make test` installs it (make install-chromium)")
-    browser = await Browser(executable, tmp_path / "profile").start()
-    try:
-        page = await browser.page()
-        try:
-            yield page
-        finally:
-            await page.close()
-    finally:
-        await browser.stop()
+    async with chromium_page(tmp_path / "profile") as page:
+        yield page

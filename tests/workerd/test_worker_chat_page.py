@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.cdp import Browser, Page, chromium_path
+from tests.browser.cdp import Page, chromium_page
 
 from .helix_worker import HelixWorker, slow_text, snapshot
 
@@ -25,18 +25,8 @@ STATUS = "document.getElementById('status').dataset.status"
 
 @pytest.fixture
 async def page(tmp_path: Path) -> AsyncIterator[Page]:
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("Chromium is not installed: `make test` installs it (make install-chromium)")
-    browser = await Browser(executable, tmp_path / "profile").start()
-    try:
-        page = await browser.page()
-        try:
-            yield page
-        finally:
-            await page.close()
-    finally:
-        await browser.stop()
+    async with chromium_page(tmp_path / "profile") as page:
+        yield page
 
 
 async def send(page: Page, agent: str, text: str) -> None:
