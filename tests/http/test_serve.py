@@ -54,6 +54,9 @@ class Dev:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # As from a terminal: a test run started in the background of a script inherits
+            # SIGINT ignored, and helix dev would then treat our Ctrl-C as a plain stop.
+            preexec_fn=_interruptible,
         )
 
     def wait_ready(self) -> None:
@@ -73,6 +76,10 @@ class Dev:
             self.proc.send_signal(signal.SIGINT)
         _, err = self.proc.communicate(timeout=30)
         return self.proc.returncode, err
+
+
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture
