@@ -25,6 +25,7 @@ from tests.http.test_examples_over_http import *  # noqa: F403
 from tests.http.test_guard import *  # noqa: F403
 from tests.http.test_reattach import *  # noqa: F403
 from tests.http.test_subagents_over_http import *  # noqa: F403
+from tests.http.test_turn_stream import *  # noqa: F403
 from tests.http.test_usage_over_http import *  # noqa: F403
 from tests.http.test_websocket import *  # noqa: F403
 

@@ -304,3 +304,26 @@ def asker(name: str = "asker") -> Agent:
         return f"picked: {info.tool_results[-1].status}"
 
     return Agent(name=name, tools=[pick], model=FunctionModel(reply))
+
+
+def gated_bank(gate: asyncio.Event, executed: list[int], name: str = "gated_bank") -> Agent:
+    """Calls ``transfer`` (approval required); after the decision says how it went, waits
+    for ``gate`` in the resumed instance, then ends: a turn of two instances that lasts as
+    long as the test wants."""
+
+    @tool(requires_approval=True)
+    def transfer(amount: int) -> str:
+        """Move money."""
+        executed.append(amount)
+        return f"sent {amount}"
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        if not info.tool_results:
+            yield "paying "
+            yield call_tool("transfer", amount=7)
+            return
+        yield f"{info.tool_results[-1].status} "
+        await gate.wait()
+        yield "done"
+
+    return Agent(name=name, tools=[transfer], model=FunctionModel(stream_function=stream))

@@ -5,42 +5,17 @@ decided call as the client that decided it holds it."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from helix_agents import Agent, tool
-from helix_agents.testing import FunctionModel, call_tool
-
+from .agents import gated_bank
 from .harness import Event, read_wire, sse_blocks
 
 pytestmark = pytest.mark.timeout(60)
 
 R1 = 10**9  # the position of the sequence before the first chunk of a turn's first resume
-
-
-def gated_bank(gate: asyncio.Event, executed: list[int]) -> Agent:
-    """Calls ``transfer`` (approval required); after the decision says how it went, waits
-    for ``gate`` in the resumed instance, then ends."""
-
-    @tool(requires_approval=True)
-    def transfer(amount: int) -> str:
-        """Move money."""
-        executed.append(amount)
-        return f"sent {amount}"
-
-    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
-        if not info.tool_results:
-            yield "paying "
-            yield call_tool("transfer", amount=7)
-            return
-        yield f"{info.tool_results[-1].status} "
-        await gate.wait()
-        yield "done"
-
-    return Agent(name="bank", tools=[transfer], model=FunctionModel(stream_function=stream))
 
 
 async def events_until(response: httpx.Response, kind: str) -> list[Event]:

@@ -48,6 +48,7 @@ from tests.http.agents import (
     capped,
     echo,
     gated,
+    gated_bank,
     keeper,
     lead,
     limited,
@@ -150,6 +151,20 @@ def relayed_bank() -> Agent:
     return Agent(name="bank", tools=[transfer], model=bank([]).model)
 
 
+def relayed_gated_bank() -> Agent:
+    """``tests.http.agents.gated_bank`` with its gate waited on and its executions reported
+    through the relay."""
+
+    @tool(requires_approval=True)
+    async def transfer(amount: int) -> str:
+        """Move money."""
+        await relay.call("POST", "/executed/gated_bank", amount)
+        return f"sent {amount}"
+
+    model = gated_bank(RelayedGate("gated_bank"), []).model  # type: ignore[arg-type]
+    return Agent(name="gated_bank", tools=[transfer], model=model)
+
+
 #: Every agent the HTTP suites serve, by name (the examples on the demo model included).
 CATALOG: dict[str, Agent] = {
     "echo": echo(),
@@ -160,6 +175,7 @@ CATALOG: dict[str, Agent] = {
     "gated": relayed("gated", lambda p: gated(RelayedGate("gated"), words=p["words"])),  # type: ignore[arg-type]
     "steps": relayed("steps", lambda p: tool_then_gate(RelayedGate("steps"))),  # type: ignore[arg-type]
     "bank": relayed_bank(),
+    "gated_bank": relayed_gated_bank(),
     # Agents with no in-process parameters: the suites' own definitions, as they are.
     **{agent.name: agent for agent in (locator(), boss(), lead(), analyst(), limited(), capped())},
     **{agent.name: agent for agent in example_registry(DemoModel())},

@@ -46,6 +46,7 @@ _FACTORIES: dict[str, str | tuple[str, ...]] = {
     "tests.http.agents:gated.<locals>.stream": "gated",
     "tests.http.agents:tool_then_gate.<locals>.stream": "steps",
     "tests.support.agents:bank.<locals>.model": "bank",
+    "tests.http.agents:gated_bank.<locals>.stream": "gated_bank",
     "tests.http.agents:locator.<locals>.model": "locator",
     "tests.http.agents:boss.<locals>.model": "boss",
     "tests.http.agents:lead.<locals>.model": "lead",
@@ -88,7 +89,7 @@ def describe(agent: Agent) -> Relayed:
         raise LookupError(f"agent {agent.name!r} is not made by the factory the Worker copies")
     found = inspect.getclosurevars(function).nonlocals
     relayed = Relayed(agent.name, {k: found[k] for k in _PARAMS if k in found}, found.get("gate"))
-    if kind == "bank":
+    if kind in ("bank", "gated_bank"):
         [transfer] = agent.tools
         assert transfer.function is not None
         relayed.executed = inspect.getclosurevars(transfer.function).nonlocals["executed"]
