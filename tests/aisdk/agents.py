@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from helix_agents import Agent, tool
 from helix_agents.testing import FunctionModel, call_tool
-from tests.http.agents import lookup
+from tests.http.agents import gated_bank, lookup
 
 
 def words(prefix: str, count: int) -> list[str]:
@@ -37,24 +37,8 @@ def weather(gate: asyncio.Event) -> Agent:
 
 def bank(gate: asyncio.Event, executed: list[int]) -> Agent:
     """Calls ``transfer`` (approval required); after the decision says how it went, waits
-    for ``gate`` (in the resumed instance), and ends."""
-
-    @tool(requires_approval=True)
-    def transfer(amount: int) -> str:
-        """Move money."""
-        executed.append(amount)
-        return f"sent {amount}"
-
-    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
-        if not info.tool_results:
-            yield "paying "
-            yield call_tool("transfer", amount=7)
-            return
-        yield f"{info.tool_results[-1].status} "
-        await gate.wait()
-        yield "done"
-
-    return Agent(name="bank", tools=[transfer], model=FunctionModel(stream_function=stream))
+    for ``gate`` (in the resumed instance), and ends (``tests.http.agents.gated_bank``)."""
+    return gated_bank(gate, executed, name="bank")
 
 
 class Location(BaseModel):
