@@ -6,7 +6,7 @@ number and ``Last-Event-ID`` resumes without any state on the server. That is wh
 (the loop) emits explicit start/end chunks for text and reasoning parts.
 Every chunk may carry the agent ``step`` and the model ``attempt`` that produced it: when a
 model step is retried, a ``step-reset`` chunk marks the superseded attempt so that readers
-drop what it streamed (DESIGN.md invariant 3). Chunks from a sub-agent carry ``agent`` and
+drop what it streamed (docs/invariants.md invariant 3). Chunks from a sub-agent carry ``agent`` and
 ``source_session_id`` of the child.
 """
 

@@ -2,7 +2,7 @@
 
 Workflows instance ids are at most 100 characters matching ``^[a-zA-Z0-9_][a-zA-Z0-9-_]*$``.
 Each user turn is an instance ``{session}--t{turn}`` and each resume after a suspension is
-``{session}--t{turn}--r{n}`` (DESIGN.md invariant 5), so a session id is kept to 64
+``{session}--t{turn}--r{n}`` (docs/invariants.md invariant 5), so a session id is kept to 64
 characters of the same alphabet, which leaves room for the suffixes.
 """
 

@@ -1,7 +1,7 @@
 """Session state, runs, sub-session references and suspensions: the rows of the V9 schema.
 
 Timestamps are integer milliseconds since the epoch, as in the schema. The run statuses are
-those of DESIGN.md: a run is ``active`` while an instance works on it, ends ``completed``,
+those of docs/invariants.md (invariant 8): a run is ``active`` while an instance works on it, ends ``completed``,
 ``failed`` or ``aborted`` (final), ``interrupted`` (soft stop, resumable), or returns at a
 human boundary with one of the three ``suspended_*`` statuses.
 """

@@ -1,4 +1,4 @@
-"""Re-running a store write after a crash leaves no duplicate (DESIGN.md invariant 2).
+"""Re-running a store write after a crash leaves no duplicate (docs/invariants.md invariant 2).
 
 A durable step journals its completion after its writes commit, so a crash between the two
 makes the step run again. Here every write of a turn is a step; the database is wrapped to

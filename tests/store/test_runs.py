@@ -1,4 +1,4 @@
-"""Runs: one active run per session (DESIGN.md invariant 6), supersede, finish, queries."""
+"""Runs: one active run per session (docs/invariants.md invariant 6), supersede, finish, queries."""
 
 from __future__ import annotations
 

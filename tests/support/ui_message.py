@@ -4,7 +4,7 @@ compare what a reader ends up with against what the run stored (the snapshot's
 Cloudflare-fake tests); ``tests/aisdk`` runs the real ``ai`` packages against the server.
 
 It follows the AI SDK's ``processUIMessageStream`` for the chunks the runtime emits
-(``reference/ai-sdk-ui-message-stream.md``): ``start-step`` adds a ``step-start`` part, text
+(docs/streaming.md): ``start-step`` adds a ``step-start`` part, text
 and reasoning parts grow by their deltas and are ``done`` at their end, a tool part moves
 through its states, a non-transient ``data-*`` part with an id replaces the one before it.
 Transient data parts go to ``on_data`` only, where this client does what docs/streaming.md

@@ -1,4 +1,4 @@
-"""The shipped wrangler.toml and src/entry.py agree with each other and with DESIGN.md.
+"""The shipped wrangler.toml and src/entry.py agree with each other and with docs/cloudflare.md.
 
 Static checks (no wrangler run): what `wrangler deploy --dry-run` cannot see, such as whether
 the classes the config names exist in the entry module.

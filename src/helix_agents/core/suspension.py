@@ -1,6 +1,6 @@
 """Stateless suspension across a hierarchy of sessions: who resumes what, and when.
 
-A run that stops at a human boundary ends its instance (DESIGN.md invariant 7). What is
+A run that stops at a human boundary ends its instance (docs/invariants.md invariant 7). What is
 left is data: the session's pending calls and its suspension context, which names the
 children it awaits. Nothing waits in memory, so a resume is started by whoever makes a
 session *ready*:

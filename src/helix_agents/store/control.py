@@ -1,6 +1,6 @@
 """Steering a session from outside its run: interrupt, abort, and suspensions.
 
-Interrupt and abort are requests that the run reads inside its steps (DESIGN.md invariant
+Interrupt and abort are requests that the run reads inside its steps (docs/invariants.md invariant
 4): an interrupt is a row of ``__agents_interrupts`` (soft, resumable; the run clears it
 when it stops), an abort the V9 columns ``aborted``/``abort_reason`` (final). A suspension
 is the V9 ``suspension_context`` JSON, whose ``$.expiresAt`` the partial index

@@ -2,7 +2,7 @@
 
 ``UNIQUE(session_id, sequence)`` makes every append idempotent: a step that re-runs after a
 crash appends at the same sequence numbers, and ``INSERT OR IGNORE`` turns the repeat into a
-no-op (DESIGN.md invariant 2). The first write at a sequence wins.
+no-op (docs/invariants.md invariant 2). The first write at a sequence wins.
 """
 
 from __future__ import annotations

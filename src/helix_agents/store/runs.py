@@ -1,6 +1,6 @@
 """Runs: one row of ``__agents_runs`` per instance (a turn, or a resume of one).
 
-A session has at most one ``active`` run: the run that holds it (DESIGN.md invariant 6).
+A session has at most one ``active`` run: the run that holds it (docs/invariants.md invariant 6).
 Starting a run is a single batch whose every statement carries the same condition — the
 session exists, no run of it is active, the run id is new — so either all of it applies (the
 run row, the session's status and stream, the cleared flags, the user's messages) or none of

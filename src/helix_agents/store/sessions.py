@@ -1,6 +1,6 @@
 """Sessions: one row of ``__agents_states`` each.
 
-Writes are guarded by the session's active run (DESIGN.md invariant 6): a run writes only
+Writes are guarded by the session's active run (docs/invariants.md invariant 6): a run writes only
 while it is the session's active run, and a writer outside any run (the HTTP layer, a cron
 job) writes only while no run is active. The guard is part of the ``UPDATE`` itself, so two
 writers can never both believe they own the session, whatever the interleaving.

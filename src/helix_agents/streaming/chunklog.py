@@ -13,7 +13,7 @@ here are the Durable Object's:
   millisecond timestamps are far below), and a row under 2 MB (a chunk is refused above
   :data:`MAX_CHUNK_BYTES`).
 
-Superseded attempts (DESIGN.md invariant 3): when a model step is retried, the loop writes a
+Superseded attempts (docs/invariants.md invariant 3): when a model step is retried, the loop writes a
 ``step-reset`` chunk naming the step and attempt it supersedes. The log marks that attempt's
 earlier chunks ``superseded`` (and any chunk the attempt still writes later, a zombie, is
 stored superseded at once), and reads skip them, so a replay shows only the clean text. The

@@ -1,6 +1,6 @@
 """Our chunks as AI SDK UI message stream chunks (the protocol ``useChat`` consumes).
 
-The target is the AI SDK v6 chunk set (``reference/ai-sdk-ui-message-stream.md``). Every
+The target is the AI SDK v6 chunk set (docs/streaming.md). Every
 chunk of the log maps to at most one UI chunk, so an SSE event's ``id`` is the chunk's
 sequence and ``Last-Event-ID`` resumes with no state on the server. Only documented keys are
 emitted and keys whose value would be null are left out (``ai@6.0.0`` rejected unknown keys).

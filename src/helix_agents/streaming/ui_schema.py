@@ -1,6 +1,6 @@
 """A checker for AI SDK UI message stream chunks, written from the protocol's chunk table.
 
-``reference/ai-sdk-ui-message-stream.md`` lists, for each chunk ``type``, its keys in
+the AI SDK's UI message stream protocol (docs/streaming.md) lists, for each chunk ``type``, its keys in
 ``ai@6.0.264`` (and what v7 adds). ``ai@6.0.0`` validated chunks strictly (unknown keys
 rejected), so this checker is strict too: a chunk passes only with its required keys, no
 key outside the documented ones, no null value, and values of the documented JSON type.

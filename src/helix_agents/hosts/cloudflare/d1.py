@@ -6,7 +6,7 @@ same code runs over the real binding, over the fake in :mod:`helix_agents.testin
 over the bridge to a real local D1 used by the tests. Results are read duck-typed: the SDK's
 ``JsDict`` (a dict with attribute access), a plain dict, or a raw ``JsProxy`` (``to_py()``).
 
-Conversions, as D1 makes them (see ``reference/python-workers-api-facts.md`` §4):
+Conversions, as D1 makes them (docs/cloudflare-local-checks.md, "What the real local D1 taught us"):
 
 - ``None`` is bound as SQL NULL on the Python 3.13 and 3.14 runtimes (``None`` becomes JS
   ``null``; the worker-real tier shows it on 3.14). On

@@ -2,7 +2,7 @@
 
 The fakes of the Cloudflare bindings speak to the code under test the way the
 workers-runtime-sdk does, so these helpers mimic its two conversions
-(``reference/python-workers-api-facts.md`` §1.5):
+(the SDK's ``python_to_rpc`` and ``python_from_rpc``; the worker-real tier runs the real ones):
 
 - :func:`to_rpc` (``python_to_rpc``): what JS receives. ``None`` stays null, dicts and lists
   are copied, a ``datetime`` becomes a :class:`JsDate`; a ``tuple``, a ``bytearray`` or an

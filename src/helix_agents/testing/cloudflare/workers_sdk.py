@@ -1,7 +1,7 @@
 """The fake ``workers`` module: the workers-runtime-sdk as Python code meets it, on CPython.
 
 It provides what the Cloudflare host imports, with the SDK's behaviour
-(``reference/python-workers-api-facts.md`` §1-3):
+(as its source in the workers-runtime-sdk package has it; the worker-real tier runs the real one):
 
 - ``WorkerEntrypoint``, ``DurableObject``, ``WorkflowEntrypoint`` set ``self.ctx`` and
   ``self.env``; a Workflow subclass's ``run`` is wrapped as the SDK wraps it (the event is
