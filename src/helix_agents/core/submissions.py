@@ -19,6 +19,7 @@ between the write and the start heals the run instead of leaving it waiting.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -32,9 +33,10 @@ from .starter import check_owner
 from .suspension import resume_if_ready
 
 if TYPE_CHECKING:
+    from ..store import StateStore
     from .starter import RunStarter
 
-__all__ = ["UNSET", "Submission", "expire_suspensions", "resume_ready", "submit"]
+__all__ = ["UNSET", "Submission", "expire_suspensions", "hierarchy", "resume_ready", "submit"]
 
 
 class _Unset:
@@ -132,12 +134,10 @@ def _waiting(entry: PendingToolCall) -> bool:
     return entry.result_status is None
 
 
-async def _find(
-    starter: RunStarter, session_id: str, tool_call_id: str
-) -> tuple[PendingView, PendingToolCall]:
-    """The session holding the pending call: the one asked, or one of its descendants (a
-    sub-agent's approval is answered through the session the client talks to)."""
-    store = starter.store
+async def hierarchy(store: StateStore, session_id: str) -> AsyncIterator[str]:
+    """``session_id``, then its sub-sessions breadth first, each once, up to a bound (where a
+    pending call of the hierarchy is looked for: a sub-agent's call is answered through the
+    session the client talks to)."""
     queue: list[str] = [session_id]
     seen: set[str] = set()
     while queue and len(seen) < 1 + _MAX_DEPTH * 8:
@@ -145,13 +145,23 @@ async def _find(
         if current in seen:
             continue
         seen.add(current)
+        yield current
+        queue += [ref.sub_session_id for ref in await store.list_sub_sessions(current)]
+
+
+async def _find(
+    starter: RunStarter, session_id: str, tool_call_id: str
+) -> tuple[PendingView, PendingToolCall]:
+    """The session holding the pending call: the one asked, or one of its descendants (a
+    sub-agent's approval is answered through the session the client talks to)."""
+    store = starter.store
+    async for current in hierarchy(store, session_id):
         view = await store.pending_view(current)
         if view is None:
             continue
         for entry in _pending(view):
             if entry.tool_call_id == tool_call_id:
                 return view, entry
-        queue += [ref.sub_session_id for ref in await store.list_sub_sessions(current)]
     await _explain_unknown(starter, session_id, tool_call_id)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -12,6 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..core.submissions import hierarchy
 from ..errors import ConflictError
 from .bodies import ReasonBody, SubmitToolResultBody, parse_body, read_json
 from .chat import run_stream_response
@@ -117,26 +118,14 @@ async def _call_of_approval(
     ``approvalId`` of a child's call (409) on every host."""
     await api.session(session_id, user)
     store = api.executor.store
-    queue = [session_id]
-    seen: set[str] = set()
-    while queue and len(seen) < _MAX_SESSIONS:
-        current = queue.pop(0)
-        if current in seen:
-            continue
-        seen.add(current)
+    async for current in hierarchy(store, session_id):
         state = await store.load_session(current)
         if state is None:
             continue
         for pending in state.pending_client_tool_calls:
             if pending.approval_id is not None and pending.approval_id == approval_id:
                 return pending.tool_call_id
-        queue += [ref.sub_session_id for ref in await store.list_sub_sessions(current)]
     raise ConflictError(f"session {session_id!r} has no pending approval {approval_id!r}")
-
-
-#: How many sessions of a hierarchy an approval id is looked for in (as the executor's
-#: search for a pending call bounds its own).
-_MAX_SESSIONS = 1 + 16 * 8
 
 
 async def _prelude(request: Request) -> tuple[ApiContext, str | None, str]:
