@@ -59,8 +59,8 @@ worker: install-worker
 	$(VENV)/bin/helix worker $(ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks worker
+	$(VENV)/bin/ruff format --check src tests benchmarks worker
 
 typecheck: install
 	$(VENV)/bin/mypy

@@ -213,7 +213,8 @@ def probe_site(site: Path, app: AppSpec, modules: Path, examples_entry: Path) ->
     (src / "entry.py").rename(src / "entry_bench.py")
     shutil.copy2(examples_entry, src / "entry_examples.py")
     (src / "entry.py").write_text(PROBE_ENTRY, encoding="utf-8")
-    config = {k: v for k, v in worker_config("helix-bench-probe").items() if k not in _NO_BINDINGS}
+    config = worker_config("helix-bench-probe", with_testing=app.with_testing)
+    config = {k: v for k, v in config.items() if k not in _NO_BINDINGS}
     (site / "wrangler.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return site
 

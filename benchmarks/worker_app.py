@@ -1,6 +1,7 @@
 """The agents ``benchmarks.worker_real`` ships to the real Worker runtime.
 
-Shipped with ``AppSpec("benchmarks.worker_app:registry", <repo root>)``, i.e. as the whole
+Shipped with ``AppSpec("benchmarks.worker_app:registry", <repo root>, with_testing=True)``
+(its agents run on ``FunctionModel``), i.e. as the whole
 ``benchmarks`` package under the Worker's ``src/``; only this module is imported there, so it
 imports nothing but helix-agents and the standard library (no uvicorn, httpx or threads).
 The user message sets each agent's parameters as ``name=value`` pairs.

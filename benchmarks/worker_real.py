@@ -72,7 +72,7 @@ from ._worker import (
 from .http_latency import ws_reader
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = AppSpec("benchmarks.worker_app:registry", ROOT)
+APP = AppSpec("benchmarks.worker_app:registry", ROOT, with_testing=True)  # FunctionModel
 
 
 def _host_port(worker: LocalWorker) -> tuple[str, int]:

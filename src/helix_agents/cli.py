@@ -7,7 +7,7 @@
     helix sessions [SESSION]         list sessions, or show one (messages, runs, usage)
     helix migrate                    create or update the local database
     helix worker   [--app MODULE:ATTR] [--port 8788] [--state-dir .helix/worker]
-                                     the same API on the real Cloudflare runtime, locally
+                   [--with-testing]  the same API on the real Cloudflare runtime, locally
 
 Without ``--app`` the bundled example agents are served, on the offline demo model unless
 ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL`` (and optionally ``HELIX_OPENAI_MODEL``), or
@@ -135,6 +135,12 @@ def _parser() -> argparse.ArgumentParser:
         default=".helix/worker",
         help="where D1, Durable Objects and Workflows keep their state across restarts",
     )
+    worker.add_argument(
+        "--with-testing",
+        action="store_true",
+        help="also ship helix_agents.testing, for an app on its test models (a deployed "
+        "Worker never includes it)",
+    )
     worker.set_defaults(func=_cmd_worker)
     return parser
 
@@ -157,8 +163,18 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
     if args.app:
         load_app(args.app)  # fail here, with the local traceback, if the app cannot load
+        if not args.with_testing and "helix_agents.testing" in sys.modules:
+            # The Worker would fail to import it (it is left out, as on a deployed Worker):
+            # say so now, rather than after starting the runtime.
+            raise HelixError(
+                f"{args.app} imports helix_agents.testing, which a Worker does not ship "
+                "(a deployed one never has it): pass --with-testing to include it here, or "
+                "use a real model or 'demo'"
+            )
     worker = local_worker(
-        app=AppSpec(args.app, Path.cwd()), state_dir=Path(args.state_dir), port=args.port
+        app=AppSpec(args.app, Path.cwd(), with_testing=args.with_testing),
+        state_dir=Path(args.state_dir),
+        port=args.port,
     )
     print(f"helix: starting the local Worker runtime at {worker.url} (Ctrl-C stops)", flush=True)
     if worker_vars(os.environ).get("HELIX_AUTH") == "none":

@@ -1,6 +1,6 @@
 """The bundled example agents that ``helix dev`` and ``helix run`` serve without ``--app``.
 
-They run on the offline demo model (:class:`helix_agents.testing.DemoModel`: a few fixed
+They run on the offline demo model (:class:`helix_agents.models.demo.DemoModel`: a few fixed
 rules that know these agents' tools) by default, so the local host works with no account
 and no network. Set ``OPENAI_API_KEY`` and/or ``OPENAI_BASE_URL`` (and optionally
 ``HELIX_OPENAI_MODEL``) to run them on a real OpenAI-compatible model instead, or
@@ -158,7 +158,7 @@ def example_registry(model: Model | str | None = None) -> AgentRegistry:
     """Build the example agents, all on ``model``.
 
     By default the model is :func:`example_model`'s (the environment is read now, not at
-    import); offline, that is a :class:`~helix_agents.testing.DemoModel` that streams at a
+    import); offline, that is a :class:`~helix_agents.models.demo.DemoModel` that streams at a
     reading pace, since someone is watching ``helix dev`` or ``helix run``. The string
     ``"demo"`` gives the same model without the pace (what the Worker's entry uses: there,
     chunks are batched into Durable Object writes anyway, and waiting costs wall time).
@@ -166,7 +166,7 @@ def example_registry(model: Model | str | None = None) -> AgentRegistry:
     if model is None:
         model = example_model()
         if model == "demo":
-            from .testing.demo import DEMO_DELAY, DemoModel
+            from .models.demo import DEMO_DELAY, DemoModel
 
             model = DemoModel(delta_delay=DEMO_DELAY)
     assistant = Agent(

@@ -1,4 +1,4 @@
-"""Loading the real ``src/entry.py`` for the flows, and models a test can hold mid-run."""
+"""Loading the real ``worker/src/entry.py`` for the flows, and models a test can hold mid-run."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from helix_agents.testing import FunctionModel, call_tool
 from helix_agents.testing.cloudflare.platform import FakeResponse, SSEEvent
 
 ROOT = Path(__file__).resolve().parents[2]
-ENTRY = ROOT / "src" / "entry.py"
+ENTRY = ROOT / "worker" / "src" / "entry.py"
 _counter = itertools.count()
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from helix_agents.hosts.cloudflare.models import model_resolver
+from helix_agents.models.demo import DemoModel
 from helix_agents.models.openai import OpenAIChatModel
-from helix_agents.testing import DemoModel
 from helix_agents.testing.cloudflare.platform import FakeCloudflare, FakeEnv
 from tests.cloudflare.entry_helpers import chunks_of, load_entry, read_sse, text_of
 

@@ -10,8 +10,8 @@ import pytest
 
 from helix_agents.examples import TripPlan, example_model, example_registry
 from helix_agents.messages import AssistantMessage, ToolResultMessage
+from helix_agents.models.demo import DemoModel
 from helix_agents.state import RunStatus
-from helix_agents.testing import DemoModel
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from helix_agents.examples import example_registry
+from helix_agents.models.demo import DemoModel
 from helix_agents.streaming.ui_schema import ui_chunk_problems
-from helix_agents.testing import DemoModel
 
 from .harness import assistant_text, read_wire
 

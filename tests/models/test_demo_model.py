@@ -18,11 +18,10 @@ from helix_agents import examples
 from helix_agents.agent import Agent
 from helix_agents.errors import ConfigurationError
 from helix_agents.messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from helix_agents.models import _demo_parse as parse
 from helix_agents.models import infer_model
+from helix_agents.models.demo import DEMO_DELAY, DemoModel
 from helix_agents.ports.model import Model, ModelRequest, ModelResponse, ToolDefinition
-from helix_agents.testing import DemoModel
-from helix_agents.testing import _demo_parse as parse
-from helix_agents.testing.demo import DEMO_DELAY
 from tests.models.helpers import collect, texts, tool_deltas
 
 MODEL = DemoModel()

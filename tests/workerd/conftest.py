@@ -57,7 +57,9 @@ def app_worker(
     for the tests of this folder that only talk to it."""
     root = tmp_path_factory.mktemp("app-worker")
     write_app(root / "project")
-    worker = HelixWorker(root / "project", root / "state", app="myagents:registry").start()
+    worker = HelixWorker(
+        root / "project", root / "state", app="myagents:registry", with_testing=True
+    ).start()
     try:
         worker.wait_ready()
         yield worker

@@ -165,10 +165,13 @@ class HelixWorker:
         app: str | None,
         env: dict[str, str] | None = None,
         port: int | None = None,
+        with_testing: bool = False,
     ) -> None:
         self.cwd = cwd
         self.state_dir = state_dir
         self.app = app
+        # The test app runs on FunctionModel: `--with-testing` ships helix_agents.testing.
+        self.with_testing = with_testing
         self.port = port or free_port()
         self.extra_env = env or {}
         self.log_path = state_dir.parent / f"helix-worker-{self.port}.log"
@@ -181,6 +184,8 @@ class HelixWorker:
 
     def command(self) -> list[str]:
         app = ["--app", self.app] if self.app else []
+        if self.with_testing:
+            app.append("--with-testing")
         return [
             str(HELIX), "worker", *app,
             "--port", str(self.port), "--state-dir", str(self.state_dir),

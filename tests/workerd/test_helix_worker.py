@@ -5,6 +5,7 @@ restarts in ``--state-dir``, and passes ``HELIX_API_TOKEN`` into the Worker."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import time
@@ -57,7 +58,7 @@ def test_serve_chat_stop_and_restart_on_the_same_state(
     project = tmp_path / "project"
     write_app(project)
     state = tmp_path / "state"
-    first = HelixWorker(project, state, app="myagents:registry").start()
+    first = HelixWorker(project, state, app="myagents:registry", with_testing=True).start()
     try:
         first.wait_ready()
         # /health answers a moment before the command's own check prints its line.
@@ -88,7 +89,11 @@ def test_serve_chat_stop_and_restart_on_the_same_state(
 
     # The same state dir, and the token in the environment: the Worker requires it now.
     second = HelixWorker(
-        project, state, app="myagents:registry", env={"HELIX_API_TOKEN": "tok-123"}
+        project,
+        state,
+        app="myagents:registry",
+        env={"HELIX_API_TOKEN": "tok-123"},
+        with_testing=True,
     ).start()
     try:
         second.wait_ready()
@@ -140,6 +145,22 @@ def test_a_bad_app_fails_before_starting(runtime: PreparedRuntime, tmp_path: Pat
         worker.close()
 
 
+def test_an_app_on_the_test_models_needs_with_testing(tmp_path: Path) -> None:
+    """A Worker ships no helix_agents.testing, as a deployed one: an app that imports it is
+    refused before anything starts, with the flag that ships it named."""
+    write_app(tmp_path)  # myagents.py runs on FunctionModel
+    worker = HelixWorker(tmp_path, tmp_path / "state", app="myagents:registry").start()
+    try:
+        assert worker.process is not None
+        code = worker.process.wait(60)
+        assert code != 0
+        assert "myagents:registry imports helix_agents.testing" in worker.log()
+        assert "pass --with-testing to include it here" in worker.log()
+        assert not (tmp_path / "state").exists()
+    finally:
+        worker.close()
+
+
 # -- without --app: the bundled examples on the demo model ----------------------------------------
 
 
@@ -174,3 +195,37 @@ def test_the_assistant_calculates_on_the_demo_model(examples_worker: HelixWorker
     state = snapshot(examples_worker.url, "calc")
     assert state["status"] == "completed"
     assert state["output"] == "12*7 = 84."
+
+
+def test_the_shipped_worker_holds_no_test_code(examples_worker: HelixWorker) -> None:
+    """The site of the shipped app vendors helix-agents whole, as pywrangler would, and its
+    config leaves testing/ and workerd/ out, as the deployed worker/wrangler.toml does."""
+    site = examples_worker.state_dir / "site"
+    config = json.loads((site / "wrangler.json").read_text(encoding="utf-8"))
+    assert config["python_modules"] == {
+        "exclude": ["**/*.pyc", "helix_agents/testing/**", "helix_agents/workerd/**"]
+    }
+    assert (site / "python_modules" / "helix_agents" / "testing" / "models.py").is_file()
+
+
+def test_a_test_model_named_on_the_shipped_worker_is_a_configuration_error(
+    runtime: PreparedRuntime, tmp_path: Path
+) -> None:
+    """HELIX_MODEL=test on a Worker without helix_agents.testing (left out by the config, so
+    this also shows the exclude holds inside workerd): the run fails with a message that
+    names HELIX_MODEL, not with an ImportError."""
+    worker = HelixWorker(tmp_path, tmp_path / "state", app=None, env={"HELIX_MODEL": "test"})
+    worker.start()
+    try:
+        worker.wait_ready()
+        response, chunks = chat(worker.url, "assistant", "what is 12*7", "tm")
+        assert response.status_code == 200
+        errors = [c["errorText"] for c in chunks if c["type"] == "error"]
+        assert len(errors) == 1, chunks
+        assert "model 'test' is the test double helix_agents.testing.TestModel" in errors[0]
+        assert "set HELIX_MODEL" in errors[0]
+        assert "No module named" not in errors[0]
+        assert snapshot(worker.url, "tm")["status"] == "failed"
+        stop_cleanly(worker)
+    finally:
+        worker.close()

@@ -12,7 +12,13 @@ import pytest
 import helix_agents
 from helix_agents.errors import ConfigurationError
 from helix_agents.workerd import launch
-from helix_agents.workerd.site import COMPATIBILITY_DATE, DEV_FLAG, AppSpec, build_site
+from helix_agents.workerd.site import (
+    COMPATIBILITY_DATE,
+    DEV_FLAG,
+    AppSpec,
+    build_site,
+    python_modules_exclude,
+)
 
 
 @pytest.fixture
@@ -230,3 +236,35 @@ def test_a_tokenless_local_worker_opts_out_explicitly() -> None:
     assert launch.worker_vars({}, {"HELIX_API_TOKEN": "t"}) == {"HELIX_API_TOKEN": "t"}
     assert launch.worker_vars({}, {"HELIX_AUTH": "other"}) == {"HELIX_AUTH": "other"}
     assert launch.worker_vars({"HELIX_API_TOKEN": ""}, open_without_token=False) == {}
+
+
+def test_the_shipped_app_leaves_testing_out_and_the_test_worker_keeps_it(
+    tmp_path: Path, python_modules: Path
+) -> None:
+    """The package is vendored whole (as pywrangler does); the config's exclude decides what
+    the Worker gets: never workerd/, testing/ only for an app that asks for it."""
+    shipped = build_site(
+        tmp_path / "shipped", app=AppSpec(None, tmp_path), python_modules=python_modules
+    )
+    testing = build_site(
+        tmp_path / "testing",
+        app=AppSpec(None, tmp_path, with_testing=True),
+        python_modules=python_modules,
+    )
+    for site in (shipped, testing):
+        assert (site / "python_modules" / "helix_agents" / "testing" / "models.py").is_file()
+        assert (site / "python_modules" / "helix_agents" / "models" / "demo.py").is_file()
+
+    def excluded(site: Path) -> list[str]:
+        config = json.loads((site / "wrangler.json").read_text(encoding="utf-8"))
+        globs: list[str] = config["python_modules"]["exclude"]
+        return globs
+
+    assert excluded(shipped) == python_modules_exclude()
+    assert excluded(shipped) == [
+        "**/*.pyc",
+        "helix_agents/testing/**",
+        "helix_agents/workerd/**",
+    ]
+    assert excluded(testing) == python_modules_exclude(with_testing=True)
+    assert excluded(testing) == ["**/*.pyc", "helix_agents/workerd/**"]

@@ -9,12 +9,15 @@ from pathlib import Path
 
 from tests.support.real_d1 import ROOT, WRANGLER
 
-__all__ = ["ROOT", "WRANGLER", "run_wrangler"]
+__all__ = ["ROOT", "WORKER", "WRANGLER", "run_wrangler"]
+
+#: The Worker project of the bundled examples: its wrangler.toml is the deployed config.
+WORKER = ROOT / "worker"
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def run_wrangler(*args: str, cwd: Path = ROOT, timeout: float = 180.0) -> str:
+def run_wrangler(*args: str, cwd: Path = WORKER, timeout: float = 180.0) -> str:
     """Run wrangler to completion and return its output (stdout, then stderr), uncoloured.
 
     A failure fails the test with the whole output, which is what one needs to see.

@@ -1,4 +1,5 @@
-"""The shipped wrangler.toml and src/entry.py agree with each other and with docs/cloudflare.md.
+"""The shipped worker/wrangler.toml and worker/src/entry.py agree with each other and with
+docs/cloudflare.md.
 
 Static checks (no wrangler run): what `wrangler deploy --dry-run` cannot see, such as whether
 the classes the config names exist in the entry module.
@@ -11,17 +12,17 @@ import tomllib
 from datetime import date
 from typing import Any
 
-from tests.support.real_d1 import ROOT
+from tests.wrangler.helpers import ROOT, WORKER
 
 
 def _config() -> dict[str, Any]:
-    with (ROOT / "wrangler.toml").open("rb") as f:
+    with (WORKER / "wrangler.toml").open("rb") as f:
         return tomllib.load(f)
 
 
 def _entry_names() -> set[str]:
-    """Names bound at the top level of src/entry.py: classes defined or imported there."""
-    tree = ast.parse((ROOT / "src" / "entry.py").read_text(encoding="utf-8"))
+    """Names bound at the top level of worker/src/entry.py: classes defined or imported there."""
+    tree = ast.parse((WORKER / "src" / "entry.py").read_text(encoding="utf-8"))
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
@@ -48,7 +49,9 @@ def test_the_local_worker_config_is_the_deployed_one_plus_the_development_flag()
     deployed, local = _config(), worker_config()
     assert local["compatibility_date"] == deployed["compatibility_date"]
     assert local["compatibility_flags"] == [*deployed["compatibility_flags"], DEV_FLAG]
-    for key in ("durable_objects", "migrations", "triggers"):
+    # python_modules: what of helix-agents stays out of the Worker, the same for the
+    # shipped app under `helix worker` as on Cloudflare.
+    for key in ("durable_objects", "migrations", "triggers", "python_modules"):
         assert local[key] == deployed[key], key
     assert local["workflows"] == deployed["workflows"]
     assert local["workflows"][0]["name"] == WORKFLOW_NAME
@@ -77,9 +80,27 @@ def test_bindings_name_classes_that_the_entry_module_exports() -> None:
 
 def test_d1_migrations_dir_is_the_packaged_schema() -> None:
     (d1,) = _config()["d1_databases"]
-    migrations = ROOT / d1["migrations_dir"]
+    migrations = WORKER / d1["migrations_dir"]
     # One source of truth: wrangler and the runtime's programmatic migration read the same files.
     assert (
         migrations.resolve() == (ROOT / "src" / "helix_agents" / "store" / "migrations").resolve()
     )
     assert sorted(p.name for p in migrations.glob("*.sql"))
+
+
+def test_the_worker_project_vendors_this_package_as_a_users_would() -> None:
+    """worker/ is laid out as a user's project: pywrangler vendors [project].dependencies,
+    helix-agents among them (from this repository), and the exclude keeps its test code and
+    local tooling out of the upload (test_deploy_dry_run.py checks the upload itself)."""
+    from helix_agents.workerd.site import python_modules_exclude
+
+    with (WORKER / "pyproject.toml").open("rb") as f:
+        project = tomllib.load(f)
+    assert project["project"]["dependencies"] == ["helix-agents"]
+    source = project["tool"]["uv"]["sources"]["helix-agents"]
+    assert (WORKER / source["path"]).resolve() == ROOT.resolve()
+    assert {"workers-py", "workers-runtime-sdk"} <= set(project["dependency-groups"]["dev"])
+    assert _config()["python_modules"]["exclude"] == python_modules_exclude()
+    # The repository itself is no Worker project any more: its src/ holds the package only.
+    assert not (ROOT / "wrangler.toml").exists()
+    assert not (ROOT / "src" / "entry.py").exists()

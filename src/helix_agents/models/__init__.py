@@ -14,10 +14,11 @@ from ..ports.model import Model
 if TYPE_CHECKING:
     import httpx
 
+    from .demo import DemoModel
     from .openai import OpenAIChatModel
     from .workers_ai import WorkersAIModel
 
-__all__ = ["OpenAIChatModel", "WorkersAIModel", "infer_model"]
+__all__ = ["DemoModel", "OpenAIChatModel", "WorkersAIModel", "infer_model"]
 
 _ACCEPTED = "a Model instance, 'openai:<model>', 'workers-ai:<model>', 'test' or 'demo'"
 
@@ -36,9 +37,9 @@ def infer_model(
       from the environment), over ``http_client`` or ``http_transport`` when given (the
       Cloudflare host passes a transport over the Workers ``fetch``);
     - ``"workers-ai:<model>"``: :class:`WorkersAIModel` over ``ai_binding`` (``env.AI``);
-    - ``"test"``: :class:`helix_agents.testing.TestModel`;
-    - ``"demo"``: :class:`helix_agents.testing.DemoModel` (what the bundled examples run on
-      offline).
+    - ``"test"``: :class:`helix_agents.testing.TestModel`, where that package is installed
+      (a deployed Worker leaves it out: there, a configuration error says so);
+    - ``"demo"``: :class:`~.demo.DemoModel` (what the bundled examples run on offline).
     """
     if not isinstance(spec, str):
         if isinstance(spec, Model):
@@ -48,11 +49,9 @@ def infer_model(
     provider = provider.strip().lower()
     name = name.strip()
     if spec.strip() == "test":
-        from ..testing.models import TestModel
-
-        return TestModel()
+        return _test_model()
     if spec.strip() == "demo":
-        from ..testing.demo import DemoModel
+        from .demo import DemoModel
 
         return DemoModel()
     if sep and provider == "openai":
@@ -78,8 +77,30 @@ def infer_model(
     raise ConfigurationError(f"unknown model {spec!r}: expected {_ACCEPTED}")
 
 
+def _test_model() -> Model:
+    try:
+        from ..testing.models import TestModel
+    except ModuleNotFoundError as exc:
+        testing = __name__.rpartition(".")[0] + ".testing"
+        if exc.name is None or not (exc.name + ".").startswith(testing + "."):
+            raise  # something else is missing: not ours to explain
+        # A Worker's upload leaves helix_agents.testing out (docs/deploy.md): the string
+        # most often comes from HELIX_MODEL, so the message names it and what it may hold.
+        raise ConfigurationError(
+            "model 'test' is the test double helix_agents.testing.TestModel, which this "
+            "deployment does not include (a Worker's upload leaves helix_agents.testing "
+            "out); set HELIX_MODEL (or the agent's model) to 'demo', 'openai:<model>' or "
+            "'workers-ai:<model>'"
+        ) from None
+    return TestModel()
+
+
 def __getattr__(name: str) -> Any:
     # Lazy exports: the adapter modules import their dependencies only when asked for.
+    if name == "DemoModel":
+        from .demo import DemoModel
+
+        return DemoModel
     if name == "OpenAIChatModel":
         from .openai import OpenAIChatModel
 

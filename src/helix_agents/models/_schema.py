@@ -1,4 +1,7 @@
-"""A deterministic example value for a JSON schema, for the test models.
+"""A deterministic example value for a JSON schema, for the offline models.
+
+The demo model fills a structured output (or a clock tool's arguments) it knows nothing of
+with it, so it ships with the demo model; the test models use it for every tool.
 
 Covers what pydantic emits for tool arguments and output types: objects (required and
 optional properties, ``additionalProperties``), strings (``enum``, ``const``, ``format``,

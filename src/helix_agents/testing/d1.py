@@ -25,6 +25,13 @@ meets no surprise on Cloudflare (the same tests also run against a real local D1
 ``calls`` counts awaited calls (round trips to D1) and ``statements`` the SQL statements run,
 for tests and benchmarks that count platform calls. ``meta.rows_read``/``rows_written`` are
 approximations (rows returned and rows changed): ``sqlite3`` does not expose D1's counters.
+
+Why a fake where a real local D1 runs (:mod:`helix_agents.testing.d1_bridge`): it lives in
+the test process, so the faked platform (:mod:`helix_agents.testing.cloudflare`) and the
+``d1-fake`` database kind need no wrangler process, and it counts the round trips
+(``calls``) that a test of D1's cost asserts, which the real binding does not report.
+``tests/wrangler/test_fake_matches_real_d1.py`` holds it to the real D1. Test code: a
+Worker's upload leaves :mod:`helix_agents.testing` out (docs/deploy.md).
 """
 
 from __future__ import annotations
@@ -66,6 +73,10 @@ class JsException(Exception):
         super().__init__(f"{name}: {message}")
         self.name = name
         self.message = message
+
+
+# Named as Pyodide names it (tracebacks that cross into JS show ``pyodide.ffi.JsException``).
+JsException.__module__ = "pyodide.ffi"
 
 
 class JsDict(dict[str, Any]):

@@ -1,4 +1,9 @@
-"""Deterministic models for tests and offline demos: no LLM, no network, no randomness.
+"""Deterministic models for tests: no LLM, no network, no randomness.
+
+Not fakes of anything: they are the models a test (or a user's own test suite) runs agents
+on, and stay in this package, which a deployed Worker leaves out (docs/deploy.md); the demo
+model the bundled examples use is :mod:`helix_agents.models.demo`, and the pieces both share
+are in :mod:`helix_agents.models._offline`.
 
 - :class:`TestModel` exercises an agent end to end: on the first request of a turn it calls
   every tool offered, with arguments valid for each tool's JSON schema; once the results are
@@ -17,18 +22,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import inspect
-import json
-import re
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
 from ..errors import ConfigurationError
-from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
+from ..messages import Message, ToolCall, ToolResultMessage, UserMessage
 from ..models._assemble import ResponseAssembler
-from ..models._openai_format import tool_result_text
-from ..models._schema import SchemaExampleError, example_from_schema
+from ..models._offline import WORDS as _WORDS
+from ..models._offline import compact as _compact
+from ..models._offline import example_arguments
+from ..models._offline import usage_in_words as _usage
+from ..models._offline import with_ids as _with_ids
 from ..ports.model import (
     ModelEvent,
     ModelRequest,
@@ -49,8 +55,6 @@ __all__ = [
     "call_tool",
     "example_arguments",
 ]
-
-_WORDS = re.compile(r"\S+\s*|\s+")
 
 
 @dataclass(frozen=True)
@@ -102,21 +106,6 @@ class AgentInfo:
 def call_tool(name: str, /, **arguments: Any) -> ToolCall:
     """A tool call for a :class:`FunctionModel` to return; the model gives it an id."""
     return ToolCall(id="", name=name, arguments=arguments)
-
-
-def example_arguments(tool: ToolDefinition) -> dict[str, Any]:
-    """Arguments valid for ``tool``'s JSON schema (what :class:`TestModel` calls it with)."""
-    try:
-        value = example_from_schema(tool.parameters)
-    except SchemaExampleError as exc:
-        raise ConfigurationError(
-            f"the test model cannot make arguments for tool {tool.name!r}: {exc}"
-        ) from None
-    if not isinstance(value, dict):
-        raise ConfigurationError(
-            f"tool {tool.name!r}: its parameters schema is not an object schema"
-        )
-    return value
 
 
 # -- TestModel -------------------------------------------------------------------------------
@@ -382,38 +371,3 @@ def _turn_tool_results(messages: Sequence[Message]) -> list[ToolResultMessage]:
             results.append(message)
     results.reverse()
     return results
-
-
-def _with_ids(calls: Sequence[ToolCall], messages: Sequence[Message]) -> list[ToolCall]:
-    """Give id-less calls an id that is unique within the session (each model call sees a
-    longer history than the last) and the same when the same request is answered again."""
-    prefix = f"call_{len(messages)}"
-    return [
-        call if call.id else call.model_copy(update={"id": f"{prefix}_{index}"})
-        for index, call in enumerate(calls)
-    ]
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def _words(text: str) -> int:
-    return len(text.split())
-
-
-def _usage(request: ModelRequest, text: str, calls: Sequence[ToolCall]) -> Usage:
-    """Tokens counted as words: crude, but deterministic and proportional to the work."""
-    prompt = _words(request.system)
-    for message in request.messages:
-        if isinstance(message, UserMessage):
-            prompt += _words(message.content)
-        elif isinstance(message, AssistantMessage):
-            prompt += _words(message.content)
-            prompt += sum(_words(_compact(c.arguments)) + 1 for c in message.tool_calls)
-        else:
-            prompt += _words(tool_result_text(message))
-    output = _words(text) + sum(_words(_compact(c.arguments)) + 1 for c in calls)
-    return Usage(
-        input_tokens=prompt, output_tokens=output, total_tokens=prompt + output, requests=1
-    )

@@ -8,6 +8,11 @@ content), answers with a JSON object ``{"response", "tool_calls", "usage"}``, or
 Uint8Array-like chunks (``value.to_bytes()``). The same scripted :class:`AIReply` is
 rendered either way, so one script serves both modes; a :class:`FakeReadableStream` or an
 exception can be scripted directly for anything unusual.
+
+Why a fake: the local runtime has no Workers AI of its own (``wrangler dev`` sends ``env.AI``
+to Cloudflare, which needs an account and the network, and tests reach neither), so this
+is the only way to run the adapter's streaming and tool-call paths offline. Test code: a
+Worker's upload leaves :mod:`helix_agents.testing` out (docs/deploy.md).
 """
 
 from __future__ import annotations

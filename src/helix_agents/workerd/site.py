@@ -4,8 +4,12 @@
 with the test-only flag ``python_workers_development`` that makes workerd read our Pyodide
 bundle; never deploy it), ``src/entry.py`` (the Worker's classes around the chosen registry),
 the app's module or top-level package under ``src/`` (as a user's own ``src/`` would be), and
-``python_modules/`` (the vendored packages, and helix-agents itself copied from the installed
-package). State (D1, Durable Objects, Workflows) lives beside it in ``<state>/persist/``:
+``python_modules/`` (the vendored packages, and helix-agents itself copied whole from the
+installed package, as pywrangler vendors a dependency). As in a deployed project, the
+generated config's ``python_modules.exclude`` keeps ``helix_agents.testing`` (test doubles)
+and ``helix_agents.workerd`` (this builder) out of the Worker, so the shipped app runs
+without them; the test Worker of the suite, whose apps run on the test models, asks for
+``helix_agents.testing`` with :attr:`AppSpec.with_testing`. State (D1, Durable Objects, Workflows) lives beside it in ``<state>/persist/``:
 wrangler reloads on every change inside the site folder, so nothing is written there while
 it runs.
 """
@@ -24,10 +28,12 @@ from ..errors import ConfigurationError
 __all__ = [
     "COMPATIBILITY_DATE",
     "DEV_FLAG",
+    "NOT_SHIPPED",
     "WORKFLOW_NAME",
     "AppSpec",
     "build_site",
     "dev_var",
+    "python_modules_exclude",
     "worker_config",
 ]
 
@@ -37,13 +43,33 @@ COMPATIBILITY_DATE = "2026-11-01"
 DEV_FLAG = "python_workers_development"
 WORKFLOW_NAME = "helix-agents-agent-workflow"
 
+#: The subpackages of helix-agents a Worker never needs: the test doubles and this local
+#: builder (never imported inside a Worker). docs/deploy.md gives the same globs to users, and
+#: the repository's wrangler.toml uploads everything but these (tests/wrangler/ checks both).
+NOT_SHIPPED = ("testing", "workerd")
+#: wrangler's own default for ``python_modules.exclude``, which a config's list replaces.
+_WRANGLER_DEFAULT_EXCLUDE = ("**/*.pyc",)
+
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
 
 
-def worker_config(name: str = "helix-agents-local") -> dict[str, Any]:
+def python_modules_exclude(*, with_testing: bool = False) -> list[str]:
+    """The ``python_modules.exclude`` globs of a project that vendors helix-agents: wrangler's
+    default, and the subpackages of :data:`NOT_SHIPPED` (``testing`` kept when asked)."""
+    kept = {"testing"} if with_testing else set()
+    return [
+        *_WRANGLER_DEFAULT_EXCLUDE,
+        *(f"helix_agents/{name}/**" for name in NOT_SHIPPED if name not in kept),
+    ]
+
+
+def worker_config(
+    name: str = "helix-agents-local", *, with_testing: bool = False
+) -> dict[str, Any]:
     """The local Worker's configuration: the bindings of the deployed ``wrangler.toml``
     (D1 ``DB``, Durable Object ``STREAM_MANAGER``, Workflow ``AGENT_WORKFLOW``, the cron
-    trigger) and the flags, with ``python_workers_development`` added."""
+    trigger) and the flags, with ``python_workers_development`` added; what of helix-agents
+    is left out of the Worker (:func:`python_modules_exclude`)."""
     return {
         "name": name,
         "main": "src/entry.py",
@@ -64,6 +90,7 @@ def worker_config(name: str = "helix-agents-local") -> dict[str, Any]:
             {"binding": "AGENT_WORKFLOW", "name": WORKFLOW_NAME, "class_name": "AgentWorkflow"}
         ],
         "triggers": {"crons": ["*/5 * * * *"]},
+        "python_modules": {"exclude": python_modules_exclude(with_testing=with_testing)},
     }
 
 
@@ -76,10 +103,15 @@ class AppSpec:
     callable returning one), served by a ``CloudflareApp`` the entry makes; or a ready
     :class:`~helix_agents.hosts.cloudflare.CloudflareApp`, used as is (for the options only
     code can give: an ``auth`` hook, ``max_body_bytes``, ``keep_alive``, its own classes).
+
+    ``with_testing`` ships :mod:`helix_agents.testing` too, for an app that runs on its test
+    models (``helix worker --with-testing``, the suite's test Worker); a deployed Worker
+    never has it, so by default neither does this one.
     """
 
     spec: str | None = None
     search_path: Path = Path()
+    with_testing: bool = False
 
     def parts(self) -> tuple[str, str]:
         module, _, attr = (self.spec or "").partition(":")
@@ -187,6 +219,8 @@ def build_site(
     (site / "python_modules" / ".complete").unlink(missing_ok=True)
     import helix_agents
 
+    # All of it, as pywrangler vendors it: the config's exclude is what keeps parts out,
+    # so that this Worker proves the setting docs/deploy.md gives users.
     package = Path(helix_agents.__file__).parent
     shutil.copytree(package, site / "python_modules" / "helix_agents", ignore=_IGNORE)
     if app.spec is not None:
@@ -197,7 +231,7 @@ def build_site(
         else:
             shutil.copy2(source, target)
     (site / "src" / "entry.py").write_text(_entry_source(app), encoding="utf-8")
-    config = worker_config()
+    config = worker_config(with_testing=app.with_testing)
     (site / "wrangler.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     if env_vars:
         # wrangler dev reads .dev.vars into the Worker's env (vars and secrets alike), and

@@ -8,6 +8,9 @@ it unchanged::
 
     with D1BridgeServer(tmp_dir, wrangler=["scripts/wrangler"]) as server:
         db = D1Database(D1BridgeBinding(server.url))
+
+Not a fake: the real engine, reached from CPython. Test tooling only (``worker.js`` is never
+part of a Worker's upload, nor is anything of :mod:`helix_agents.testing`).
 """
 
 from ._binding import D1BridgeBinding, D1BridgeError, D1BridgeStatement, D1JsError

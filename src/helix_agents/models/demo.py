@@ -1,16 +1,18 @@
 """:class:`DemoModel`: the offline model the bundled examples run on when no LLM is set up.
 
-:class:`~.models.TestModel` exercises an agent (every tool, placeholder arguments); the demo
-model instead answers the way a person trying ``helix dev`` expects, within a few fixed
-rules: "what is 12*7?" calls ``calculate`` and then says ``12*7 = 84.``; the weather,
+It lives here, beside the real adapters, because a deployed Worker serves the examples on it
+until a model is configured: it is part of the product, unlike the test models of
+:mod:`helix_agents.testing` (which exercise an agent: every tool, placeholder arguments).
+The demo model instead answers the way a person trying ``helix dev`` expects, within a few
+fixed rules: "what is 12*7?" calls ``calculate`` and then says ``12*7 = 84.``; the weather,
 notes, service checks and approved deploys, delegation to a sub-agent and structured trip
 plans work the same way (:mod:`._demo_script` has the rules). Anything else gets a short
 reply saying what it is and how to configure a real model.
 
-Text streams word by word. ``delta_delay`` seconds between pieces (zero by default, as for
-:class:`~.models.TestModel`) make a watched stream arrive at a reading pace: the bundled
-examples use :data:`DEMO_DELAY` under ``helix dev`` and ``helix run``. ``sleep`` is what
-waits, replaceable so that a test of the pace never sleeps for real.
+Text streams word by word. ``delta_delay`` seconds between pieces (zero by default) make a
+watched stream arrive at a reading pace: the bundled examples use :data:`DEMO_DELAY` under
+``helix dev`` and ``helix run``. ``sleep`` is what waits, replaceable so that a test of the
+pace never sleeps for real.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from ..errors import ConfigurationError
 from ..ports.model import ModelEvent, ModelRequest, ModelResponse, TextDelta, ToolCallDelta
 from ._demo_script import script
-from .models import _WORDS, _compact, _usage, _with_ids
+from ._offline import WORDS, compact, usage_in_words, with_ids
 
 __all__ = ["DEMO_DELAY", "DemoModel"]
 
@@ -54,20 +56,20 @@ class DemoModel:
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
         reply = script(request)
-        calls = _with_ids(reply.calls, request.messages)
-        for index, piece in enumerate(_WORDS.findall(reply.text)):
+        calls = with_ids(reply.calls, request.messages)
+        for index, piece in enumerate(WORDS.findall(reply.text)):
             if index:
                 await self._pause()
             yield TextDelta(piece)
         for index, call in enumerate(calls):
             await self._pause()
             yield ToolCallDelta(
-                index=index, id=call.id, name=call.name, arguments_delta=_compact(call.arguments)
+                index=index, id=call.id, name=call.name, arguments_delta=compact(call.arguments)
             )
         yield ModelResponse(
             text=reply.text,
             tool_calls=calls,
-            usage=_usage(request, reply.text, calls),
+            usage=usage_in_words(request, reply.text, calls),
             finish_reason="tool-calls" if calls else "stop",
             model_name=self.name,
         )

@@ -20,7 +20,7 @@ from typing import Any
 from ..messages import AssistantMessage, ToolCall, ToolResultMessage, UserMessage
 from ..ports.model import ModelRequest, ToolDefinition
 from . import _demo_parse as parse
-from .models import example_arguments
+from ._offline import example_arguments
 
 __all__ = ["Reply", "script"]
 
