@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from helix_agents.agent import AgentRegistry
-from helix_agents.chunks import RunEndChunk, TextDeltaChunk
+from helix_agents.chunks import RunEndChunk, SequencedChunk, StepEndChunk, TextDeltaChunk
 from helix_agents.errors import DatabaseError, StreamError
 from helix_agents.hosts.cloudflare import CloudflareApp, DOStreamManager, stream_owner
 from helix_agents.hosts.cloudflare.do_sql import DurableObjectSql
@@ -99,7 +99,7 @@ async def test_sockets_follow_their_run_and_survive_eviction(
     ws = await connect(namespace, "s--t1", after=1)
     assert ws.drain() == [{"seq": 2, "chunk": {"type": "text-delta", "id": "p", "delta": "two "}}]
     (server,) = namespace.sockets("s")
-    assert json.loads(server.deserializeAttachment())["c"] == 2
+    assert SocketState.load(server.deserializeAttachment()).cursor == 2  # type: ignore[union-attr]
     ack = await streams.write("s--t1", [delta("three ")])
     assert ack.readers == 1  # the socket counts as a live reader
     assert ws.drain()[0]["seq"] == 3
@@ -204,11 +204,24 @@ async def test_reads_are_retried_after_a_reset_but_writes_are_not(
 
 
 def test_attachments_stay_small() -> None:
-    state = SocketState(stream_id="s--t1", cursor=7, reset_shown=[["x" * 300, 1, 1]] * 16)
-    assert len(state.dump()) <= MAX_ATTACHMENT
-    loaded = SocketState.load(state.dump())
+    # A reader that saw steps of many sub-agents with long session ids: its memory would
+    # not fit, so the least recent scopes go first; the run's own and the latest stay.
+    state = SocketState(stream_id="s--t1", cursor=0)
+    items = [SequencedChunk(seq=1, chunk=TextDeltaChunk(part_id="p", delta="a", step=3, attempt=2))]
+    for i in range(16):
+        child = {"source_session_id": f"{'x' * 300}{i}", "agent": "child", "step": 1}
+        items.append(SequencedChunk(seq=2 + i, chunk=StepEndChunk(**child, attempt=1)))
+    state.frames(items)
+    text = state.dump()
+    assert len(text.encode()) <= MAX_ATTACHMENT
+    loaded = SocketState.load(text)
     assert loaded is not None
-    assert (loaded.stream_id, loaded.cursor) == ("s--t1", 7)
+    assert loaded.reader is not None
+    assert (loaded.stream_id, loaded.cursor) == ("s--t1", 17)
+    kept = loaded.reader.encoder.state()
+    assert [None, 3, 2, 1] in kept["s"]
+    assert kept["f"][-1][0] == f"{'x' * 300}15"
+    assert len(kept["f"]) < 16
     assert SocketState.load("not json") is None
     assert SocketState.load(None) is None
 
@@ -226,8 +239,10 @@ async def test_the_fakes_hold_the_platform_rules() -> None:
         server.serializeAttachment({"a": 1})
     with pytest.raises(JsException, match="2048"):
         server.serializeAttachment("x" * 3000)
-    with pytest.raises(JsException, match="Unsupported type"):
-        state.storage.sql.exec("SELECT ?", True)
+    # As workerd takes Pyodide's JS values (tests/fakes_real holds them to it).
+    with pytest.raises(JsException, match="Cannot convert a BigInt value to a number"):
+        state.storage.sql.exec("SELECT ?", 2**53)
+    assert state.storage.sql.exec("SELECT ? AS v", True).one() == {"v": "true"}
     with pytest.raises(JsException, match="too many SQL variables"):
         state.storage.sql.exec("SELECT 1", *range(101))
     with pytest.raises(JsException, match="exactly one"):

@@ -165,7 +165,7 @@ def _translate(exc: BaseException, instance_id: str) -> Exception:
         )
     if "not_found" in lowered or "not found" in lowered:
         return InstanceNotFoundError(f"no instance {instance_id!r}")
-    if "invalid_id" in lowered:
+    if "invalid_id" in lowered or "invalid id" in lowered:  # the local engine: "has invalid id"
         return InvalidIdError(f"instance id {instance_id!r} was refused: {text}")
     return StepError(f"Workflows refused an operation on instance {instance_id!r}: {text}")
 

@@ -17,6 +17,16 @@ documented semantics instead, closely enough that the real ``src/entry.py`` runs
   own file;
 - :func:`run_virtual` (:mod:`.virtual_time`) — an event loop on virtual time, for long
   streams in no time.
+
+Why fakes, when the real runtime runs locally too (``helix worker``; the suites run again on
+it in ``tests/worker_real``): they show on demand what the real one cannot. Subrequests are
+counted per invocation and capped at the platform's 1,000 (:mod:`.invocations`); time is
+virtual, so hour-long expiries and sleeps take no time (:mod:`.virtual_time`); a Durable
+Object is evicted, and a WebSocket hibernated, when a test says so
+(:meth:`FakeDurableObjectNamespace.evict`); and the platform lives in the test process,
+so a flow test costs milliseconds, not a Worker. The ``js``/``pyodide``/``workers`` modules
+(:mod:`.shim` and the modules it installs) are what lets the host import on CPython at all.
+Test code: a Worker's upload leaves :mod:`helix_agents.testing` out (docs/deploy.md).
 """
 
 from .asgi import WorkerASGI

@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ...db.sqltext import first_keyword
+from ...db.rules import MAX_SAFE_INTEGER
+from ...db.sqltext import first_keyword, split_statements
+from ..d1 import _sqlite_message
 from .invocations import Invocation, count_subrequest, start_in
 from .jsvalues import JsArray, JsDict, JsException, from_rpc, js_error, python_error, to_rpc
 from .websockets import FakeWebSocket, WebSocketRequestResponsePair, _Host
@@ -57,6 +59,7 @@ _TRANSACTION_MESSAGE = (
     "write coalescing."
 )
 _RESET_MESSAGE = "Durable Object reset because its code was updated."
+_BIGINT_MESSAGE = "Cannot convert a BigInt value to a number"
 _MAX_PARAMS = 100
 _MAX_TAGS = 10
 
@@ -73,10 +76,50 @@ class FakeDurableObjectId:
         return isinstance(other, FakeDurableObjectId) and other._hex == self._hex
 
 
+def _js_string(value: Any) -> str:
+    """``String(value)`` of what a Python value becomes in JS."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, list | tuple):
+        return ",".join(_js_string(v) for v in value)
+    if isinstance(value, dict):
+        return "[object Object]"
+    return str(value)
+
+
+def _binding(value: Any) -> Any:
+    """A bound value as workerd's SQL API takes the JS value Pyodide made of it: every
+    number is a double (bound as a REAL), an int beyond 2**53 - 1 a BigInt (refused),
+    anything else but a string, null or bytes its JS string (``true``, ``1,2``,
+    ``[object Object]``)."""
+    if value is None or isinstance(value, str | bytes):
+        return value
+    if isinstance(value, bool):
+        return _js_string(value)
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise js_error("TypeError", _BIGINT_MESSAGE)
+        return float(value)
+    if isinstance(value, float):
+        return value
+    return _js_string(value)
+
+
+def _read(value: Any) -> Any:
+    """A stored value as it reaches Python through JS: a whole, safe double is an int."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_SAFE_INTEGER:
+        return int(value)
+    return value
+
+
 class FakeSqlCursor:
     def __init__(self, columns: list[str], rows: list[tuple[Any, ...]], written: int) -> None:
         self.columnNames = JsArray(columns)
-        self._rows = [JsDict(zip(columns, row, strict=True)) for row in rows]
+        self._rows = [JsDict(zip(columns, (_read(v) for v in row), strict=True)) for row in rows]
         self.rowsRead = len(rows)
         self.rowsWritten = written
 
@@ -86,9 +129,8 @@ class FakeSqlCursor:
 
     def one(self) -> JsDict:
         if len(self._rows) != 1:
-            raise js_error(
-                "Error", f"Expected exactly one result from SQL query, but got {len(self._rows)}."
-            )
+            got = "no results" if not self._rows else "multiple results"
+            raise js_error("Error", f"Expected exactly one result from SQL query, but got {got}.")
         return self._rows.pop()
 
     def raw(self) -> JsArray:
@@ -115,23 +157,25 @@ class FakeSqlStorage:
         return int(pages) * int(size)
 
     def exec(self, query: str, *bindings: Any) -> FakeSqlCursor:
-        if first_keyword(query) in _TRANSACTION_WORDS:
+        # Tokenising is the slow part: only a text with a ';' can hold several statements.
+        statements = (split_statements(query) if ";" in query else None) or [query]
+        if any(first_keyword(sql) in _TRANSACTION_WORDS for sql in statements):
             raise js_error("Error", _TRANSACTION_MESSAGE)
         if len(bindings) > _MAX_PARAMS:
             raise js_error("Error", "too many SQL variables: SQLITE_ERROR")
-        for value in bindings:
-            if not (value is None or isinstance(value, str | int | float | bytes)) or isinstance(
-                value, bool
-            ):
-                raise js_error("TypeError", f"Unsupported type for a SQL binding: {value!r}")
+        values = tuple(_binding(v) for v in bindings)
         self.statements += 1
         try:
-            cursor = self._conn.execute(query, bindings)
+            # Several statements run in order, the bindings go to the last one, and the
+            # cursor is the last one's (as workerd does).
+            for sql in statements[:-1]:
+                self._conn.execute(sql)
+            cursor = self._conn.execute(statements[-1], values)
             columns = [d[0] for d in cursor.description] if cursor.description else []
             rows = cursor.fetchall() if cursor.description else []
             written = 0 if cursor.description else max(cursor.rowcount, 0)
         except sqlite3.Error as exc:
-            raise js_error("Error", f"{exc}: SQLITE_ERROR") from None
+            raise js_error("Error", _sqlite_message(exc)) from None
         return FakeSqlCursor(columns, rows, written)
 
     def _transaction(self, fn: Callable[[], Any]) -> Any:
@@ -140,12 +184,13 @@ class FakeSqlStorage:
         self._depth += 1
         try:
             result = fn()
-        except BaseException as exc:
+        except BaseException:
             self._depth -= 1
             self._conn.execute(f"ROLLBACK TO {name}")
             self._conn.execute(f"RELEASE {name}")
-            # The exception crossed into JS and back: only its text survives.
-            raise exc if isinstance(exc, JsException) else python_error(exc) from None
+            # The exception crosses into JS and back within the isolate: Pyodide hands the
+            # very same Python exception back.
+            raise
         self._depth -= 1
         self._conn.execute(f"RELEASE {name}")
         return result
@@ -196,7 +241,9 @@ class FakeDurableObjectStorage:
         self._record.alarm = float(when)
 
     async def getAlarm(self) -> float | None:
-        return self._record.alarm
+        alarm = self._record.alarm
+        # A JS number: a whole one reaches Python as an int.
+        return int(alarm) if alarm is not None and alarm.is_integer() else alarm
 
     async def deleteAlarm(self) -> None:
         self._record.alarm = None
@@ -462,9 +509,7 @@ class FakeDurableObjectNamespace:
         instance = self._instance(name)
         function = getattr(type(instance), method, None)
         if not callable(function) or method.startswith("_"):
-            raise js_error(
-                "TypeError", f"The RPC receiver does not implement the method {method!r}."
-            )
+            raise js_error("TypeError", f"Method {method} does not exist")
         record = self._records[name]
         task = start_in(Invocation("durable_object", f"{name}.{method}"), function(instance, *args))
         record.in_flight.add(task)

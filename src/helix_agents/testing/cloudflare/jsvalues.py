@@ -5,16 +5,19 @@ workers-runtime-sdk does, so these helpers mimic its two conversions
 (the SDK's ``python_to_rpc`` and ``python_from_rpc``; the worker-real tier runs the real ones):
 
 - :func:`to_rpc` (``python_to_rpc``): what JS receives. ``None`` stays null, dicts and lists
-  are copied, a ``datetime`` becomes a :class:`JsDate`; a ``tuple``, a ``bytearray`` or an
-  un-awaited awaitable raise ``TypeError`` exactly where the SDK refuses them; callables
-  pass (they become RPC stubs).
+  are copied, a ``datetime`` becomes a :class:`JsDate`, an exception a JS ``Error``; a
+  ``tuple``, a ``bytearray`` or an un-awaited awaitable raise ``TypeError`` exactly where the
+  SDK refuses them; other Python objects (a ``set``, callables) pass by reference.
 - :func:`from_rpc` (``python_from_rpc``): what Python gets back. JS objects become
   :class:`JsDict` (a dict with attribute access), a :class:`JsDate` a *naive* local
-  ``datetime`` (the SDK uses ``fromtimestamp``), arrays lists.
+  ``datetime`` (the SDK uses ``fromtimestamp``), arrays lists, bytes a ``memoryview`` (of a
+  ``Uint8Array``), a JS error an ``Exception`` of its text.
 
 A Python exception that escapes into JS becomes a ``PythonError`` whose message is the
 formatted traceback (:func:`python_error`); what comes back to Python from JS is a
-:class:`JsException` with the JS error's ``name`` and ``message``.
+:class:`JsException` with the JS error's ``name`` and ``message``. An error that crosses an
+RPC boundary on its way (a Workflows step's, a Workflow's) keeps its name only if it is a
+standard JS error (:func:`crossed`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "JsDict",
     "JsException",
     "JsObject",
+    "crossed",
     "from_rpc",
     "js_error",
     "python_error",
@@ -71,7 +75,7 @@ def to_rpc(value: Any) -> Any:
         return value
     if isinstance(value, Mapping):
         return JsObject({str(k): to_rpc(v) for k, v in value.items()})
-    if isinstance(value, list | set | frozenset):
+    if isinstance(value, list):
         return JsArray(to_rpc(v) for v in value)
     if isinstance(value, BaseException):
         return js_error("Error", str(value))
@@ -88,6 +92,10 @@ def from_rpc(value: Any) -> Any:
         return JsDict({str(k): from_rpc(v) for k, v in value.items()})
     if isinstance(value, list | tuple):
         return [from_rpc(v) for v in value]
+    if isinstance(value, bytes):
+        return memoryview(value)
+    if isinstance(value, JsException):
+        return Exception(str(value))
     return value
 
 
@@ -99,12 +107,37 @@ def js_error(name: str, message: str) -> JsException:
 def python_error(exc: BaseException) -> JsException:
     """What JS sees of a Python exception: a ``PythonError`` whose message is the traceback
     (and whose last line is ``module.Class: message``)."""
-    text = "".join(traceback.format_exception(exc)).rstrip()
+    text = "".join(traceback.format_exception(exc))
     if exc.__traceback__ is None:  # never raised: Pyodide's text still has the header
         text = f'Traceback (most recent call last):\n  File "<exec>", line 1\n{text}'
     error = JsException(text, name="PythonError")
     error.type = type(exc).__name__  # type: ignore[attr-defined]
     return error
+
+
+#: JS's own error classes: their name survives a trip through RPC.
+STANDARD_ERRORS = frozenset(
+    {
+        "Error",
+        "TypeError",
+        "RangeError",
+        "SyntaxError",
+        "ReferenceError",
+        "EvalError",
+        "URIError",
+        "AggregateError",
+    }
+)
+
+
+def crossed(error: JsException) -> JsException:
+    """``error`` after an RPC boundary (the Workflows engine's, on its way to ``run``): a
+    standard JS error as it is, any other as ``Error`` whose message is ``"<name>:
+    <message>"`` (just the name when there is no message), as the local engine shows."""
+    if error.name in STANDARD_ERRORS:
+        return error
+    text = f"{error.name}: {error.message}" if error.message else error.name
+    return js_error("Error", text)
 
 
 def js_list(values: Iterable[Any]) -> JsArray:

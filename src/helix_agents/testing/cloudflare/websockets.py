@@ -117,10 +117,11 @@ class FakeWebSocket:
 
     def serializeAttachment(self, value: Any) -> None:
         if not (value is None or isinstance(value, str | int | float | bool | JsObject | JsArray)):
-            raise js_error(
-                "DataCloneError", f"{type(value).__name__} could not be cloned (a Python object)"
-            )
+            # A Python object reaches JS as a proxy, which cannot be cloned.
+            raise js_error("DataCloneError", "[object Object] could not be cloned.")
         size = len(json.dumps(value).encode())
+        # STRICTER: 2,048 bytes, the limit Cloudflare's docs gave (and the host keeps to);
+        # the local runtime takes more.
         if size > MAX_ATTACHMENT:
             raise js_error(
                 "Error", f"the attachment is {size} bytes; the limit is {MAX_ATTACHMENT} bytes"

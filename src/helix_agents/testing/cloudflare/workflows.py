@@ -7,21 +7,38 @@ It follows Workflows' documented semantics and its local engine (workers-sdk's
   (:mod:`.shim`), so the step is the SDK's wrapper (:mod:`.sdk_step`) and the event has
   been converted from JS (``payload``, ``timestamp``, ``instanceId``, ``workflowName``);
 - ``step.do`` results are cached by name (and how many times the name was used) together
-  with the step's final error; after :meth:`FakeWorkflows.restart` (the engine dying),
-  ``run`` is called again from the top and completed steps return their cached value
-  without running. An attempt cut by the restart counts: the next one gets the next number;
+  with the step's final error. The first run gets back the very value its callback
+  returned (a ``set`` stays a ``set``); the cache keeps what a structured clone keeps of it
+  (a ``set`` or another Python object becomes ``{}``);
+- :meth:`FakeWorkflows.crash` is the engine dying: every run stops where it is, and an
+  unfinished instance stays ``running`` without running, as on the local engine, until an
+  event is sent to it or :meth:`FakeWorkflows.wake` (what production's engine does by
+  itself, and the local explorer's pause and resume) runs it again from the top: completed steps return their
+  cached value without running, and an attempt cut by the crash counts.
+  :meth:`FakeWorkflows.restart` is both (production's restart);
 - retries follow the step config merged over the documented defaults (5 retries, 10 s,
-  exponential, 10 minutes per attempt); an attempt past its timeout fails with
-  ``WorkflowTimeoutError: Execution timed out after <ms>ms``; a ``NonRetryableError`` is
-  never retried; a result must be serialisable and at most 1 MiB;
+  exponential, 10 minutes per attempt), and the callback's ``ctx`` shows that merged
+  config as given (``{"retries": {"limit", "delay", "backoff"}, "timeout"}``); an attempt
+  past its timeout fails with ``WorkflowTimeoutError: Execution timed out after <ms>ms``; a
+  ``NonRetryableError`` is never retried;
+- an error reaches ``run`` as it crosses the engine's RPC boundary: a standard JS error
+  (``TypeError``, ...) keeps its name, any other arrives as ``Error`` with the message
+  ``"<name>: <message>"`` (a Python exception: ``"PythonError: <traceback>"``); the same
+  for an error escaping ``run`` (the instance's ``error``);
 - ``sleep`` and ``wait_for_event`` are durable, events sent early are buffered, a wait
-  times out with ``WorkflowTimeoutError``;
-- instance ids are write-once and follow the id rules, params are at most 1 MiB, and the
-  binding's errors are the platform's texts (``instance.not_found``, ...).
+  times out with ``WorkflowTimeoutError``; an event for a finished instance is accepted
+  and goes nowhere;
+- ``status()`` is ``{"status", "output", "error"}`` (``None`` where there is none);
+- instance ids are write-once and follow the id rules, and the binding's errors are the
+  local engine's texts (``WorkflowError: (instance.already_exists) ...``,
+  ``instance.not_found``, ...).
 
-One point is stricter than Workflows, on purpose: a replay that asks for another step
-than the first run did at that position errors the instance (``NonDeterminismError``),
-where Workflows would silently run the new step. Code that passes here also works there.
+Where the platform documents a rule the local engine does not enforce, the fake enforces
+it (each place is marked ``STRICTER``): results, params and event payloads of at most
+1 MiB, and the ``waiting`` status while an instance sleeps or waits for an event. One more
+point is stricter on purpose: a replay that asks for another step than the first run did
+at that position errors the instance (``NonDeterminismError``), where Workflows would
+silently run the new step. Code that passes here also works there.
 
 Time comes from ``clock`` (ms) and ``sleep`` (seconds), so tests can use fake time.
 ``stats`` counts what the platform would bill: steps run, attempts, binding calls.
@@ -39,9 +56,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...durations import parse_duration
-from ...hosts.local.engine_config import resolve_step_config
+from ...hosts.local.engine_config import DEFAULT_STEP_CONFIG, resolve_step_config
 from .invocations import Invocation, count_subrequest, start_in
-from .jsvalues import JsDate, JsException, JsObject, from_rpc, js_error, python_error, to_rpc
+from .jsvalues import (
+    JsArray,
+    JsDate,
+    JsException,
+    JsObject,
+    crossed,
+    from_rpc,
+    js_error,
+    python_error,
+    to_rpc,
+)
 
 __all__ = ["FakeWorkflowBinding", "FakeWorkflowInstance", "FakeWorkflows", "WorkflowStats"]
 
@@ -136,12 +163,26 @@ class FakeWorkflows:
     # -- what tests drive --------------------------------------------------------------------
 
     async def restart(self) -> None:
+        """The engine dies and comes back, and resumes every unfinished instance: what
+        production's engine does (:meth:`crash`, then :meth:`wake`)."""
+        await self.crash()
+        self.wake()
+
+    async def crash(self) -> None:
         """The engine dies (every run and attempt stops where it is, nothing is written) and
-        comes back: unfinished instances run again from the top."""
+        comes back. As on the local engine, an unfinished instance stays ``running`` but
+        does not run until :meth:`wake` or an event sent to it; new instances run."""
         await self.stop()
         self._started = True
         for instance in self._instances.values():
             if instance.status not in _FINAL:
+                instance.status = "running"
+
+    def wake(self, instance_id: str | None = None) -> None:
+        """Run an unfinished instance that does not run (every one without an id) again from
+        the top, as production's engine does after a crash by itself."""
+        for instance in self._instances.values():
+            if instance.status not in _FINAL and instance_id in (None, instance.id):
                 self._launch(instance)
 
     async def stop(self) -> None:
@@ -177,22 +218,24 @@ class FakeWorkflows:
 
     def _create(self, options: Any) -> str:
         options = from_rpc(options) or {}
-        instance_id = options.get("id") or str(uuid.uuid4())
+        instance_id = options.get("id")
+        if instance_id is None:
+            instance_id = str(uuid.uuid4())
         if (
             not isinstance(instance_id, str)
             or len(instance_id) > 100
             or not _ID_RE.match(instance_id)
         ):
-            raise js_error(
-                "Error", f"(instance.invalid_id) Instance id {instance_id!r} is not valid"
-            )
+            raise js_error("Error", "WorkflowError: Workflow instance has invalid id")
         params = options.get("params", {})
         _check_size(params, "Instance parameters")
         if instance_id in self._instances:
             raise js_error(
-                "Error", f"instance.already_exists: instance with id {instance_id} already exists"
+                "Error",
+                "WorkflowError: (instance.already_exists) Workflow instance with id "
+                f'"{instance_id}" already exists',
             )
-        instance = _Instance(instance_id, json.loads(json.dumps(params)), self._clock())
+        instance = _Instance(instance_id, _clone(params), self._clock())
         self._instances[instance_id] = instance
         if self._started:
             self._launch(instance)
@@ -205,23 +248,25 @@ class FakeWorkflows:
         return instance
 
     def _status(self, instance: _Instance) -> dict[str, Any]:
-        status: dict[str, Any] = {"status": instance.status}
-        if instance.status == "complete":
-            status["output"] = instance.output
-        if instance.error is not None:
-            status["error"] = dict(instance.error)
-        return status
+        return {
+            "status": instance.status,
+            "output": instance.output if instance.status == "complete" else None,
+            "error": dict(instance.error) if instance.error is not None else None,
+        }
 
     def _send_event(self, instance: _Instance, event: Any) -> None:
         event = from_rpc(event) or {}
         event_type = event.get("type")
-        if not isinstance(event_type, str) or not event_type:
+        if not isinstance(event_type, str):
             raise js_error("Error", "(event.invalid_type) an event needs a type")
-        if instance.status in _FINAL:
-            raise js_error("Error", f"(instance.not_running) instance is {instance.status}")
         payload = event.get("payload")
         _check_size(payload, "Event payload")
-        payload = json.loads(json.dumps(payload))
+        if instance.status in _FINAL:
+            return  # accepted, and goes nowhere (as on the local engine)
+        payload = _clone(payload)
+        if self._started and instance.id not in self._tasks:
+            # An event wakes an instance a crash left idle (the local engine does so).
+            self._launch(instance)
         now = self._clock()
         for index, (wanted, future) in enumerate(self._waiters.get(instance.id, [])):
             if wanted == event_type and not future.done():
@@ -234,7 +279,8 @@ class FakeWorkflows:
         if instance.status in _FINAL:
             raise js_error(
                 "Error",
-                f"(instance.not_running) Cannot terminate an instance that is {instance.status}",
+                "WorkflowError: (instance.cannot_terminate) Cannot terminate instance since "
+                "its on a finite state",
             )
         instance.status = "terminated"
         task = self._tasks.pop(instance.id, None)
@@ -283,7 +329,7 @@ class FakeWorkflows:
                 return
             try:
                 _check_size(result, "The Workflow's output")
-                instance.output = json.loads(json.dumps(from_rpc(result)))
+                instance.output = from_rpc(_clone(result))
             except JsException as exc:
                 self._fail(instance, exc)
             else:
@@ -296,7 +342,8 @@ class FakeWorkflows:
         if instance.status in _FINAL:
             return
         instance.status = "errored"
-        instance.error = {"name": exc.name, "message": exc.message}
+        error = crossed(exc)
+        instance.error = {"name": error.name, "message": error.message}
 
     def _notify(self, instance: _Instance) -> None:
         for future in self._finished.pop(instance.id, []):
@@ -333,6 +380,8 @@ class FakeWorkflows:
     def _sync(self, instance: _Instance, counts: list[int]) -> None:
         if instance.status in _FINAL:
             return
+        # STRICTER: the platform documents `waiting` while an instance sleeps or waits for
+        # an event; the local engine reports `running`.
         instance.status = "waiting" if counts[1] and not counts[0] else "running"
 
 
@@ -373,15 +422,18 @@ class _JsStep:
         else:
             config = from_rpc(config_or_callback) or {}
         if not isinstance(name, str) or not name or len(name) > 256:
-            raise js_error(
-                "WorkflowFatalError",
-                f'Step name "{name}" exceeds max length (256 chars) or invalid characters found',
+            raise crossed(
+                js_error(
+                    "WorkflowFatalError",
+                    f'Step name "{name}" exceeds max length (256 chars) or invalid characters '
+                    "found",
+                )
             )
         try:
             resolved = resolve_step_config(config)
         except Exception:
-            raise js_error(
-                "WorkflowFatalError", f'Step config for "{name}" is in a invalid format.'
+            raise crossed(
+                js_error("WorkflowFatalError", f'Step config for "{name}" is in a invalid format.')
             ) from None
         key = self._claim("do", name)
         state = instance.steps.get(key)
@@ -394,7 +446,7 @@ class _JsStep:
         if state.done:
             return state.value
         if state.error is not None:
-            raise js_error(*state.error)
+            raise crossed(js_error(*state.error))
         resolved = state.config
         engine._enter(instance, busy=True)
         try:
@@ -412,7 +464,7 @@ class _JsStep:
                 ctx = JsObject(
                     step=JsObject(name=name, count=int(key.rsplit(":", 1)[1])),
                     attempt=state.attempts,
-                    config=to_rpc({"retries": {"limit": resolved.limit}, "timeout": None}),
+                    config=_ctx_config(config),
                 )
                 try:
                     value = await self._attempt(callback, ctx, resolved.timeout_ms)
@@ -423,16 +475,17 @@ class _JsStep:
                         "NonRetryableError"
                     ):
                         state.error = (error.name, error.message)
-                        raise
+                        raise crossed(error) from None
                     if state.attempts <= resolved.limit:
                         state.retry_at = engine._clock() + resolved.retry_delay_ms(state.attempts)
                         continue
                     state.error = (error.name, error.message)
-                    raise
+                    raise crossed(error) from None
                 state.running = False
-                state.value = json.loads(json.dumps(value))
+                # The first run gets the value itself; a replay gets the engine's copy.
+                state.value = _clone(value)
                 state.done = True
-                return state.value
+                return value
         finally:
             engine._leave(instance, busy=True)
 
@@ -508,7 +561,7 @@ class _JsStep:
         if state.done:
             return state.value
         if state.error is not None:
-            raise js_error(*state.error)
+            raise crossed(js_error(*state.error))
         for index, (kind, payload, sent_at) in enumerate(instance.events):
             if kind == event_type:
                 del instance.events[index]
@@ -516,7 +569,7 @@ class _JsStep:
         assert state.wake_at is not None
         if state.wake_at <= engine._clock():
             state.error = timeout_error
-            raise js_error(*timeout_error)
+            raise crossed(js_error(*timeout_error))
         future: asyncio.Future[tuple[Any, float]] = asyncio.get_running_loop().create_future()
         engine._waiters.setdefault(instance.id, []).append((event_type, future))
         timer: asyncio.Future[Any] = asyncio.ensure_future(_sleep_until(engine, state.wake_at))
@@ -533,7 +586,7 @@ class _JsStep:
             payload, sent_at = future.result()
             return self._received(state, event_type, payload, sent_at)
         state.error = timeout_error
-        raise js_error(*timeout_error)
+        raise crossed(js_error(*timeout_error))
 
     def _received(self, state: _Step, event_type: Any, payload: Any, sent_at: float) -> Any:
         state.value = JsObject(payload=payload, timestamp=JsDate(sent_at), type=event_type)
@@ -547,11 +600,43 @@ async def _sleep_until(engine: FakeWorkflows, when: float) -> None:
         await engine._sleep(remaining / 1000.0)
 
 
+def _ctx_config(config: Any) -> JsObject:
+    """The config a step's ``ctx`` shows: the given one merged over the defaults, its
+    values as given (``"1 second"`` stays a string)."""
+    given = dict(config or {})
+    # STRICTER: the documented default retry delay (10 s); the local engine uses 1 s.
+    retries = {**DEFAULT_STEP_CONFIG["retries"], **dict(given.get("retries") or {})}
+    return JsObject(
+        retries=JsObject(retries), timeout=given.get("timeout", DEFAULT_STEP_CONFIG["timeout"])
+    )
+
+
+def _clone(value: Any) -> Any:
+    """What the engine keeps of a value (a structured clone of what JS received): data as
+    it is, and any other Python object (a ``set``, an exception) as an empty object."""
+    if value is None or isinstance(value, str | bool | int | float | JsDate | JsException):
+        return value
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, dict):
+        return JsObject({str(k): _clone(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return JsArray(_clone(v) for v in value)
+    return JsObject()
+
+
+def _size_default(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "x" * len(bytes(value))
+    return {}
+
+
 def _check_size(value: Any, what: str) -> None:
-    try:
-        text = json.dumps(from_rpc(value), separators=(",", ":"), ensure_ascii=False)
-    except (TypeError, ValueError):
-        raise js_error("DataCloneError", f"{what} is not serialisable") from None
+    # STRICTER: the platform documents 1 MiB for a step's result, an instance's params and
+    # an event's payload; the local engine does not enforce it.
+    text = json.dumps(
+        _clone(value), separators=(",", ":"), ensure_ascii=False, default=_size_default
+    )
     if len(text.encode("utf-8")) > MAX_BYTES:
         raise js_error(
             "WorkflowInternalError", f"{what} is too large. Maximum allowed size is 1MiB."
