@@ -37,9 +37,11 @@ install-node: node_modules/.installed
 
 # The real Python Worker runtime, offline: the Pyodide bundle for the pinned workerd, its
 # wrapper, and python_modules/ for Pyodide (helix_agents/workerd/; cached, rebuilt when an
-# input changes).
+# input changes). Then the Pyodide test tier's packages: the same python_modules plus pytest,
+# pytest-asyncio and hypothesis for Pyodide (tests/pyodide/, same cache).
 install-worker: install install-node
 	$(VENV)/bin/python -m helix_agents.workerd prepare
+	$(VENV)/bin/python -m tests.pyodide prepare
 
 # Headless Chromium (Debian's package) for the chat page's browser test. Skipped when it is
 # already there; the package lists are fetched only when apt does not know the package yet.
