@@ -11,7 +11,8 @@
     │   ├── ConflictError              single writer: a run is already active, or we lost the lease
     │   └── ValueTooLargeError         a value over D1's 2 MB row / value limit
     ├── DatabaseError                  a driver error, translated from sqlite3 / D1 / the bridge
-    │   └── DatabaseLimitError         D1's statement limits (parameters, statement size)
+    │   ├── DatabaseLimitError         D1's statement limits (parameters, statement size)
+    │   └── StorageUnavailableError    the disk is full or failing: writes fail until it recovers
     ├── StepError                      the durable step engine
     │   ├── NonDeterminismError        a replay asked for a different step than the journal has
     │   ├── StepTimeoutError
@@ -74,6 +75,7 @@ __all__ = [
     "StepError",
     "StepResultTooLargeError",
     "StepTimeoutError",
+    "StorageUnavailableError",
     "StoreError",
     "StreamClosedError",
     "StreamError",
@@ -134,6 +136,19 @@ class DatabaseError(HelixError):
 
 class DatabaseLimitError(DatabaseError):
     code = "database_limit"
+
+
+class StorageUnavailableError(DatabaseError):
+    """The storage under a database cannot take writes right now: the disk is full
+    (``SQLITE_FULL``) or failing (``SQLITE_IOERR``). Transient by nature: the local host
+    pauses the runs it hits and carries them on once writes succeed again."""
+
+    code = "storage_unavailable"
+
+    def __init__(self, message: str, *, reason: str = "I/O error") -> None:
+        super().__init__(message)
+        #: A short cause for people: ``"disk full"`` or ``"I/O error"``.
+        self.reason = reason
 
 
 class StepError(HelixError):

@@ -8,6 +8,7 @@ characters of the same alphabet, which leaves room for the suffixes.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 
@@ -16,6 +17,7 @@ from .errors import InvalidIdError
 __all__ = [
     "INSTANCE_ID_MAX",
     "SESSION_ID_MAX",
+    "call_id_scope",
     "model_step_name",
     "new_session_id",
     "parse_instance_id",
@@ -72,6 +74,20 @@ def parse_instance_id(instance_id: str) -> tuple[str, int, int]:
     if not match:
         raise InvalidIdError(f"{instance_id!r} is not a run instance id")
     return match["session"], int(match["turn"]), int(match["resume"] or 0)
+
+
+def call_id_scope(session_id: str, parent_session_id: str | None) -> str | None:
+    """What a child session's tool call ids carry so that they stay unique in its parent's
+    hierarchy (None for a top-level session).
+
+    A child's calls are answered through the session the client talks to, and appear on the
+    parent's stream: two children whose models both number their first call ``call_1_0``
+    must not share it. So a child's call is named ``{provider id}~{scope}``, the scope being
+    8 hex digits of the child's session id (deterministic: a retried step names it the
+    same way)."""
+    if parent_session_id is None:
+        return None
+    return hashlib.sha256(session_id.encode()).hexdigest()[:8]
 
 
 def model_step_name(turn: int, step: int) -> str:

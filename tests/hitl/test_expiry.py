@@ -76,13 +76,15 @@ async def test_expired_suspension_fails_the_run(make_host: Callable[..., Any]) -
     assert state.suspension_context is None
     assert state.pending_client_tool_calls == []
     types = [c.chunk.type for c in chunks]
-    assert types.count("tool-error") == 2
+    assert types.count("tool-error") == 1  # the client tool's
+    assert types.count("tool-output-denied") == 1  # the approval nobody gave
     assert "error" in types
     assert types[-1] == "run-end"
     # Every call has a result: the session can take a new turn.
     messages = await resumed.messages()
     assert [m.role for m in messages] == ["user", "assistant", "tool", "tool"]
-    assert all(isinstance(m, ToolResultMessage) and m.status == "error" for m in messages[2:])
+    statuses = [m.status for m in messages[2:] if isinstance(m, ToolResultMessage)]
+    assert statuses == ["denied", "error"]  # the unanswered approval; the client tool
     # Too late now; and the sweep does not expire it twice.
     late = messages[2]
     assert isinstance(late, ToolResultMessage)
@@ -140,3 +142,55 @@ async def test_the_local_host_sweeps_periodically(make_host: Callable[..., Any])
             break
         await asyncio.sleep(0.02)
     assert state.failure_reason == "suspension_expired"
+
+
+@pytest.mark.parametrize("ui_version", [6, 7])
+async def test_an_expired_approval_is_shown_alike_by_the_stream_and_the_snapshot(
+    make_host: Callable[..., Any], ui_version: Any
+) -> None:
+    # A client that watched the turn (the approval request, then the expiry) and one that
+    # loads the snapshot must hold the same tool parts. Nobody answered the approval: in
+    # the AI SDK's terms it ended not approved (``output-denied``, ``approval: {id,
+    # approved: false, reason}``), never an ``output-error`` with an unanswered ``{id}``
+    # (``approval`` on an error is an approved one only). The client tool's call is an
+    # error, without approval.
+    from helix_agents.http.ui_messages import to_ui_messages
+    from tests.support.ui_message import UIMessageAssembler
+
+    host = await make_host(deployer(), sweep_interval=None)
+    handle = await host.executor.execute("ops", "ship it")
+    first = await collect(handle)
+    assert (await handle.result()).status == RunStatus.SUSPENDED_CLIENT_TOOL
+    state = await handle.get_state()
+    assert state.suspension_context is not None
+    expires_at = state.suspension_context.expires_at
+    assert expires_at is not None
+    assert await host.executor.expire_suspensions(expires_at) == [handle.session_id]
+    resumed = await host.executor.get_handle(handle.session_id)
+    assert resumed is not None
+    second = await collect(resumed)
+
+    client = UIMessageAssembler(ui_version=ui_version)
+    client.feed(first)
+    client.feed(second)
+    assert client.message is not None
+    streamed = {p["type"]: p for p in client.message["parts"] if "toolCallId" in p}
+    history = await host.store.load_messages(handle.session_id)
+    [snapshot] = [m for m in to_ui_messages(handle.session_id, history) if m["role"] == "assistant"]
+    stored: dict[str, Any] = {p["type"]: p for p in snapshot["parts"] if "toolCallId" in p}
+    assert stored.keys() == streamed.keys() == {"tool-deploy", "tool-pick_file"}
+
+    deploy = stored["tool-deploy"]
+    assert deploy["state"] == streamed["tool-deploy"]["state"] == "output-denied"
+    approval = deploy["approval"]
+    assert approval["approved"] is False
+    assert "expired" in approval["reason"]
+    if ui_version == 7:  # v7 carries the decision; v6 has no chunk for one
+        assert streamed["tool-deploy"]["approval"] == approval
+    else:
+        assert streamed["tool-deploy"]["approval"]["id"] == approval["id"]
+    picked = stored["tool-pick_file"]
+    assert picked["state"] == streamed["tool-pick_file"]["state"] == "output-error"
+    assert picked["errorText"] == streamed["tool-pick_file"]["errorText"]
+    assert "approval" not in picked
+    assert "approval" not in streamed["tool-pick_file"]

@@ -325,3 +325,57 @@ async def test_a_child_that_dies_at_its_last_write(make_host: Callable[..., Any]
     )
     assert [c.chunk.type for c in replay].count("run-end") == 1
     assert replay[-1].chunk.type == "run-end"
+
+
+async def test_parallel_childrens_calls_have_ids_unique_in_the_parents_hierarchy(
+    make_host: Callable[..., Any],
+) -> None:
+    # Every child's model names its first call alike (``call_1_0``, numbered per request):
+    # answered through the parent's session, the calls must still be told apart.
+    executions: list[str] = []
+
+    @tool(requires_approval=True)
+    def publish(text: str) -> str:
+        """Publish."""
+        executions.append(text)
+        return f"published {text}"
+
+    def child_answer(info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("publish", text=info.last_user_message)
+        return f"child: {info.tool_results[-1].content}"
+
+    host = await make_host(boss(researcher([publish], child_answer), calls=2))
+    handle = await host.executor.execute("boss", "publish two", user_id="u")
+    chunks = await collect(handle)
+    assert (await handle.result()).status == RunStatus.SUSPENDED_AWAITING_CHILDREN
+    requests = [c.chunk for c in chunks if isinstance(c.chunk, ToolApprovalRequestChunk)]
+    assert len(requests) == 2
+    ids = [r.tool_call_id for r in requests]
+    assert len(set(ids)) == 2, ids  # the ids a UI sees on the parent's stream
+    assert len({r.approval_id for r in requests}) == 2
+    # The provider's own id is kept for the provider.
+    for request in requests:
+        child_id = request.source_session_id
+        assert child_id is not None
+        messages = await host.store.load_messages(child_id)
+        [call] = [c for _, m in messages for c in getattr(m, "tool_calls", [])]
+        assert call.id == request.tool_call_id
+        assert call.provider_id == "call_1_0"
+    # Each call is answered through the parent and reaches its own child.
+    owners = set()
+    for request in requests:
+        submission = await host.executor.submit_tool_result(
+            handle.session_id,
+            tool_call_id=request.tool_call_id,
+            approved=True,
+            approval_id=request.approval_id,
+            user_id="u",
+        )
+        owners.add(submission.session_id)
+    assert owners == {r.source_session_id for r in requests}
+    resumed = await host.executor.get_handle(handle.session_id)
+    assert resumed is not None
+    await collect(resumed)
+    assert (await resumed.result()).status == RunStatus.COMPLETED
+    assert sorted(executions) == ["topic 0", "topic 1"]

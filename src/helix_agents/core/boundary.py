@@ -10,20 +10,27 @@ already arrived while the tools ran, starts the resume itself.
 ``turn-T/step-SS/expire`` is the whole body of a resume whose suspension expired: one
 result per unsettled call, saying it expired, and the run's end as ``failed`` with the
 reason, in one batch. The client sees it on the resume's stream and in the snapshot.
+
+An approval that nobody answered ends as what it is in the AI SDK's terms: not approved.
+Its result is ``denied`` and keeps ``{id, approved: false, reason: <the expiry>}``, the
+stream says so (the decision, then ``tool-output-denied``), and the snapshot shows the same
+``output-denied`` part. A call approved in time but expired before it ran keeps its
+approval on an error; a client tool's call gets an error.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..chunks import ToolErrorChunk
-from ..messages import Message, ToolResultMessage
+from ..chunks import Chunk, ToolErrorChunk, ToolOutputDeniedChunk
+from ..messages import Message, ToolApproval, ToolResultMessage
 from ..ports.step import StepContext
 from ..state import PendingToolCall, RunStatus, SessionState
 from ..store import Outcome, Suspension
 from .gating import suspension_context
 from .run_context import RunContext
 from .suspension import resume_if_ready
+from .tool_step import decision_chunk, decision_of
 
 __all__ = ["EXPIRED_REASON", "expire_suspension", "suspend_at_boundary"]
 
@@ -118,8 +125,12 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
         return {"status": ended.value, "error": reason}
     writer = run.writer(step=step_no, attempt=ctx.attempt)
     rows: list[tuple[int, Message]] = []
+    waited = view.state.pending_client_tool_calls if view.state is not None else []
+    pending = {p.tool_call_id: p for p in waited}
     for item in params.pending_tool_calls:
         content = f"Not executed: {reason}"
+        approval = _how_it_ended(pending.get(item.call.id), reason)
+        denied = approval is not None and not approval.approved
         rows.append(
             (
                 item.sequence,
@@ -127,11 +138,21 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
                     tool_call_id=item.call.id,
                     tool_name=item.call.name,
                     content=content,
-                    status="error",
+                    status="denied" if denied else "error",
+                    approval=approval,
                 ),
             )
         )
-        await writer.add(ToolErrorChunk(tool_call_id=item.call.id, error=content))
+        chunks: list[Chunk] = []
+        if approval is not None:
+            chunks.append(decision_chunk(item.call.id, approval))
+        if denied:
+            assert approval is not None
+            chunks.append(ToolOutputDeniedChunk(tool_call_id=item.call.id, reason=approval.reason))
+        else:
+            chunks.append(ToolErrorChunk(tool_call_id=item.call.id, error=content))
+        for chunk in chunks:
+            await writer.add(chunk)
     await store.commit_model_step(
         params.session_id,
         params.run_id,
@@ -148,3 +169,15 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
         finish_reason="error",
     )
     return {"status": RunStatus.FAILED.value, "error": reason}
+
+
+def _how_it_ended(entry: PendingToolCall | None, reason: str) -> ToolApproval | None:
+    """The approval of an expired call as it really ended: the person's decision if one
+    came in time, else not approved, for the expiry's reason. None for a call that waited
+    on no approval (a client tool's)."""
+    if entry is None or entry.kind != "approval" or entry.approval_id is None:
+        return None
+    decided = decision_of(entry)
+    if decided is not None:
+        return decided
+    return ToolApproval(id=entry.approval_id, approved=False, reason=reason)

@@ -20,12 +20,12 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import DatabaseError, DatabaseLimitError
+from ..errors import DatabaseError, DatabaseLimitError, StorageUnavailableError
 from ..ports.database import ExecResult, Param, Row, Statement
 from .rules import SQLITE_LIMITS, TRANSACTION_MESSAGE, check_statement
 from .sqltext import is_transaction_control
 
-__all__ = ["SQLiteDatabase", "translate_sqlite_error"]
+__all__ = ["SQLiteDatabase", "storage_failure", "translate_sqlite_error"]
 
 _TRANSACTION_ACTIONS = frozenset({sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT})
 #: SQLite's words for a statement or value over a limit (``SQLITE_TOOBIG``, variable count).
@@ -41,6 +41,9 @@ _LIMIT_MARKERS = (
     "too many arguments on function",
     "variable number must be between",
 )
+#: Primary result codes of a storage that cannot take writes (extended codes share their
+#: low byte: ``SQLITE_IOERR_WRITE`` is ``SQLITE_IOERR | 3 << 8``).
+_SQLITE_IOERR, _SQLITE_FULL = 10, 13
 
 
 class SQLiteDatabase:
@@ -48,6 +51,8 @@ class SQLiteDatabase:
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 10.0) -> None:
         self.path = os.fspath(path)
+        #: The file's name, for error messages (a client may read them: no directories).
+        self._name = os.path.basename(self.path) or self.path
         self._own_transaction = False
         try:
             conn = sqlite3.connect(
@@ -65,7 +70,7 @@ class SQLiteDatabase:
                 conn.setlimit(getattr(sqlite3, name), value)
         except sqlite3.Error as exc:
             conn.close()
-            raise translate_sqlite_error(exc) from exc
+            raise translate_sqlite_error(exc, self._name) from exc
         conn.set_authorizer(self._authorize)
         self._conn: sqlite3.Connection | None = conn
 
@@ -80,7 +85,7 @@ class SQLiteDatabase:
         try:
             return _rows(conn.execute(sql, values))
         except sqlite3.Error as exc:
-            raise translate_sqlite_error(exc) from exc
+            raise translate_sqlite_error(exc, self._name) from exc
 
     async def execute(self, sql: str, params: Sequence[Param] = ()) -> ExecResult:
         values = self._check(sql, params)
@@ -89,7 +94,7 @@ class SQLiteDatabase:
             cursor = conn.execute(sql, values)
             cursor.fetchall()  # a RETURNING clause completes only once its rows are read
         except sqlite3.Error as exc:
-            raise translate_sqlite_error(exc) from exc
+            raise translate_sqlite_error(exc, self._name) from exc
         return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
 
     async def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
@@ -107,7 +112,7 @@ class SQLiteDatabase:
                     self._control(conn, "ROLLBACK")
                 raise
         except sqlite3.Error as exc:
-            raise translate_sqlite_error(exc) from exc
+            raise translate_sqlite_error(exc, self._name) from exc
         return results
 
     async def close(self) -> None:
@@ -152,8 +157,29 @@ def _rows(cursor: sqlite3.Cursor) -> list[Row]:
     return [dict(zip(names, row, strict=True)) for row in rows]
 
 
-def translate_sqlite_error(exc: sqlite3.Error) -> DatabaseError:
-    """Our error for a ``sqlite3`` one: limits as :class:`DatabaseLimitError`."""
+def storage_failure(exc: sqlite3.Error, where: str = "") -> StorageUnavailableError | None:
+    """A :class:`StorageUnavailableError` if ``exc`` says the disk is full or failing (a
+    transient fault of the machine, not of the statement), else None. ``where`` names the
+    file or the part that failed, for the message."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    if primary == _SQLITE_FULL:
+        reason = "disk full"
+    elif primary == _SQLITE_IOERR:
+        reason = "I/O error"
+    else:
+        return None
+    detail = f"{exc} ({getattr(exc, 'sqlite_errorname', 'SQLITE_ERROR')})"
+    place = f" writing {where}" if where else ""
+    return StorageUnavailableError(f"storage unavailable: {reason}{place}: {detail}", reason=reason)
+
+
+def translate_sqlite_error(exc: sqlite3.Error, where: str = "") -> DatabaseError:
+    """Our error for a ``sqlite3`` one: limits as :class:`DatabaseLimitError`, a full or
+    failing disk as :class:`StorageUnavailableError`."""
+    storage = storage_failure(exc, where)
+    if storage is not None:
+        return storage
     message = str(exc) or type(exc).__name__
     lowered = message.lower()
     if "not authorized" in lowered:

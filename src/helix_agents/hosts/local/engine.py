@@ -14,6 +14,11 @@ Workflows' ``event`` dict (``payload``, ``timestamp``, ``instanceId``, ``workflo
 and a Step (:class:`.engine_step.InstanceRun`); it is simply called again from the top
 after a restart, and the journal answers the steps it already took. See ``docs/engine.md``
 for the semantics and what survives a crash.
+
+A full disk is survived the same way, without a restart: a run whose write fails for lack
+of storage stops where it is, and its instance is replayed from the journal after a
+backoff (``storage_retry``), again and again until writes succeed. The failures go to a
+:class:`~.storage.StorageMonitor`, which logs one line per outage.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from ...errors import (
     InstanceNotFoundError,
     StepError,
     StepTimeoutError,
+    StorageUnavailableError,
     ValueTooLargeError,
 )
 from ...ids import validate_instance_id
@@ -48,6 +54,7 @@ from .engine_step import (
     encode_json,
     validate_event_type,
 )
+from .storage import StorageMonitor
 
 __all__ = ["FINAL_STATES", "LocalEngine", "LocalLauncher", "WorkflowFn"]
 
@@ -75,10 +82,16 @@ class LocalEngine:
         *,
         clock: Clock | None = None,
         sleep: SleepFn | None = None,
+        storage: StorageMonitor | None = None,
+        storage_retry: tuple[float, float] = (0.25, 4.0),
     ) -> None:
         self.path = Path(path)
         self.journal = Journal(self.path)
         self.timers = Timers(clock, sleep)
+        self.storage = storage or StorageMonitor()
+        #: Real seconds before a run stopped by a full disk is replayed: the first delay,
+        #: doubled after each failure up to the second.
+        self.storage_retry = storage_retry
         self._workflows: dict[str, WorkflowFn] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._runs: dict[str, InstanceRun] = {}
@@ -249,11 +262,39 @@ class LocalEngine:
 
     async def _run(self, instance_id: str, fn: WorkflowFn) -> None:
         _current_instance.set(instance_id)
-        row = self.journal.get_instance(instance_id)
-        if row is None or row.status in FINAL_STATES:
-            return
-        run = InstanceRun(self, instance_id, self.journal.load_steps(instance_id))
-        self._runs[instance_id] = run
+        failures = 0
+        try:
+            while True:
+                try:
+                    await self._run_once(instance_id, fn)
+                    return
+                except StorageUnavailableError:
+                    # As after a crash, but in-process: replay from the journal, once the
+                    # disk takes writes again (each replay is the probe).
+                    failures = failures + 1 if self.storage.unavailable else 1
+                    first, cap = self.storage_retry
+                    await asyncio.sleep(min(first * 2 ** (failures - 1), cap))
+        finally:
+            self.storage.forget(instance_id)
+
+    async def _run_once(self, instance_id: str, fn: WorkflowFn) -> None:
+        run: InstanceRun | None = None
+        try:
+            row = self.journal.get_instance(instance_id)
+            if row is None or row.status in FINAL_STATES:
+                return
+            run = InstanceRun(self, instance_id, self.journal.load_steps(instance_id))
+            self._runs[instance_id] = run
+            await self._play(row, run, fn)
+        except StorageUnavailableError as exc:
+            if run is None or exc is not run.storage_failure:  # the run reported its own
+                self.storage.pause(instance_id, exc)
+            raise
+        finally:
+            self._runs.pop(instance_id, None)
+
+    async def _play(self, row: InstanceRow, run: InstanceRun, fn: WorkflowFn) -> None:
+        instance_id = row.id
         if row.status != "running":
             self.journal.set_status(instance_id, "running", self.timers.now())
         event = {
@@ -267,8 +308,17 @@ class LocalEngine:
         except (KeyboardInterrupt, SystemExit, asyncio.CancelledError):
             raise
         except BaseException as exc:
+            lost = run.storage_failure or (
+                exc if isinstance(exc, StorageUnavailableError) else None
+            )
+            if lost is not None:
+                await run.settle()
+                raise lost from None
             self._finish(instance_id, error=run.poison or exc)
         else:
+            if run.storage_failure is not None:  # the workflow swallowed it: still a pause
+                await run.settle()
+                raise run.storage_failure from None
             if run.poison is not None:
                 self._finish(instance_id, error=run.poison)
             else:
@@ -278,8 +328,6 @@ class LocalEngine:
                     self._finish(instance_id, error=exc)
                 else:
                     self._finish(instance_id, output=text)
-        finally:
-            self._runs.pop(instance_id, None)
 
     def _finish(
         self, instance_id: str, *, output: str | None = None, error: BaseException | None = None

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...db.sqlite import storage_failure
 from ...errors import DatabaseError
 
 __all__ = ["InstanceRow", "Journal", "StepRow"]
@@ -134,7 +135,8 @@ class Journal:
         try:
             yield
         except sqlite3.Error as exc:
-            raise DatabaseError(f"engine journal: {exc}") from exc
+            failure = storage_failure(exc, "the engine journal")
+            raise failure or DatabaseError(f"engine journal: {exc}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -143,10 +145,13 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield
+                # Inside: a COMMIT that fails (a full disk) must not leave the
+                # transaction open under every later statement.
+                self._db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already
+                    self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # -- instances ---------------------------------------------------------------------------
 

@@ -10,6 +10,13 @@ raises the same error and the instance ends ``errored`` whatever the workflow do
 The journal row of a step is written at its claim, so ordinals in the journal are dense
 and a crash mid-attempt is visible on replay: the attempt is counted and the next one
 gets a new number (a stream can tell a superseded attempt from a new one).
+
+A full or failing disk (:class:`~helix_agents.errors.StorageUnavailableError`, from the
+journal or from a step's own writes) is not the step's failure: nothing is recorded, no
+retry is counted, and the run stops where it is as if the process had crashed there
+(``storage_failure`` is set, and every later step call raises it). The engine then lets
+the run's steps in flight settle and replays the instance from the journal once writes
+succeed again (``LocalEngine._run``).
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ...durations import DurationLike, format_duration, parse_duration
 from ...error_codec import decode_error, encode_error, is_retryable
@@ -28,6 +36,7 @@ from ...errors import (
     StepError,
     StepResultTooLargeError,
     StepTimeoutError,
+    StorageUnavailableError,
 )
 from ...ports.step import JSONValue, StepConfig, StepContext, StepFn
 from .engine_config import MAX_SLEEP_MS, ResolvedStepConfig, resolve_step_config, validate_step_name
@@ -36,6 +45,7 @@ from .engine_journal import StepRow
 if TYPE_CHECKING:
     from .engine_clock import Timers
     from .engine_journal import Journal
+    from .storage import StorageMonitor
 
 __all__ = [
     "MAX_RESULT_BYTES",
@@ -53,12 +63,16 @@ MAX_EVENT_TYPE_LENGTH = 100
 
 _FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
 
+T = TypeVar("T")
+
 
 class EngineHost(Protocol):
     """What a run needs from its engine."""
 
     journal: Journal
     timers: Timers
+    storage: StorageMonitor
+    storage_retry: tuple[float, float]
 
     def set_run_status(self, instance_id: str, status: str) -> None: ...
 
@@ -104,6 +118,11 @@ class InstanceRun:
         self._status = "running"
         #: Set once a replay diverged from the journal: the run can only end errored.
         self.poison: NonDeterminismError | None = None
+        #: Set once a write failed for lack of storage: the run stops and is replayed.
+        self.storage_failure: StorageUnavailableError | None = None
+        self._parked: set[asyncio.Task[Any]] = set()  # tasks in a sleep, wait or retry delay
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # -- the Step port -----------------------------------------------------------------------
 
@@ -118,16 +137,21 @@ class InstanceRun:
         self._enter(busy=True)
         try:
             if row.attempts == 0:  # claimed just now: its row is being written
-                row.attempts = 1
-                journal.insert_step(self.instance_id, row, timers.now())
+                row.attempts = 1  # (a failed write poisons the run: its rows are dropped)
+                self._write(journal.insert_step, self.instance_id, row, timers.now())
             else:  # resumed after a restart, mid-retry or mid-attempt
                 if row.status == "retrying" and row.wake_at is not None:
-                    await timers.sleep_until(row.wake_at)
-                row.attempts += 1
-                row.status = "running"
-                journal.update_step(
-                    self.instance_id, name, timers.now(), status="running", attempts=row.attempts
+                    await self._park(timers.sleep_until(row.wake_at))
+                attempts = row.attempts + 1
+                self._write(
+                    journal.update_step,
+                    self.instance_id,
+                    name,
+                    timers.now(),
+                    status="running",
+                    attempts=attempts,
                 )
+                row.attempts, row.status = attempts, "running"
             return await self._attempts(row, fn, resolved)
         finally:
             self._leave(busy=True)
@@ -141,20 +165,27 @@ class InstanceRun:
         row = self._claim(name, "sleep")
         if row.status == "complete":
             return
-        timers = self._host.timers
+        timers, journal = self._host.timers, self._host.journal
         if row.wake_at is None:
             row.wake_at = int(timers.clock() + ms)
             row.status = "waiting"
-            self._host.journal.insert_step(self.instance_id, row, timers.now())
+            self._write(journal.insert_step, self.instance_id, row, timers.now())
+        wake_at = row.wake_at
         self._enter(busy=False)
         try:
-            await timers.sleep_until(row.wake_at)
+            await self._park(timers.sleep_until(wake_at))
         finally:
             self._leave(busy=False)
-        row.status = "complete"
-        self._host.journal.update_step(
-            self.instance_id, name, timers.now(), status="complete", attempts=0, wake_at=row.wake_at
+        self._write(
+            journal.update_step,
+            self.instance_id,
+            name,
+            timers.now(),
+            status="complete",
+            attempts=0,
+            wake_at=wake_at,
         )
+        row.status = "complete"
 
     async def wait_for_event(
         self, name: str, event_type: str, timeout: DurationLike = "24 hours"
@@ -174,8 +205,8 @@ class InstanceRun:
         if row.wake_at is None:
             row.wake_at = int(timers.clock() + ms)
             row.status = "waiting"
-            host.journal.insert_step(self.instance_id, row, timers.now())
-        delivered = host.take_event(self.instance_id, row)
+            self._write(host.journal.insert_step, self.instance_id, row, timers.now())
+        delivered = self._write(host.take_event, self.instance_id, row)
         if delivered is not None:
             return event_result(delivered)
         future = host.add_waiter(self.instance_id, event_type, row)
@@ -187,7 +218,7 @@ class InstanceRun:
         timer = timers.call_later(row.wake_at - timers.clock(), time_out)
         self._enter(busy=False)
         try:
-            delivered = await future
+            delivered = await self._park(future)
         finally:
             timer.cancel()
             host.remove_waiter(self.instance_id, event_type, future)
@@ -207,6 +238,8 @@ class InstanceRun:
         """Take the next ordinal for ``name`` and check the journal (synchronous)."""
         if self.poison is not None:
             raise self.poison
+        if self.storage_failure is not None:
+            raise self.storage_failure
         validate_step_name(name)
         if name in self._claimed:
             raise StepError(
@@ -256,30 +289,39 @@ class InstanceRun:
             except _FATAL:
                 raise
             except BaseException as exc:
+                if isinstance(exc, StorageUnavailableError):
+                    # The disk, not the step: nothing recorded, no retry counted.
+                    self._storage_lost(exc)
+                if self.storage_failure is not None:  # the run stops here; replayed later
+                    raise
                 if not is_retryable(exc) or row.attempts > config.limit:
                     self._record_failure(row, exc)
                     raise decode_error(encode_error(exc)) from exc
                 due = timers.clock() + config.retry_delay_ms(row.attempts)
-                row.status, row.wake_at = "retrying", int(due)
-                host.journal.update_step(
+                error_text = json.dumps(encode_error(exc))
+                self._write(
+                    host.journal.update_step,
                     self.instance_id,
                     row.name,
                     timers.now(),
                     status="retrying",
                     attempts=row.attempts,
-                    result=json.dumps(encode_error(exc)),
-                    wake_at=row.wake_at,
+                    result=error_text,
+                    wake_at=int(due),
                 )
-                await timers.sleep_until(due)
-                row.attempts += 1
-                row.status, row.wake_at = "running", None
-                host.journal.update_step(
+                row.status, row.wake_at = "retrying", int(due)
+                await self._park(timers.sleep_until(due))
+                attempts = row.attempts + 1
+                self._write(
+                    host.journal.update_step,
                     self.instance_id,
                     row.name,
                     timers.now(),
                     status="running",
-                    attempts=row.attempts,
+                    attempts=attempts,
                 )
+                row.attempts = attempts
+                row.status, row.wake_at = "running", None
                 continue
             try:
                 text = encode_json(value, f"the result of step {row.name!r}")
@@ -288,20 +330,15 @@ class InstanceRun:
                 raise decode_error(encode_error(exc)) from None
             # Journal right after fn returned: the window in which a crash makes a completed
             # side effect run again is this one statement.
-            host.journal.update_step(
-                self.instance_id,
-                row.name,
-                timers.now(),
-                status="complete",
-                attempts=row.attempts,
-                result=text,
-            )
+            await self._keep_result(row, text)
             row.status, row.result = "complete", text
+            self._host.storage.progressed(self.instance_id)
             return json.loads(text)
 
     def _record_failure(self, row: StepRow, exc: BaseException) -> None:
         text = json.dumps(encode_error(exc))
-        self._host.journal.update_step(
+        self._write(
+            self._host.journal.update_step,
             self.instance_id,
             row.name,
             self._host.timers.now(),
@@ -312,11 +349,75 @@ class InstanceRun:
         )
         row.status, row.result = "errored", text
 
+    # -- a full disk -------------------------------------------------------------------------
+
+    async def _keep_result(self, row: StepRow, text: str) -> None:
+        """Journal a completed attempt's result. On a full disk the result is held here and
+        written once there is room (backing off): the work is done, doing it again on a
+        replay would repeat its side effects. Not parked: :meth:`settle` waits for it."""
+        host, failures = self._host, 0
+        while True:
+            try:
+                host.journal.update_step(
+                    self.instance_id,
+                    row.name,
+                    host.timers.now(),
+                    status="complete",
+                    attempts=row.attempts,
+                    result=text,
+                )
+                return
+            except StorageUnavailableError as exc:
+                failures += 1
+                host.storage.pause(self.instance_id, exc)
+                first, cap = host.storage_retry
+                await asyncio.sleep(min(first * 2 ** (failures - 1), cap))
+
+    def _write(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``write(*args, **kwargs)``, a journal write; a storage failure stops the run (and
+        is raised)."""
+        try:
+            return write(*args, **kwargs)
+        except StorageUnavailableError as exc:
+            self._storage_lost(exc)
+            raise
+
+    def _storage_lost(self, exc: StorageUnavailableError) -> None:
+        if self.storage_failure is None:
+            self.storage_failure = exc
+            self._host.storage.pause(self.instance_id, exc)
+
+    async def _park(self, awaitable: Awaitable[T]) -> T:
+        """Await a sleep, a wait or a retry delay, cancellable by :meth:`settle`."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._parked.add(task)
+        try:
+            return await awaitable
+        finally:
+            if task is not None:
+                self._parked.discard(task)
+
+    async def settle(self) -> None:
+        """After a storage failure stopped the run: cancel its sleeps and waits (they are
+        durable, the replay resumes them) and let its attempts in flight end (an attempt
+        that completes gets journaled if it can), so that no step of this run is still
+        going when the engine replays the instance."""
+        while self._busy or self._waiting:
+            for task in list(self._parked):
+                if task is not asyncio.current_task():
+                    task.cancel()
+            self._idle.clear()
+            await self._idle.wait()
+
     def _enter(self, *, busy: bool) -> None:
         if busy:
             self._busy += 1
         else:
             self._waiting += 1
+            # Waiting for a deadline or an event, the run writes nothing: it tells nothing
+            # more of the disk (the monitor's own probe may, now).
+            self._host.storage.forget(self.instance_id)
         self._sync_status()
 
     def _leave(self, *, busy: bool) -> None:
@@ -324,6 +425,8 @@ class InstanceRun:
             self._busy -= 1
         else:
             self._waiting -= 1
+        if not self._busy and not self._waiting:
+            self._idle.set()
         self._sync_status()
 
     def _sync_status(self) -> None:
@@ -331,7 +434,11 @@ class InstanceRun:
         status = "waiting" if self._waiting and not self._busy else "running"
         if status != self._status:
             self._status = status
-            self._host.set_run_status(self.instance_id, status)
+            try:
+                self._host.set_run_status(self.instance_id, status)
+            except StorageUnavailableError as exc:
+                # Called from finally blocks: stop the run, but never mask what is raised.
+                self._storage_lost(exc)
 
 
 async def run_attempt(

@@ -7,12 +7,19 @@ mid-run finishes its runs when it comes back. While it runs, a periodic task
 (``sweep_interval`` seconds) fails suspensions that waited past their expiry and resumes
 ready ones that a crash left behind (:meth:`~helix_agents.executor.Executor.sweep`: on
 Cloudflare the cron trigger calls the same method).
+
+A full disk pauses runs instead of failing them: the engine replays a run whose write
+failed once writes succeed again, and :attr:`LocalHost.storage` (a
+:class:`~.storage.StorageMonitor`) logs the outage once and reports it (``GET /health``).
+A turn whose start was cut between its run record and its instance by the outage is
+launched by the next sweep after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -25,12 +32,14 @@ from ...core.deps import RunDeps, wall_clock_ms
 from ...core.loop import run_agent_workflow
 from ...core.stream_writer import LOCAL_FLUSH_POLICY, FlushPolicy
 from ...db.sqlite import SQLiteDatabase
+from ...errors import StorageUnavailableError
 from ...executor import Executor
 from ...ports.model import Model
 from ...ports.step import Step
 from ...store import StateStore, migrate
 from .engine import LocalEngine
 from .lock import DataDirLock
+from .storage import StorageMonitor, file_probe
 from .streams import LocalStreamManager
 
 __all__ = ["AGENT_WORKFLOW", "LocalHost"]
@@ -68,6 +77,7 @@ class LocalHost:
         self.streams: LocalStreamManager
         self.engine: LocalEngine
         self.executor: Executor
+        self.storage: StorageMonitor
 
     async def start(self) -> LocalHost:
         if self._started:
@@ -80,6 +90,8 @@ class LocalHost:
         self.store = StateStore(self.db, clock=self._clock)
         self.streams = LocalStreamManager(self.data_dir / "streams.db")
         self.engine = LocalEngine(self.data_dir / "engine.db")
+        self.storage = self.engine.storage
+        self.storage.probe = functools.partial(file_probe, self.data_dir)
         launcher = self.engine.workflow(AGENT_WORKFLOW)
         deps = RunDeps(
             registry=self.registry,
@@ -113,10 +125,18 @@ class LocalHost:
         return self
 
     async def _sweep_forever(self, interval: float) -> None:
+        seen = self.storage.total_failures
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.executor.sweep()
+                if self.storage.total_failures != seen and not self.storage.unavailable:
+                    # A full disk may have cut a start between its run record and its
+                    # instance, as a crash would: launch those runs now.
+                    await self.executor.recover_lost_runs()
+                    seen = self.storage.total_failures
+            except StorageUnavailableError as exc:
+                self.storage.failure(exc, "the periodic sweep")
             except Exception:  # a failed sweep is retried at the next tick
                 _log.exception("the periodic sweep of suspensions failed")
 

@@ -43,6 +43,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from ...chunks import Chunk, SequencedChunk
+from ...db.sqlite import storage_failure
 from ...errors import ConfigurationError, DatabaseError, StreamError, StreamNotFoundError
 from ...ports.streams import (
     ReadResult,
@@ -91,7 +92,7 @@ class SQLiteExecutor:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
         except sqlite3.Error as exc:
-            raise DatabaseError(f"stream log: {exc}") from exc
+            raise _translate(exc) from exc
 
     def atomic(self, fn: Callable[[], T]) -> T:
         if _in_transaction(self.conn):  # nested: the outer transaction decides
@@ -99,18 +100,20 @@ class SQLiteExecutor:
         self.exec("BEGIN IMMEDIATE")
         try:
             result = fn()
+            # COMMIT inside: on a full disk it is the statement that fails, and a
+            # transaction left open would swallow every later write of this connection.
+            self.exec("COMMIT")
         except BaseException:
             if _in_transaction(self.conn):  # sqlite may have rolled back already
                 self.conn.execute("ROLLBACK")
             raise
-        self.exec("COMMIT")
         return result
 
     def data_version(self) -> int:
         try:
             row = self.conn.execute("PRAGMA data_version").fetchone()
         except sqlite3.Error as exc:
-            raise DatabaseError(f"stream log: {exc}") from exc
+            raise _translate(exc) from exc
         return int(row[0])
 
 
@@ -455,6 +458,10 @@ class LocalStreamManager:
                 else:
                     del live.recent[cursor]
         return len(live.waiters) + recent
+
+
+def _translate(exc: sqlite3.Error) -> DatabaseError:
+    return storage_failure(exc, "the stream log") or DatabaseError(f"stream log: {exc}")
 
 
 def _in_transaction(conn: sqlite3.Connection) -> bool:
