@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from helix_agents import Agent, AgentRegistry, tool
+from helix_agents.examples import check_service, deploy
 from helix_agents.testing import FunctionModel, call_tool
 
 
@@ -28,3 +30,29 @@ def failing() -> AgentRegistry:
     return AgentRegistry(
         [Agent(name="broken", model=FunctionModel(lambda m, i: call_tool("nope")), max_steps=1)]
     )
+
+
+@tool(execute="client")
+def pick_color(question: str) -> str:
+    """Ask the person at the client to pick a color."""
+    raise NotImplementedError  # the client runs it
+
+
+def _ask(messages: list[Any], info: Any) -> Any:
+    if not info.tool_results:
+        return call_tool("pick_color", question="which color?")
+    return f"you picked {info.tool_results[0].content}"
+
+
+async def _slow(messages: list[Any], info: Any) -> Any:
+    # Slow enough to be interrupted with Ctrl-C half-way.
+    for i in range(30):
+        yield f"w{i} "
+        await asyncio.sleep(0.1)
+
+
+asker = Agent(name="asker", tools=[pick_color], model=FunctionModel(_ask))
+slow = Agent(name="slow", model=FunctionModel(stream_function=_slow))
+# The bundled example whose deploys wait for approval, on the offline demo model.
+ops = Agent(name="ops", tools=[check_service, deploy], model="demo")
+everything = AgentRegistry([*registry, asker, slow, ops])

@@ -27,6 +27,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from ..agent import AgentRegistry
 from ..errors import HelixError
 from ..hosts.local.host import LocalHost
+from .address import publish, withdraw
 from .app import configured_auth, create_app
 from .auth import TOKEN_ENV, TOKEN_QUERY, AuthHook
 from .cors import CORS_ENV, origins_from
@@ -97,11 +98,36 @@ def serve(
         f"data: {data_dir}  auth: {'bearer token' if hook else 'none (loopback only)'}",
         file=sys.stderr,
     )
+    server = _PublishingServer(config, Path(data_dir))
     try:
-        uvicorn.Server(config).run()
+        server.run()
     except SystemExit as exc:  # uvicorn's way of saying it could not start (bind, lifespan)
         return 1 if app.failed else (exc.code if isinstance(exc.code, int) else 1)
+    finally:
+        if server.url is not None:
+            withdraw(Path(data_dir), server.url)
     return 1 if app.failed else 0
+
+
+class _PublishingServer(uvicorn.Server):
+    """Once it listens (the host started first, holding the data dir's lock), write its URL
+    into the data dir: the ``helix`` commands on the same dir talk to it (http/address.py)."""
+
+    def __init__(self, config: uvicorn.Config, data_dir: Path) -> None:
+        super().__init__(config)
+        self.data_dir = data_dir
+        self.url: str | None = None
+
+    async def startup(self, sockets: list[Any] | None = None) -> None:
+        await super().startup(sockets)
+        if self.should_exit or not self.servers or not self.servers[0].sockets:
+            return
+        address = self.servers[0].sockets[0].getsockname()
+        host, port = str(address[0]), int(address[1])
+        if host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        self.url = f"http://{host if ':' not in host else f'[{host}]'}:{port}"
+        publish(self.data_dir, self.url)
 
 
 def server_config(
