@@ -108,6 +108,6 @@ def test_the_cors_origins_come_from_the_env() -> None:
     http = CloudflareApp(AgentRegistry([])).runtime(env).http_app
     [cors] = http.user_middleware
     assert cors.kwargs["origins"] == ["http://a.example", "http://b.example"]
-    assert "`cors_refused`" in http.state.openapi["info"]["description"]
+    assert "`cors_refused`" in http.state.openapi()["info"]["description"]
     explicit = CloudflareApp(AgentRegistry([]), cors_origins=[]).runtime(env).http_app
     assert not explicit.user_middleware

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
@@ -157,7 +158,9 @@ def create_app(
     # Unknown paths are 404s, not redirects to a path with or without a trailing slash.
     app.router.redirect_slashes = False
     app.state.api = ApiContext(source, settings)
-    app.state.openapi = openapi_document(
+    # Built when first asked for: generating its schemas is too costly for a Worker's start.
+    app.state.openapi = partial(
+        openapi_document,
         authenticated=hook is not None and hook is not allow_anyone,
         chat_page=chat_page_enabled,
         version=_version(),

@@ -113,6 +113,8 @@ def _json_type(value: Any) -> str:
 
 
 # -- shapes ------------------------------------------------------------------------------
+# The docstrings and field descriptions below are the descriptions of /openapi.json, whose
+# request schemas are generated from these models (openapi.py): they speak to API clients.
 
 
 class _Body(BaseModel):
@@ -120,7 +122,7 @@ class _Body(BaseModel):
 
 
 class UIMessagePart(BaseModel):
-    """One part of a UI message. Only ``text`` parts are read; the others ride along."""
+    """One part of a UI message. Only `text` parts are read; the others ride along."""
 
     model_config = ConfigDict(extra="allow", defer_build=True)
 
@@ -129,7 +131,7 @@ class UIMessagePart(BaseModel):
 
 
 class UIMessageIn(BaseModel):
-    """A message as ``useChat`` sends it (AI SDK v5+ ``UIMessage``)."""
+    """A message as `useChat` sends it (the AI SDK's `UIMessage`)."""
 
     model_config = ConfigDict(extra="allow", defer_build=True)
 
@@ -144,15 +146,16 @@ class UIMessageIn(BaseModel):
 
 
 class UseChatBody(BaseModel):
-    """The AI SDK ``useChat`` body: ``{id, messages, trigger, messageId}``.
-
-    Extra keys are allowed (``useChat``'s ``body`` option merges the app's own fields into
-    the request); ``agentType`` is read from them when present.
+    """The AI SDK `useChat` body. The server's stored history is the truth: only the text
+    parts of the last user message are read, as the new input (a last assistant message
+    carries answers to pending tool calls). `regenerate-message` runs the last stored user
+    message again as a new turn. Extra keys are allowed (`useChat`'s `body` option merges
+    the app's own fields into the request); `agentType` is read from them.
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
-    id: str | None = None
+    id: str | None = Field(default=None, description="The chat id, used as the session id.")
     messages: list[UIMessageIn]
     trigger: Literal["submit-message", "regenerate-message"] = "submit-message"
     message_id: str | None = Field(default=None, alias="messageId")
@@ -160,25 +163,27 @@ class UseChatBody(BaseModel):
 
 
 class HelixChatBody(_Body):
-    """The Helix body: ``{agentType, message, sessionId}``; ``supersede`` replaces an active
-    run instead of being refused with 409."""
+    """The Helix body: a message for an agent, in a new session or a named one."""
 
     agent_type: str | None = Field(default=None, alias="agentType")
     message: str
     session_id: str | None = Field(default=None, alias="sessionId")
     message_id: str | None = Field(default=None, alias="messageId", max_length=_MAX_ID)
-    supersede: bool = False
+    supersede: bool = Field(
+        default=False, description="Replace an active run instead of being refused (409)."
+    )
 
 
 class ReasonBody(_Body):
-    """The optional body of ``/interrupt`` and ``/abort``."""
+    """Optional; an empty body is fine."""
 
     reason: str | None = Field(default=None, max_length=1000)
 
 
 class SubmitToolResultBody(_Body):
-    """A client tool's result (``toolCallId`` with ``output`` or ``errorText``), or an
-    approval decision (``approvalId`` with ``approved`` and an optional ``reason``)."""
+    """A client tool's result (`toolCallId` with `output` or `errorText`), or an approval
+    decision (`approved`, with `toolCallId` or the request's `approvalId`, and an optional
+    `reason`)."""
 
     tool_call_id: str | None = Field(default=None, alias="toolCallId", max_length=_MAX_ID)
     output: Any = None

@@ -13,7 +13,6 @@ input. Either way the answer is the new run's stream, from its first chunk.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -29,6 +28,7 @@ from .bodies import HelixChatBody, UseChatBody, parse_body, read_json
 from .context import ApiContext, may_see
 from .errors import UnprocessableError
 from .responses import JsonResponse
+from .schemas import Waiting, dump
 from .snapshot import build_snapshot
 from .sse_response import SSEResponse
 from .turns import Instance, instance_index, position, split_position, turn_instances, turn_sse
@@ -105,7 +105,8 @@ async def _answer_tool_parts(
             return run_stream_response(api, resumed.session_id, resumed.run_id, 0)
     waiting = sorted({c for s in submissions for c in s.still_pending})
     return JsonResponse(
-        {"sessionId": body.id, "status": "waiting", "stillPending": waiting}, status_code=202
+        dump(Waiting(session_id=body.id, status="waiting", still_pending=waiting)),
+        status_code=202,
     )
 
 
@@ -315,5 +316,4 @@ async def get_snapshot(request: Request) -> Response:
     api: ApiContext = request.app.state.api
     user = await api.user(request)
     state = await api.session(request.path_params["session_id"], user)
-    snapshot: dict[str, Any] = await build_snapshot(api.executor, state)
-    return JsonResponse(snapshot)
+    return JsonResponse(await build_snapshot(api.executor, state))

@@ -8,11 +8,11 @@ and a Worker.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
 
-from ..errors import SessionNotFoundError
+from ..errors import SessionNotFoundError, StorageUnavailableError
 from ..executor import Executor
 from ..ids import validate_session_id
 from ..state import SessionState
@@ -20,7 +20,7 @@ from ..streaming.ui import UIVersion
 from .auth import AuthHook, resolve_user
 from .errors import ServiceUnavailableError
 
-__all__ = ["ApiContext", "ApiSettings", "ExecutorSource", "HasExecutor"]
+__all__ = ["ApiContext", "ApiSettings", "ExecutorSource", "HasExecutor", "StorageHealth"]
 
 
 class HasExecutor(Protocol):
@@ -31,6 +31,18 @@ class HasExecutor(Protocol):
 
 
 ExecutorSource = Executor | HasExecutor
+
+
+class StorageHealth(Protocol):
+    """A host that watches its storage (the local host's ``storage``): failures the API
+    meets are reported to it, and ``/health`` shows its outage."""
+
+    @property
+    def unavailable(self) -> bool: ...
+
+    def failure(self, exc: StorageUnavailableError, what: str) -> None: ...
+
+    def status(self) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,16 @@ class ApiContext:
             return self._source.executor
         except AttributeError:
             raise ServiceUnavailableError("the host is not started") from None
+
+    def storage(self) -> StorageHealth | None:
+        """The host's storage monitor, if it has one (the local host; not a Worker)."""
+        found = getattr(self._source, "storage", None)
+        return found if hasattr(found, "status") and hasattr(found, "failure") else None
+
+    def storage_outage(self) -> dict[str, Any] | None:
+        """None while the host's storage takes writes (or the host does not watch it)."""
+        storage = self.storage()
+        return None if storage is None else storage.status()
 
     async def user(self, conn: HTTPConnection) -> str | None:
         return await resolve_user(self.settings.auth, conn)

@@ -7,8 +7,6 @@ no run is active, resuming a run that is not interrupted.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,6 +16,7 @@ from .bodies import ReasonBody, SubmitToolResultBody, parse_body, read_json
 from .chat import run_stream_response
 from .context import ApiContext
 from .responses import JsonResponse
+from .schemas import RunAccepted, SubmissionResult, dump
 
 __all__ = ["abort", "interrupt", "resume", "submit_tool_result"]
 
@@ -29,9 +28,8 @@ async def interrupt(request: Request) -> Response:
         ReasonBody, await read_json(request, api.settings.max_body_bytes, optional=True)
     )
     run = await api.executor.interrupt(session_id, reason=body.reason, user_id=user)
-    return JsonResponse(
-        {"sessionId": session_id, "runId": run.run_id, "status": "interrupting"}, status_code=202
-    )
+    accepted = RunAccepted(session_id=session_id, run_id=run.run_id, status="interrupting")
+    return JsonResponse(dump(accepted, exclude_none=True), status_code=202)
 
 
 async def abort(request: Request) -> Response:
@@ -41,7 +39,8 @@ async def abort(request: Request) -> Response:
         ReasonBody, await read_json(request, api.settings.max_body_bytes, optional=True)
     )
     run = await api.executor.abort(session_id, reason=body.reason, user_id=user)
-    return JsonResponse({"sessionId": session_id, "runId": run.run_id, "status": "aborted"})
+    accepted = RunAccepted(session_id=session_id, run_id=run.run_id, status="aborted")
+    return JsonResponse(dump(accepted, exclude_none=True))
 
 
 async def resume(request: Request) -> Response:
@@ -52,10 +51,10 @@ async def resume(request: Request) -> Response:
     handle = await api.executor.resume(session_id, user_id=user)
     if "text/event-stream" in request.headers.get("accept", ""):
         return run_stream_response(api, session_id, handle.run_id, 0)
-    return JsonResponse(
-        {"sessionId": session_id, "runId": handle.run_id, "turn": handle.turn, "status": "active"},
-        status_code=202,
+    accepted = RunAccepted(
+        session_id=session_id, run_id=handle.run_id, turn=handle.turn, status="active"
     )
+    return JsonResponse(dump(accepted, exclude_none=True), status_code=202)
 
 
 async def submit_tool_result(request: Request) -> Response:
@@ -97,15 +96,15 @@ async def submit_tool_result(request: Request) -> Response:
     resumed = submission.resumed
     if resumed is not None and "text/event-stream" in request.headers.get("accept", ""):
         return run_stream_response(api, resumed.session_id, resumed.run_id, 0)
-    answer: dict[str, Any] = {
-        "sessionId": submission.session_id,
-        "toolCallId": submission.tool_call_id,
-        "kind": submission.kind,
-        "decision": submission.decision,
-        "stillPending": submission.still_pending,
-        "resumedRunId": resumed.run_id if resumed is not None else None,
-    }
-    return JsonResponse(answer)
+    answer = SubmissionResult(
+        session_id=submission.session_id,
+        tool_call_id=submission.tool_call_id,
+        kind=submission.kind,
+        decision=submission.decision,
+        still_pending=submission.still_pending,
+        resumed_run_id=resumed.run_id if resumed is not None else None,
+    )
+    return JsonResponse(dump(answer))
 
 
 async def _call_of_approval(

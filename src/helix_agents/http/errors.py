@@ -22,12 +22,14 @@ from ..errors import (
     InvalidCursorError,
     InvalidIdError,
     SessionNotFoundError,
+    StorageUnavailableError,
     StreamNotFoundError,
     ToolSubmissionError,
     UnknownAgentError,
     ValueTooLargeError,
 )
 from .responses import JsonResponse
+from .schemas import Error, ErrorDetail, dump
 
 __all__ = [
     "ApiError",
@@ -173,7 +175,11 @@ _STATUSES: Final[tuple[tuple[type[HelixError], int], ...]] = (
     (ToolSubmissionError, 422),
     (ConflictError, 409),
     (ValueTooLargeError, 413),
+    (StorageUnavailableError, 503),
 )
+
+#: Seconds a client should wait before trying again after a full disk's 503.
+STORAGE_RETRY_AFTER: Final = "5"
 
 
 def status_for(exc: HelixError) -> int:
@@ -185,7 +191,7 @@ def status_for(exc: HelixError) -> int:
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"error": {"code": code, "message": message}}
+    return dump(Error(error=ErrorDetail(code=code, message=message)))
 
 
 def error_response(
@@ -196,6 +202,10 @@ def error_response(
 
 def helix_error_response(exc: HelixError) -> JsonResponse:
     status = status_for(exc)
+    if isinstance(exc, StorageUnavailableError):
+        # Not a bug: the disk is full. Said plainly, without a traceback per request (the
+        # host's storage monitor logs the outage once).
+        return error_response(status, exc.code, str(exc), {"retry-after": STORAGE_RETRY_AFTER})
     if status >= 500 and not isinstance(exc, ApiError):
         logger.error("server error answering a request", exc_info=exc)
         return error_response(status, "internal_error", "internal server error")
@@ -215,7 +225,26 @@ _HTTP_CODES: Final = {
 
 async def handle_helix_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HelixError)
+    api = getattr(request.app.state, "api", None)
+    storage = api.storage() if api is not None else None
+    if storage is not None:
+        if isinstance(exc, StorageUnavailableError):
+            storage.failure(exc, f"{request.method} {request.url.path} refused")
+        elif isinstance(exc, ConflictError) and _new_turn(request) and storage.unavailable:
+            # The active run is paused by the outage, not busy: say what really blocks.
+            outage = storage.status() or {}
+            message = outage.get("message", "storage unavailable")
+            return error_response(
+                503,
+                StorageUnavailableError.code,
+                f"{message}: {exc}, paused until writes succeed again",
+                {"retry-after": STORAGE_RETRY_AFTER},
+            )
     return helix_error_response(exc)
+
+
+def _new_turn(request: Request) -> bool:
+    return request.method == "POST" and request.url.path.rstrip("/").endswith("/chat")
 
 
 async def handle_http_exception(request: Request, exc: Exception) -> Response:

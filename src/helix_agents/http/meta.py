@@ -3,6 +3,7 @@ chat page at ``/``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.responses import HTMLResponse, Response
 
 from .context import ApiContext
 from .responses import JsonResponse
+from .schemas import AgentInfo, Agents, Health, StorageOutage, dump
 
 __all__ = ["agents", "chat_page", "health", "load_chat_page", "openapi"]
 
@@ -18,25 +20,32 @@ __all__ = ["agents", "chat_page", "health", "load_chat_page", "openapi"]
 async def agents(request: Request) -> Response:
     api: ApiContext = request.app.state.api
     await api.user(request)
-    listed: list[dict[str, Any]] = []
-    for agent in sorted(api.executor.registry, key=lambda a: a.name):
-        entry: dict[str, Any] = {
-            "name": agent.name,
-            "description": agent.description,
-            "tools": sorted(agent.tool_map),
-            "structuredOutput": agent.output_type is not None,
-        }
-        listed.append(entry)
-    return JsonResponse({"agents": listed})
+    listed = [
+        AgentInfo(
+            name=agent.name,
+            description=agent.description,
+            tools=sorted(agent.tool_map),
+            structured_output=agent.output_type is not None,
+        )
+        for agent in sorted(api.executor.registry, key=lambda a: a.name)
+    ]
+    return JsonResponse(dump(Agents(agents=listed)))
 
 
 async def health(request: Request) -> Response:
-    return JsonResponse({"status": "ok"})
+    """200 ``ok``, or 503 ``unavailable`` while the host's storage takes no writes (a full
+    disk: runs are paused, new turns refused, until writes succeed again)."""
+    api: ApiContext = request.app.state.api
+    outage = api.storage_outage()
+    if outage is None:
+        return JsonResponse(dump(Health(status="ok"), exclude_none=True))
+    body = Health(status="unavailable", storage=StorageOutage.model_validate(outage))
+    return JsonResponse(dump(body, exclude_none=True), status_code=503)
 
 
 async def openapi(request: Request) -> Response:
-    doc: dict[str, Any] = request.app.state.openapi
-    return JsonResponse(doc)
+    document: Callable[[], dict[str, Any]] = request.app.state.openapi
+    return JsonResponse(document())
 
 
 async def chat_page(request: Request) -> Response:

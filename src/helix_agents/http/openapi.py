@@ -1,15 +1,25 @@
-"""The API's OpenAPI 3.1 document, written by hand to say exactly what the routes do.
+"""The API's OpenAPI 3.1 document: operations written here, schemas generated.
+
+The paths and operations (what each route does, its statuses and why) are written by hand.
+Every schema they refer to is generated from the definition the server itself uses: request
+bodies from ``bodies.py``, JSON responses from ``schemas.py``, the stream's UI chunks from
+``streaming/ui_schema.py``. So the document cannot drift from what the server accepts and
+sends.
 
 Built per app (``openapi_document``): whether requests need a bearer token and whether the
-chat page is served are part of what the server does. A test checks the document against
-the app's routes and every status the end-to-end tests and the fuzz test observe.
+chat page is served are part of what the server does. Tests check the document against the
+app's routes, every status the end-to-end tests and the fuzz test observe, and real
+responses against their documented schemas.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+from functools import cache
+from typing import Any, Final, Literal
 
 __all__ = ["openapi_document"]
+
+_REF_TEMPLATE: Final = "#/components/schemas/{model}"
 
 _ID_PATTERN: Final = "^[a-zA-Z0-9_][a-zA-Z0-9_-]*$"
 
@@ -18,7 +28,7 @@ _SSE = "text/event-stream"
 
 
 def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return {"$ref": _REF_TEMPLATE.format(model=name)}
 
 
 def _err(description: str) -> dict[str, Any]:
@@ -108,263 +118,89 @@ def _parameters() -> dict[str, Any]:
     }
 
 
+#: Public component names for models whose Python names say what they are to the server.
+_RENAMED: Final = {
+    "UseChatBody": "UseChatRequest",
+    "HelixChatBody": "HelixChatRequest",
+    "ReasonBody": "ReasonRequest",
+    "SubmitToolResultBody": "SubmitToolResultRequest",
+    "UIMessageIn": "UseChatMessage",
+    "UIMessagePart": "UseChatMessagePart",
+}
+
+_UI_CHUNK_DESCRIPTION: Final = (
+    "An AI SDK UI message stream chunk (the v6 chunk set; `reset-step` and "
+    "`tool-approval-response` only from a server configured with `ui_version=7`). Only "
+    "documented keys; no nulls."
+)
+
+
+@cache
 def _schemas() -> dict[str, Any]:
-    error_codes = [
-        "bad_request",
-        "malformed_json",
-        "invalid_id",
-        "invalid_cursor",
-        "unauthorized",
-        "forbidden",
-        "not_found",
-        "session_not_found",
-        "stream_not_found",
-        "method_not_allowed",
-        "upgrade_required",
-        "conflict",
-        "payload_too_large",
-        "value_too_large",
-        "invalid_request",
-        "invalid_tool_submission",
-        "unknown_agent",
+    """``components/schemas``: pydantic's JSON schemas of the request models (``bodies``),
+    the response models (``schemas``) and the UI chunks (``streaming.ui_schema``).
+
+    Built on first use (the first ``GET /openapi.json``), once per process: it is the
+    costliest part of the document and the Worker should not pay for it at start."""
+    from pydantic import TypeAdapter
+    from pydantic.json_schema import GenerateJsonSchema
+
+    from ..streaming.ui_schema import UIChunk
+    from . import bodies, schemas
+
+    class Generator(GenerateJsonSchema):
+        def field_title_should_be_set(self, schema: Any) -> bool:
+            return False  # "Sessionid" says nothing the property's name does not
+
+        def default_schema(self, schema: Any) -> Any:
+            out = super().default_schema(schema)
+            if isinstance(out, dict) and "default" in out and out["default"] is None:
+                del out["default"]  # absent and null mean the same to every route
+            return out
+
+    sources: list[tuple[str, Literal["validation", "serialization"], Any]] = [
+        ("UseChatRequest", "validation", bodies.UseChatBody),
+        ("HelixChatRequest", "validation", bodies.HelixChatBody),
+        ("ReasonRequest", "validation", bodies.ReasonBody),
+        ("SubmitToolResultRequest", "validation", bodies.SubmitToolResultBody),
+        ("Error", "serialization", schemas.Error),
+        ("RunAccepted", "serialization", schemas.RunAccepted),
+        ("SubmissionResult", "serialization", schemas.SubmissionResult),
+        ("Waiting", "serialization", schemas.Waiting),
+        ("Snapshot", "serialization", schemas.Snapshot),
+        ("Agents", "serialization", schemas.Agents),
+        ("Health", "serialization", schemas.Health),
+        ("UIChunk", "serialization", UIChunk),
     ]
-    return {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "additionalProperties": False,
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["code", "message"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "code": {"type": "string", "examples": error_codes},
-                        "message": {"type": "string"},
-                    },
-                }
-            },
-        },
-        "UIMessagePart": {
-            "type": "object",
-            "required": ["type"],
-            "description": "A UI message part: `text`, `reasoning`, `step-start`, "
-            "`tool-<name>` (with `toolCallId`, `state`, `input`, `output`/`errorText`), "
-            "`data-<name>`, ...",
-            "properties": {
-                "type": {"type": "string"},
-                "text": {"type": "string"},
-                "state": {
-                    "type": "string",
-                    "enum": [
-                        "done",
-                        "streaming",
-                        "input-streaming",
-                        "input-available",
-                        "approval-requested",
-                        "approval-responded",
-                        "output-available",
-                        "output-error",
-                        "output-denied",
-                    ],
-                },
-                "toolCallId": {"type": "string"},
-                "input": {},
-                "output": {},
-                "errorText": {"type": "string"},
-                "data": {},
-            },
-        },
-        "UIMessage": {
-            "type": "object",
-            "required": ["id", "role", "parts"],
-            "properties": {
-                "id": {"type": "string"},
-                "role": {"enum": ["system", "user", "assistant"]},
-                "parts": {"type": "array", "items": _ref("UIMessagePart")},
-                "metadata": {},
-            },
-        },
-        "UIChunk": {
-            "type": "object",
-            "required": ["type"],
-            "description": "An AI SDK UI message stream chunk (v6 chunk set): `start`, "
-            "`start-step`, `text-start`/`-delta`/`-end`, `reasoning-*`, `tool-input-*`, "
-            "`tool-output-available`, `tool-output-error`, `tool-output-denied`, "
-            "`tool-approval-request`, `data-<name>`, `error`, `finish-step`, `finish` "
-            "(with `finishReason`), `abort`. Only documented keys; no nulls.",
-            "properties": {"type": {"type": "string"}},
-        },
-        "UseChatRequest": {
-            "type": "object",
-            "required": ["messages"],
-            "description": "The AI SDK `useChat` body. The server's stored history is the "
-            "truth: only the text parts of the last user message are read, as the new "
-            "input. `regenerate-message` runs the last stored user message again as a new "
-            "turn. Extra keys are allowed (`useChat`'s `body` option); `agentType` is read.",
-            "properties": {
-                "id": {
-                    "type": "string",
-                    "maxLength": 64,
-                    "pattern": _ID_PATTERN,
-                    "description": "The chat id, used as the session id.",
-                },
-                "messages": {"type": "array", "items": _ref("UIMessage")},
-                "trigger": {"enum": ["submit-message", "regenerate-message"]},
-                "messageId": {"type": "string"},
-                "agentType": {"type": "string"},
-            },
-        },
-        "HelixChatRequest": {
-            "type": "object",
-            "required": ["message"],
-            "additionalProperties": False,
-            "properties": {
-                "agentType": {"type": "string"},
-                "message": {"type": "string", "minLength": 1},
-                "sessionId": {"type": "string", "maxLength": 64, "pattern": _ID_PATTERN},
-                "messageId": {"type": "string", "maxLength": 256},
-                "supersede": {
-                    "type": "boolean",
-                    "default": False,
-                    "description": "Replace an active run instead of being refused (409).",
-                },
-            },
-        },
-        "ReasonRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "Optional; an empty body is fine.",
-            "properties": {"reason": {"type": "string", "maxLength": 1000}},
-        },
-        "SubmitToolResultRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "description": "A client tool's result (`toolCallId` with `output` or "
-            "`errorText`) or an approval decision (`approved`, with `toolCallId` or the "
-            "request's `approvalId`, and an optional `reason`).",
-            "properties": {
-                "toolCallId": {"type": "string", "maxLength": 256},
-                "output": {},
-                "errorText": {"type": "string"},
-                "approvalId": {"type": "string", "maxLength": 256},
-                "approved": {"type": "boolean"},
-                "reason": {"type": "string", "maxLength": 1000},
-            },
-        },
-        "SubmissionResult": {
-            "type": "object",
-            "required": ["sessionId", "toolCallId", "kind", "stillPending"],
-            "properties": {
-                "sessionId": {"type": "string", "description": "The session holding the call."},
-                "toolCallId": {"type": "string"},
-                "kind": {"enum": ["approval", "client"]},
-                "decision": {"enum": ["approved", "denied", None]},
-                "stillPending": {"type": "array", "items": {"type": "string"}},
-                "resumedRunId": {"type": ["string", "null"]},
-            },
-        },
-        "RunAccepted": {
-            "type": "object",
-            "required": ["sessionId", "runId", "status"],
-            "properties": {
-                "sessionId": {"type": "string"},
-                "runId": {"type": "string"},
-                "turn": {"type": "integer"},
-                "status": {"enum": ["interrupting", "aborted", "active"]},
-            },
-        },
-        "Usage": {
-            "type": "object",
-            "properties": {
-                "inputTokens": {"type": "integer"},
-                "outputTokens": {"type": "integer"},
-                "totalTokens": {"type": "integer"},
-                "requests": {"type": "integer"},
-                "toolCalls": {"type": "integer"},
-                "custom": {"type": "object", "additionalProperties": {"type": "number"}},
-            },
-        },
-        "Snapshot": {
-            "type": "object",
-            "required": ["sessionId", "agentType", "status", "messages", "lastSequence"],
-            "properties": {
-                "sessionId": {"type": "string"},
-                "agentType": {"type": "string"},
-                "status": {
-                    "enum": [
-                        "active",
-                        "completed",
-                        "failed",
-                        "aborted",
-                        "interrupted",
-                        "suspended_client_tool",
-                        "suspended_awaiting_children",
-                        "suspended_step_partial",
-                    ]
-                },
-                "runId": {"type": ["string", "null"]},
-                "turn": {"type": "integer"},
-                "messageId": {
-                    "type": ["string", "null"],
-                    "description": "The UI message id of the latest run.",
-                },
-                "lastSequence": {
-                    "type": "integer",
-                    "description": "The position of the last chunk of the latest turn's "
-                    "stream (what a cursor names).",
-                },
-                "activeRun": {
-                    "description": "Set while a run is active. `messages` then stops where "
-                    "the current turn began (its assistant message left out); replaying the "
-                    "turn's stream from its start (GET /chat/{sessionId}/stream without a "
-                    "cursor) adds all of it.",
-                    "oneOf": [
-                        {"type": "null"},
-                        {
-                            "type": "object",
-                            "properties": {
-                                "runId": {"type": "string"},
-                                "turn": {"type": "integer"},
-                                "messageId": {"type": "string"},
-                                "lastSequence": {"type": "integer"},
-                            },
-                        },
-                    ],
-                },
-                "messages": {"type": "array", "items": _ref("UIMessage")},
-                "output": {},
-                "error": {"type": ["string", "null"]},
-                "usage": _ref("Usage"),
-                "createdAt": {"type": "integer"},
-                "updatedAt": {"type": "integer"},
-            },
-        },
-        "Agents": {
-            "type": "object",
-            "required": ["agents"],
-            "properties": {
-                "agents": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["name", "tools", "structuredOutput"],
-                        "properties": {
-                            "name": {"type": "string"},
-                            "description": {"type": ["string", "null"]},
-                            "tools": {"type": "array", "items": {"type": "string"}},
-                            "structuredOutput": {"type": "boolean"},
-                        },
-                    },
-                }
-            },
-        },
-        "Health": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {"status": {"const": "ok"}},
-        },
+    generator = Generator(ref_template=_REF_TEMPLATE)
+    by_key, defs = generator.generate_definitions(
+        [(key, mode, TypeAdapter(kind).core_schema) for key, mode, kind in sources]
+    )
+    components: dict[str, Any] = {}
+    for name, schema in defs.items():
+        public = _RENAMED.get(name, name)
+        components[public] = {**schema, "title": public} if "title" in schema else schema
+    components["UIChunk"] = {
+        **by_key[("UIChunk", "serialization")],
+        "description": _UI_CHUNK_DESCRIPTION,
     }
+    renamed: dict[str, Any] = _renamed_refs(components)
+    for key, _, _ in sources:  # every source is a component under its public name
+        assert key in renamed, key
+    return renamed
+
+
+def _renamed_refs(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _REF_TEMPLATE.format(model=_RENAMED.get(v.rsplit("/", 1)[1], v.rsplit("/", 1)[1]))
+            if k == "$ref" and isinstance(v, str)
+            else _renamed_refs(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_renamed_refs(v) for v in value]
+    return value
 
 
 def openapi_document(
@@ -373,7 +209,8 @@ def openapi_document(
     """The document for an app with (or without) authentication, the chat page and CORS.
 
     CORS preflights (``OPTIONS``) are not operations of the API, so they are not listed as
-    paths; with CORS on, the description says how they are answered."""
+    paths; with CORS on, the description says how they are answered. Every document shares
+    one ``components/schemas`` (built once): read it, never change it."""
     p = {name: {"$ref": f"#/components/parameters/{name}"} for name in _parameters()}
     auth_errors: dict[str, Any] = {}
     if authenticated:
@@ -430,22 +267,7 @@ def openapi_document(
                         "description": "A `useChat` post whose last (assistant) message "
                         "answered pending tool calls while others still wait: nothing runs "
                         "yet.",
-                        "content": {
-                            _JSON: {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["sessionId", "status", "stillPending"],
-                                    "properties": {
-                                        "sessionId": {"type": "string"},
-                                        "status": {"const": "waiting"},
-                                        "stillPending": {
-                                            "type": "array",
-                                            "items": {"type": "string"},
-                                        },
-                                    },
-                                }
-                            }
-                        },
+                        "content": {_JSON: {"schema": _ref("Waiting")}},
                     },
                     **auth_errors,
                     **body_errors,

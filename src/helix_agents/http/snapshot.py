@@ -22,6 +22,7 @@ from ..errors import StreamNotFoundError
 from ..executor import Executor
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import RunRecord, RunStatus, SessionState
+from .schemas import ActiveRun, Snapshot, dump
 from .turns import position
 from .ui_messages import to_ui_messages
 
@@ -29,11 +30,12 @@ __all__ = ["build_snapshot", "run_message_id"]
 
 
 async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, Any]:
+    """The snapshot's JSON (``schemas.Snapshot``)."""
     store = executor.store
     session_id = state.session_id
     latest = await store.latest_run(session_id)
     history = list(await store.load_messages(session_id))
-    active: dict[str, Any] | None = None
+    active: ActiveRun | None = None
     last_seq = 0
     message_id: str | None = None
     if latest is not None:
@@ -42,12 +44,12 @@ async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, A
         message_id = await run_message_id(executor, latest)
         if latest.status == RunStatus.ACTIVE:
             history = _before_turn(history, message_id)
-            active = {
-                "runId": latest.run_id,
-                "turn": latest.turn,
-                "messageId": message_id,
-                "lastSequence": last_seq,
-            }
+            active = ActiveRun(
+                run_id=latest.run_id,
+                turn=latest.turn,
+                message_id=message_id,
+                last_sequence=last_seq,
+            )
     outputs = _outputs(history)
     if (
         latest is not None
@@ -57,24 +59,25 @@ async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, A
     ):
         outputs[message_id] = state.output  # the validated value, defaults filled in
     usage = await store.usage_rollup(session_id, include_sub_sessions=True)
-    return {
-        "sessionId": session_id,
-        "agentType": state.agent_type,
-        "status": (latest.status if latest is not None else state.status).value,
-        "runId": latest.run_id if latest is not None else None,
-        "turn": latest.turn if latest is not None else 0,
-        "messageId": message_id,
-        "lastSequence": last_seq,
-        "activeRun": active,
-        "messages": to_ui_messages(
+    snapshot = Snapshot(
+        session_id=session_id,
+        agent_type=state.agent_type,
+        status=(latest.status if latest is not None else state.status).value,
+        run_id=latest.run_id if latest is not None else None,
+        turn=latest.turn if latest is not None else 0,
+        message_id=message_id,
+        last_sequence=last_seq,
+        active_run=active,
+        messages=to_ui_messages(
             session_id, history, pending=state.pending_client_tool_calls, outputs=outputs
         ),
-        "output": state.output,
-        "error": state.error,
-        "usage": usage.usage.to_dict(),
-        "createdAt": state.created_at,
-        "updatedAt": state.updated_at,
-    }
+        output=state.output,
+        error=state.error,
+        usage=usage.usage,
+        created_at=state.created_at,
+        updated_at=state.updated_at,
+    )
+    return dump(snapshot)
 
 
 async def run_message_id(executor: Executor, run: RunRecord) -> str:

@@ -70,8 +70,8 @@ class SSEResponse(Response):
             # Headers are out: tell the client in-band, and leave [DONE] out so it resumes.
             logger.warning("a stream reader stopped: %s", exc)
             text = str(exc) or type(exc).__name__
-            message = {"type": "error", "errorText": f"the stream broke off: {text}"}
-            if not await _send_body(send, encode_event(message)):
+            message = encode_event({"type": "error", "errorText": f"the stream broke off: {text}"})
+            if not await _send_body(send, message):
                 return
         await _send_body(send, b"", more=False)
 

@@ -23,10 +23,9 @@ from ..core.suspension import approval_id
 from ..core.tool_step import DENIED
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import PendingToolCall
+from .schemas import ApprovalInfo, ToolUIPart, UIMessage, UIMessagePart
 
 __all__ = ["to_ui_messages"]
-
-UIMessage = dict[str, Any]
 
 
 def to_ui_messages(
@@ -63,7 +62,12 @@ def to_ui_messages(
             current["parts"].extend(_assistant_parts(session_id, message, results, approvals))
     for ui in out:
         if ui["role"] == "assistant" and ui["id"] in outputs:
-            ui["parts"].append({"type": "data-output", "id": "output", "data": outputs[ui["id"]]})
+            output: UIMessagePart = {
+                "type": "data-output",
+                "id": "output",
+                "data": outputs[ui["id"]],
+            }
+            ui["parts"].append(output)
     return out
 
 
@@ -98,17 +102,18 @@ def _assistant_parts(
     message: AssistantMessage,
     results: dict[str, ToolResultMessage],
     approvals: dict[str, PendingToolCall],
-) -> list[dict[str, Any]]:
-    parts: list[dict[str, Any]] = [{"type": "step-start"}]
+) -> list[UIMessagePart]:
+    parts: list[UIMessagePart] = [{"type": "step-start"}]
     if message.reasoning:
         parts.append({"type": "reasoning", "text": message.reasoning, "state": "done"})
     if message.content:
         parts.append({"type": "text", "text": message.content, "state": "done"})
     for call in message.tool_calls:
-        part: dict[str, Any] = {
+        part: ToolUIPart = {
             "type": f"tool-{call.name}",
             "toolCallId": call.id,
             "input": call.arguments,
+            "state": "input-available",
         }
         result = results.get(call.id)
         pending = approvals.get(call.id)
@@ -116,7 +121,7 @@ def _assistant_parts(
             if pending is not None and pending.approval_id and pending.decision is not None:
                 # Decided, not yet applied (the resumed run is on its way).
                 part["state"] = "approval-responded"
-                responded: dict[str, Any] = {
+                responded: ApprovalInfo = {
                     "id": pending.approval_id,
                     "approved": pending.decision == "approved",
                 }
@@ -126,8 +131,6 @@ def _assistant_parts(
             elif pending is not None and pending.approval_id:
                 part["state"] = "approval-requested"
                 part["approval"] = {"id": pending.approval_id}
-            else:
-                part["state"] = "input-available"
         elif result.status == "success":
             part["state"] = "output-available"
             part["output"] = result.content
@@ -150,15 +153,18 @@ def _assistant_parts(
     return parts
 
 
-def _decision(session_id: str, result: ToolResultMessage) -> dict[str, Any] | None:
+def _decision(session_id: str, result: ToolResultMessage) -> ApprovalInfo | None:
     """The ``approval`` of a settled call: the decision its result keeps. A denial stored
     without one (before results kept it) is rebuilt: its approval id is derived from the
     call, and the reason is the person's part of what the model was told."""
     if result.approval is not None:
-        return result.approval.to_dict()
+        kept: ApprovalInfo = {"id": result.approval.id, "approved": result.approval.approved}
+        if result.approval.reason is not None:
+            kept["reason"] = result.approval.reason
+        return kept
     if result.status != "denied":
         return None
-    approval: dict[str, Any] = {
+    approval: ApprovalInfo = {
         "id": approval_id(session_id, result.tool_call_id),
         "approved": False,
     }
