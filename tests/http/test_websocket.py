@@ -10,7 +10,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from .agents import gated, gated_text
+from tests.support.ui_message import UIMessageAssembler
+
+from .agents import flaky, gated, gated_text
 from .harness import assistant_text, read_wire, sse_blocks
 
 pytestmark = pytest.mark.timeout(60)
@@ -122,3 +124,81 @@ async def test_no_active_run_and_errors(make_server: Any) -> None:
             frames = await frames_until_close(ws)
         assert ws.close_code == code, path
         assert set(frames[0]["error"]) == {"code", "message"}
+
+
+async def test_ping_is_answered_with_pong(make_server: Any) -> None:
+    # One protocol on both hosts: the Durable Object's runtime answers "ping" by itself,
+    # and so does the local route (not an error frame).
+    gate = asyncio.Event()
+    server = await make_server(gated(gate, words=3))
+    async with server.client() as client:
+        await start_gated(server, client, "ws5")
+        async with connect(f"{server.ws_url}/chat/ws5/ws", ping_interval=None) as ws:
+            await ws.send("ping")
+            seen = []
+            async with asyncio.timeout(10):
+                while "pong" not in seen:
+                    seen.append(await ws.recv())
+            gate.set()
+            rest = await frames_until_close(ws)
+    assert not [f for f in seen if f != "pong" and "error" in json.loads(f)]
+    assert rest[-1]["done"] is True
+
+
+async def check_retried_step(
+    make_server: Any, session: str, *, during: Any = None, ended: Any = None
+) -> None:
+    """A reader follows a run that waits in a tool step (``during`` is awaited then: the
+    real Worker's object hibernates), then retries its next model step, which died after
+    streaming (``ended`` is awaited as the reader gets the done frame); then a reader comes
+    back with the seq of every frame the first one got. Each rebuilds exactly the stored
+    message."""
+    gate = asyncio.Event()
+    server = await make_server(flaky(gate, []))
+    async with server.client() as client:
+        await start_gated(server, client, session)
+        async with connect(f"{server.ws_url}/chat/{session}/ws", ping_interval=None) as ws:
+            frames: list[dict[str, Any]] = []
+            async with asyncio.timeout(30):
+                # Up to the call of ``hold``: the run then waits in that tool.
+                while not frames or frames[-1]["chunk"]["type"] != "tool-input-available":
+                    frames.append(json.loads(await ws.recv()))
+            if during is not None:
+                await during()
+            gate.set()
+            async with asyncio.timeout(60):
+                while "done" not in frames[-1]:
+                    frames.append(json.loads(await ws.recv()))
+                if ended is not None:
+                    await ended()
+                frames += await frames_until_close(ws)
+            assert ws.close_code == 1000
+        snapshot = (await client.get(f"/chat/{session}")).json()["messages"][-1]
+    assert frames.pop() == {"done": True, "runId": f"{session}--t1", "status": "completed"}
+    live = UIMessageAssembler()
+    for frame in frames:
+        live.apply(frame["chunk"])
+    assert live.message == snapshot
+    assert live.resets == 1
+    # Two steps, each finished once (the retry closes step 1 again: not to this reader).
+    assert [f["chunk"]["type"] for f in frames].count("finish-step") == 2
+    seqs = [f["seq"] for f in frames]
+    assert seqs == sorted(seqs)
+    for i, frame in enumerate(frames):
+        url = f"{server.ws_url}/chat/{session}/ws?from={frame['seq']}"
+        # Read up to the done frame, the last one, without waiting for the server's close:
+        # local workerd delivers a Durable Object's close only when the object goes idle
+        # (some 10 s), which would make these twenty reconnections minutes.
+        async with connect(url, ping_interval=None, close_timeout=0.5) as ws:
+            rest = [json.loads(await ws.recv())]
+            while "done" not in rest[-1]:
+                rest.append(json.loads(await ws.recv()))
+        assert rest.pop()["done"] is True
+        reader = UIMessageAssembler()
+        for got in [*frames[: i + 1], *rest]:
+            reader.apply(got["chunk"])
+        assert reader.message == snapshot, (i, frame, rest[:3])
+
+
+async def test_readers_of_a_retried_step_rebuild_the_stored_message(make_server: Any) -> None:
+    await check_retried_step(make_server, "ws4")

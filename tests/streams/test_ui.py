@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from typing import Any, get_args, get_origin
@@ -476,3 +477,35 @@ def test_every_mapped_chunk_is_a_documented_ui_chunk(
     assert ui_chunk_problems(ui, ui_version=version) == []
     if ui["type"] == "data-subagent-chunk":
         assert ui_chunk_problems(ui["data"]["chunk"], ui_version=version) == []
+
+
+def test_an_encoder_rebuilt_from_its_state_after_every_chunk_maps_alike() -> None:
+    # What a hibernating WebSocket does: its encoder lives in its attachment (JSON) between
+    # writes. Rebuilt after every chunk, it must map the stream as one encoder does.
+    child = {"source_session_id": "child", "agent": "helper"}
+    stream = [
+        seq(3, c.StepEndChunk(step=1)),
+        seq(4, c.StepStartChunk(**attempt(1))),
+        seq(5, c.TextStartChunk(part_id="a", **attempt(1))),
+        seq(6, c.TextDeltaChunk(part_id="a", delta="wrong", **attempt(1))),
+        seq(7, c.StepStartChunk(step=1, attempt=1, **child)),
+        seq(8, c.StepEndChunk(step=1)),
+        seq(9, RESET),
+        seq(10, c.StepEndChunk(step=1, attempt=1, **child)),
+        seq(11, c.StepStartChunk(**attempt(2))),
+        seq(12, c.TextStartChunk(part_id="b", **attempt(2))),
+        seq(13, c.StepEndChunk(**attempt(2))),
+        seq(14, c.StepEndChunk(**attempt(2))),
+        seq(15, c.StepResetChunk(step=2, attempt=1, superseded_from=4)),
+        seq(16, c.StepStartChunk(step=3, attempt=1)),
+    ]
+    for version in (6, 7):
+        whole = UIMessageEncoder(after=2, ui_version=version)
+        rebuilt = UIMessageEncoder(after=2, ui_version=version)
+        for item in stream:
+            assert rebuilt.encode(item) == whole.encode(item), (version, item.seq)
+            state = json.loads(json.dumps(rebuilt.state()))
+            rebuilt = UIMessageEncoder.from_state(state, ui_version=version)
+            assert rebuilt.state() == whole.state()
+    with pytest.raises(StreamError, match="malformed"):
+        UIMessageEncoder.from_state({"a": 0, "c": 1, "s": [["x", "two", 1, 3]]})

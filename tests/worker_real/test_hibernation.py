@@ -27,6 +27,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.http.agents import gated, gated_text
 from tests.http.harness import assistant_text, read_wire, sse_blocks
+from tests.http.test_websocket import check_retried_step
 from tests.worker_real.app import CONSTRUCTIONS_PATH
 
 from .harness import RealServer, RealServers, WorkerPool
@@ -104,3 +105,29 @@ async def test_socket_receives_the_run_after_the_object_hibernated(make_server: 
         (e.id, e.data) for e in wire.events if e.data != "[DONE]"
     ]
     assert assistant_text([f["chunk"] for f in frames]) == gated_text(5)
+
+
+async def test_readers_of_a_retried_step_across_hibernation(make_server: Any) -> None:
+    # The reader follows the run to a tool that waits: nothing calls the object, which is
+    # evicted, its socket hibernating. Then the run goes on: the object is constructed
+    # again by the next write and serves the socket from what its attachment kept, through
+    # a model step that dies after streaming and is retried. The reader rebuilds exactly
+    # the stored message, and so does a reader coming back with the seq of any frame it
+    # got (tests/http/test_websocket.py: check_retried_step).
+    servers: list[RealServer] = []
+    counts: list[int] = []
+
+    async def make(*agents: Any, **options: Any) -> RealServer:
+        servers.append(await make_server(*agents, **options))
+        return servers[-1]
+
+    async def idle() -> None:
+        counts.append(await constructions(servers[0], "hib2"))
+        await asyncio.sleep(IDLE)
+
+    async def ended() -> None:
+        counts.append(await constructions(servers[0], "hib2"))
+
+    await check_retried_step(make, "hib2", during=idle, ended=ended)
+    # Constructed once more in between: by the write that reached the hibernated socket.
+    assert counts[1] == counts[0] + 1

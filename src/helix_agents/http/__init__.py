@@ -5,7 +5,8 @@ Modules, one job each:
 - :mod:`.app` — ``create_app``: the routes, the error handlers, the configuration;
 - :mod:`.chat` — ``POST /chat``, reattaching to a run's stream, the session snapshot;
 - :mod:`.control` — interrupt, resume, abort, tool results from the client;
-- :mod:`.websocket` — a run's chunks over a WebSocket, with replay;
+- :mod:`.websocket` — a run's chunks over a WebSocket (the local host's socket);
+- :mod:`.ws_admission` — who may open that WebSocket and which run it follows (both hosts);
 - :mod:`.meta` — ``/agents``, ``/health``, ``/openapi.json`` and the chat page;
 - :mod:`.auth` — the authentication hook and the default bearer token;
 - :mod:`.guard` — JSON-only POSTs, the ``Origin`` of POSTs and WebSockets, ``Host`` (local);

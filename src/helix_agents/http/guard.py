@@ -27,12 +27,12 @@ from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from pydantic_core import to_json
 from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..streaming.ws_protocol import close_code, error_frame
 from .errors import (
     ApiError,
     MisdirectedRequestError,
@@ -215,6 +215,5 @@ async def _refuse_websocket(error: ApiError, receive: Receive, send: Send) -> No
     if message["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    body = {"error": {"code": error.code, "message": str(error)}}
-    await send({"type": "websocket.send", "text": to_json(body).decode()})
-    await send({"type": "websocket.close", "code": 4000 + error.status})
+    await send({"type": "websocket.send", "text": error_frame(error.code, str(error))})
+    await send({"type": "websocket.close", "code": close_code(error.status)})

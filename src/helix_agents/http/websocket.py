@@ -1,19 +1,11 @@
-"""``GET /chat/{sessionId}/ws``: the current run's chunks over a WebSocket.
+"""``GET /chat/{sessionId}/ws``: the current run's chunks over a WebSocket (the local host).
 
-Frames are JSON text. The server sends ``{"seq": N, "chunk": <UI chunk>}`` for each event
-(the same UI chunks, with the same sequence numbers, as the SSE stream), then
-``{"done": true, "runId": ..., "status": ...}`` when the run's instance ends, and closes
-(1000). Without an active run it sends ``{"done": true, "active": false}`` and closes.
-
-Replay: ``?from=N`` (or ``Last-Event-ID`` / ``X-Resume-From-Sequence``) starts after N;
-without one the run is replayed from its start. As on the SSE route, a client with a cursor
-that missed the end of the latest run gets the rest of it. At any time the client may send
-``{"from": N}`` to be replayed again from after N (e.g. after it dropped frames).
-
-Errors are a frame ``{"error": {"code", "message"}}`` and a close with code
-``4000 + status`` (4400 bad request, 4401 unauthorized, 4403 forbidden (also a page of an
-origin the CORS policy does not allow: ``origin_refused``), 4404 not found). The
-socket is accepted first so that a browser, which cannot read a refused handshake, sees why.
+The protocol (frames, cursors, resets, close codes) is :mod:`helix_agents.streaming.ws_protocol`,
+which the Cloudflare host's Durable Object speaks too; who may connect and which run they
+follow is :mod:`.ws_admission`, which the Worker calls too. What is left here is the
+socket's life on the local host: accepted first (a browser cannot read a refused handshake,
+so a refusal travels as an error frame and a close code), then one follower task, restarted
+on ``{"from": N}``, until the run's stream ends or the client leaves.
 """
 
 from __future__ import annotations
@@ -21,22 +13,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
 
-from pydantic_core import to_json
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from .._json import loads_bounded
-from ..errors import HelixError, InvalidCursorError, StreamError
-from ..ids import validate_session_id
-from ..streaming.follow import follow_batches
-from ..streaming.sse import parse_cursor, resume_cursor
-from ..streaming.ui import UIMessageEncoder
+from ..errors import HelixError, InvalidCursorError
+from ..ports.streams import StreamManager
+from ..streaming.follow import DEFAULT_POLL, aclose_iterator, follow_batches
+from ..streaming.ui import UIVersion
+from ..streaming.ws_protocol import (
+    CLOSE_ERROR,
+    CLOSE_NORMAL,
+    INACTIVE_FRAME,
+    PONG,
+    FrameEncoder,
+    Ping,
+    done_frame,
+    error_frame,
+    parse_client_frame,
+)
 from .context import ApiContext
-from .errors import ApiError, helix_error_response, status_for
-from .guard import check_origin
+from .ws_admission import admit, refusal
 
-__all__ = ["chat_websocket", "run_to_follow"]
+__all__ = ["chat_websocket", "websocket_frames"]
 
 logger = logging.getLogger("helix_agents.http")
 
@@ -45,44 +44,47 @@ async def chat_websocket(websocket: WebSocket) -> None:
     api: ApiContext = websocket.app.state.api
     await websocket.accept()
     try:
-        check_origin(websocket, api.settings.cors_origins)
-        user = await api.user(websocket)
-        session_id = validate_session_id(websocket.path_params["session_id"])
-        given = resume_cursor(websocket.headers, websocket.query_params)
-        await api.session(session_id, user)
-        run_id = await run_to_follow(api, session_id, given)
+        admitted = await admit(api, websocket, websocket.path_params["session_id"])
     except HelixError as exc:
-        await _refuse(websocket, exc)
+        await _send_and_close(websocket, *refusal(exc))
         return
-    if run_id is None:
-        await _send_and_close(websocket, {"done": True, "active": False})
+    if admitted.run_id is None:
+        await _send_and_close(websocket, INACTIVE_FRAME, CLOSE_NORMAL)
         return
-    await _Session(api, websocket, run_id).serve(given or 0)
+    socket = _Socket(api, websocket, admitted.run_id, admitted.ui_version)
+    await socket.serve(admitted.cursor)
 
 
-async def run_to_follow(api: ApiContext, session_id: str, cursor: int | None) -> str | None:
-    """The active run; or, for a client with a cursor that missed the end of the latest
-    run, that run (as on the SSE route); else None."""
-    store, streams = api.executor.store, api.executor.streams
-    run = await store.active_run(session_id)
-    if run is not None:
-        return run.run_id
-    if cursor is None:
-        return None
-    latest = await store.latest_run(session_id)
-    info = await streams.info(latest.run_id) if latest is not None else None
-    if latest is None or info is None or cursor >= info.last_seq:
-        return None
-    return latest.run_id
+async def websocket_frames(
+    streams: StreamManager,
+    run_id: str,
+    after: int = 0,
+    *,
+    ui_version: UIVersion = 6,
+    poll: float = DEFAULT_POLL,
+) -> AsyncIterator[str]:
+    """Every frame a reader of ``run_id`` that starts after ``after`` is sent, the ``done``
+    frame last: the stream followed through the port, one :class:`FrameEncoder` for the
+    whole connection."""
+    reader = FrameEncoder(after=after, ui_version=ui_version)
+    batches = follow_batches(streams, run_id, after, poll=poll)
+    try:
+        async for batch in batches:
+            for text in reader.frames(batch):
+                yield text
+    finally:
+        await aclose_iterator(batches)
+    yield done_frame(run_id, reader.status)
 
 
-class _Session:
+class _Socket:
     """One socket following one run: a follower task, restarted on ``{"from": N}``."""
 
-    def __init__(self, api: ApiContext, websocket: WebSocket, run_id: str) -> None:
+    def __init__(self, api: ApiContext, websocket: WebSocket, run_id: str, ui: UIVersion) -> None:
         self.api = api
         self.ws = websocket
         self.run_id = run_id
+        self.ui_version: UIVersion = ui
         self.lock = asyncio.Lock()
 
     async def serve(self, cursor: int) -> None:
@@ -103,18 +105,17 @@ class _Session:
                     follower = asyncio.ensure_future(self._follow(seek))
                     receiver = asyncio.ensure_future(self._receive())
                     continue
-                status = follower.result()
-                await self._send({"done": True, "runId": self.run_id, "status": status})
+                follower.result()
                 with contextlib.suppress(Exception):
-                    await self.ws.close(1000)
+                    await self.ws.close(CLOSE_NORMAL)
                 return
         except (WebSocketDisconnect, OSError):
             return
         except HelixError as exc:
             logger.warning("a WebSocket reader stopped: %s", exc)
             with contextlib.suppress(Exception):
-                await self._send({"error": {"code": exc.code, "message": str(exc)}})
-                await self.ws.close(1011)
+                await self._send(error_frame(exc.code, str(exc)))
+                await self.ws.close(CLOSE_ERROR)
         finally:
             for task in (follower, receiver):
                 task.cancel()
@@ -122,28 +123,24 @@ class _Session:
                 with contextlib.suppress(BaseException):
                     await task
 
-    async def _follow(self, cursor: int) -> str:
-        """Send the run's events after ``cursor`` until its instance ends; its status."""
-        encoder = UIMessageEncoder(after=cursor, ui_version=self.api.settings.ui_version)
-        status = "ended"
-        batches = follow_batches(
-            self.api.executor.streams, self.run_id, cursor, poll=self.api.settings.keep_alive
+    async def _follow(self, cursor: int) -> None:
+        """Send the run's frames after ``cursor``, its ``done`` frame last."""
+        frames = websocket_frames(
+            self.api.executor.streams,
+            self.run_id,
+            cursor,
+            ui_version=self.ui_version,
+            poll=self.api.settings.keep_alive,
         )
-        async for batch in batches:
-            for item in batch:
-                if item.chunk.type == "run-end":
-                    status = item.chunk.status
-                try:
-                    ui = encoder.encode(item)
-                except StreamError as exc:
-                    ui = {"type": "error", "errorText": str(exc)}
-                if ui is not None:
-                    await self._send({"seq": item.seq, "chunk": ui})
-        return status
+        try:
+            async for text in frames:
+                await self._send(text)
+        finally:
+            await aclose_iterator(frames)
 
     async def _receive(self) -> int | None:
-        """The next ``{"from": N}`` from the client; None when it disconnects. Anything
-        else gets an error frame and is otherwise ignored."""
+        """The cursor of the next ``{"from": N}``; None when the client disconnects. A
+        ``ping`` is answered; anything else gets an error frame and is otherwise ignored."""
         while True:
             message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
@@ -152,41 +149,21 @@ class _Session:
             if text is None and message.get("bytes") is not None:
                 text = message["bytes"].decode("utf-8", "replace")
             try:
-                return _parse_seek(text or "")
+                parsed = parse_client_frame(text or "")
             except InvalidCursorError as exc:
-                await self._send({"error": {"code": exc.code, "message": str(exc)}})
+                await self._send(error_frame(exc.code, str(exc)))
+                continue
+            if isinstance(parsed, Ping):
+                await self._send(PONG)
+                continue
+            return parsed.cursor
 
-    async def _send(self, frame: dict[str, Any]) -> None:
+    async def _send(self, text: str) -> None:
         async with self.lock:
-            await self.ws.send_text(to_json(frame, inf_nan_mode="strings").decode())
+            await self.ws.send_text(text)
 
 
-def _parse_seek(text: str) -> int:
-    try:
-        data = loads_bounded(text)  # a frame nested too deep would kill a Worker's isolate
-    except (ValueError, RecursionError):
-        raise InvalidCursorError('frames must be JSON: {"from": <sequence>}') from None
-    if not isinstance(data, dict) or "from" not in data:
-        raise InvalidCursorError('the only client frame is {"from": <sequence>}')
-    value = data["from"]
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidCursorError('"from" must be a non-negative integer')
-    return parse_cursor(str(value), source='"from"')
-
-
-async def _refuse(websocket: WebSocket, exc: HelixError) -> None:
-    status = status_for(exc)
-    if status >= 500 and not isinstance(exc, ApiError):
-        helix_error_response(exc)  # logs it
-        await _send_and_close(
-            websocket, {"error": {"code": "internal_error", "message": "internal error"}}, 1011
-        )
-        return
-    body = {"error": {"code": exc.code, "message": str(exc)}}
-    await _send_and_close(websocket, body, 4000 + status)
-
-
-async def _send_and_close(websocket: WebSocket, frame: dict[str, Any], code: int = 1000) -> None:
+async def _send_and_close(websocket: WebSocket, text: str, code: int) -> None:
     with contextlib.suppress(Exception):
-        await websocket.send_text(to_json(frame).decode())
+        await websocket.send_text(text)
         await websocket.close(code)

@@ -5,6 +5,7 @@
 - :mod:`.follow` — following a stream through the StreamManager port.
 - :mod:`.ui` — our chunks as AI SDK UI message stream chunks; :mod:`.ui_schema` checks them.
 - :mod:`.sse` — Server-Sent Events framing, headers, keep-alives and resume cursors.
+- :mod:`.ws_protocol` — the WebSocket frame protocol both hosts speak, and a socket's reader.
 """
 
 from .chunklog import ChunkLog, SqlExecutor

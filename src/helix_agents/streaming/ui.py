@@ -34,7 +34,7 @@ Choices the protocol leaves to us, also in ``docs/streaming.md``:
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..chunks import (
     Chunk,
@@ -67,8 +67,19 @@ from ..chunks import (
 from ..errors import StreamError
 from .chunklog import AttemptKey, attempt_key
 
+if TYPE_CHECKING:
+    from .ui_schema import (
+        DataUIChunk,
+        FinishReason,
+        ToolApprovalResponseUIChunk,
+        ToolInputAvailableUIChunk,
+        ToolOutputAvailableUIChunk,
+        UIChunk,
+    )
+
 __all__ = [
     "FINISH_REASONS",
+    "EncoderState",
     "UIChunk",
     "UIMessageEncoder",
     "UIVersion",
@@ -77,7 +88,11 @@ __all__ = [
     "ui_finish_reason",
 ]
 
-UIChunk = dict[str, Any]
+if not TYPE_CHECKING:
+    # At run time a UI chunk is a plain dict. mypy checks every chunk built below against
+    # its definition in ui_schema, which the encoder does not load: no cost per chunk, and
+    # none at import.
+    UIChunk = dict[str, Any]
 UIVersion = Literal[6, 7]
 
 #: The finish reasons the AI SDK documents for ``finish``.
@@ -85,7 +100,7 @@ FINISH_REASONS: Final = frozenset(
     {"stop", "length", "content-filter", "tool-calls", "error", "other"}
 )
 #: Provider spellings of the same reasons (OpenAI, Anthropic, Workers AI).
-_REASON_ALIASES: Final = {
+_REASON_ALIASES: Final[dict[str, FinishReason]] = {
     "stop": "stop",
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -102,7 +117,7 @@ _REASON_ALIASES: Final = {
 }
 
 
-def ui_finish_reason(status: str, reason: str | None) -> str:
+def ui_finish_reason(status: str, reason: str | None) -> FinishReason:
     """The documented ``finishReason`` for a run that ended with ``status``."""
     if status == "failed":
         return "error"
@@ -156,10 +171,10 @@ class UIMessageEncoder:
         self._shown: dict[AttemptKey, int] = {}
         self._reset_shown: set[AttemptKey] = set()
         self._suppress_start: set[tuple[str | None, int]] = set()
-        #: Steps this reader was told are finished: a retried model step closes the step
-        #: before it again (its first attempt may have died before it could), and a
-        #: ``finish-step`` said twice is one too many.
-        self._finished: set[tuple[str | None, int]] = set()
+        #: Steps this reader was told are finished (with the sequence that told it): a
+        #: retried model step closes the step before it again (its first attempt may have
+        #: died before it could), and a ``finish-step`` said twice is one too many.
+        self._finished: dict[tuple[str | None, int], int] = {}
 
     def encode(self, item: SequencedChunk) -> UIChunk | None:
         """The UI chunk for the reader's next chunk (in sequence order), or None."""
@@ -185,7 +200,7 @@ class UIMessageEncoder:
             if show and key is not None:
                 self._reset_shown.add(key)
                 self._suppress_start.add((key[0], key[1]))
-                self._finished.discard((key[0], key[1]))  # the retry finishes it again
+                self._finished.pop((key[0], key[1]), None)  # the retry finishes it again
             return to_ui_chunk(chunk, ui_version=self.ui_version, show_reset=show)
         key = attempt_key(chunk)
         if key is not None:
@@ -201,8 +216,88 @@ class UIMessageEncoder:
             scope = chunk.source_session_id if chunk.source_session_id is not None else chunk.agent
             if (scope, chunk.step) in self._finished:
                 return None
-            self._finished.add((scope, chunk.step))
+            self._finished[(scope, chunk.step)] = item.seq
         return to_ui_chunk(chunk, ui_version=self.ui_version)
+
+    # -- the encoder as data (a hibernating WebSocket keeps it in its attachment) ---------
+
+    def state(self) -> EncoderState:
+        """What this encoder remembers of its reader, as compact JSON-able data that
+        :meth:`from_state` turns back into an encoder that maps the rest of the stream
+        exactly as this one would.
+
+        Only what can still matter is kept: for each scope (the run, each sub-agent), the
+        entries of its two latest steps. A reset concerns an attempt of the step being
+        retried, which is the scope's latest; the step a retry closes again is the one
+        before it; a scope's earlier steps are over for good.
+        """
+        latest: dict[str | None, int] = {}
+        steps = [(k[0], k[1]) for k in (*self._shown, *self._reset_shown)]
+        for scope, step in (*steps, *self._finished, *self._suppress_start):
+            latest[scope] = max(step, latest.get(scope, step))
+
+        def live(scope: str | None, step: int) -> bool:
+            return step >= latest.get(scope, step) - 1
+
+        return {
+            "a": self._after,
+            "c": self.cursor,
+            "s": sorted(
+                ([k[0], k[1], k[2], seq] for k, seq in self._shown.items() if live(k[0], k[1])),
+                key=lambda e: e[3],
+            ),
+            "r": sorted(([*k] for k in self._reset_shown if live(k[0], k[1])), key=_entry_order),
+            "p": sorted(([*k] for k in self._suppress_start), key=_entry_order),
+            "f": sorted(
+                ([k[0], k[1], seq] for k, seq in self._finished.items() if live(*k)),
+                key=lambda e: e[2],
+            ),
+        }
+
+    @classmethod
+    def from_state(cls, state: EncoderState, *, ui_version: UIVersion = 6) -> UIMessageEncoder:
+        """The encoder :meth:`state` described (StreamError if ``state`` is malformed)."""
+        try:
+            encoder = cls(after=int(state["a"]), ui_version=ui_version)
+            encoder.cursor = int(state["c"])
+            encoder._shown = {
+                (_scope(scope), int(step), _attempt(attempt)): int(seq)
+                for scope, step, attempt, seq in state.get("s", ())
+            }
+            encoder._reset_shown = {
+                (_scope(scope), int(step), _attempt(attempt))
+                for scope, step, attempt in state.get("r", ())
+            }
+            encoder._suppress_start = {
+                (_scope(scope), int(step)) for scope, step in state.get("p", ())
+            }
+            encoder._finished = {
+                (_scope(scope), int(step)): int(seq) for scope, step, seq in state.get("f", ())
+            }
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StreamError(f"a UI encoder's state is malformed: {exc!r}") from None
+        return encoder
+
+
+#: :meth:`UIMessageEncoder.state`: ``a`` the reader's starting cursor, ``c`` its cursor,
+#: ``s`` the attempts shown (``[scope, step, attempt, last seq]``), ``r`` the resets shown
+#: (``[scope, step, attempt]``), ``p`` the steps whose next ``start-step`` is left out
+#: (``[scope, step]``), ``f`` the steps finished (``[scope, step, seq]``).
+EncoderState = dict[str, Any]
+
+
+def _scope(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"a scope must be a string or null, not {value!r}")
+
+
+def _attempt(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _entry_order(entry: list[Any]) -> tuple[str, int, int]:
+    return (entry[0] or "", int(entry[1]), -1 if len(entry) < 3 or entry[2] is None else entry[2])
 
 
 def event_id(item: SequencedChunk) -> int:
@@ -272,25 +367,38 @@ def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | Non
             "toolName": chunk.tool_name,
         }
     if isinstance(chunk, ToolInputAvailableChunk):
-        return _without_none(
-            type="tool-input-available",
-            toolCallId=chunk.tool_call_id,
-            toolName=chunk.tool_name,
-            input=chunk.input,
-        )
+        available: ToolInputAvailableUIChunk = {
+            "type": "tool-input-available",
+            "toolCallId": chunk.tool_call_id,
+            "toolName": chunk.tool_name,
+        }
+        if chunk.input is not None:
+            available["input"] = chunk.input
+        return available
     if isinstance(chunk, ToolOutputChunk):
-        return _without_none(
-            type="tool-output-available", toolCallId=chunk.tool_call_id, output=chunk.output
-        )
+        output: ToolOutputAvailableUIChunk = {
+            "type": "tool-output-available",
+            "toolCallId": chunk.tool_call_id,
+        }
+        if chunk.output is not None:
+            output["output"] = chunk.output
+        return output
     if isinstance(chunk, ToolErrorChunk):
         if chunk.input_error and chunk.tool_name is not None:
-            return _without_none(
-                type="tool-input-error",
-                toolCallId=chunk.tool_call_id,
-                toolName=chunk.tool_name,
-                input=chunk.input,
-                errorText=chunk.error,
-            )
+            if chunk.input is None:
+                return {
+                    "type": "tool-input-error",
+                    "toolCallId": chunk.tool_call_id,
+                    "toolName": chunk.tool_name,
+                    "errorText": chunk.error,
+                }
+            return {
+                "type": "tool-input-error",
+                "toolCallId": chunk.tool_call_id,
+                "toolName": chunk.tool_name,
+                "input": chunk.input,
+                "errorText": chunk.error,
+            }
         return {
             "type": "tool-output-error",
             "toolCallId": chunk.tool_call_id,
@@ -305,12 +413,14 @@ def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | Non
     if isinstance(chunk, ToolApprovalResponseChunk):
         if ui_version < 7:
             return None  # v6 has no chunk for a decision (docs/streaming.md)
-        return _without_none(
-            type="tool-approval-response",
-            approvalId=chunk.approval_id,
-            approved=chunk.approved,
-            reason=chunk.reason,
-        )
+        decision: ToolApprovalResponseUIChunk = {
+            "type": "tool-approval-response",
+            "approvalId": chunk.approval_id,
+            "approved": chunk.approved,
+        }
+        if chunk.reason is not None:
+            decision["reason"] = chunk.reason
+        return decision
     if isinstance(chunk, ToolOutputDeniedChunk):
         return {"type": "tool-output-denied", "toolCallId": chunk.tool_call_id}
     if isinstance(chunk, SubagentStartChunk | SubagentEndChunk):
@@ -329,18 +439,18 @@ def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | Non
     if isinstance(chunk, CustomDataChunk):
         if not chunk.name:
             raise StreamError("a data chunk needs a name (it becomes the UI type data-<name>)")
-        return _without_none(
-            type=f"data-{chunk.name}",
-            id=chunk.id,
-            data=chunk.data,
-            transient=True if chunk.transient else None,
-        )
+        custom: DataUIChunk = {"type": f"data-{chunk.name}"}
+        if chunk.id is not None:
+            custom["id"] = chunk.id
+        if chunk.data is not None:
+            custom["data"] = chunk.data
+        if chunk.transient:
+            custom["transient"] = True
+        return custom
     if isinstance(chunk, ErrorChunk):
         return {"type": "error", "errorText": chunk.message}
     if isinstance(chunk, OutputChunk):
-        return _without_none(type="data-output", id="output", data=chunk.output)
+        if chunk.output is None:
+            return {"type": "data-output", "id": "output"}
+        return {"type": "data-output", "id": "output", "data": chunk.output}
     raise StreamError(f"no UI mapping for chunk type {chunk.type!r}")  # pragma: no cover
-
-
-def _without_none(**fields: Any) -> UIChunk:
-    return {k: v for k, v in fields.items() if v is not None}

@@ -1,11 +1,11 @@
 """The WebSocket side of the StreamManager Durable Object: frames and per-socket state.
 
 A socket follows one run's stream, exactly as the local route ``GET /chat/{id}/ws`` does
-(:mod:`helix_agents.http.websocket`), and receives the same frames: ``{"seq": N, "chunk":
-<UI chunk>}`` per event (mapped by the same :class:`~helix_agents.streaming.ui.UIMessageEncoder`),
-``{"done": true, "runId": ..., "status": ...}`` when the stream ends, then a close (1000).
-A client frame ``{"from": N}`` replays again from after N; anything else gets an error
-frame.
+(:mod:`helix_agents.http.websocket`), and receives the same frames, made by the same
+:class:`~helix_agents.streaming.ws_protocol.FrameEncoder`: ``{"seq": N, "chunk": <UI
+chunk>}`` per event, ``{"done": true, "runId": ..., "status": ...}`` when the stream ends,
+then a close (1000). A client frame ``{"from": N}`` replays again from after N; ``ping`` is
+answered by the runtime; anything else gets an error frame.
 
 The Worker itself follows a stream this way for its SSE responses (one socket per response
 instead of a long poll per write: see :mod:`.stream_follow`), in the *chunks* format
@@ -15,27 +15,36 @@ stay under :data:`MAX_FRAME_BYTES`), so that the Worker encodes them for SSE exa
 long-polling reader does; the end is the same ``done`` frame and close.
 
 Sockets are hibernatable, so nothing about them may live only in memory: each socket's
-state (its stream, the last sequence it was sent, the encoder's memory of shown resets, the
-run's final status once seen) is its *attachment*, a compact JSON string of at most
-:data:`MAX_ATTACHMENT` bytes (the platform allows 2,048), rewritten after every send. After
-a wake-up the object finds its sockets with ``ctx.getWebSockets(stream_id)`` and carries on
-from their attachments.
+state (its stream, its reader's whole memory: the cursor, the encoder's record of the
+attempts shown, resets shown and steps finished, the run's final status once seen) is its
+*attachment*, a compact JSON string of at most :data:`MAX_ATTACHMENT` bytes (the platform
+allows 2,048), rewritten after every send. After a wake-up the object finds its sockets
+with ``ctx.getWebSockets(stream_id)`` and carries on from their attachments, exactly where
+an object that never slept would be.
+
+The frames themselves, their parsing and the close codes are the shared protocol's
+(:mod:`helix_agents.streaming.ws_protocol`); this module adds what only the Durable Object
+needs: the attachment and the chunks format.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pydantic_core import to_json
-
-from ..._json import loads_bounded
 from ...chunks import SequencedChunk, chunk_adapter
 from ...errors import InvalidCursorError, StreamError
-from ...streaming.chunklog import AttemptKey
-from ...streaming.sse import parse_cursor
-from ...streaming.ui import UIMessageEncoder, UIVersion
+from ...streaming.ui import UIVersion
+from ...streaming.ws_protocol import (
+    PING,
+    PONG,
+    FrameEncoder,
+    Seek,
+    done_frame,
+    error_frame,
+    frame,
+    parse_client_frame,
+)
 
 __all__ = [
     "MAX_ATTACHMENT",
@@ -52,84 +61,77 @@ __all__ = [
 ]
 
 MAX_ATTACHMENT: Final = 2000
-#: The ping a client may send at any time, and the answer the runtime gives without waking
-#: the object (``setWebSocketAutoResponse``).
-PING: Final = "ping"
-PONG: Final = "pong"
 #: The size a frame of chunks is kept under (a single larger chunk travels alone): far
 #: below what a WebSocket message may carry, so that one frame never holds up a reader long.
 MAX_FRAME_BYTES: Final = 256 * 1024
-#: How many shown resets an attachment remembers (a run retries its model step rarely).
-_MAX_RESETS = 16
 
 
-@dataclass
 class SocketState:
-    """One socket's follow state (see the module docstring)."""
+    """One socket's follow state (see the module docstring): a UI reader
+    (:class:`~helix_agents.streaming.ws_protocol.FrameEncoder`), or for the chunks format
+    (``raw``) a bare cursor."""
 
-    stream_id: str
-    cursor: int = 0
-    ui_version: UIVersion = 6
-    status: str = "ended"
-    reset_shown: list[list[Any]] = field(default_factory=list)
-    suppress_start: list[list[Any]] = field(default_factory=list)
-    #: The chunks format (the Worker's own sockets): stored chunks, not UI frames.
-    raw: bool = False
+    def __init__(
+        self,
+        stream_id: str,
+        cursor: int = 0,
+        ui_version: UIVersion = 6,
+        raw: bool = False,
+        *,
+        status: str = "ended",
+        reader: FrameEncoder | None = None,
+    ) -> None:
+        self.stream_id = stream_id
+        self.raw = raw
+        self._raw_cursor = cursor
+        self._raw_status = status
+        self.reader: FrameEncoder | None = None
+        if not raw:
+            self.reader = reader or FrameEncoder(after=cursor, ui_version=ui_version)
 
-    def encoder(self) -> UIMessageEncoder:
-        encoder = UIMessageEncoder(after=self.cursor, ui_version=self.ui_version)
-        # The encoder's memory of this reader; kept across hibernation in the attachment.
-        encoder._reset_shown = {_key(k) for k in self.reset_shown}
-        encoder._suppress_start = {(k[0], int(k[1])) for k in self.suppress_start}
-        return encoder
+    @property
+    def cursor(self) -> int:
+        return self.reader.cursor if self.reader is not None else self._raw_cursor
 
-    def absorb(self, encoder: UIMessageEncoder) -> None:
-        self.cursor = encoder.cursor
-        self.reset_shown = [list(k) for k in sorted(encoder._reset_shown, key=_order)][
-            -_MAX_RESETS:
-        ]
-        self.suppress_start = [list(k) for k in encoder._suppress_start][-_MAX_RESETS:]
+    @cursor.setter
+    def cursor(self, value: int) -> None:
+        if self.reader is not None:
+            self.reader.encoder.cursor = max(self.reader.encoder.cursor, value)
+        else:
+            self._raw_cursor = value
+
+    @property
+    def ui_version(self) -> UIVersion:
+        return self.reader.ui_version if self.reader is not None else 6
+
+    @property
+    def status(self) -> str:
+        return self.reader.status if self.reader is not None else self._raw_status
 
     def frames(self, items: list[SequencedChunk]) -> list[str]:
         """The frames for ``items`` (in sequence order, after the cursor); advances."""
-        if self.raw:
-            fresh = [item for item in items if item.seq > self.cursor]
-            for item in fresh:
-                if item.chunk.type == "run-end":
-                    self.status = str(getattr(item.chunk, "status", "ended"))
-            if fresh:
-                self.cursor = fresh[-1].seq
-            return chunk_frames(fresh)
-        encoder = self.encoder()
-        out: list[str] = []
-        for item in items:
-            if item.seq <= self.cursor:
-                continue
-            if item.chunk.type == "run-end":
-                self.status = str(getattr(item.chunk, "status", "ended"))
-            try:
-                ui = encoder.encode(item)
-            except StreamError as exc:
-                ui = {"type": "error", "errorText": str(exc)}
-            if ui is not None:
-                out.append(frame({"seq": item.seq, "chunk": ui}))
-        self.absorb(encoder)
-        return out
+        if self.reader is not None:
+            return self.reader.frames(items)
+        fresh = [item for item in items if item.seq > self._raw_cursor]
+        for item in fresh:
+            if item.chunk.type == "run-end" and item.chunk.agent is None:
+                self._raw_status = str(getattr(item.chunk, "status", "ended"))
+        if fresh:
+            self._raw_cursor = fresh[-1].seq
+        return chunk_frames(fresh)
 
     def dump(self) -> str:
-        data: dict[str, Any] = {"s": self.stream_id, "c": self.cursor, "v": self.ui_version}
-        if self.status != "ended":
-            data["st"] = self.status
-        if self.reset_shown:
-            data["r"] = self.reset_shown
-        if self.suppress_start:
-            data["ss"] = self.suppress_start
-        if self.raw:
-            data["f"] = "chunks"
+        """The attachment: at most :data:`MAX_ATTACHMENT` bytes. A reader whose memory
+        would not fit forgets its least recent scopes (sub-agents) first: entries that can
+        only matter if a step of theirs, long quiet, were retried."""
+        if self.reader is None:
+            data: dict[str, Any] = {"s": self.stream_id, "c": self._raw_cursor, "f": "chunks"}
+            if self._raw_status != "ended":
+                data["st"] = self._raw_status
+            return json.dumps(data, separators=(",", ":"))
+        data = {"s": self.stream_id, "r": self.reader.state()}
         text = json.dumps(data, separators=(",", ":"))
-        if len(text) > MAX_ATTACHMENT:  # drop the reset memory before anything essential
-            data.pop("r", None)
-            data.pop("ss", None)
+        while len(text.encode()) > MAX_ATTACHMENT and _forget_a_scope(data["r"]["e"]):
             text = json.dumps(data, separators=(",", ":"))
         return text
 
@@ -139,23 +141,42 @@ class SocketState:
             return None
         try:
             data = json.loads(text)
-            version = int(data.get("v", 6))
-            return cls(
-                stream_id=str(data["s"]),
-                cursor=int(data.get("c", 0)),
-                ui_version=7 if version == 7 else 6,
-                status=str(data.get("st", "ended")),
-                reset_shown=list(data.get("r", [])),
-                suppress_start=list(data.get("ss", [])),
-                raw=data.get("f") == "chunks",
-            )
-        except (ValueError, KeyError, TypeError):
+            stream_id = str(data["s"])
+            if data.get("f") == "chunks":
+                return cls(
+                    stream_id, int(data.get("c", 0)), raw=True, status=str(data.get("st", "ended"))
+                )
+            return cls(stream_id, reader=FrameEncoder.from_state(data["r"]))
+        except (ValueError, KeyError, TypeError, StreamError):
             return None
 
 
-def frame(data: dict[str, Any]) -> str:
-    """A frame's text, encoded exactly as the local route encodes it."""
-    return to_json(data, inf_nan_mode="strings").decode()
+def parse_seek(text: str) -> int:
+    """The cursor of a client's ``{"from": N}`` frame (InvalidCursorError otherwise; a
+    ``ping`` is answered before this is asked)."""
+    parsed = parse_client_frame(text)
+    if isinstance(parsed, Seek):
+        return parsed.cursor
+    raise InvalidCursorError("a ping is answered pong, not followed")
+
+
+def _forget_a_scope(state: dict[str, Any]) -> bool:
+    """Drop every entry of the least recently shown scope (never the run's own, ``null``)
+    from an encoder's state; False when there is nothing left to drop."""
+    recency: dict[str | None, int] = {}
+    for entry in state.get("s", []):
+        recency[entry[0]] = max(recency.get(entry[0], 0), int(entry[3]))
+    for entry in state.get("f", []):
+        recency[entry[0]] = max(recency.get(entry[0], 0), int(entry[2]))
+    for entry in (*state.get("r", []), *state.get("p", [])):
+        recency.setdefault(entry[0], 0)
+    candidates = [scope for scope in recency if scope is not None]
+    if not candidates:
+        return False
+    oldest = min(candidates, key=lambda scope: recency[scope])
+    for key in ("s", "r", "p", "f"):
+        state[key] = [entry for entry in state.get(key, []) if entry[0] != oldest]
+    return True
 
 
 def chunk_frames(items: list[SequencedChunk], max_bytes: int = MAX_FRAME_BYTES) -> list[str]:
@@ -189,35 +210,3 @@ def decode_chunk_frame(data: dict[str, Any]) -> list[SequencedChunk]:
         ]
     except (TypeError, ValueError) as exc:
         raise StreamError(f"a chunks frame is malformed: {exc}") from None
-
-
-def done_frame(stream_id: str, status: str) -> str:
-    return frame({"done": True, "runId": stream_id, "status": status})
-
-
-def error_frame(code: str, message: str) -> str:
-    return frame({"error": {"code": code, "message": message}})
-
-
-def parse_seek(text: str) -> int:
-    """The cursor of a client's ``{"from": N}`` frame (InvalidCursorError otherwise)."""
-    try:
-        data = loads_bounded(text)  # a frame nested too deep would kill a Worker's isolate
-    except (ValueError, RecursionError):
-        raise InvalidCursorError('frames must be JSON: {"from": <sequence>}') from None
-    if not isinstance(data, dict) or "from" not in data:
-        raise InvalidCursorError('the only client frame is {"from": <sequence>}')
-    value = data["from"]
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise InvalidCursorError('"from" must be a non-negative integer')
-    return parse_cursor(str(value), source='"from"')
-
-
-def _key(value: list[Any]) -> AttemptKey:
-    scope, step, attempt = value
-    return (scope, int(step), None if attempt is None else int(attempt))
-
-
-def _order(key: AttemptKey) -> tuple[str, int, int]:
-    scope, step, attempt = key
-    return (scope or "", step, -1 if attempt is None else attempt)
