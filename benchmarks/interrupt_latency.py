@@ -11,8 +11,11 @@ the interrupted run's stream has ended (the run is ``interrupted`` in the store 
   propagated to the child; the child stops at its safe point and ends ``interrupted``; its
   end wakes the parent's durable wait; the parent collects and stops ``interrupted``.
 
-A model call in progress is not cut short by an interrupt (it finishes and is saved; see
-docs/loop.md), so these shapes measure the runtime's own path, not a model's remaining text.
+- ``streaming`` and ``silent``: one agent whose model call is streaming (a word every 10 ms)
+  or silent (it said a few words and waits): the interrupt cuts the call short. Measured
+  from just before ``Executor.interrupt`` to the moment a live reader of the run's stream
+  sees it end (the text so far stored, the run ``interrupted``).
+
 Helix's target is 200 ms.
 """
 
@@ -23,6 +26,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +56,49 @@ def _worker(name: str) -> Agent:
     return Agent(name=name, tools=[work], model=FunctionModel(model))
 
 
+_talking = asyncio.Event()
+
+
+def _talker(name: str, *, silent: bool) -> Agent:
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[str]:
+        for i in range(3000):
+            if i == 5:
+                _talking.set()
+                if silent:
+                    await asyncio.sleep(3600)
+            yield f"w{i} "
+            await asyncio.sleep(0.01)
+
+    return Agent(name=name, model=FunctionModel(stream_function=stream))
+
+
+async def _measure_call(host: LocalHost, agent: str, runs: int) -> list[float]:
+    samples: list[float] = []
+    for i in range(runs + 1):
+        _talking.clear()
+        handle = await host.executor.execute(agent, f"run {i}")
+        ended = asyncio.Event()
+
+        async def follow(handle: Any = handle, ended: asyncio.Event = ended) -> None:
+            async for _ in handle.stream():
+                pass
+            ended.set()
+
+        reader = asyncio.ensure_future(follow())
+        await _talking.wait()
+        await asyncio.sleep(0.03)  # a few writes into the call
+        start = time.perf_counter()
+        await host.executor.interrupt(handle.session_id, reason="benchmark")
+        await ended.wait()
+        elapsed = time.perf_counter() - start
+        await reader
+        record = await handle.result()
+        assert record.status == RunStatus.INTERRUPTED, record
+        if i:
+            samples.append(elapsed * 1000)
+    return sorted(samples)
+
+
 def _parent(child: Agent) -> Agent:
     def model(messages: list[Any], info: Any) -> Any:
         return call_tool("ask_child", message="work") if not info.tool_results else "done"
@@ -79,10 +126,18 @@ async def _measure(host: LocalHost, agent: str, runs: int) -> list[float]:
 async def measure(runs: int) -> dict[str, list[float]]:
     child = _worker("child")
     with tempfile.TemporaryDirectory() as tmp:
-        async with LocalHost([_worker("agent"), _parent(child)], Path(tmp)) as host:
+        agents = [
+            _worker("agent"),
+            _parent(child),
+            _talker("streaming", silent=False),
+            _talker("silent", silent=True),
+        ]
+        async with LocalHost(agents, Path(tmp)) as host:
             return {
                 "agent": await _measure(host, "agent", runs),
                 "hierarchy": await _measure(host, "parent", runs),
+                "streaming": await _measure_call(host, "streaming", runs),
+                "silent": await _measure_call(host, "silent", runs),
             }
 
 

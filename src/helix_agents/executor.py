@@ -22,13 +22,14 @@ from .agent import Agent, AgentRegistry
 from .chunks import RunEndChunk, SequencedChunk
 from .core.deps import wall_clock_ms
 from .core.params import ParentLink, RunParams
-from .core.starter import RunStarter, check_owner
+from .core.partial import keep_streamed_answer
+from .core.starter import RunStarter, check_owner, message_id
 from .core.submissions import UNSET, Submission, expire_suspensions, resume_ready, submit
 from .core.suspension import notify_parent
 from .errors import ConflictError, HelixError, SessionNotFoundError
 from .messages import Message, UserMessage
 from .ports.launcher import Launcher
-from .ports.streams import StreamManager
+from .ports.streams import StopRequest, StreamManager
 from .state import FINAL_STATUSES, RunRecord, RunStatus, SessionState
 from .store import StateStore
 from .usage import Usage, UsageRollup
@@ -206,8 +207,9 @@ class Executor:
     async def interrupt(
         self, session_id: str, *, reason: str | None = None, user_id: str | None = None
     ) -> RunRecord:
-        """Ask the active run to stop at its next safe point (resumable). The session's
-        running children are asked too; each stops at its own next safe point."""
+        """Ask the active run to stop (resumable): from now on no model call and no tool
+        call of it starts, and a model call that is streaming is cut short, its text so far
+        kept as the stored answer. The session's running children are asked too."""
         await self._session(session_id, user_id)
         first: RunRecord | None = None
         for sid in await self._tree(session_id):
@@ -239,13 +241,31 @@ class Executor:
         if latest is None or latest.status in FINAL_STATUSES:
             return None
         was_active = latest.status == RunStatus.ACTIVE
-        if was_active:
-            await self._request_stop(session_id, "abort")
+        # Where the answer being streamed belongs, read before the run ends: nothing of
+        # another turn can be stored there first.
+        sequence = await self.store.next_sequence(session_id) if was_active else 0
         # Only the latest run: an earlier turn's run left interrupted or suspended (the user
-        # moved on to a new turn) is not the one being stopped.
+        # moved on to a new turn) is not the one being stopped. The store first: from here
+        # the run's steps can commit nothing, so what its stream holds is all there is.
         ended = await self.store.abort(session_id, latest.run_id, reason)
         if ended is not None and was_active:
+            state = await self.store.load_session(session_id)
+            own_stream = state is not None and state.stream_id == ended.run_id
+            if own_stream:
+                await self._stop_stream(ended.run_id, "abort")
             await self.starter.stop_instance(ended)
+            if own_stream:
+                # The text readers saw of a model call the abort cut short stays in the
+                # session, as the step would have stored it.
+                await keep_streamed_answer(
+                    self.store,
+                    self.streams,
+                    session_id=session_id,
+                    run_id=ended.run_id,
+                    stream_id=ended.run_id,
+                    sequence=sequence,
+                    message_id=message_id(session_id, ended.turn),
+                )
         return ended
 
     async def _abort_children(self, session_id: str, reason: str | None) -> None:
@@ -261,8 +281,11 @@ class Executor:
             # A child writing into its parent's stream: a stop request there would reach
             # the parent's steps too; the child reads its own flag from the store.
             return
+        await self._stop_stream(state.stream_id, kind)
+
+    async def _stop_stream(self, stream_id: str, kind: StopRequest) -> None:
         try:
-            await self.streams.request_stop(state.stream_id, kind)
+            await self.streams.request_stop(stream_id, kind)
         except HelixError:
             pass  # the stream is gone or ended: the store's flag is what counts
 

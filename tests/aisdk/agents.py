@@ -66,8 +66,8 @@ def locator(gate: asyncio.Event) -> Agent:
 
 def stepper(first: asyncio.Event, second: asyncio.Event) -> Agent:
     """Step 1 says "checking ", waits for ``first``, calls ``lookup`` (an interrupt during the
-    wait stops the run before the tool runs); step 2 says "found ", waits for ``second``,
-    and ends."""
+    wait cuts the call short: "checking " is kept, and a resume calls the model afresh);
+    step 2 says "found ", waits for ``second``, and ends."""
 
     async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
         if not info.tool_results:

@@ -200,8 +200,9 @@ async def test_interrupt_resume_and_reloads(make_server: Any, page: Page) -> Non
     await chat.js("__t.send('go')")
     await chat.wait_text("checking ")
     await server.post("/chat/steps/interrupt")
-    first.set()
+    # The model is silent (it waits on ``first``): the interrupt cuts its call short.
     await chat.wait_finished(1)
+    first.set()
     snapshot = await chat.check()
     assert snapshot["status"] == "interrupted"
     assert await chat.js("__t.finishes.map(f => f.finishReason)") == ["other"]

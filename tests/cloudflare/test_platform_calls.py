@@ -22,10 +22,12 @@ def test_a_scripted_run_costs_a_bounded_number_of_calls(reader: bool) -> None:
     # the first step's read brings the history too.
     assert result["max_d1_calls_per_agent_step"] == 3
     assert result["max_d1_statements_per_agent_step"] == 3
-    # A tool step writes its output in one call. The last model step ends the run's stream
+    # A tool step asks the stream whether a stop came (an empty write, for its ack) just
+    # before its tool starts, then writes its output in one call. The last model step ends
+    # the run's stream
     # with its last write (no call of its own), and costs no more than the others: 0.1 s of
     # streaming (50 deltas at 500/s), so at most 2 + 4/s with a reader, 2 + 1 per 2 s without.
-    assert result["tool_step_do_calls"] == 1
+    assert result["tool_step_do_calls"] == 2
     assert result["final_step_calls"] == {"write": 2}
     seconds = 400 / 8 / 500
     bound = 2 + (4 * seconds if reader else seconds / 2)

@@ -6,7 +6,7 @@ pytest, threads and I/O at import."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel
@@ -327,3 +327,46 @@ def gated_bank(gate: asyncio.Event, executed: list[int], name: str = "gated_bank
         yield "done"
 
     return Agent(name=name, tools=[transfer], model=FunctionModel(stream_function=stream))
+
+
+def flaky(
+    gate: asyncio.Event,
+    starts: list[int],
+    name: str = "flaky",
+    *,
+    words: int = 4,
+    started: Callable[[], Awaitable[int]] | None = None,
+) -> Agent:
+    """Calls ``hold``, a tool that waits for ``gate`` (no model call is running then, so
+    nothing calls the stream: a Worker's Durable Object may hibernate). Its second model
+    step says ``words`` words, pauses a second (they reach the readers) and dies, so that
+    the step is retried, its dead attempt voided by a reset; the retry says ``words`` other
+    words and ends. ``starts`` records each start of the second step: it is how the model
+    knows its attempt (the Worker's copy counts them through ``started`` instead, at the
+    test's relay)."""
+
+    @tool
+    async def hold() -> str:
+        """Wait until the test goes on."""
+        await gate.wait()
+        return "held"
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        if not info.tool_results:
+            yield "holding "
+            yield call_tool("hold")
+            return
+        if started is not None:
+            attempt = await started()
+        else:
+            starts.append(1)
+            attempt = len(starts)
+        if attempt == 1:
+            for i in range(words):
+                yield f"a{i} "
+            await asyncio.sleep(1.0)  # past any flush interval: the words go out
+            raise RuntimeError("the model died mid-answer (the test's crash)")
+        for i in range(words):
+            yield f"b{i} "
+
+    return Agent(name=name, tools=[hold], model=FunctionModel(stream_function=stream))

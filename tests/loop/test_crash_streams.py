@@ -11,6 +11,15 @@ replay from the start once the run is over (``useChat``'s resume, through the HT
 turn stream); and, for every event id either of those two received, a reader that had
 received everything up to that event and reattaches with it as ``Last-Event-ID``. Each
 must end with the message the snapshot rebuilds from the database (GET /chat/{id}).
+
+WebSocket readers are held to the same rule, on both hosts: the local route's frames
+(``websocket_frames``, what ``GET /chat/{id}/ws`` sends) and the Durable Object's sockets
+(the real ``StreamHub`` over the Cloudflare fakes, every write of the run made on it too,
+the object evicted after each one, so that every socket carries on from its attachment as
+after hibernation, and replays paged a few chunks at a time). A live socket of each host
+follows each instance from its start; then, for every frame it got, a socket comes back
+with that frame's ``seq`` (on one host per generated example, on both in the named
+cases). Every reader rebuilds the stored message.
 """
 
 from __future__ import annotations
@@ -32,11 +41,18 @@ from helix_agents.chunks import SequencedChunk, StepResetChunk
 from helix_agents.core import loop
 from helix_agents.core.stream_writer import FlushPolicy
 from helix_agents.executor import RunHandle
+from helix_agents.hosts.cloudflare import CloudflareApp, DOStreamManager, stream_hub, stream_owner
 from helix_agents.hosts.local.host import LocalHost
 from helix_agents.http.snapshot import build_snapshot
 from helix_agents.http.turns import INSTANCE_STRIDE, Instance, split_position, turn_sse
+from helix_agents.http.websocket import websocket_frames
 from helix_agents.streaming.ui import UIMessageEncoder, UIVersion, event_id
 from helix_agents.testing import FunctionModel, call_tool
+from helix_agents.testing.cloudflare.durable_objects import FakeDurableObjectNamespace
+from helix_agents.testing.cloudflare.platform import FakeEnv
+from helix_agents.testing.cloudflare.shim import install as install_fakes
+from helix_agents.testing.cloudflare.shim import workers_module
+from helix_agents.testing.cloudflare.websockets import FakeWebSocket
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,6 +104,7 @@ class Crashes:
         final: str | None,
         gated: bool = False,
         v7: bool = False,
+        reconnect: str = "both",
     ) -> None:
         self.stream, self.commit, self.tool, self.final = stream, commit, tool, final
         #: Step 1 also calls a tool that needs an approval: the turn suspends after step 1's
@@ -97,12 +114,17 @@ class Crashes:
         #: Readers get the v7 chunks (``reset-step``, and the decision on an approval,
         #: which v6 has no chunk for: a v6 client holds it because it made it).
         self.ui_version: UIVersion = 7 if v7 or gated else 6
+        #: The hosts whose WebSockets come back with every cursor (``both``, ``local`` or
+        #: ``durable``; every host's follow live): one per generated example keeps the
+        #: property's cost in check, and the examples cover both.
+        self.reconnect = reconnect
         self.happened: list[str] = []
 
     def __repr__(self) -> str:
         return (
             f"Crashes(stream={self.stream}, commit={self.commit}, tool={self.tool},"
-            f" final={self.final!r}, gated={self.gated}, ui_version={self.ui_version})"
+            f" final={self.final!r}, gated={self.gated}, ui_version={self.ui_version},"
+            f" reconnect={self.reconnect!r})"
         )
 
     def once(self, what: str) -> bool:
@@ -167,6 +189,122 @@ def install(host: LocalHost, crashes: Crashes) -> None:
     host.store.commit_tool_step = commit_tool  # type: ignore[method-assign,assignment]
 
 
+class DurableSockets:
+    """The run's streams made again, write for write, on the Durable Object of the fakes
+    (evicted after every write: each of its sockets carries on from its attachment, as after
+    hibernation), with one socket following each stream from its creation."""
+
+    def __init__(self, version: UIVersion) -> None:
+        self.version: UIVersion = version
+        install_fakes()  # the fake js and workers modules (as tests/cloudflare has them)
+        app = CloudflareApp(AgentRegistry([]))
+        self.namespace = FakeDurableObjectNamespace(app.DurableObject, FakeEnv())
+        self.streams = DOStreamManager(self.namespace)
+        self.live: dict[str, FakeWebSocket] = {}
+
+    def install(self, host: LocalHost) -> None:
+        """Under :func:`install`: a write that died before it landed is not made again."""
+        real_create, real_write = host.streams.create, host.streams.write
+        real_status = host.streams.set_status
+
+        async def create(stream_id: str) -> Any:
+            info = await real_create(stream_id)
+            await self.streams.create(stream_id)
+            if stream_id not in self.live:
+                self.live[stream_id] = await self.connect(stream_id, 0, self.version)
+            return info
+
+        async def write(stream_id: str, chunks: Any, *, status: Any = None) -> Any:
+            ack = await real_write(stream_id, chunks, status=status)
+            await self.streams.write(stream_id, chunks, status=status)
+            owner = stream_owner(stream_id)
+            if not self.namespace.in_flight(owner):  # an object with a call cannot hibernate
+                await self.namespace.evict(owner)
+            return ack
+
+        async def set_status(stream_id: str, status: Any) -> Any:
+            info = await real_status(stream_id, status)
+            await self.streams.set_status(stream_id, status)
+            return info
+
+        host.streams.create = create  # type: ignore[method-assign]
+        host.streams.write = write  # type: ignore[method-assign,assignment]
+        host.streams.set_status = set_status  # type: ignore[method-assign]
+
+    async def connect(self, stream_id: str, after: int, version: UIVersion) -> FakeWebSocket:
+        request = workers_module().Request(
+            f"https://do/ws?stream={stream_id}&from={after}&v={version}",
+            headers={"upgrade": "websocket"},
+        )
+        response = await self.namespace.getByName(stream_owner(stream_id)).fetch(request)
+        assert response.status == 101
+        socket: FakeWebSocket = response.web_socket
+        return socket
+
+    async def read(self, stream_id: str, after: int, version: UIVersion) -> list[Any]:
+        """Every frame a socket that comes back with ``after`` is sent, until it closes."""
+        return await (await self.connect(stream_id, after, version)).receive_all()
+
+
+async def local_frames(host: LocalHost, run_id: str, after: int, version: UIVersion) -> list[Any]:
+    """Every frame the local route sends a reader of ``run_id`` that starts after ``after``."""
+    return [
+        json.loads(text)
+        async for text in websocket_frames(host.streams, run_id, after, ui_version=version)
+    ]
+
+
+async def check_websockets(
+    host: LocalHost,
+    durable: DurableSockets,
+    crashes: Crashes,
+    instances: list[Instance],
+    local_live: list[asyncio.Task[list[Any]]],
+    stored: dict[str, Any],
+) -> None:
+    """The WebSocket readers of both hosts (see the module docstring). A WebSocket follows
+    one instance with its own sequences: a client follows the turn instance by instance."""
+    version = crashes.ui_version
+
+    async def read(run_id: str, after: int) -> list[Any]:
+        if name == "local":
+            return await local_frames(host, run_id, after, version)
+        return await durable.read(run_id, after, version)
+
+    for name in ("local", "durable"):
+        traces: list[list[Any]] = []
+        for number, instance in enumerate(instances):
+            if name == "local":  # the route's frames, followed live
+                frames = await local_live[number]
+            else:  # the socket that followed the instance live, across evictions
+                live = durable.live[instance.run_id]
+                frames = [*live.drain(), *await live.receive_all()]
+            done = frames.pop()
+            assert done["done"] is True, (crashes, name, done)
+            traces.append([(f["seq"], f["chunk"]) for f in frames])
+        whole = UIMessageAssembler(ui_version=version)
+        for trace in traces:
+            for _, ui in trace:
+                whole.apply(ui)
+        assert whole.message == stored, (crashes, name, "from the start")
+        if crashes.reconnect not in (name, "both"):
+            continue
+        # Coming back with the seq of any frame, holding what the frames up to it built,
+        # then following the later instances from their start.
+        for index, trace in enumerate(traces):
+            earlier = [ui for t in traces[:index] for _, ui in t]
+            later = [ui for t in traces[index + 1 :] for _, ui in t]
+            for i, (cursor, _) in enumerate(trace):
+                reader = UIMessageAssembler()
+                for ui in [*earlier, *(ui for _, ui in trace[: i + 1])]:
+                    reader.apply(ui)
+                rest = await read(instances[index].run_id, cursor)
+                assert rest.pop()["done"] is True, (crashes, name, cursor)
+                for ui in [*(f["chunk"] for f in rest), *later]:
+                    reader.apply(ui)
+                assert reader.message == stored, (crashes, name, index, cursor)
+
+
 def parse_sse(body: bytes) -> list[tuple[int, dict[str, Any]]]:
     events = []
     for block in body.decode().split("\n\n"):
@@ -210,11 +348,14 @@ async def check(crashes: Crashes, data_dir: Path) -> None:
     async with LocalHost(
         AgentRegistry([crashing_agent(crashes)]), data_dir, flush_policy=EVERY_CHUNK
     ) as host:
+        durable = DurableSockets(crashes.ui_version)
+        durable.install(host)
         install(host, crashes)
         handle = await host.executor.execute("a", "go")
         instances = [Instance(handle.run_id, 0)]
-        # The live reader, with the id of each event it was sent.
         version = crashes.ui_version
+        ws_live = [asyncio.ensure_future(local_frames(host, handle.run_id, 0, version))]
+        # The live reader, with the id of each event it was sent.
         live = UIMessageAssembler(ui_version=version)
         live_trace = await follow_live(handle, live, 0)
         result = await handle.result()
@@ -230,6 +371,7 @@ async def check(crashes: Crashes, data_dir: Path) -> None:
             resumed = host.executor.resumed_handle(submission)
             assert resumed is not None
             instances.append(Instance(resumed.run_id, 1))
+            ws_live.append(asyncio.ensure_future(local_frames(host, resumed.run_id, 0, version)))
             live_trace += await follow_live(resumed, live, 1)
             result = await resumed.result()
         assert result.status.value == "completed", crashes
@@ -270,6 +412,7 @@ async def check(crashes: Crashes, data_dir: Path) -> None:
                     for _, ui in await read_turn(host, instances, rest[0][0], version):
                         again.apply(ui)
                     assert again.message == stored, (crashes, name, cursor, rest[0][0])
+        await check_websockets(host, durable, crashes, instances, ws_live, stored)
     expected = [f"stream{s}" for s, dies in crashes.stream.items() for _ in dies]
     expected += [f"commit{s}" for s in crashes.commit] + [f"tool{c}" for c in crashes.tool]
     assert sorted(crashes.happened) == sorted(expected + (["final"] if crashes.final else []))
@@ -288,6 +431,7 @@ CRASHES = st.builds(
     final=st.sampled_from([None, "lost", "landed"]),
     gated=st.booleans(),
     v7=st.booleans(),
+    reconnect=st.sampled_from(["durable", "local"]),
 ).filter(lambda c: (c.stream or c.commit or c.tool or c.final) and within_retries(c))
 
 
@@ -304,6 +448,8 @@ def within_retries(crashes: Crashes) -> bool:
 
 def run_check(crashes: Crashes) -> None:
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        # A socket's replay goes page by page: its reader's memory must cross pages.
+        patch.setattr(stream_hub, "_PAGE", 16)
         patch.setattr(loop, "MODEL_STEP_CONFIG", FAST_RETRY)
         patch.setattr(loop, "TOOL_STEP_CONFIG", FAST_RETRY)
         patch.setattr(loop, "FAIL_STEP_CONFIG", FAST_RETRY)  # the suspend step's too

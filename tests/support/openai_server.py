@@ -160,6 +160,9 @@ class OpenAIServer:
     def __init__(self, *, api_key: str | None = "test-key") -> None:
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []
+        #: Per streamed reply, in order: ``(frames sent, whether the stream was sent whole)``
+        #: once its body generator ended (a client that hung up cuts it short).
+        self.streams: list[tuple[int, bool]] = []
         self._script: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
@@ -186,6 +189,7 @@ class OpenAIServer:
         with self._lock:
             self._script.clear()
             self.requests.clear()
+            self.streams.clear()
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -288,20 +292,25 @@ class OpenAIServer:
             usage_chunk["choices"] = []
             usage_chunk["usage"] = _usage(reply.usage)
             frames.append(json.dumps(usage_chunk))
-        sent = 0
-        for frame in frames:
+        sent, whole = 0, False
+        try:
+            for frame in frames:
+                if reply.drop_after is not None and sent >= reply.drop_after:
+                    raise _Dropped
+                if reply.frame_delay:
+                    await asyncio.sleep(reply.frame_delay)
+                if reply.stall_after is not None and sent == reply.stall_after:
+                    await asyncio.sleep(reply.stall_for)
+                yield f"data: {frame}\n\n".encode()
+                sent += 1
             if reply.drop_after is not None and sent >= reply.drop_after:
                 raise _Dropped
-            if reply.frame_delay:
-                await asyncio.sleep(reply.frame_delay)
-            if reply.stall_after is not None and sent == reply.stall_after:
-                await asyncio.sleep(reply.stall_for)
-            yield f"data: {frame}\n\n".encode()
-            sent += 1
-        if reply.drop_after is not None and sent >= reply.drop_after:
-            raise _Dropped
-        if reply.done:
-            yield b"data: [DONE]\n\n"
+            if reply.done:
+                yield b"data: [DONE]\n\n"
+            whole = True
+        finally:
+            with self._lock:
+                self.streams.append((sent, whole))
 
 
 async def _client_left_during(request: Request, seconds: float) -> bool:

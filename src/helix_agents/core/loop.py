@@ -115,7 +115,7 @@ async def run_agent_workflow(
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        return await _fail(step, run, s, exc)
+        return await _fail(step, run, model_step, s, sequence, exc)
 
 
 async def _run_tools(
@@ -250,22 +250,34 @@ async def _expire(step: Step, run: RunContext, step_no: int) -> dict[str, Any]:
     ).to_dict()
 
 
-async def _fail(step: Step, run: RunContext, step_no: int, exc: BaseException) -> dict[str, Any]:
-    """Record an unexpected failure durably, so the session does not stay active."""
+async def _fail(
+    step: Step,
+    run: RunContext,
+    model_step: ModelStep,
+    step_no: int,
+    sequence: int,
+    exc: BaseException,
+) -> dict[str, Any]:
+    """Record an unexpected failure durably, so the session does not stay active. A model
+    step that ended the run before it failed (its commit landed, its stream's last write
+    never did) leaves a run that is not failed: its stream gets the stored end instead."""
     message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, HelixError) else str(exc)
     reason = getattr(exc, "code", None) or "error"
 
     async def body(ctx: StepContext) -> dict[str, Any]:
+        ended = await model_step.close_after_failure(ctx, step_no, sequence)
+        if ended is not None:
+            return {"status": ended.value, "error": None}
         await run.finish(RunStatus.FAILED, error=message, failure_reason=str(reason), step=ctx)
         return {"status": RunStatus.FAILED.value, "error": message}
 
     name = f"turn-{run.params.turn}/step-{step_no:02d}/fail"
-    await step.do(name, body, FAIL_STEP_CONFIG)
+    raw = await step.do(name, body, FAIL_STEP_CONFIG)
     return RunResult(
         session_id=run.params.session_id,
         run_id=run.params.run_id,
-        status=RunStatus.FAILED,
-        error=message,
+        status=raw["status"],
+        error=raw.get("error"),
     ).to_dict()
 
 

@@ -9,7 +9,9 @@ The step returns a compact :class:`ModelStepResult`; the messages are in the dat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..agent import OUTPUT_TOOL_NAME
@@ -30,11 +32,13 @@ from ..chunks import (
     ToolInputStartChunk,
 )
 from ..errors import (
+    ConflictError,
     ModelError,
     ModelHTTPError,
     ModelRateLimitedError,
     SessionNotFoundError,
 )
+from ..ids import call_id_scope
 from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
 from ..ports.model import (
     ModelRequest,
@@ -44,6 +48,7 @@ from ..ports.model import (
     ToolCallDelta,
 )
 from ..ports.step import StepContext
+from ..ports.streams import StopRequest
 from ..state import PendingToolCall, RunStatus, SessionState
 from ..store import Outcome, Suspension
 from ..tools import ToolArgumentsError
@@ -51,6 +56,7 @@ from ..usage import Usage
 from . import limits
 from .gating import gate_call, suspension_context
 from .params import ModelStepResult, PlannedCall
+from .partial import keep_streamed_answer, read_stream, streamed_answer
 from .replay import decided_error_chunks, is_response_of, replay_response
 from .run_context import RunContext
 from .stream_writer import StreamWriter
@@ -102,10 +108,12 @@ class ModelStep:
             await run.finish(RunStatus.ABORTED, step=ctx, finish_reason="other")
             return _final(RunStatus.ABORTED, sequence)
         if view.interrupt_requested:
-            await run.finish(RunStatus.INTERRUPTED, step=ctx, finish_reason="other")
-            return _final(RunStatus.INTERRUPTED, sequence)
+            return await self._interrupted_at_start(ctx, step_no, sequence, view.existing)
 
         writer = run.writer(step=step_no, attempt=ctx.attempt)
+        # Everything up to the model call goes out in one write, just before the call: its
+        # ack is the last word on a stop before the call starts (:meth:`_call_model`).
+        writer.hold()
         if not isinstance(view.existing, AssistantMessage):
             # This attempt streams the step anew: readers drop whatever an earlier attempt
             # streamed. The resets go first, before the previous step is closed again
@@ -137,7 +145,7 @@ class ModelStep:
                 )
             history = await run.messages_before(sequence)
             try:
-                message, usage, stop = await self._call_model(ctx, writer, step_no, history, state)
+                call = await self._call_model(ctx, writer, step_no, history, state)
             except ModelHTTPError as exc:
                 if isinstance(exc, ModelRateLimitedError):
                     raise  # the step's retries may outlast the rate limit
@@ -145,19 +153,133 @@ class ModelStep:
                 # retrying cannot help, so the run fails now with the provider's words.
                 error = f"{self._model_name}: {exc}"
                 return await self._fail_now(ctx, writer, step_no, sequence, error, exc.code)
-            if stop == "abort":
+            message, usage = call.message, call.usage
+            if call.stop == "abort":
+                return await self._aborted(ctx, writer, step_no, sequence, message, usage)
+            if call.stop == "interrupt" and (call.cut or not message.tool_calls):
+                # Cut short, or a last answer given after the interrupt came: the run stops
+                # here with what was said. (A complete response that asks for tools is
+                # saved as it is below; its calls run when the run is resumed.)
+                return await self._interrupted(ctx, writer, step_no, sequence, message, usage)
+        return await self._decide(ctx, writer, step_no, sequence, message, usage, used)
+
+    async def _interrupted(
+        self,
+        ctx: StepContext,
+        writer: StreamWriter,
+        step_no: int,
+        sequence: int,
+        message: AssistantMessage | None,
+        usage: Usage,
+    ) -> dict[str, Any]:
+        """End the run ``interrupted`` with what the model said before the stop (possibly
+        nothing), as the step's one write; then the stream's tail and end in one write.
+        A crash between the two leaves the run ended with its answer stored: the retry
+        streams that answer again (:meth:`_close_stream_of_ended_run`)."""
+        rows: list[tuple[int, Message]] = []
+        if message is not None and (message.content or message.reasoning):
+            message.tool_calls = []
+            rows = [(sequence, message)]
+        await writer.add(StepEndChunk(finish_reason="other"))
+        await self._commit(
+            ctx,
+            writer,
+            rows,
+            step_no,
+            usage,
+            Outcome(RunStatus.INTERRUPTED),
+            settle=self._settles(step_no),
+            stream_first=False,
+        )
+        await self.rc.end_stream(RunStatus.INTERRUPTED, writer=writer, finish_reason="other")
+        return _final(RunStatus.INTERRUPTED, sequence + len(rows))
+
+    async def _interrupted_at_start(
+        self, ctx: StepContext, step_no: int, sequence: int, existing: Message | None
+    ) -> dict[str, Any]:
+        """The interrupt came before this step called its model. A retry may follow an
+        attempt that streamed part of an answer and died: that text is what readers saw,
+        so it is stored (rebuilt from the stream) and streamed again whole as this attempt,
+        after resets of the earlier ones, before the run's end."""
+        run = self.rc
+        answer: AssistantMessage | None = None
+        if ctx.attempt > 1 and existing is None and not run.forwarded:
+            chunks = await read_stream(run.deps.streams, run.params.stream_id)
+            answer = streamed_answer(
+                chunks, message_id=run.params.message_id, step=step_no, below_attempt=ctx.attempt
+            )
+        if answer is None:
+            await run.finish(RunStatus.INTERRUPTED, step=ctx, finish_reason="other")
+            return _final(RunStatus.INTERRUPTED, sequence)
+        writer = run.writer(step=step_no, attempt=ctx.attempt)
+        writer.hold()
+        await self._commit(
+            ctx,
+            writer,
+            [(sequence, answer)],
+            step_no,
+            Usage(requests=1),
+            Outcome(RunStatus.INTERRUPTED),
+            settle=self._settles(step_no),
+            stream_first=False,
+        )
+        await replay_response(
+            run,
+            writer,
+            answer,
+            step_no=step_no,
+            attempt=ctx.attempt,
+            status=RunStatus.INTERRUPTED,
+            pending=[],
+        )
+        await run.end_stream(RunStatus.INTERRUPTED, writer=writer, finish_reason="other")
+        return _final(RunStatus.INTERRUPTED, sequence + 1)
+
+    async def _aborted(
+        self,
+        ctx: StepContext,
+        writer: StreamWriter,
+        step_no: int,
+        sequence: int,
+        message: AssistantMessage,
+        usage: Usage,
+    ) -> dict[str, Any]:
+        """An abort cut the call short. The executor ended the run in the store before it
+        asked the stream to stop, so this step cannot commit: it drops what it had not
+        written yet and keeps what readers saw, from the stream (as the executor does too,
+        whichever comes first). A sub-agent writing into its parent's stream is stopped by
+        its parent's abort before its own: it ends its run itself, with what it said."""
+        run = self.rc
+        if run.forwarded:
+            message.tool_calls = []
+            try:
                 await self._commit(
                     ctx,
                     writer,
-                    [(sequence, message)],
+                    [(sequence, message)] if message.content or message.reasoning else [],
                     step_no,
                     usage,
                     Outcome(RunStatus.ABORTED),
                     stream_first=False,
                 )
-                await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
-                return _final(RunStatus.ABORTED, sequence + 1)
-        return await self._decide(ctx, writer, step_no, sequence, message, usage, used)
+            except ConflictError:
+                writer.discard()  # the executor ended it first
+                await run.report_end(RunStatus.ABORTED)
+                return _final(RunStatus.ABORTED, sequence)
+            await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
+            return _final(RunStatus.ABORTED, sequence + 1)
+        writer.discard()
+        await keep_streamed_answer(
+            run.deps.store,
+            run.deps.streams,
+            session_id=run.params.session_id,
+            run_id=run.params.run_id,
+            stream_id=run.params.stream_id,
+            sequence=sequence,
+            message_id=run.params.message_id,
+        )
+        await run.report_end(RunStatus.ABORTED)
+        return _final(RunStatus.ABORTED, sequence)
 
     async def _fail_now(
         self,
@@ -202,6 +324,8 @@ class ModelStep:
         step_no: int,
         sequence: int,
         existing: Message | None,
+        *,
+        attempt: int | None = None,
     ) -> None:
         """An earlier attempt of this step committed the run's end, then died before the
         write that carries the stream's tail and end (or someone else ended the run): write
@@ -209,13 +333,14 @@ class ModelStep:
 
         When the response this step stored ended the run, the stream gets it again, whole,
         as this attempt, after resets of the earlier ones (:mod:`.replay`): readers see it
-        exactly once however much of it the dead attempt wrote. An interrupted run is the
-        exception: its step flushed before its commit, so its stream already holds it. A
-        stream already ended (by that attempt, or by an abort) is left alone; so is a
-        parent's stream this run writes into, unless there is a response to replay (the
-        resets void whatever the dead attempt wrote there, its end included)."""
+        exactly once however much of it the dead attempt wrote. A stream already ended (by
+        that attempt, or by an abort) is left alone; so is a parent's stream this run writes
+        into, unless there is a response to replay (the resets void whatever the dead
+        attempt wrote there, its end included). An abort that ended the run without
+        ending its stream (the executor died in between) leaves the text readers saw of
+        this step to be kept from the stream, as the executor would have."""
         run = self.rc
-        response = existing if status != RunStatus.INTERRUPTED else None
+        response = existing
         if not is_response_of(run, response, step_no):
             response = None
         if run.forwarded:
@@ -223,7 +348,19 @@ class ModelStep:
                 return
         elif not await run.stream_is_open():
             return
-        writer = run.writer(step=step_no, attempt=ctx.attempt)
+        if status == RunStatus.ABORTED and response is None and not run.forwarded:
+            await keep_streamed_answer(
+                run.deps.store,
+                run.deps.streams,
+                session_id=run.params.session_id,
+                run_id=run.params.run_id,
+                stream_id=run.params.stream_id,
+                sequence=sequence,
+                message_id=run.params.message_id,
+            )
+            return
+        attempt = attempt or ctx.attempt
+        writer = run.writer(step=step_no, attempt=attempt)
         writer.hold()
         if isinstance(response, AssistantMessage):
             results = []
@@ -240,12 +377,35 @@ class ModelStep:
                 writer,
                 response,
                 step_no=step_no,
-                attempt=ctx.attempt,
+                attempt=attempt,
                 status=status,
                 pending=state.pending_client_tool_calls,
                 results=results,
             )
         await run.end_stream_of_ended_run(status, state, writer=writer)
+
+    async def close_after_failure(
+        self, ctx: StepContext, step_no: int, sequence: int
+    ) -> RunStatus | None:
+        """For the run's fail step, after step ``step_no`` failed for good: if that step had
+        ended the run (its commit landed, the stream's last write never did), give the
+        stream that end, with the stored answer streamed again after resets of every
+        attempt the step made, and return the status; None when the run is still active
+        (the failure is the run's to record)."""
+        run = self.rc
+        view = await run.deps.store.step_view(
+            run.params.session_id, run.params.run_id, sequence=sequence
+        )
+        status = view.run_status
+        if status is None or status == RunStatus.ACTIVE or view.state is None:
+            return None
+        chunks = await read_stream(run.deps.streams, run.params.stream_id)
+        made = max((c.chunk.attempt or 0 for c in chunks if c.chunk.step == step_no), default=0)
+        await self._close_stream_of_ended_run(
+            ctx, status, view.state, step_no, sequence, view.existing, attempt=made + 1
+        )
+        await run.report_end(status)
+        return status
 
     # -- the model call ------------------------------------------------------------------
 
@@ -261,7 +421,13 @@ class ModelStep:
         step_no: int,
         history: list[Message],
         state: Any,
-    ) -> tuple[AssistantMessage, Usage, str | None]:
+    ) -> _Call:
+        """Stream one model call. The step's first write goes out just before the call, and
+        an interrupt or abort its ack carries means the call is never made. During the
+        call the writer watches for a stop (:meth:`StreamWriter.watch`): one that arrives
+        while the model is silent cancels the call at once (closing its HTTP stream); one
+        that arrives with a write ends it after that write. Either way the parts are closed
+        and the message holds exactly the text and reasoning the writer was given."""
         run = self.rc
         agent = run.agent
         model = run.deps.resolve_model(agent.model)
@@ -273,28 +439,72 @@ class ModelStep:
             output_tool=agent.output_tool_name,
         )
         await writer.add(StepStartChunk())  # after this attempt's resets (execute)
-        call_ids = CallIds(history)
+        writer.release()
+        await writer.flush()
+        message = AssistantMessage(id=run.params.message_id, step=step_no, finish_reason="other")
+        if writer.stop_requested is not None:
+            writer.hold()
+            return _Call(message, Usage(), writer.stop_requested, cut=True)
+        params = run.params
+        call_ids = CallIds(history, call_id_scope(params.session_id, params.parent_session_id))
         parts = _PartTracker(
             writer, f"{run.params.message_id}-{step_no}-{ctx.attempt}", call_ids.streamed()
         )
-        response: ModelResponse | None = None
-        stop: str | None = None
+        waiting = False
+        cut = False
+
+        async def consume() -> ModelResponse | None:
+            nonlocal waiting
+            response: ModelResponse | None = None
+            events = model.stream(request)
+            try:
+                while True:
+                    waiting = True
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:
+                        return response
+                    finally:
+                        waiting = False
+                    if isinstance(event, TextDelta):
+                        await parts.text(event.text)
+                    elif isinstance(event, ReasoningDelta):
+                        await parts.reasoning(event.text)
+                    elif isinstance(event, ToolCallDelta):
+                        await parts.tool_delta(event)
+                    elif isinstance(event, ModelResponse):
+                        response = event
+                    if writer.stop_requested is not None and response is None:
+                        return None  # a stop came with a write: end the call here
+            finally:
+                close = getattr(events, "aclose", None)
+                if close is not None:
+                    await close()
+
+        task = asyncio.ensure_future(consume())
+
+        def on_stop(kind: StopRequest) -> None:
+            # Only while the call waits on the model: a write in flight finishes, and the
+            # loop above sees the stop after it.
+            nonlocal cut
+            if waiting and not task.done():
+                cut = True
+                task.cancel()
+
+        writer.watch(on_stop)
         try:
-            async for event in model.stream(request):
-                if isinstance(event, TextDelta):
-                    await parts.text(event.text)
-                elif isinstance(event, ReasoningDelta):
-                    await parts.reasoning(event.text)
-                elif isinstance(event, ToolCallDelta):
-                    await parts.tool_delta(event)
-                elif isinstance(event, ModelResponse):
-                    response = event
-                if writer.stop_requested == "abort":
-                    stop = "abort"
-                    break
+            response = await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not cut or (current is not None and current.cancelling()):
+                raise
+            response = None
         except ModelError:
             writer.discard()
             raise
+        finally:
+            writer.unwatch()
+        stop = _stop_seen(writer)  # set during the call (by an ack)
         # What the step adds from here (the last part's end, tool inputs, the step's end,
         # the run's end) goes out with its flush before the commit or, when the step ends
         # the run, with the one write after it.
@@ -304,33 +514,30 @@ class ModelStep:
                 from ..errors import ModelProtocolError
 
                 raise ModelProtocolError("the model's stream ended without a response")
-            # Aborted mid-stream: keep what was said so far.
-            response = ModelResponse(
-                text=parts.text_so_far,
-                reasoning=parts.reasoning_so_far or None,
-                finish_reason="other",
-            )
+            # Stopped mid-stream: keep what was said so far (and streamed: the tail goes
+            # out with the run's end).
+            await parts.close()
+            message.content = parts.text_so_far
+            message.reasoning = parts.reasoning_so_far or None
+            return _Call(message, Usage(requests=1), stop, cut=True)
         await parts.close()
-        if stop is None:
-            for call in call_ids.assign(response.tool_calls):
-                if call.id not in parts.started_tools:
-                    await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
-                tool = run.agent.get_tool(call.name)
-                await writer.add(
-                    ToolInputAvailableChunk(
-                        tool_call_id=call.id,
-                        tool_name=call.name,
-                        input=call.arguments,
-                        client=True if tool is not None and tool.execute == "client" else None,
-                    )
+        for call in call_ids.assign(response.tool_calls):
+            if call.id not in parts.started_tools:
+                await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
+            tool = run.agent.get_tool(call.name)
+            await writer.add(
+                ToolInputAvailableChunk(
+                    tool_call_id=call.id,
+                    tool_name=call.name,
+                    input=call.arguments,
+                    client=True if tool is not None and tool.execute == "client" else None,
                 )
+            )
         usage = response.usage.model_copy()
         usage.requests = max(usage.requests, 1)
         message = response.to_message(step=step_no, id=run.params.message_id)
         message.tool_calls = call_ids.assign(message.tool_calls)
-        if stop is not None:
-            message.tool_calls = []
-        return message, usage, stop
+        return _Call(message, usage, stop, cut=False)
 
     # -- deciding what comes next ----------------------------------------------------------
 
@@ -589,6 +796,17 @@ class ModelStep:
         run.remember(rows)
 
 
+@dataclass
+class _Call:
+    """A model call's outcome: the message (what was said, when cut short), its usage, a
+    stop seen during it, and whether the stop ended it before the model was done."""
+
+    message: AssistantMessage
+    usage: Usage
+    stop: StopRequest | None
+    cut: bool
+
+
 class CallIds:
     """Tool call ids unique within the session, deterministically.
 
@@ -599,9 +817,11 @@ class CallIds:
     ``{id}~{n}`` with the smallest free ``n`` and keeps the provider's id in
     ``provider_id``. The ids depend only on the history and the response, so a step that
     reuses its stored response, or a retry that gets the same answer, names the calls the
-    same way."""
+    same way. A child session's calls are ``{id}~{scope}`` (``ids.call_id_scope``): unique in
+    its parent's hierarchy too."""
 
-    def __init__(self, history: list[Message]) -> None:
+    def __init__(self, history: list[Message], scope: str | None = None) -> None:
+        self.scope = scope
         self.used: set[str] = set()
         for message in history:
             if isinstance(message, AssistantMessage):
@@ -616,10 +836,11 @@ class CallIds:
         taken = set(self.used)
         ours = []
         for provider_id in provider_ids:
-            candidate, n = provider_id, 0
+            base = provider_id if self.scope is None else f"{provider_id}~{self.scope}"
+            candidate, n = base, 0
             while candidate in taken:
                 n += 1
-                candidate = f"{provider_id}~{n}"
+                candidate = f"{base}~{n}"
             taken.add(candidate)
             ours.append(candidate)
         return ours
@@ -736,6 +957,10 @@ def message_finish(messages: list[Message]) -> str:
     if isinstance(first, AssistantMessage) and first.finish_reason:
         return first.finish_reason
     return "stop"
+
+
+def _stop_seen(writer: StreamWriter) -> StopRequest | None:
+    return writer.stop_requested
 
 
 def _final(status: RunStatus, next_sequence: int) -> dict[str, Any]:

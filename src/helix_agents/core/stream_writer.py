@@ -14,6 +14,12 @@ that follow (the end of the last part, tool inputs, the step's end, the run's en
 step's explicit flushes instead of going out on the policy's rhythm, so a step's tail costs
 no write of its own. A step that ends its run writes all of it, and the stream's final
 status, in one write (:meth:`~StreamWriter.flush` with ``status``).
+
+While its model call runs, a step also has its writer :meth:`~StreamWriter.watch` for a stop:
+when an interval passes without a write (the model is silent), the writer writes an empty
+batch just for the ack, so an interrupt or abort reaches the step within one interval even
+when no token comes, and the step can cut the call short. These writes count like any
+other, so the policy's widening keeps their number bounded too.
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ class FlushPolicy:
         return base * self.widen_factor ** math.ceil((writes - self.widen_after) / self.widen_after)
 
 
+#: The shortest interval between the empty writes of a watching writer (seconds).
+_MIN_BEAT = 0.01
+
 #: The local host writes to SQLite in-process: cheap, so flush almost at once.
 LOCAL_FLUSH_POLICY = FlushPolicy(live_interval=0.02, idle_interval=0.05, widen_after=10_000)
 
@@ -89,6 +98,8 @@ class StreamWriter:
         self._flushing: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._held = False
+        self._beat: asyncio.TimerHandle | None = None
+        self._on_stop: Callable[[StopRequest], None] | None = None
         self.stop_requested: StopRequest | None = None
         self.last_ack: WriteAck | None = None
 
@@ -137,6 +148,27 @@ class StreamWriter:
         its model is done, so that what it adds afterwards costs no write of its own."""
         self._held = True
         self._cancel_timer()
+        self.unwatch()
+
+    def release(self) -> None:
+        """Undo :meth:`hold`: chunks go out on the policy's rhythm again."""
+        self._held = False
+
+    def watch(self, on_stop: Callable[[StopRequest], None]) -> None:
+        """Until :meth:`unwatch` (or :meth:`hold`): write even with nothing buffered once an
+        interval passed without a write, and call ``on_stop`` with the first stop request an
+        ack carries (at once if one was already seen)."""
+        self._on_stop = on_stop
+        if self.stop_requested is not None:
+            on_stop(self.stop_requested)
+            return
+        self._schedule_beat()
+
+    def unwatch(self) -> None:
+        self._on_stop = None
+        if self._beat is not None:
+            self._beat.cancel()
+            self._beat = None
 
     async def flush(self, *, status: StreamStatus | None = None) -> WriteAck | None:
         """Write everything buffered (one stream write). With ``status`` the same write
@@ -153,6 +185,18 @@ class StreamWriter:
         ack = await self._streams.write(self._stream_id, batch, status=status)
         self._record(ack)
         return ack
+
+    async def probe(self) -> StopRequest | None:
+        """Write what is buffered, even nothing, for the ack: the stop request it carries
+        (a step about to start something it must not start after a stop)."""
+        self._cancel_timer()
+        if self._flushing is not None:
+            await asyncio.shield(self._flushing)
+        self._raise_pending_error()
+        batch, self._buffer = self._buffer, []
+        self._issue()
+        self._record(await self._streams.write(self._stream_id, batch))
+        return self.stop_requested
 
     async def close(self, *, status: StreamStatus | None = None) -> WriteAck | None:
         """Flush what is left (and move the stream to ``status``); the step's last write."""
@@ -181,20 +225,55 @@ class StreamWriter:
         self._writes += 1
         self._readers = ack.readers
         self.last_ack = ack
-        if ack.stop_requested is not None:
+        if ack.stop_requested is not None and self.stop_requested != "abort":
             self.stop_requested = ack.stop_requested
+            on_stop = self._on_stop
+            if on_stop is not None:
+                self.unwatch()
+                on_stop(ack.stop_requested)
+        if self._on_stop is not None:
+            self._schedule_beat()
+
+    def _schedule_beat(self) -> None:
+        """The next empty write of a watching writer: one interval after the last write."""
+        if self._beat is not None:
+            self._beat.cancel()
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_flush + self._beat_interval() - self._clock())
+        self._beat = loop.call_later(delay, self._on_beat)
+
+    def _beat_interval(self) -> float:
+        # A policy that writes every chunk at once (interval 0) must not spin on empty
+        # writes while the model is silent.
+        return max(self._interval(), _MIN_BEAT)
+
+    def _on_beat(self) -> None:
+        self._beat = None
+        if self._on_stop is None or self._held:
+            return
+        if self._flushing is not None:
+            return  # a write is on its way: its ack reschedules the beat
+        if self._clock() - self._last_flush < self._beat_interval():
+            self._schedule_beat()  # a write went out meanwhile
+            return
+        self._flushing = asyncio.ensure_future(self._background_flush(self._take()))
 
     def _on_timer(self) -> None:
         self._timer = None
         if self._buffer and self._flushing is None and not self._held:
-            self._flushing = asyncio.ensure_future(self._background_flush())
+            self._flushing = asyncio.ensure_future(self._background_flush(self._take()))
 
-    async def _background_flush(self) -> None:
+    def _take(self) -> list[Chunk]:
+        # A background write takes its batch when it is scheduled, not when its task
+        # starts: a step may hold the writer and add its tail in between, and the tail
+        # must wait for the step's own flush.
+        batch, self._buffer = self._buffer, []
+        return batch
+
+    async def _background_flush(self, batch: list[Chunk]) -> None:
         try:
-            if self._buffer:
-                batch, self._buffer = self._buffer, []
-                self._issue()
-                self._record(await self._streams.write(self._stream_id, batch))
+            self._issue()
+            self._record(await self._streams.write(self._stream_id, batch))
         except BaseException as exc:  # surfaced on the next add/flush, in the step's task
             self._error = exc
         finally:

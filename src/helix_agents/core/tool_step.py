@@ -26,7 +26,7 @@ from ..chunks import (
     ToolOutputChunk,
     ToolOutputDeniedChunk,
 )
-from ..errors import HelixError, RunSignal
+from ..errors import HelixError, RunSignal, StorageUnavailableError
 from ..messages import ToolApproval, ToolResultMessage
 from ..ports.step import StepContext
 from ..state import PendingToolCall
@@ -90,6 +90,10 @@ class ToolStep:
         writer = tool_writer(run, step_no)
         if planned.resolution in ("denied", "client", "expired"):
             return await self._settle(ctx, writer, planned)
+        if await self._stop_requested(writer):
+            # No tool starts once an interrupt (or an abort) is accepted. The call keeps
+            # no result, so a resume runs it; a replay returns this same decision.
+            return ToolStepResult(status="interrupted").to_dict()
         approval: ToolApproval | None = None
         if planned.resolution == "approved":
             approval = await self.decision(call.id)
@@ -125,6 +129,10 @@ class ToolStep:
         except RunSignal:
             writer.discard()
             raise
+        except StorageUnavailableError:
+            # A full disk under our own writes (the tool's output chunk) is no failure of
+            # the tool to tell the model about: the step stops and runs again.
+            raise
         except ToolArgumentsError as exc:
             status, content = "error", exc.message
             await writer.add(
@@ -153,6 +161,17 @@ class ToolStep:
             approval=approval,
         )
         return ToolStepResult(status=status, state_patch=patch).to_dict()
+
+    async def _stop_requested(self, writer: StreamWriter) -> bool:
+        """Whether a stop was accepted, read just before the tool would start: from the ack
+        of an empty stream write (the stream carries the session's stop requests, and an
+        executor sets the store's flag first), or, for a sub-agent writing into its
+        parent's stream (whose stop requests are the parent's), from the store."""
+        run = self.rc
+        if not run.forwarded:
+            return await writer.probe() is not None
+        control = await run.deps.store.get_control(run.params.session_id)
+        return control.interrupt is not None or control.aborted
 
     async def collect(
         self,
