@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote, urlsplit
 
 from ...errors import HelixError
+from ...streaming.ws_protocol import CLOSE_NORMAL, INACTIVE_FRAME
 from . import ffi
-from .stream_sockets import error_frame, frame
 
 if TYPE_CHECKING:
     from .runtime import CloudflareRuntime
@@ -59,37 +59,22 @@ async def handle_fetch(runtime: CloudflareRuntime, request: Any, env: Any) -> An
 
 
 async def handle_websocket(runtime: CloudflareRuntime, request: Any, session_id: str) -> Any:
-    """Check the upgrade as the local route does, then hand it to the Durable Object."""
-    from starlette.requests import HTTPConnection
-
-    from ...http.errors import ApiError, status_for
-    from ...http.guard import check_origin
-    from ...http.websocket import run_to_follow
-    from ...ids import validate_session_id
-    from ...streaming.sse import resume_cursor
+    """Admit the upgrade as the local route does (the same function), then hand it to the
+    Durable Object."""
+    from ...http.ws_admission import admit_upgrade, refusal
 
     app = runtime.http_app
-    api = app.state.api
-    conn = HTTPConnection(_websocket_scope(request, app, session_id))
     try:
-        check_origin(conn, api.settings.cors_origins)
-        user = await api.user(conn)
-        validate_session_id(session_id)
-        given = resume_cursor(conn.headers, conn.query_params)
-        await api.session(session_id, user)
-        # The same choice of run as the local route's: the active one, or the latest one
-        # for a client whose cursor missed its end.
-        run_id = await run_to_follow(api, session_id, given)
+        admitted = await admit_upgrade(app, str(request.url), request.headers.items(), session_id)
     except HelixError as exc:
-        status = status_for(exc)
-        if status >= 500 and not isinstance(exc, ApiError):
-            logger.error("a WebSocket upgrade failed: %s", exc)
-            return _answer_and_close(error_frame("internal_error", "internal error"), 1011)
-        return _answer_and_close(error_frame(exc.code, str(exc)), 4000 + status)
-    if run_id is None:
-        return _answer_and_close(frame({"done": True, "active": False}), 1000)
-    version = api.settings.ui_version
-    url = f"https://stream-manager/ws?stream={quote(run_id)}&from={given or 0}&v={version}"
+        return _answer_and_close(*refusal(exc))
+    if admitted.run_id is None:
+        return _answer_and_close(INACTIVE_FRAME, CLOSE_NORMAL)
+    run_id = admitted.run_id
+    url = (
+        f"https://stream-manager/ws?stream={quote(run_id)}&from={admitted.cursor}"
+        f"&v={admitted.ui_version}"
+    )
     stub = runtime.streams.stub(run_id)
     return await stub.fetch(url, headers={"Upgrade": "websocket"})
 
@@ -102,20 +87,3 @@ def _answer_and_close(text: str, code: int) -> Any:
     server.send(text)
     server.close(code, "")
     return ffi.upgrade_response(client)
-
-
-def _websocket_scope(request: Any, app: Any, session_id: str) -> dict[str, Any]:
-    parts = urlsplit(str(request.url))
-    headers = [
-        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()
-    ]
-    return {
-        "type": "websocket",
-        "scheme": "wss" if parts.scheme == "https" else "ws",
-        "path": unquote(parts.path),
-        "raw_path": parts.path.encode(),
-        "query_string": parts.query.encode(),
-        "headers": headers,
-        "path_params": {"session_id": session_id},
-        "app": app,
-    }
