@@ -21,7 +21,7 @@ from helix_agents.errors import (
 )
 from helix_agents.hosts.cloudflare.carrier import MARKER, carrier, find_carried
 from helix_agents.hosts.cloudflare.launcher import WorkflowLauncher
-from helix_agents.hosts.cloudflare.step import WorkflowsStep
+from helix_agents.hosts.cloudflare.step import WorkflowAborted, WorkflowsStep
 from helix_agents.ports.step import Step, StepContext
 from helix_agents.testing.cloudflare.jsvalues import JsException, python_error
 from helix_agents.testing.cloudflare.sdk_step import WorkflowStepWrapper, from_js_error
@@ -79,6 +79,29 @@ async def test_an_error_the_engine_threw_itself_is_a_step_error() -> None:
     with pytest.raises(StepError, match=r"step 'big' failed: .*too large") as info:
         await step.do("big", lambda ctx: _const(1))
     assert info.value.error_name == "WorkflowInternalError"  # type: ignore[attr-defined]
+
+
+async def test_the_engine_stopping_run_is_no_failure_of_the_step() -> None:
+    """A pause (restart, terminate) rejects the instance's step calls with the engine's
+    abort: that raises WorkflowAborted, which is no Exception (the loop's fail step must not
+    run inside an abort), carrying the exact message ``run`` must reject with
+    (tests/worker_real/test_crash_real.py pauses a real instance)."""
+
+    class EnginePauses:
+        def do(self, name: str, *, config: Any = None) -> Any:
+            def decorator(fn: Any) -> Any:
+                async def run() -> Any:
+                    raise JsException("Aborting engine: User called pause", name="Error")
+
+                return run
+
+            return decorator
+
+    step = WorkflowsStep(EnginePauses())
+    with pytest.raises(WorkflowAborted) as info:
+        await step.do("model", lambda ctx: _const(1))
+    assert not isinstance(info.value, Exception)
+    assert info.value.reason == "Aborting engine: User called pause"
 
 
 async def test_a_timeout_is_a_step_timeout_error_with_a_stable_message(

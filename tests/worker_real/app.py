@@ -1,9 +1,10 @@
 """What the ``worker-real`` tier ships into the real Worker: ``app``, a CloudflareApp that
 serves the HTTP suites' configurations (agents and HTTP options), each under its own path.
 
-Shipped with ``AppSpec("tests.worker_real.app:app", <repo root>)`` (the whole ``tests``
-package lands in the Worker's ``src/``; only this module and the agent modules it imports
-are imported there: no pytest, uvicorn, threads, I/O or randomness at import).
+Shipped with ``AppSpec("tests.worker_real.app:app", <repo root>, with_testing=True)`` (the
+test models need ``helix_agents.testing``, which a deployed Worker leaves out; the whole
+``tests`` package lands in the Worker's ``src/``; only this module and the agent modules it
+imports are imported there: no pytest, uvicorn, threads, I/O or randomness at import).
 
 - A configuration is JSON: ``{"agents": [names], "http": {create_app options}, "auth":
   hook name}``, the agents from :data:`CATALOG`, the hook from :data:`HOOKS`. A request
@@ -40,15 +41,18 @@ from helix_agents import Agent, AgentRegistry, tool
 from helix_agents.examples import example_registry
 from helix_agents.hosts.cloudflare import CloudflareApp, CloudflareRuntime
 from helix_agents.hosts.cloudflare.models import env_var
-from helix_agents.testing import DemoModel, FunctionModel
+from helix_agents.models.demo import DemoModel
+from helix_agents.testing import FunctionModel
 from tests.http.agents import (
     analyst,
     asker,
     boss,
     capped,
     echo,
+    flaky,
     gated,
     gated_bank,
+    held,
     keeper,
     lead,
     limited,
@@ -58,6 +62,7 @@ from tests.http.agents import (
     tool_then_gate,
 )
 from tests.support.agents import bank
+from tests.worker_real.crash_agents import crash_agents
 
 __all__ = [
     "CATALOG",
@@ -165,6 +170,12 @@ def relayed_gated_bank() -> Agent:
     return Agent(name="gated_bank", tools=[transfer], model=model)
 
 
+async def flaky_started() -> int:
+    """How many times ``flaky``'s second step started, this one included (the relay counts)."""
+    answer = await relay.call("POST", "/executed/flaky", 1)
+    return int(answer["count"])
+
+
 #: Every agent the HTTP suites serve, by name (the examples on the demo model included).
 CATALOG: dict[str, Agent] = {
     "echo": echo(),
@@ -176,9 +187,16 @@ CATALOG: dict[str, Agent] = {
     "steps": relayed("steps", lambda p: tool_then_gate(RelayedGate("steps"))),  # type: ignore[arg-type]
     "bank": relayed_bank(),
     "gated_bank": relayed_gated_bank(),
+    "flaky": flaky(RelayedGate("flaky"), [], started=flaky_started),  # type: ignore[arg-type]
+    "held": relayed("held", lambda p: held(RelayedGate("held"), words=p["words"])),  # type: ignore[arg-type]
     # Agents with no in-process parameters: the suites' own definitions, as they are.
     **{agent.name: agent for agent in (locator(), boss(), lead(), analyst(), limited(), capped())},
     **{agent.name: agent for agent in example_registry(DemoModel())},
+    # The crash tests' agents (test_crash_real.py): their effects go to the relay's URL.
+    **{
+        agent.name: agent
+        for agent in crash_agents(lambda path, body: relay.call("POST", path, body))
+    },
 }
 
 

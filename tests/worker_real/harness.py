@@ -54,7 +54,9 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = AppSpec("tests.worker_real.app:app", ROOT)
+# The suites run on the test models: this Worker ships helix_agents.testing (a deployed one
+# never does; tests/wrangler/test_deploy_dry_run.py).
+APP = AppSpec("tests.worker_real.app:app", ROOT, with_testing=True)
 #: Workers running at once (``HELIX_WORKER_REAL_MAX_ALIVE`` overrides).
 MAX_ALIVE = int(os.environ.get("HELIX_WORKER_REAL_MAX_ALIVE", "4"))
 #: ``create_app`` options a Worker takes from its configuration as they are (JSON).

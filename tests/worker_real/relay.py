@@ -13,7 +13,8 @@ Routes, under ``/{slot}`` (one slot per Worker):
 
 - ``GET /params/{agent}``: the agent's parameters (JSON);
 - ``GET /gate/{agent}``: answers once the agent's gate is open;
-- ``POST /executed/{agent}``: a JSON value appended to the agent's ``executed`` list.
+- ``POST /executed/{agent}``: a JSON value appended to the agent's ``executed`` list;
+  answers ``{"count": <the list's length>}``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from helix_agents import Agent
-from helix_agents.testing import DemoModel, FunctionModel
+from helix_agents.models.demo import DemoModel
+from helix_agents.testing import FunctionModel
 from tests.worker_real.app import CATALOG
 
 __all__ = ["Relay", "Relayed", "describe"]
@@ -47,6 +49,8 @@ _FACTORIES: dict[str, str | tuple[str, ...]] = {
     "tests.http.agents:tool_then_gate.<locals>.stream": "steps",
     "tests.support.agents:bank.<locals>.model": "bank",
     "tests.http.agents:gated_bank.<locals>.stream": "gated_bank",
+    "tests.http.agents:flaky.<locals>.stream": "flaky",
+    "tests.http.agents:held.<locals>.stream": "held",
     "tests.http.agents:locator.<locals>.model": "locator",
     "tests.http.agents:boss.<locals>.model": "boss",
     "tests.http.agents:lead.<locals>.model": "lead",
@@ -93,6 +97,13 @@ def describe(agent: Agent) -> Relayed:
         [transfer] = agent.tools
         assert transfer.function is not None
         relayed.executed = inspect.getclosurevars(transfer.function).nonlocals["executed"]
+    if kind == "flaky":  # the starts of its second step
+        relayed.executed = found["starts"]
+    if kind in ("flaky", "held"):  # its tool waits on the gate
+        [hold] = agent.tools
+        function = getattr(hold, "function", None)
+        assert function is not None
+        relayed.gate = inspect.getclosurevars(function).nonlocals["gate"]
     return relayed
 
 
@@ -175,7 +186,7 @@ class Relay:
         if route == ("POST", "executed") and entry.executed is not None:
             length = int(request.headers.get("content-length") or 0)
             entry.executed.append(json.loads(request.rfile.read(length)))
-            return _reply(request, 200, {})
+            return _reply(request, 200, {"count": len(entry.executed)})
         return _reply(request, 404, {"error": f"no route {request.command} {request.path}"})
 
 

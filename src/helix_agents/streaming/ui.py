@@ -201,6 +201,11 @@ class UIMessageEncoder:
                 self._reset_shown.add(key)
                 self._suppress_start.add((key[0], key[1]))
                 self._finished.pop((key[0], key[1]), None)  # the retry finishes it again
+                # The retry closes the step before again; this reader saw it closed (it
+                # saw the dead attempt after it). Sent, that finish-step would move the
+                # reader's cursor past the reset, and a reader back with that cursor would
+                # no longer know the step is open: it would get a second start-step.
+                self._finished.setdefault((key[0], key[1] - 1), item.seq)
             return to_ui_chunk(chunk, ui_version=self.ui_version, show_reset=show)
         key = attempt_key(chunk)
         if key is not None:

@@ -30,9 +30,10 @@ from ...core.loop import run_agent_workflow
 from ...core.stream_writer import FlushPolicy
 from ...ports.model import Model
 from ...ports.step import Step, StepConfig
+from . import ffi
 from .flush import CLOUDFLARE_FLUSH_POLICY
 from .runtime import Bindings, CloudflareRuntime
-from .step import run_workflow
+from .step import WorkflowAborted, run_workflow
 from .stream_follow import ReaderPolicy
 from .stream_hub import DEFAULT_STALE_MS, DEFAULT_TTL_MS, StreamHub
 from .worker import handle_fetch
@@ -147,7 +148,12 @@ class CloudflareApp:
         async def body(ev: dict[str, Any], port: Step) -> Any:
             return await run_agent_workflow(ev["payload"], port, runtime.deps)
 
-        return await run_workflow(body, event, step)
+        try:
+            return await run_workflow(body, event, step)
+        except WorkflowAborted as aborted:
+            # The engine stops this run (a pause...): it must get its own abort back, as
+            # the plain error it matches by message (step.WorkflowAborted).
+            return ffi.rejected(aborted.reason)
 
     async def scheduled(self, env: Any) -> Any:
         """The cron trigger: expire suspensions, recover lost runs."""

@@ -18,6 +18,7 @@ __all__ = [
     "SocketListeners",
     "accept_websocket",
     "json_response",
+    "rejected",
     "response_websocket",
     "set_auto_response",
     "upgrade_response",
@@ -52,6 +53,35 @@ def upgrade_response(client: Any) -> Any:
     from workers import Response
 
     return Response(None, status=101, web_socket=client)
+
+
+def rejected(message: str) -> Any:
+    """What a Workflow's ``run`` returns to reject with a plain JS ``Error(message)``: a
+    Python exception would reach JS as a ``PythonError`` whose message is its traceback.
+
+    It is a thenable (``{then}``) that rejects: JS adopts a thenable that an async
+    function resolves with, so ``run``'s own promise rejects with that error. (A returned
+    Promise would not do: the SDK refuses to send an awaitable over RPC.) The SDK's RPC
+    conversion hands on an object's ``js_object`` as it is, so the thenable is wrapped in
+    one.
+    """
+    from js import Error, Object
+    from pyodide.ffi import create_once_callable, to_js
+
+    error = Error.new(message)
+
+    def then(resolve: Any, reject: Any) -> None:
+        reject(error)
+
+    thenable = to_js({"then": create_once_callable(then)}, dict_converter=Object.fromEntries)
+    return _JsValue(thenable)
+
+
+class _JsValue:
+    """A JS value the Workers SDK's RPC conversion passes on unconverted."""
+
+    def __init__(self, js_object: Any) -> None:
+        self.js_object = js_object
 
 
 def json_response(data: Any, status: int = 200) -> Any:

@@ -15,7 +15,12 @@ the same contract the local engine keeps:
   with their type and attributes; see :mod:`.carrier`); an error that must not be retried
   (``NonRetryableError``, the loop's run signals, a result that is not JSON or too large)
   is returned as a value so Workflows neither retries it nor aborts the instance;
-- a step whose attempt timed out raises :class:`~helix_agents.errors.StepTimeoutError`.
+- a step whose attempt timed out raises :class:`~helix_agents.errors.StepTimeoutError`;
+- when the engine stops this invocation of ``run`` (a pause, a restart, a terminate: its
+  rejections then say ``Aborting engine: ...``), every step call raises
+  :class:`WorkflowAborted`, which is no ``Exception``: the loop does not take it for a
+  failure of the run (its fail step would record one durably while the engine goes away).
+  A paused instance, once resumed, replays its steps from the journal like any restart.
 
 Nothing here imports ``workers`` or ``js``: the step wrapper is duck-typed, so the module is
 tested on CPython against the fake in :mod:`helix_agents.testing.cloudflare`.
@@ -43,7 +48,7 @@ from ...errors import (
 from ...ports.step import JSONValue, Step, StepConfig, StepContext, StepFn
 from .carrier import FAILED_STEP_KEY, carrier, find_carried, js_error_name, js_error_text
 
-__all__ = ["MAX_RESULT_BYTES", "WorkflowsStep", "plain", "run_workflow"]
+__all__ = ["MAX_RESULT_BYTES", "WorkflowAborted", "WorkflowsStep", "plain", "run_workflow"]
 
 #: Workflows' limit on a step's result, an instance's params and an event's payload.
 MAX_RESULT_BYTES: Final = 1024 * 1024
@@ -56,7 +61,26 @@ _CONFIG_KEYS = frozenset({"retries", "timeout", "sensitive"})
 _RETRY_KEYS = frozenset({"limit", "delay", "backoff"})
 _BACKOFFS = frozenset({"constant", "linear", "exponential"})
 _CONTROL = re.compile(r"[\x00-\x1f]")
-_FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
+#: How the engine's rejections begin when it stops the instance's ``run`` (miniflare's
+#: engine, the one Workflows runs: ``ABORT_PREFIX``).
+ENGINE_ABORT: Final = "Aborting engine:"
+
+
+class WorkflowAborted(BaseException):
+    """The Workflows engine stopped this invocation of ``run``: nothing more may run in it,
+    and nothing about the run failed. Deliberately not an ``Exception``. ``reason`` is the
+    engine's message (``Aborting engine: User called pause``): ``run`` must reject with an
+    error of exactly that message, the only way the engine tells an abort from a failure
+    (any other error from ``run`` marks the instance ``errored``, a paused one too), and a
+    Python error reaches JS as a ``PythonError`` whose message is its traceback; so the
+    entrypoint rejects with a plain JS error of that message (``CloudflareApp.run``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+_FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError, WorkflowAborted)
 
 WorkflowFn = Callable[[dict[str, Any], Step], Awaitable[Any]]
 
@@ -84,6 +108,7 @@ class WorkflowsStep:
         except _FATAL:
             raise
         except Exception as exc:  # the step failed for good: Workflows threw its error back
+            _raise_if_aborted(exc)
             raise _failure(exc, f"step {name!r}", timeout_ms) from None
         if isinstance(value, Mapping) and FAILED_STEP_KEY in value:
             raise decode_error(plain(value[FAILED_STEP_KEY]))
@@ -101,6 +126,7 @@ class WorkflowsStep:
         except _FATAL:
             raise
         except Exception as exc:
+            _raise_if_aborted(exc)
             raise _failure(exc, f"sleep {name!r}", ms) from None
 
     async def wait_for_event(
@@ -125,6 +151,7 @@ class WorkflowsStep:
         except _FATAL:
             raise
         except Exception as exc:
+            _raise_if_aborted(exc)
             if _is_timeout(exc):
                 raise StepTimeoutError(
                     f"wait_for_event {name!r} timed out after {format_duration(ms)} "
@@ -203,6 +230,14 @@ def _failure(exc: BaseException, what: str, timeout_ms: float) -> BaseException:
     error = StepError(f"{what} failed: {text}" if text else f"{what} failed")
     error.error_name = name  # type: ignore[attr-defined]
     return error
+
+
+def _raise_if_aborted(exc: BaseException) -> None:
+    """:class:`WorkflowAborted` for a rejection that says the engine stops this ``run``."""
+    text = js_error_text(exc)
+    if ENGINE_ABORT in text and find_carried(text) is None:
+        reason = text[text.index(ENGINE_ABORT) :].splitlines()[0].strip()
+        raise WorkflowAborted(reason) from None
 
 
 def _is_timeout(exc: BaseException) -> bool:
