@@ -74,6 +74,28 @@ def tool_then_gate(gate: asyncio.Event) -> Agent:
     return Agent(name="steps", tools=[lookup], model=FunctionModel(stream_function=stream))
 
 
+def held(gate: asyncio.Event, name: str = "held", *, words: int = 20) -> Agent:
+    """Says ``words`` words and calls ``hold``, a tool that waits for ``gate``; then says
+    ``words`` more (the text of :func:`gated_text`). While it waits no model call runs, so
+    nothing calls the stream: a Worker's Durable Object may hibernate (during a model call
+    the step's ``wait_stop`` is a request in flight, and keeps it awake)."""
+
+    @tool
+    async def hold() -> str:
+        """Wait until the test goes on."""
+        await gate.wait()
+        return "held"
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        prefix = "b" if info.tool_results else "a"
+        for i in range(words):
+            yield f"{prefix}{i} "
+        if not info.tool_results:
+            yield call_tool("hold")
+
+    return Agent(name=name, tools=[hold], model=FunctionModel(stream_function=stream))
+
+
 def gated_text(words: int = 20) -> str:
     return "".join(f"a{i} " for i in range(words)) + "".join(f"b{i} " for i in range(words))
 
