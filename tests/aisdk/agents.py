@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from helix_agents import Agent, tool
+from helix_agents.subagents import subagent_tool
 from helix_agents.testing import FunctionModel, call_tool
 from tests.http.agents import gated_bank, lookup
 
@@ -80,3 +81,23 @@ def stepper(first: asyncio.Event, second: asyncio.Event) -> Agent:
         yield "it"
 
     return Agent(name="stepper", tools=[lookup], model=FunctionModel(stream_function=stream))
+
+
+def delegator(gate: asyncio.Event) -> Agent:
+    """Hands the user's message to ``scout`` (a sub-agent that says "scouting ", waits for
+    ``gate``, and answers ``found <task>``), then reports its answer: the stream's
+    ``data-subagent`` part goes from ``running`` to ``completed`` while the child runs."""
+
+    async def child(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        yield "scouting "
+        await gate.wait()
+        yield f"found {info.last_user_message}"
+
+    scout = Agent(name="scout", model=FunctionModel(stream_function=child))
+
+    def parent(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("ask_scout", message=str(info.last_user_message))
+        return f"report: {info.tool_results[-1].content}"
+
+    return Agent(name="delegator", tools=[subagent_tool(scout)], model=FunctionModel(parent))

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from .agents import bank, locator, stepper, weather
+from .agents import bank, delegator, locator, stepper, weather
 from .harness import (
     Call,
     NodeDriver,
@@ -223,3 +223,27 @@ async def test_interrupt_resume_with_a_reload_in_the_resumed_instance(
     text = [p["text"] for p in snapshot["messages"][-1]["parts"] if p["type"] == "text"]
     # The cut answer, then the resume's fresh call (which says it again, then calls).
     assert text == ["checking ", "checking ", "found it"]
+
+
+@pytest.mark.parametrize("reload", [False, True], ids=["live", "reload"])
+async def test_a_delegation(make_server: Any, node: NodeDriver, reload: bool) -> None:
+    """The SDK keeps the sub-agent's ``data-subagent`` part (replaced in place by its id,
+    ``running`` then ``completed``) where it first came, and so does the snapshot; the
+    reload lands while the child runs, its replay folded into a fresh message."""
+    gate = asyncio.Event()
+    server = await make_server(delegator(gate))
+    chat = Chat(server, node, f"d-{reload}", "delegator")
+    chat.add_user("otters")
+    if reload:
+        await chat.answer(chat.post(stopAfter={"type": "data-subagent"}), stopped=True)
+        await chat.reload(until={"type": "data-subagent"}, gate=gate)
+    else:
+        call = chat.post(signalAt={"type": "data-subagent"})
+        await call.until_signaled()
+        gate.set()
+        await chat.answer(call)
+    snapshot = await chat.check()
+    assert snapshot["status"] == "completed"
+    [frame] = [p for p in chat.messages[-1]["parts"] if p["type"] == "data-subagent"]
+    assert frame["data"]["status"] == "completed"
+    assert frame["data"]["output"] == "scouting found otters"

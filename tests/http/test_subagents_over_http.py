@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.ui_message import UIMessageAssembler
+
 from .agents import boss, lead
 from .harness import assistant_text, read_wire
 
@@ -123,6 +125,11 @@ async def test_delegation_over_http(make_server: Any) -> None:
             "state": "output-available",
             "output": "found: task: otters",
         },
+        {
+            "type": "data-subagent",
+            "id": call_id,
+            "data": {**parent[5]["data"], "status": "completed", "output": "found: task: otters"},
+        },
         {"type": "step-start"},
         {"type": "text", "text": "report: success=found: task: otters", "state": "done"},
     ]
@@ -160,7 +167,8 @@ async def test_approval_in_a_child_cascades_to_the_parent(make_server: Any) -> N
 
         snap = (await client.get("/chat/sa2")).json()
         assert snap["status"] == "suspended_awaiting_children"
-        assert snap["messages"][1]["parts"][-1]["state"] == "input-available"
+        assert snap["messages"][1]["parts"][1]["state"] == "input-available"
+        assert snap["messages"][1]["parts"][-1]["data"]["status"] == "running"
         child_snap = (await client.get(f"/chat/{child_id}")).json()
         assert child_snap["status"] == "suspended_client_tool"
         assert child_snap["messages"][1]["parts"][-1] == {
@@ -262,6 +270,8 @@ async def test_companion_over_http(make_server: Any) -> None:
         assert statuses == ["running", "completed", "running", "completed"]
 
         snap = (await client.get("/chat/sa3")).json()
+        # Each call that ran the companion has its part, where the stream put it.
+        assert snap["messages"][-1] == rebuilt(chunks)
         companion = (await client.get(f"/chat/{companion_id}")).json()
     assert snap["status"] == "completed"
     assert [p["type"] for p in snap["messages"][1]["parts"] if "toolCallId" in p] == [
@@ -285,3 +295,51 @@ async def test_companion_over_http(make_server: Any) -> None:
     ]
     assert companion["usage"]["requests"] == 2
     assert snap["usage"]["requests"] == 7  # five of the lead's, two of the companion's
+
+
+def rebuilt(*responses: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The assistant message a ``useChat`` client holds after these responses of one turn."""
+    client = UIMessageAssembler()
+    for chunks in responses:
+        for chunk in chunks:
+            client.apply(chunk)
+    return client.message
+
+
+async def test_the_snapshot_holds_what_the_stream_built_after_a_delegation(
+    make_server: Any,
+) -> None:
+    """The stream's ``data-subagent`` part (replaced in place by its id, from ``running`` to
+    the child's end) is in the snapshot too, at the same place: a reloaded page starts from
+    what a client that watched the turn holds. Once in one instance, and once across a
+    child's approval (the start in the first instance, the end in the resumed one)."""
+    server = await make_server(boss())
+    async with server.client() as client:
+        chunks = await chat(client, "boss", "sa4", "otters")
+        snap = (await client.get("/chat/sa4")).json()
+        assert snap["messages"][-1] == rebuilt(chunks)
+
+        first = await chat(client, "boss", "sa5", "publish it")
+        [request] = [
+            c["chunk"]
+            for c in forwarded(first, "researcher")
+            if c["chunk"]["type"] == "tool-approval-request"
+        ]
+        waiting = (await client.get("/chat/sa5")).json()
+        assert waiting["status"] == "suspended_awaiting_children"
+        assert waiting["messages"][-1] == rebuilt(first)  # the child still "running"
+        async with client.stream(
+            "POST",
+            "/chat/sa5/submit-tool-result",
+            json={"approvalId": request["approvalId"], "approved": True},
+            headers={"accept": "text/event-stream"},
+        ) as res:
+            assert res.status_code == 200
+            resumed = (await read_wire(res)).chunks
+        done = (await client.get("/chat/sa5")).json()
+    assert done["status"] == "completed"
+    message = rebuilt(first, resumed)
+    assert message is not None
+    [frame] = [p for p in message["parts"] if p["type"] == "data-subagent"]
+    assert frame["data"]["status"] == "completed"
+    assert done["messages"][-1] == message

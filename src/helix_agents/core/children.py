@@ -83,6 +83,17 @@ class ChildTool(Tool):
                 f"The agent in session {child.child_session_id!r} did not finish within "
                 f"{self.timeout} and was stopped."
             )
+            # The child's data-subagent part ends too (aborted), as the snapshot shows it.
+            await writer.add(
+                SubagentEndChunk(
+                    child_session_id=child.child_session_id,
+                    child_agent_type=(
+                        await store.require_session(child.child_session_id)
+                    ).agent_type,
+                    tool_call_id=planned.call.id,
+                    status=RunStatus.ABORTED.value,
+                )
+            )
             await writer.add(ToolErrorChunk(tool_call_id=planned.call.id, error=message))
             await step.write_result(ctx, planned, message, "error", usage=Usage(tool_calls=1))
             return ToolStepResult(status="error")

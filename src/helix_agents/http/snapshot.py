@@ -23,6 +23,7 @@ from ..executor import Executor
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import RunRecord, RunStatus, SessionState
 from .schemas import ActiveRun, Snapshot, dump
+from .subagent_parts import SubagentParts
 from .turns import position
 from .ui_messages import to_ui_messages
 
@@ -58,6 +59,7 @@ async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, A
         and message_id in outputs
     ):
         outputs[message_id] = state.output  # the validated value, defaults filled in
+    children = SubagentParts(session_id, await store.list_sub_sessions(session_id))
     usage = await store.usage_rollup(session_id, include_sub_sessions=True)
     snapshot = Snapshot(
         session_id=session_id,
@@ -69,7 +71,11 @@ async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, A
         last_sequence=last_seq,
         active_run=active,
         messages=to_ui_messages(
-            session_id, history, pending=state.pending_client_tool_calls, outputs=outputs
+            session_id,
+            history,
+            pending=state.pending_client_tool_calls,
+            outputs=outputs,
+            children=children,
         ),
         output=state.output,
         error=state.error,

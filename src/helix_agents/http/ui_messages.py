@@ -11,6 +11,9 @@ Tool parts are ``tool-<name>`` with the AI SDK states: ``input-available`` (no r
 not yet applied), ``output-available``, ``output-error`` and ``output-denied``. A decided
 call keeps its ``approval`` (``{id, approved, reason?}``: the approval id of the request and
 the person's own reason) in every later state, as the client that decided it holds it.
+
+A step's calls that worked with a child session (a sub-agent or a companion) are followed,
+after the step's tool parts, by their ``data-subagent`` parts (``subagent_parts.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..core.tool_step import DENIED
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import PendingToolCall
 from .schemas import ApprovalInfo, ToolUIPart, UIMessage, UIMessagePart
+from .subagent_parts import SubagentParts
 
 __all__ = ["to_ui_messages"]
 
@@ -34,12 +38,13 @@ def to_ui_messages(
     *,
     pending: Iterable[PendingToolCall] = (),
     outputs: dict[str, Any] | None = None,
+    children: SubagentParts | None = None,
 ) -> list[UIMessage]:
     """``history`` (``(sequence, message)`` pairs in order) as UI messages.
 
     ``pending`` are the session's open approvals and client-tool calls; ``outputs`` maps a
     turn's message id to its structured output (shown as a ``data-output`` part, as the
-    stream shows it).
+    stream shows it); ``children`` gives the ``data-subagent`` parts of delegating calls.
     """
     results = {m.tool_call_id: m for _, m in history if isinstance(m, ToolResultMessage)}
     approvals = {p.tool_call_id: p for p in pending if p.kind == "approval"}
@@ -60,6 +65,8 @@ def to_ui_messages(
                 current = {"id": message_id, "role": "assistant", "parts": []}
                 out.append(current)
             current["parts"].extend(_assistant_parts(session_id, message, results, approvals))
+            if children is not None:
+                current["parts"].extend(children.of_step(message, results))
     for ui in out:
         if ui["role"] == "assistant" and ui["id"] in outputs:
             output: UIMessagePart = {
