@@ -200,19 +200,44 @@ async def test_a_durable_object_eviction_mid_stream(
 async def test_pings_never_wake_a_hibernated_object(
     worker: tuple[ModuleType, FakeCloudflare],
 ) -> None:
+    # The run waits in a tool, where nothing calls the object: during a model call the
+    # step's wait_stop is a request in flight, and an object with one never hibernates.
     entry, platform = worker
-    gate = asyncio.Event()
-    use_model(entry, gated_model(gate))
+    gate, entered = asyncio.Event(), asyncio.Event()
+
+    async def stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:
+        prefix = "b" if info.tool_results else "a"
+        for i in range(10):
+            yield f"{prefix}{i} "
+        if not info.tool_results:
+            yield call_tool("get_weather", city="Paris")
+
+    async def gated_weather(city: str) -> str:
+        entered.set()
+        await gate.wait()
+        return f"sunny in {city}"
+
+    use_model(entry, FunctionModel(stream_function=stream))
+    weather = entry.app.registry.get("assistant").get_tool("get_weather")
+    original = weather.function
+    weather.function = gated_weather
+    try:
+        await _pings_never_wake(entry, platform, gate, entered)
+    finally:
+        weather.function = original
+
+
+async def _pings_never_wake(
+    entry: ModuleType, platform: FakeCloudflare, gate: asyncio.Event, entered: asyncio.Event
+) -> None:
     # Started without an SSE reader (whose long poll would keep the object awake).
     await platform.fetch("GET", "/health")
     executor = entry.app.runtime(platform.env).executor
     handle = await executor.execute("assistant", "hi", session_id="h1")
     ws = await platform.websocket("/chat/h1/ws?from=2")
-    while True:  # until every word before the gate has arrived
-        frame = await ws.receive_json()
-        if frame["chunk"].get("delta") == "a9 ":
-            break
+    await asyncio.wait_for(entered.wait(), 10)  # the run waits in its tool
     await platform.durable_objects.evict()
+    ws.drain()  # the frames of the first step
     constructed = platform.durable_objects.constructions("h1")
     ws.send("ping")
     assert await ws.receive() == "pong"

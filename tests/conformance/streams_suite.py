@@ -12,7 +12,7 @@ storage, and whether a manager opened again sees what an earlier one wrote)::
             await h.close()
 
 The suite speaks only the port (``create``, ``write`` with and without ``status``, ``read``,
-``set_status``, ``info``, ``request_stop``) plus :func:`helix_agents.streaming.follow`, so the Durable Object runs it
+``set_status``, ``info``, ``request_stop``, ``wait_stop``) plus :func:`helix_agents.streaming.follow`, so the Durable Object runs it
 unchanged. Waits are bounded by :data:`GUARD` so that a broken implementation fails rather
 than hangs; nothing asserts on elapsed time.
 """
@@ -437,6 +437,62 @@ class StreamManagerSuite:
         info = await streams.create("early")
         assert info.status == "active"
         assert (await streams.write("early", [text("a")])).stop_requested == "abort"
+
+    async def test_wait_stop_answers_at_once_with_the_stop_in_force(
+        self, streams: StreamManager
+    ) -> None:
+        await streams.create("s1")
+        assert await streams.wait_stop("s1", 0) is None
+        await streams.request_stop("s1", "interrupt")
+        # A long timeout: an implementation that waited anyway would trip the guard.
+        assert await asyncio.wait_for(streams.wait_stop("s1", 600), GUARD) == "interrupt"
+        await streams.request_stop("s1", "abort")
+        await streams.request_stop("s1", "interrupt")  # never downgrades an abort
+        assert await streams.wait_stop("s1", 0) == "abort"
+
+    async def test_wait_stop_gives_none_after_its_timeout(self, streams: StreamManager) -> None:
+        await streams.create("s1")
+        await streams.write("s1", [text("a")])
+        assert await asyncio.wait_for(streams.wait_stop("s1", 0.05), GUARD) is None
+        # No stream, no stop: the wait times out too.
+        assert await asyncio.wait_for(streams.wait_stop("nope", 0.05), GUARD) is None
+        with pytest.raises(StreamError):
+            await streams.wait_stop("s1", -1)
+        with pytest.raises(StreamError):
+            await streams.wait_stop("s1", float("inf"))
+
+    async def test_request_stop_wakes_a_parked_wait_stop(self, streams: StreamManager) -> None:
+        await streams.create("s1")
+        await streams.create("s2")
+        waits = [asyncio.create_task(streams.wait_stop(sid, 600)) for sid in ("s1", "s1", "s2")]
+        await asyncio.sleep(0.05)
+        assert not any(w.done() for w in waits)
+        # A parked wait is not a reader, and writes do not end it.
+        ack = await streams.write("s1", [text("a")])
+        assert ack.readers == 0
+        await asyncio.sleep(0.05)
+        assert not any(w.done() for w in waits)
+        await streams.request_stop("s1", "interrupt")
+        assert await asyncio.wait_for(asyncio.gather(*waits[:2]), GUARD) == [
+            "interrupt",
+            "interrupt",
+        ]
+        assert not waits[2].done()  # another stream's wait goes on
+        await streams.request_stop("s2", "abort")
+        assert await asyncio.wait_for(waits[2], GUARD) == "abort"
+
+    async def test_a_stop_before_the_stream_ends_a_wait_on_it(self, streams: StreamManager) -> None:
+        wait = asyncio.create_task(streams.wait_stop("early", 600))
+        await asyncio.sleep(0.05)
+        await streams.request_stop("early", "interrupt")
+        assert await asyncio.wait_for(wait, GUARD) == "interrupt"
+
+    async def test_a_resumed_stream_has_no_stop_to_wait_for(self, streams: StreamManager) -> None:
+        await streams.create("s1")
+        await streams.set_status("s1", "paused")
+        await streams.request_stop("s1", "interrupt")
+        await streams.write("s1", [text("a")], status="active")
+        assert await asyncio.wait_for(streams.wait_stop("s1", 0.05), GUARD) is None
 
     async def test_streams_are_independent(self, streams: StreamManager) -> None:
         await streams.create("s1")

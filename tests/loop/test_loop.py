@@ -162,9 +162,11 @@ async def test_interrupt_then_resume_continues(make_host: Callable[..., Any]) ->
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
 
 
-async def test_interrupt_during_model_call_runs_its_tools_on_resume(
+async def test_interrupt_during_a_silent_model_call_cuts_it_and_resume_asks_again(
     make_host: Callable[..., Any],
 ) -> None:
+    # The stop reaches the step while the model is silent (wait_stop, no write needed): the
+    # call is cut, its text kept, its tool never asked for; the resume asks the model again.
     streaming, release = asyncio.Event(), asyncio.Event()
     tool_runs: list[str] = []
 
@@ -189,14 +191,21 @@ async def test_interrupt_during_model_call_runs_its_tools_on_resume(
     handle = await host.executor.execute("n", "go")
     await streaming.wait()
     await handle.interrupt()
+    assert (await asyncio.wait_for(handle.result(), 5)).status == "interrupted"
     release.set()
-    assert (await handle.result()).status == "interrupted"
-    assert tool_runs == []  # the response was saved, its tool waits for the resume
+    assert tool_runs == []
+    first = await handle.messages()
+    assert [(m.role, getattr(m, "content", None)) for m in first] == [
+        ("user", "go"),
+        ("assistant", "thinking "),
+    ]
+    assert isinstance(first[-1], AssistantMessage)
+    assert not first[-1].tool_calls
     resumed = await handle.resume()
     assert (await resumed.result()).status == "completed"
     assert tool_runs == ["x"]
     messages = await resumed.messages()
-    assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"]
+    assert [m.role for m in messages][-3:] == ["assistant", "tool", "assistant"]
 
 
 async def test_abort_is_final(make_host: Callable[..., Any]) -> None:

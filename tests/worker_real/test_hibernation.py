@@ -1,7 +1,9 @@
 """The WebSocket route on the real Durable Object, across hibernation.
 
-A client follows a run over ``GET /chat/{id}/ws``; the run then waits (its model is held
-on a gate) and nothing calls the session's Durable Object. Local workerd evicts an idle
+A client follows a run over ``GET /chat/{id}/ws``; the run then waits in a tool held on a
+gate, and nothing calls the session's Durable Object. (Not in a model call: there the
+step's ``wait_stop``, which brings it an interrupt at once, is a request in flight to the
+object, and an object with a request in flight is never evicted.) Local workerd evicts an idle
 object 10 seconds after its last request ended, hibernating its WebSockets: the socket
 stays open while the object is gone from memory (``ActorContainer::handleShutdown`` in
 workerd's ``server.c++``: a fixed ``10 * kj::SECONDS``, not configurable). When the run
@@ -25,7 +27,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.http.agents import gated, gated_text
+from tests.http.agents import gated_text, held
 from tests.http.harness import assistant_text, read_wire, sse_blocks
 from tests.http.test_websocket import check_retried_step
 from tests.worker_real.app import CONSTRUCTIONS_PATH
@@ -61,7 +63,7 @@ async def constructions(server: RealServer, session: str) -> int:
 
 async def test_socket_receives_the_run_after_the_object_hibernated(make_server: Any) -> None:
     gate = asyncio.Event()
-    server = await make_server(gated(gate, words=5))
+    server = await make_server(held(gate, words=5))
     async with server.client() as client:
         async with client.stream(
             "POST", "/chat", json={"message": "go", "sessionId": "hib1"}
@@ -72,12 +74,14 @@ async def test_socket_receives_the_run_after_the_object_hibernated(make_server: 
         async with connect(f"{server.ws_url}/chat/hib1/ws", ping_interval=None) as ws:
             before: list[dict[str, Any]] = []
             async with asyncio.timeout(30):
-                while assistant_text([f["chunk"] for f in before]) != gated_text(5)[:15]:
+                # Up to the call of ``hold``: the run then waits in that tool.
+                while not before or before[-1]["chunk"]["type"] != "tool-input-available":
                     before.append(json.loads(await ws.recv()))
+            assert assistant_text([f["chunk"] for f in before]) == gated_text(5)[:15]
             assert before[0] == {"seq": 1, "chunk": {"type": "start", "messageId": "hib1-t1"}}
             woken = await constructions(server, "hib1")
 
-            # Nothing calls the object now: the run waits on its gate.
+            # Nothing calls the object now: the run waits in its tool, on the gate.
             started = time.monotonic()
             await asyncio.sleep(IDLE)
             # The runtime answers a ping itself, hibernated or not.

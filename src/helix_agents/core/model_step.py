@@ -37,6 +37,7 @@ from ..errors import (
     ModelHTTPError,
     ModelRateLimitedError,
     SessionNotFoundError,
+    StreamError,
 )
 from ..ids import call_id_scope
 from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
@@ -62,6 +63,16 @@ from .run_context import RunContext
 from .stream_writer import StreamWriter
 
 __all__ = ["ModelStep"]
+
+#: The waits for a stop during a model call (seconds): the first, doubled after each
+#: until the longest. When the call ends, the wait in progress is given up but may stay
+#: open at the StreamManager until its timeout (a Durable Object's request cannot be
+#: withdrawn, and keeps the object awake): short first waits keep that short after a
+#: short call, doubling keeps a long call's waits few (about two a minute).
+_FIRST_STOP_WAIT = 1.0
+_LONGEST_STOP_WAIT = 30.0
+#: The pause before waiting again when the stream manager could not be reached.
+_STOP_RETRY = 1.0
 
 
 class ModelStep:
@@ -424,10 +435,11 @@ class ModelStep:
     ) -> _Call:
         """Stream one model call. The step's first write goes out just before the call, and
         an interrupt or abort its ack carries means the call is never made. During the
-        call the writer watches for a stop (:meth:`StreamWriter.watch`): one that arrives
-        while the model is silent cancels the call at once (closing its HTTP stream); one
-        that arrives with a write ends it after that write. Either way the parts are closed
-        and the message holds exactly the text and reasoning the writer was given."""
+        call a second task awaits the StreamManager's ``wait_stop``: a stop that arrives
+        while the step waits on the model cancels the call at once (closing its HTTP
+        stream); one that arrives while the step is writing ends the call right after that
+        write. Either way the parts are closed and the message holds exactly the text and
+        reasoning the writer was given."""
         run = self.rc
         agent = run.agent
         model = run.deps.resolve_model(agent.model)
@@ -483,15 +495,31 @@ class ModelStep:
 
         task = asyncio.ensure_future(consume())
 
-        def on_stop(kind: StopRequest) -> None:
-            # Only while the call waits on the model: a write in flight finishes, and the
-            # loop above sees the stop after it.
+        async def watch() -> None:
+            # Beside the call, one wait for a stop: the StreamManager pushes it here the
+            # moment it is requested, whether or not the model is saying anything (no
+            # writes to poll with, so a silent call leaves the stream's object idle).
             nonlocal cut
+            wait = _FIRST_STOP_WAIT
+            while True:
+                try:
+                    kind = await run.deps.streams.wait_stop(writer.stream_id, wait)
+                except StreamError:
+                    # The stream manager is unreachable for now: acks of the call's
+                    # writes still carry a stop; try again shortly.
+                    await asyncio.sleep(_STOP_RETRY)
+                    continue
+                if kind is not None:
+                    break
+                wait = min(2 * wait, _LONGEST_STOP_WAIT)
+            writer.note_stop(kind)
+            # Cancel only while the call waits on the model: a write in flight finishes,
+            # and consume() sees the stop right after it.
             if waiting and not task.done():
                 cut = True
                 task.cancel()
 
-        writer.watch(on_stop)
+        watcher = asyncio.ensure_future(watch())
         try:
             response = await task
         except asyncio.CancelledError:
@@ -503,8 +531,8 @@ class ModelStep:
             writer.discard()
             raise
         finally:
-            writer.unwatch()
-        stop = _stop_seen(writer)  # set during the call (by an ack)
+            watcher.cancel()
+        stop = _stop_seen(writer)  # set during the call (by an ack or the watch)
         # What the step adds from here (the last part's end, tool inputs, the step's end,
         # the run's end) goes out with its flush before the commit or, when the step ends
         # the run, with the one write after it.

@@ -15,11 +15,11 @@ step's explicit flushes instead of going out on the policy's rhythm, so a step's
 no write of its own. A step that ends its run writes all of it, and the stream's final
 status, in one write (:meth:`~StreamWriter.flush` with ``status``).
 
-While its model call runs, a step also has its writer :meth:`~StreamWriter.watch` for a stop:
-when an interval passes without a write (the model is silent), the writer writes an empty
-batch just for the ack, so an interrupt or abort reaches the step within one interval even
-when no token comes, and the step can cut the call short. These writes count like any
-other, so the policy's widening keeps their number bounded too.
+The writer only writes when it has something to say (or a step asks it to,
+:meth:`~StreamWriter.probe`): a stop that comes while the model is silent reaches the step
+through the StreamManager's ``wait_stop``, which the model step awaits beside the call, and
+the step tells its writer (:meth:`~StreamWriter.note_stop`). So a silent model call costs no
+writes, and the stream's Durable Object is not woken by any.
 """
 
 from __future__ import annotations
@@ -59,9 +59,6 @@ class FlushPolicy:
         return base * self.widen_factor ** math.ceil((writes - self.widen_after) / self.widen_after)
 
 
-#: The shortest interval between the empty writes of a watching writer (seconds).
-_MIN_BEAT = 0.01
-
 #: The local host writes to SQLite in-process: cheap, so flush almost at once.
 LOCAL_FLUSH_POLICY = FlushPolicy(live_interval=0.02, idle_interval=0.05, widen_after=10_000)
 
@@ -98,10 +95,12 @@ class StreamWriter:
         self._flushing: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._held = False
-        self._beat: asyncio.TimerHandle | None = None
-        self._on_stop: Callable[[StopRequest], None] | None = None
         self.stop_requested: StopRequest | None = None
         self.last_ack: WriteAck | None = None
+
+    @property
+    def stream_id(self) -> str:
+        return self._stream_id
 
     @property
     def writes(self) -> int:
@@ -148,27 +147,16 @@ class StreamWriter:
         its model is done, so that what it adds afterwards costs no write of its own."""
         self._held = True
         self._cancel_timer()
-        self.unwatch()
 
     def release(self) -> None:
         """Undo :meth:`hold`: chunks go out on the policy's rhythm again."""
         self._held = False
 
-    def watch(self, on_stop: Callable[[StopRequest], None]) -> None:
-        """Until :meth:`unwatch` (or :meth:`hold`): write even with nothing buffered once an
-        interval passed without a write, and call ``on_stop`` with the first stop request an
-        ack carries (at once if one was already seen)."""
-        self._on_stop = on_stop
-        if self.stop_requested is not None:
-            on_stop(self.stop_requested)
-            return
-        self._schedule_beat()
-
-    def unwatch(self) -> None:
-        self._on_stop = None
-        if self._beat is not None:
-            self._beat.cancel()
-            self._beat = None
+    def note_stop(self, kind: StopRequest) -> None:
+        """A stop the step learned of other than by an ack (``wait_stop``): kept as an
+        ack's would be, so the step's later checks of :attr:`stop_requested` see it."""
+        if self.stop_requested != "abort":  # an abort is never downgraded
+            self.stop_requested = kind
 
     async def flush(self, *, status: StreamStatus | None = None) -> WriteAck | None:
         """Write everything buffered (one stream write). With ``status`` the same write
@@ -225,38 +213,8 @@ class StreamWriter:
         self._writes += 1
         self._readers = ack.readers
         self.last_ack = ack
-        if ack.stop_requested is not None and self.stop_requested != "abort":
-            self.stop_requested = ack.stop_requested
-            on_stop = self._on_stop
-            if on_stop is not None:
-                self.unwatch()
-                on_stop(ack.stop_requested)
-        if self._on_stop is not None:
-            self._schedule_beat()
-
-    def _schedule_beat(self) -> None:
-        """The next empty write of a watching writer: one interval after the last write."""
-        if self._beat is not None:
-            self._beat.cancel()
-        loop = asyncio.get_running_loop()
-        delay = max(0.0, self._last_flush + self._beat_interval() - self._clock())
-        self._beat = loop.call_later(delay, self._on_beat)
-
-    def _beat_interval(self) -> float:
-        # A policy that writes every chunk at once (interval 0) must not spin on empty
-        # writes while the model is silent.
-        return max(self._interval(), _MIN_BEAT)
-
-    def _on_beat(self) -> None:
-        self._beat = None
-        if self._on_stop is None or self._held:
-            return
-        if self._flushing is not None:
-            return  # a write is on its way: its ack reschedules the beat
-        if self._clock() - self._last_flush < self._beat_interval():
-            self._schedule_beat()  # a write went out meanwhile
-            return
-        self._flushing = asyncio.ensure_future(self._background_flush(self._take()))
+        if ack.stop_requested is not None:
+            self.note_stop(ack.stop_requested)
 
     def _on_timer(self) -> None:
         self._timer = None

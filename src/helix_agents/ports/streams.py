@@ -19,7 +19,12 @@ Contract:
 - ``set_status`` moves a stream through ``active`` to ``paused``, ``ended`` or ``failed``;
   ``ended`` and ``failed`` are final and wake every waiting reader.
 - ``request_stop(stream_id, kind)`` records an interrupt/abort request that the next ack
-  reports.
+  reports, and wakes every ``wait_stop`` of the stream.
+- ``wait_stop(stream_id, timeout)`` returns the stop request in force as soon as there is
+  one (at once if one already is), or None after ``timeout`` seconds. It is how a step
+  learns of a stop while its model call is silent, without writing: the stop is pushed to
+  it, not polled for. A stream that does not exist has no stop yet: the wait times out (a
+  stop requested meanwhile creates the stream and ends the wait).
 """
 
 from __future__ import annotations
@@ -87,5 +92,10 @@ class StreamManager(Protocol):
         ...
 
     async def request_stop(self, stream_id: str, kind: StopRequest) -> None:
-        """Record an interrupt or abort request; the next write's ack reports it."""
+        """Record an interrupt or abort request; the next write's ack reports it and every
+        :meth:`wait_stop` of the stream returns it."""
+        ...
+
+    async def wait_stop(self, stream_id: str, timeout: float) -> StopRequest | None:
+        """The stop request in force, as soon as there is one; None after ``timeout``."""
         ...

@@ -9,7 +9,7 @@ i.e. by a Worker's ``src/entry.py``. The runtime calls:
   declared: the runtime calls ``scheduled`` strictly);
 - ``Workflow.run(event, step)``, wrapped by the SDK (event converted, step wrapped);
 - the Durable Object's public methods as RPC (``create``, ``write``, ``read``,
-  ``set_status``, ``info``, ``request_stop``), ``fetch`` for WebSocket upgrades, ``alarm``,
+  ``set_status``, ``info``, ``request_stop``, ``wait_stop``), ``fetch`` for WebSocket upgrades, ``alarm``,
   and the hibernation handlers under their camelCase names (``webSocketMessage``,
   ``webSocketClose``, ``webSocketError``), which are the only names the runtime calls.
 """
@@ -68,6 +68,9 @@ def build_entrypoints(app: CloudflareApp) -> tuple[type[Any], type[Any], type[An
 
         async def request_stop(self, stream_id: str, kind: str) -> Any:
             return await self._hub.request_stop(stream_id, kind)
+
+        async def wait_stop(self, stream_id: str, timeout: float) -> Any:
+            return await self._hub.wait_stop(stream_id, timeout)
 
         async def fetch(self, request: Any) -> Any:
             return await self._hub.fetch(request)

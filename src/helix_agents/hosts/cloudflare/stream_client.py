@@ -59,8 +59,9 @@ class DOStreamManager:
     """:class:`~helix_agents.ports.streams.StreamManager` over a Durable Object namespace.
 
     ``namespace`` is ``env.STREAM_MANAGER``; ``max_wait`` bounds one long-poll call (a
-    longer read waits in several); ``retries`` is how often an idempotent call is repeated
-    after its object was reset; ``reader_policy`` is how an SSE response follows its stream
+    longer read waits in several), ``stop_wait`` one ``wait_stop`` call; ``retries`` is
+    how often an idempotent call is repeated after its object was reset;
+    ``reader_policy`` is how an SSE response follows its stream
     (:class:`~.stream_follow.ReaderPolicy`). ``calls`` counts RPC calls (subrequests), and
     ``follows`` the readers that followed over a socket (``"socket"``) and those that
     long-polled (``"poll"``, fallbacks included).
@@ -72,6 +73,7 @@ class DOStreamManager:
         *,
         owner: Callable[[str], str] = stream_owner,
         max_wait: float = 30.0,
+        stop_wait: float = 30.0,
         retries: int = 2,
         reader_policy: ReaderPolicy | None = None,
     ) -> None:
@@ -83,6 +85,7 @@ class DOStreamManager:
         self.namespace = namespace
         self._owner = owner
         self._max_wait = max_wait
+        self._stop_wait = stop_wait
         self._retries = retries
         self.reader_policy = reader_policy or ReaderPolicy()
         self.calls = 0
@@ -171,6 +174,29 @@ class DOStreamManager:
 
     async def request_stop(self, stream_id: str, kind: StopRequest) -> None:
         await self._call(stream_id, "request_stop", stream_id, kind, idempotent=True)
+
+    async def wait_stop(self, stream_id: str, timeout: float) -> StopRequest | None:
+        """One call held open by the object until a stop comes (see
+        :meth:`.stream_hub.StreamHub.wait_stop`), in several of at most ``stop_wait``
+        seconds each for a longer timeout. A call the caller gives up on (its task
+        cancelled) stays open in the object until its own wait ends, keeping the object
+        from hibernating until then: callers keep their timeouts short when they may give
+        up (the model step's watch starts at one second)."""
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, int | float)
+            or not timeout >= 0
+            or math.isinf(timeout)
+        ):
+            raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
+        remaining = float(timeout)
+        while True:
+            wait = min(remaining, self._stop_wait)
+            answer = await self._call(stream_id, "wait_stop", stream_id, wait, idempotent=True)
+            remaining -= wait
+            if answer is not None or remaining <= 0:
+                stop: StopRequest | None = answer
+                return stop
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -14,6 +14,9 @@ in :mod:`helix_agents.testing.cloudflare`.
 - **Waiting reads.** ``read(..., timeout)`` with nothing new parks a future that the next
   write or status change resolves; nothing polls. A waiting read is an RPC in flight, so
   the object cannot hibernate while one is parked.
+- **Waiting for a stop.** ``wait_stop(..., timeout)`` parks a future that ``request_stop``
+  for the stream resolves, in this same object: a model step keeps one such call open
+  during its model call and hears of an interrupt at once. Also a request in flight.
 - **Live readers**, reported in every write's answer (and so steering the writer's flush
   policy): the waiting reads of the stream, the reads that returned within the last
   ``recent_window`` seconds and were not yet continued (as the local host counts them),
@@ -48,10 +51,13 @@ from .do_sql import DurableObjectSql
 from .stream_rpc import decode_chunks, encode_info, encode_stored, failure, success
 from .stream_sockets import PING, PONG, SocketState, done_frame, error_frame, frame, parse_seek
 
-__all__ = ["DEFAULT_STALE_MS", "DEFAULT_TTL_MS", "StreamHub"]
+__all__ = ["DEFAULT_STALE_MS", "DEFAULT_TTL_MS", "MAX_STOP_WAIT", "StreamHub"]
 
 DEFAULT_TTL_MS: Final = 86_400_000
 DEFAULT_STALE_MS: Final = 86_400_000
+#: The longest one ``wait_stop`` call is held open (seconds), well under the platform's
+#: limits on a request in flight.
+MAX_STOP_WAIT: Final = 30.0
 #: The page size of a socket's replay.
 _PAGE = 1000
 
@@ -84,6 +90,8 @@ class StreamHub:
         self._stale_ms = int(stale_ms)
         self._window_ms = int(recent_window * 1000)
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        #: stream id -> the futures of its parked ``wait_stop`` calls.
+        self._stop_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._recent: dict[str, dict[int, deque[int]]] = {}
         ffi.set_auto_response(ctx, PING, PONG)
 
@@ -170,7 +178,41 @@ class StreamHub:
             stop = self.log.request_stop(stream_id, kind)  # type: ignore[arg-type]
         except Exception as exc:
             return failure(exc)
+        # The step watching this stream during its model call is parked in wait_stop, in
+        # this same object: it hears of the stop now, not at its next write.
+        for future in self._stop_waiters.pop(stream_id, set()):
+            _resolve(future)
         return success(stop)
+
+    async def wait_stop(self, stream_id: str, timeout: float) -> dict[str, Any]:
+        """The stop request in force, as soon as there is one, or None after ``timeout``
+        (at most :data:`MAX_STOP_WAIT`: the caller loops). A parked call is a request in
+        flight: it keeps the object from hibernating, but not from serving other calls
+        (awaiting a future holds no input gate), so the request_stop it waits for gets in."""
+        try:
+            _check_timeout(timeout)
+            stop = self._stop_of(stream_id)
+            if stop is None and timeout > 0:
+                loop = asyncio.get_running_loop()
+                future: asyncio.Future[None] = loop.create_future()
+                waiters = self._stop_waiters.setdefault(stream_id, set())
+                waiters.add(future)
+                timer = loop.call_later(min(float(timeout), MAX_STOP_WAIT), _resolve, future)
+                try:
+                    await future
+                finally:
+                    timer.cancel()
+                    waiters.discard(future)
+                    if not waiters and self._stop_waiters.get(stream_id) is waiters:
+                        del self._stop_waiters[stream_id]
+                stop = self._stop_of(stream_id)
+        except Exception as exc:
+            return failure(exc)
+        return success(stop)
+
+    def _stop_of(self, stream_id: str) -> str | None:
+        state = self.log.state(stream_id)
+        return None if state is None else state[1]
 
     def _read_stored(
         self, stream_id: str, after: int, limit: int

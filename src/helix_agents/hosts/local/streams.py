@@ -67,6 +67,9 @@ __all__ = ["LocalStreamManager", "SQLiteExecutor"]
 
 T = TypeVar("T")
 
+#: How often a parked wait_stop looks at the file for a stop another process recorded.
+_STOP_RECHECK = 0.25
+
 
 class SQLiteExecutor:
     """The chunk log's :class:`~helix_agents.streaming.chunklog.SqlExecutor` over sqlite3.
@@ -180,6 +183,8 @@ class LocalStreamManager:
         self._data_version = self._sql.data_version()
         self._sync_interval = sync_interval
         self._synced_at = time.monotonic()
+        #: stream id -> the futures of its parked :meth:`wait_stop` calls.
+        self._stop_waiters: dict[str, set[asyncio.Future[None]]] = {}
         self._closed = False
 
     @property
@@ -262,6 +267,35 @@ class LocalStreamManager:
         live = self._live.get(stream_id)
         if live is not None:
             live.stop = stop
+        for fut in self._stop_waiters.pop(stream_id, set()):
+            _resolve(fut)
+
+    async def wait_stop(self, stream_id: str, timeout: float) -> StopRequest | None:
+        self._check_open()
+        _check_timeout(timeout)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            stop = self._stop_in_force(stream_id)
+            if stop is not None:
+                return stop
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            # A request_stop of this process wakes the wait at once; one made by another
+            # process on the same file is seen at the next look (at most _STOP_RECHECK).
+            fut: asyncio.Future[None] = loop.create_future()
+            waiters = self._stop_waiters.setdefault(stream_id, set())
+            waiters.add(fut)
+            timer = loop.call_later(min(remaining, _STOP_RECHECK), _resolve, fut)
+            try:
+                await fut
+            finally:
+                timer.cancel()
+                waiters.discard(fut)
+                if not waiters and self._stop_waiters.get(stream_id) is waiters:
+                    del self._stop_waiters[stream_id]
+            self._check_open()
 
     # -- beyond the port ---------------------------------------------------------------------
 
@@ -303,6 +337,10 @@ class LocalStreamManager:
         self._closed = True
         for live in self._live.values():
             self._wake(live)
+        for waiters in self._stop_waiters.values():
+            for fut in waiters:
+                _resolve(fut)
+        self._stop_waiters.clear()
         self._live.clear()
         if self._owns_conn:
             self._sql.conn.close()
@@ -358,6 +396,12 @@ class LocalStreamManager:
         if changed:
             self._wake(live)
         return live
+
+    def _stop_in_force(self, stream_id: str) -> StopRequest | None:
+        try:
+            return self._state(stream_id).stop
+        except StreamNotFoundError:
+            return None  # no stream yet: no stop either (a request would create it)
 
     def _evict(self, keep: str) -> None:
         """Forget the least recently used streams beyond ``max_live_streams`` (never one
@@ -458,6 +502,16 @@ class LocalStreamManager:
                 else:
                     del live.recent[cursor]
         return len(live.waiters) + recent
+
+
+def _check_timeout(timeout: float) -> None:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout >= 0
+        or math.isinf(timeout)
+    ):
+        raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
 
 
 def _translate(exc: sqlite3.Error) -> DatabaseError:
