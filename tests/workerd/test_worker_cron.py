@@ -56,7 +56,9 @@ def test_the_cron_expires_a_suspended_run(app_worker: HelixWorker) -> None:
     assert "deploy" in (state["error"] or ""), state
     assert state["runId"] == "cron-1--t1--r1"
     [deploy_part] = [p for p in state["messages"][-1]["parts"] if p.get("type") == "tool-deploy"]
-    assert deploy_part["state"] == "output-error"
+    # An unanswered approval that expires ends as what it is: not approved (docs/hitl.md).
+    assert deploy_part["state"] == "output-denied"
+    assert deploy_part["approval"]["approved"] is False
 
     # Expired for good: an approval now is refused, and a new turn works.
     late = httpx.post(
