@@ -57,7 +57,7 @@ from ..usage import Usage
 from . import limits
 from .gating import gate_call, suspension_context
 from .params import ModelStepResult, PlannedCall
-from .partial import keep_streamed_answer, read_stream, streamed_answer
+from .partial import read_stream, streamed_answer
 from .replay import decided_error_chunks, is_response_of, replay_response
 from .run_context import RunContext
 from .stream_writer import StreamWriter
@@ -280,15 +280,7 @@ class ModelStep:
             await run.end_stream(RunStatus.ABORTED, writer=writer, finish_reason="other")
             return _final(RunStatus.ABORTED, sequence + 1)
         writer.discard()
-        await keep_streamed_answer(
-            run.deps.store,
-            run.deps.streams,
-            session_id=run.params.session_id,
-            run_id=run.params.run_id,
-            stream_id=run.params.stream_id,
-            sequence=sequence,
-            message_id=run.params.message_id,
-        )
+        await run.keep_streamed_answer(sequence)
         await run.report_end(RunStatus.ABORTED)
         return _final(RunStatus.ABORTED, sequence)
 
@@ -360,15 +352,7 @@ class ModelStep:
         elif not await run.stream_is_open():
             return
         if status == RunStatus.ABORTED and response is None and not run.forwarded:
-            await keep_streamed_answer(
-                run.deps.store,
-                run.deps.streams,
-                session_id=run.params.session_id,
-                run_id=run.params.run_id,
-                stream_id=run.params.stream_id,
-                sequence=sequence,
-                message_id=run.params.message_id,
-            )
+            await run.keep_streamed_answer(sequence)
             return
         attempt = attempt or ctx.attempt
         writer = run.writer(step=step_no, attempt=attempt)

@@ -21,6 +21,7 @@ from ..state import RunStatus, SessionState
 from ..usage import Usage, UsageKind, UsageRecord
 from .deps import RunDeps
 from .params import RunParams
+from .partial import keep_streamed_answer
 from .stream_writer import StreamWriter
 
 if TYPE_CHECKING:
@@ -156,6 +157,18 @@ class RunContext:
             error=error,
             failure_reason=failure_reason,
             finish_reason=finish_reason,
+        )
+
+    async def keep_streamed_answer(self, sequence: int) -> None:
+        """Store the answer readers saw of this run's stream (an abort cut it short)."""
+        await keep_streamed_answer(
+            self.deps.store,
+            self.deps.streams,
+            session_id=self.params.session_id,
+            run_id=self.params.run_id,
+            stream_id=self.params.stream_id,
+            sequence=sequence,
+            message_id=self.params.message_id,
         )
 
     async def end_stream(
