@@ -87,6 +87,21 @@ EXAMPLES: dict[type[Record], list[Record]] = {
             status="denied",
             approval=messages.ToolApproval(id="a", approved=False, reason="no"),
         ),
+        messages.ToolResultMessage(
+            tool_call_id="c",
+            tool_name="search",
+            content={"results": []},
+            sources=[
+                messages.Source(source_id="docs/a.md", title="A", media_type="text/markdown"),
+                messages.Source(source_id="https://x.test/b", url="https://x.test/b"),
+            ],
+        ),
+    ],
+    messages.Source: [
+        messages.Source(source_id="s"),
+        messages.Source(
+            source_id="d", url="https://x.test/d", title="D", media_type="text/html", filename="d"
+        ),
     ],
     messages.ToolApproval: [
         messages.ToolApproval(id="a", approved=True),
@@ -240,6 +255,12 @@ EXAMPLES: dict[type[Record], list[Record]] = {
         chunks.CustomDataChunk(name="weather"),
         chunks.CustomDataChunk(name="weather", data={"t": 21.5}, id="d1", transient=True),
     ],
+    chunks.SourceChunk: [
+        chunks.SourceChunk(source_id="docs/a.md"),
+        chunks.SourceChunk(
+            source_id="u", tool_call_id="c", url="https://x.test", title="X", media_type="text/html"
+        ),
+    ],
     chunks.ErrorChunk: [chunks.ErrorChunk(message="x"), chunks.ErrorChunk(message="x", code="y")],
     chunks.OutputChunk: [chunks.OutputChunk(), chunks.OutputChunk(output={"answer": 42})],
     chunks.SequencedChunk: [
@@ -297,7 +318,7 @@ def test_unknown_keys_are_refused(cls: type[Record], example: Record) -> None:
         m
         for cls in messages.__all__
         for m in EXAMPLES.get(getattr(messages, cls), [])
-        if not isinstance(m, messages.ToolCall | messages.ToolApproval)
+        if not isinstance(m, messages.ToolCall | messages.ToolApproval | messages.Source)
     ],
 )
 def test_messages_round_trip_through_the_union(message: Record) -> None:

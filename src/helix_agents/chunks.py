@@ -30,6 +30,7 @@ __all__ = [
     "RunEndChunk",
     "RunStartChunk",
     "SequencedChunk",
+    "SourceChunk",
     "StepEndChunk",
     "StepResetChunk",
     "StepStartChunk",
@@ -215,6 +216,19 @@ class CustomDataChunk(ChunkBase):
     transient: bool | None = None
 
 
+class SourceChunk(ChunkBase):
+    """A source a tool cited (``ctx.emit_source``): UI ``source-url`` when it has a ``url``,
+    ``source-document`` otherwise."""
+
+    type: Literal["source"] = "source"
+    source_id: str
+    tool_call_id: str | None = None
+    url: str | None = None
+    title: str | None = None
+    media_type: str | None = None
+    filename: str | None = None
+
+
 class ErrorChunk(ChunkBase):
     type: Literal["error"] = "error"
     message: str
@@ -251,6 +265,7 @@ Chunk = Annotated[
     | SubagentStartChunk
     | SubagentEndChunk
     | CustomDataChunk
+    | SourceChunk
     | ErrorChunk
     | OutputChunk,
     Field(discriminator="type"),

@@ -10,7 +10,10 @@ and no network. Set ``OPENAI_API_KEY`` and/or ``OPENAI_BASE_URL`` (and optionall
 - ``planner``: a structured trip plan (``output_type``);
 - ``ops``: checks a service and deploys it, but a deploy waits for a human's approval
   (docs/hitl.md);
-- ``manager``: hands questions to the ``assistant`` as a sub-agent (docs/subagents.md).
+- ``manager``: hands questions to the ``assistant`` as a sub-agent (docs/subagents.md);
+- ``docs``: answers questions about helix-agents from its docs, citing them, with the
+  retrieval toolkit over the host's vector index and embeddings (docs/services.md): a
+  corpus it ships with (:mod:`helix_agents.example_docs`) is indexed on its first search.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from .agent import Agent, AgentRegistry
+from .example_docs import DOCS_CORPUS
 from .ports.model import Model
 from .subagents import subagent_tool
+from .toolkits.retrieval import retrieval_toolkit
 from .tools import ToolContext, tool
 
 __all__ = ["example_model", "example_registry"]
@@ -195,6 +200,17 @@ def example_registry(model: Model | str | None = None) -> AgentRegistry:
                     "a human's approval: if one is denied, say so and stop."
                 ),
                 tools=[check_service, deploy],
+                model=model,
+            ),
+            Agent(
+                name="docs",
+                description="Answers questions about helix-agents from its docs, with sources.",
+                system_prompt=(
+                    "You answer questions about helix-agents, the durable agent runtime. "
+                    "Search its docs first, answer from the passages found, and cite each "
+                    "source you use by its number and title. If the docs do not say, say so."
+                ),
+                tools=retrieval_toolkit(top_k=3, seed=DOCS_CORPUS),
                 model=model,
             ),
             Agent(

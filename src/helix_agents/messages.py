@@ -15,6 +15,7 @@ from ._base import Record
 __all__ = [
     "AssistantMessage",
     "Message",
+    "Source",
     "ToolApproval",
     "ToolCall",
     "ToolResultMessage",
@@ -79,6 +80,17 @@ class ToolApproval(Record):
     reason: str | None = None
 
 
+class Source(Record):
+    """A source a tool cited (a retrieved passage's document or page): the AI SDK's
+    ``source-url`` part when it has a ``url``, its ``source-document`` part otherwise."""
+
+    source_id: str
+    url: str | None = None
+    title: str | None = None
+    media_type: str | None = None
+    filename: str | None = None
+
+
 class ToolResultMessage(Record):
     """The result of one tool call. ``status`` tells the model (and the UI) whether the tool
     succeeded, raised, or was denied by a human. ``approval`` is the decision a gated call
@@ -91,6 +103,8 @@ class ToolResultMessage(Record):
     status: ToolResultStatus = "success"
     id: str | None = None
     approval: ToolApproval | None = None
+    #: The sources the tool cited (``ctx.emit_source``), kept so a reload shows them.
+    sources: list[Source] | None = None
 
 
 Message = Annotated[UserMessage | AssistantMessage | ToolResultMessage, Field(discriminator="role")]

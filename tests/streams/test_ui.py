@@ -143,6 +143,30 @@ CASES: list[tuple[Chunk, dict[str, Any] | None]] = [
         {"type": "data-weather", "id": "w1", "data": {"t": 21}, "transient": True},
     ),
     (c.CustomDataChunk(name="note", data=[1, 2]), {"type": "data-note", "data": [1, 2]}),
+    (
+        c.SourceChunk(source_id="https://x.test/a", url="https://x.test/a", title="A"),
+        {
+            "type": "source-url",
+            "sourceId": "https://x.test/a",
+            "url": "https://x.test/a",
+            "title": "A",
+        },
+    ),
+    (
+        c.SourceChunk(
+            source_id="docs/b.md",
+            tool_call_id="t",
+            media_type="text/markdown",
+            filename="docs/b.md",
+        ),
+        {
+            "type": "source-document",
+            "sourceId": "docs/b.md",
+            "mediaType": "text/markdown",
+            "title": "docs/b.md",
+            "filename": "docs/b.md",
+        },
+    ),
     (c.ErrorChunk(message="it broke", code="x"), {"type": "error", "errorText": "it broke"}),
     (
         c.OutputChunk(output={"city": "SF"}),

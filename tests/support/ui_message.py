@@ -74,6 +74,9 @@ class UIMessageAssembler:
                     break
             else:
                 parts.append(part)
+        elif kind in ("source-url", "source-document"):
+            # The SDK appends a part per source chunk, with the chunk's own fields.
+            parts.append({k: v for k, v in chunk.items() if k != "providerMetadata"})
         elif kind == "finish":
             self.finishes += 1
 

@@ -23,7 +23,8 @@ imports are imported there: no pytest, uvicorn, threads, I/O or randomness at im
   the suites' ``host.streams.close()`` does to a host; ``GET /__test__/sessions`` lists
   the sessions in D1; ``GET /__test__/constructions?session=<id>`` tells how many times
   that session's Durable Object was constructed (it counts itself in its storage), which is
-  how a test sees the object hibernate and wake.
+  how a test sees the object hibernate and wake; ``/__test__/services`` runs the KV and R2
+  conformance checks on the Worker's real bindings (:mod:`tests.worker_real.services_route`).
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ from tests.http.agents import (
     talker,
     tool_then_gate,
 )
+from tests.services.librarian import LIBRARIAN, librarian
 from tests.support.agents import bank
 from tests.worker_real.crash_agents import crash_agents
+from tests.worker_real.retrieval_route import RETRIEVAL_PATH, retrieval_route
+from tests.worker_real.services_route import SERVICES_PATH, services_route
 
 __all__ = [
     "CATALOG",
@@ -192,6 +196,8 @@ CATALOG: dict[str, Agent] = {
     # Agents with no in-process parameters: the suites' own definitions, as they are.
     **{agent.name: agent for agent in (locator(), boss(), lead(), analyst(), limited(), capped())},
     **{agent.name: agent for agent in example_registry(DemoModel())},
+    # The services' agent (typed deps, cache, files): test_services_real.py.
+    LIBRARIAN: librarian(),
     # The crash tests' agents (test_crash_real.py): their effects go to the relay's URL.
     **{
         agent.name: agent
@@ -261,6 +267,10 @@ class TestApp(CloudflareApp):
             return await sessions(runtime)
         if url.path == CONSTRUCTIONS_PATH:
             return await constructions(runtime, url.query)
+        if url.path == SERVICES_PATH:
+            return await services_route(runtime, request, url.query)
+        if url.path == RETRIEVAL_PATH:
+            return await retrieval_route(runtime, request)
         config = env_var(env, CONFIG_VAR) or "{}"
         if url.path.startswith(MOUNT_PREFIX):
             encoded, _, rest = url.path[len(MOUNT_PREFIX) :].partition("/")

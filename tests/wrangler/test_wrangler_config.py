@@ -51,8 +51,19 @@ def test_the_local_worker_config_is_the_deployed_one_plus_the_development_flag()
     assert local["compatibility_flags"] == [*deployed["compatibility_flags"], DEV_FLAG]
     # python_modules: what of helix-agents stays out of the Worker, the same for the
     # shipped app under `helix worker` as on Cloudflare.
-    for key in ("durable_objects", "migrations", "triggers", "python_modules"):
+    for key in (
+        "durable_objects",
+        "migrations",
+        "triggers",
+        "python_modules",
+        "kv_namespaces",
+        "r2_buckets",
+        "vars",
+    ):
         assert local[key] == deployed[key], key
+    # Queues run for real locally; the deployed file has the producer commented out, since
+    # a deploy needs the queue created first.
+    assert local["queues"]["producers"][0]["binding"] == "QUEUE"
     assert local["workflows"] == deployed["workflows"]
     assert local["workflows"][0]["name"] == WORKFLOW_NAME
     strip = {"migrations_dir"}

@@ -5,10 +5,16 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..chunks import CustomDataChunk
+from ..chunks import CustomDataChunk, SourceChunk
+from ..messages import Source
+from .host_resources import HostResources
 from .stream_writer import StreamWriter
+
+if TYPE_CHECKING:
+    from ..agent import Agent
+    from ..services import Services
 
 __all__ = ["RunToolContext"]
 
@@ -57,6 +63,8 @@ class RunToolContext:
         custom_state: Mapping[str, Any],
         writer: StreamWriter,
         check_interrupt: Callable[[], Awaitable[bool]],
+        resources: HostResources | None = None,
+        agent: Agent | None = None,
     ) -> None:
         self._session_id = session_id
         self._run_id = run_id
@@ -66,6 +74,10 @@ class RunToolContext:
         self._writer = writer
         self._check_interrupt = check_interrupt
         self.custom_usage: dict[str, float] = {}
+        #: The sources this call cited, in order: kept with its result (the snapshot's parts).
+        self.sources: list[Source] = []
+        self._resources = resources if resources is not None else HostResources()
+        self._agent = agent
 
     @property
     def session_id(self) -> str:
@@ -88,6 +100,19 @@ class RunToolContext:
         return self._state
 
     @property
+    def deps(self) -> Any:
+        # Built by the host on first use (once per host), never carried in a step result.
+        return None if self._agent is None else self._resources.deps_for(self._agent)
+
+    @property
+    def services(self) -> Services:
+        return self._resources.services
+
+    @property
+    def env(self) -> Any:
+        return self._resources.env
+
+    @property
     def state_patch(self) -> dict[str, Any]:
         return self._state.patch
 
@@ -96,6 +121,32 @@ class RunToolContext:
 
     async def emit(self, name: str, data: Any, *, transient: bool = False) -> None:
         await self._writer.add(CustomDataChunk(name=name, data=data, transient=transient or None))
+
+    async def emit_source(
+        self,
+        source_id: str,
+        *,
+        url: str | None = None,
+        title: str | None = None,
+        media_type: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        if any(s.source_id == source_id for s in self.sources):
+            return  # one part per source and call, however often it was cited
+        source = Source(
+            source_id=source_id, url=url, title=title, media_type=media_type, filename=filename
+        )
+        self.sources.append(source)
+        await self._writer.add(
+            SourceChunk(
+                source_id=source_id,
+                tool_call_id=self._tool_call_id,
+                url=url,
+                title=title,
+                media_type=media_type,
+                filename=filename,
+            )
+        )
 
     def record_usage(self, kind: str, amount: float = 1) -> None:
         self.custom_usage[kind] = self.custom_usage.get(kind, 0) + amount

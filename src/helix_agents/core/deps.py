@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..clock import wall_clock_ms
 from ..ports.step import StepConfig
 from ..ports.streams import StreamManager
+from .host_resources import HostResources
 from .stream_writer import LOCAL_FLUSH_POLICY, FlushPolicy
 
 if TYPE_CHECKING:
@@ -17,11 +18,7 @@ if TYPE_CHECKING:
     from ..ports.model import Model
     from ..store import StateStore
 
-__all__ = ["RunDeps", "wall_clock_ms"]
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
+__all__ = ["RunDeps"]
 
 
 @dataclass
@@ -37,4 +34,6 @@ class RunDeps:
     tool_step_config: StepConfig | None = None
     #: Starts sub-agent instances (sub-agents and companions).
     launcher: Launcher | None = None
+    #: Services, settings and the agents' typed deps that tools see (``ctx.services``...).
+    resources: HostResources = field(default_factory=HostResources)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -47,6 +47,7 @@ from ..chunks import (
     RunEndChunk,
     RunStartChunk,
     SequencedChunk,
+    SourceChunk,
     StepEndChunk,
     StepResetChunk,
     StepStartChunk,
@@ -71,6 +72,8 @@ if TYPE_CHECKING:
     from .ui_schema import (
         DataUIChunk,
         FinishReason,
+        SourceDocumentUIChunk,
+        SourceUrlUIChunk,
         ToolApprovalResponseUIChunk,
         ToolInputAvailableUIChunk,
         ToolOutputAvailableUIChunk,
@@ -84,6 +87,7 @@ __all__ = [
     "UIMessageEncoder",
     "UIVersion",
     "event_id",
+    "source_part",
     "to_ui_chunk",
     "ui_finish_reason",
 ]
@@ -115,6 +119,31 @@ _REASON_ALIASES: Final[dict[str, FinishReason]] = {
     "error": "error",
     "other": "other",
 }
+
+
+def source_part(
+    source_id: str,
+    url: str | None,
+    title: str | None,
+    media_type: str | None,
+    filename: str | None,
+) -> SourceUrlUIChunk | SourceDocumentUIChunk:
+    """A cited source as the AI SDK's ``source-url`` (it has a URL) or ``source-document``
+    chunk; the same dict is the message part the snapshot shows."""
+    if url is not None:
+        part: SourceUrlUIChunk = {"type": "source-url", "sourceId": source_id, "url": url}
+        if title is not None:
+            part["title"] = title
+        return part
+    document: SourceDocumentUIChunk = {
+        "type": "source-document",
+        "sourceId": source_id,
+        "mediaType": media_type or "text/plain",
+        "title": title or source_id,
+    }
+    if filename is not None:
+        document["filename"] = filename
+    return document
 
 
 def ui_finish_reason(status: str, reason: str | None) -> FinishReason:
@@ -452,6 +481,10 @@ def _map(chunk: Chunk, ui_version: UIVersion, show_reset: bool) -> UIChunk | Non
         if chunk.transient:
             custom["transient"] = True
         return custom
+    if isinstance(chunk, SourceChunk):
+        return source_part(
+            chunk.source_id, chunk.url, chunk.title, chunk.media_type, chunk.filename
+        )
     if isinstance(chunk, ErrorChunk):
         return {"type": "error", "errorText": chunk.message}
     if isinstance(chunk, OutputChunk):

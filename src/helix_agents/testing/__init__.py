@@ -7,6 +7,7 @@ and ``helix worker`` does too unless given ``--with-testing``. The offline demo 
 bundled examples is product code: :class:`helix_agents.models.demo.DemoModel`.
 """
 
+from .model_requests import allow_model_requests, forbid_model_requests
 from .models import AgentInfo, FunctionModel, TestModel, call_tool
 from .workers_ai import AIReply, FakeAIBinding, FakeAIError, FakeReadableStream
 
@@ -18,5 +19,7 @@ __all__ = [
     "FakeReadableStream",
     "FunctionModel",
     "TestModel",
+    "allow_model_requests",
     "call_tool",
+    "forbid_model_requests",
 ]

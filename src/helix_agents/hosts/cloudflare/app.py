@@ -25,11 +25,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ...agent import Agent, AgentRegistry
-from ...core.deps import wall_clock_ms
+from ...clock import wall_clock_ms
 from ...core.loop import run_agent_workflow
 from ...core.stream_writer import FlushPolicy
 from ...ports.model import Model
 from ...ports.step import Step, StepConfig
+from ...services import Services
 from . import ffi
 from .flush import CLOUDFLARE_FLUSH_POLICY
 from .runtime import Bindings, CloudflareRuntime
@@ -58,6 +59,9 @@ class CloudflareApp:
       Durable Object, long polls as the fallback, a budget of subrequests; see
       :class:`~.stream_follow.ReaderPolicy`);
     - ``model_step_config`` / ``tool_step_config``: Workflows step configs for the loop;
+    - ``services``: a function of the Worker's ``env`` returning
+      :class:`~helix_agents.services.Services` that replace the ones built from the
+      bindings, service by service (``ctx.services``; see ``docs/services.md``);
     - any other keyword goes to :func:`helix_agents.http.create_app` (``auth``, ``token``,
       ``max_body_bytes``, ``keep_alive``, ``ui_version``, ``chat_page_enabled``).
     """
@@ -76,6 +80,7 @@ class CloudflareApp:
         model_step_config: StepConfig | None = None,
         tool_step_config: StepConfig | None = None,
         reader_policy: ReaderPolicy | None = None,
+        services: Callable[[Any], Services] | None = None,
         **http_options: Any,
     ) -> None:
         self.registry = AgentRegistry.coerce(registry)
@@ -89,6 +94,7 @@ class CloudflareApp:
         self.model_step_config = model_step_config
         self.tool_step_config = tool_step_config
         self.reader_policy = reader_policy or ReaderPolicy()
+        self.services = services
         self.http_options = http_options
         self._runtimes: OrderedDict[Any, tuple[Any, CloudflareRuntime]] = OrderedDict()
 

@@ -23,11 +23,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...core.deps import RunDeps
+from ...core.host_resources import HostResources
 from ...executor import Executor
 from ...store import StateStore, migrate
 from .d1 import D1Database
 from .launcher import WorkflowLauncher
 from .models import env_var, model_resolver
+from .services import cloudflare_services
 from .stream_client import DOStreamManager
 
 if TYPE_CHECKING:
@@ -46,6 +48,11 @@ class Bindings:
     streams: str = "STREAM_MANAGER"
     workflow: str = "AGENT_WORKFLOW"
     ai: str = "AI"
+    #: Optional services (``ctx.services``): a binding the Worker lacks leaves its service out.
+    kv: str = "KV"
+    objects: str = "BUCKET"
+    vectors: str = "VECTORIZE"
+    queue: str = "QUEUE"
 
 
 class EnvVars(Mapping[str, str]):
@@ -81,8 +88,17 @@ class CloudflareRuntime:
             reader_policy=app.reader_policy,
         )
         self.launcher = WorkflowLauncher(_binding(env, bindings.workflow, "a [[workflows]] entry"))
-        self.resolve_model: Callable[[Any], Any] = app.resolve_model or model_resolver(
-            env, model_from_env=app.model_from_env, ai_binding=bindings.ai
+        resources = HostResources(
+            host="cloudflare",
+            services=cloudflare_services(env, bindings).merged(
+                app.services(env) if app.services is not None else None
+            ),
+            vars=EnvVars(env),
+            env=env,
+        )
+        self.resolve_model: Callable[[Any], Any] = resources.model_resolver(
+            app.resolve_model
+            or model_resolver(env, model_from_env=app.model_from_env, ai_binding=bindings.ai)
         )
         self.executor = Executor(
             registry=app.registry,
@@ -101,6 +117,7 @@ class CloudflareRuntime:
             model_step_config=app.model_step_config,
             tool_step_config=app.tool_step_config,
             launcher=self.launcher,
+            resources=resources,
         )
         self._http: Starlette | None = None
 
@@ -116,6 +133,9 @@ class CloudflareRuntime:
 
             options = dict(self.app.http_options)
             options.setdefault("environ", EnvVars(self.env))
+            # `/agents` says whether the offline demo model answers: only the resolver knows
+            # whether this Worker's env swaps it for a configured model.
+            options.setdefault("resolve_model", self.resolve_model)
             if "cors_origins" not in options:
                 # HELIX_CORS_ORIGINS, as `helix dev` reads it from the process environment
                 # (and `helix worker` passes it into env): the Worker read no CORS setting.

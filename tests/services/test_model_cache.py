@@ -1,0 +1,72 @@
+"""cached_model: a repeated request answered from KV on the local host, with no tokens
+spent and the hit in usage; tool-call ids do not stop a second session from hitting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helix_agents import Agent, tool
+from helix_agents.errors import ConfigurationError, ServiceNotConfiguredError
+from helix_agents.hosts.local.host import LocalHost
+from helix_agents.messages import AssistantMessage
+from helix_agents.ports.model import ModelRequest
+from helix_agents.state import RunStatus
+from helix_agents.testing import FunctionModel, call_tool
+from helix_agents.toolkits import cached_model
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_a_repeated_conversation_is_answered_from_kv(tmp_path: Path) -> None:
+    requests: list[int] = []
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    def respond(messages: list[Any], info: Any) -> Any:
+        requests.append(len(messages))
+        if info.tool_results:
+            return f"the sum is {info.tool_results[-1].content}"
+        return call_tool("add", a=2, b=3)
+
+    agent = Agent(
+        "adder", tools=[add], model=cached_model(FunctionModel(respond, name="fn"), ttl=300)
+    )
+    async with LocalHost(agent, tmp_path / "data") as host:
+        first = await host.executor.execute("adder", "2+3?")
+        assert (await first.result()).status == RunStatus.COMPLETED
+        second = await host.executor.execute("adder", "2+3?")
+        assert (await second.result()).status == RunStatus.COMPLETED
+        other = await host.executor.execute("adder", "something else")
+        assert (await other.result()).status == RunStatus.COMPLETED
+        # Two model steps per conversation: the first ran both, the second none (its
+        # history matches, call ids aside), the third (another question) both.
+        assert len(requests) == 4
+        answers = []
+        for handle in (first, second):
+            messages = await handle.messages()
+            answers.append([m.content for m in messages if isinstance(m, AssistantMessage)])
+            [call] = [c for m in messages if isinstance(m, AssistantMessage) for c in m.tool_calls]
+            assert call.arguments == {"a": 2, "b": 3}
+        assert answers[0] == answers[1] == ["", "the sum is 5"]
+        missed, hit = await first.run_usage(), await second.run_usage()
+        assert missed.custom == {"model_cache.miss": 2}
+        assert missed.total_tokens > 0
+        assert missed.requests == 2
+        assert hit.custom == {"model_cache.hit": 2}
+        assert hit.total_tokens == 0
+        assert hit.input_tokens == 0
+
+
+async def test_cached_model_needs_a_host_and_a_sane_ttl() -> None:
+    with pytest.raises(ConfigurationError, match="at least 60"):
+        cached_model("test", ttl=1)
+    model = cached_model("test")
+    with pytest.raises(ServiceNotConfiguredError, match="needs the host's key-value store"):
+        async for _ in model.stream(ModelRequest(system="", messages=[])):
+            pass
