@@ -16,10 +16,12 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import ConfigurationError, UnknownAgentError
 from .ports.model import ModelSettings, ToolDefinition
+from .subagents import companion_tools
 from .tools import Tool, ToolArgumentsError, describe_validation_error, tool
 
 if TYPE_CHECKING:
     from .ports.model import Model
+    from .services import DepsContext
     from .state import SessionState
 
 __all__ = ["OUTPUT_TOOL_NAME", "Agent", "AgentRegistry", "UsageLimits"]
@@ -45,7 +47,8 @@ class Agent:
 
     ``system_prompt`` is a string or a function of the session state. ``model`` is a Model
     instance or a string: ``"openai:<model>"``, ``"workers-ai:<model>"``, ``"test"`` or
-    ``"demo"`` (see :func:`helix_agents.models.infer_model`).
+    ``"demo"`` (see :func:`helix_agents.models.infer_model`). There is no default: a run of
+    an agent without one fails with :class:`~helix_agents.errors.ModelNotConfiguredError`.
     ``output_type`` (a pydantic model) makes the agent finish through a structured-output
     tool whose validated value is the run's output. ``max_steps`` bounds the model calls of
     one turn.
@@ -53,15 +56,17 @@ class Agent:
     ``usage_limits`` bound one turn's requests, tokens and tool calls (the run then ends
     ``failed`` with ``failure_reason="usage_limit"``). ``companions`` are agents this one
     may start as persistent, named children: it gets the companion tools
-    (:mod:`helix_agents.core.companions`). ``pending_expires_in`` is how long (seconds) a
-    call may wait on an approval or a client result before the run fails as expired, unless
-    the tool sets its own ``expires_in``; None never expires.
+    (:func:`helix_agents.subagents.companion_tools`), built when a registry registers it.
+    ``deps_type`` and ``deps_factory`` give its tools typed dependencies (``ctx.deps``),
+    built by each host (:mod:`helix_agents.services`). ``pending_expires_in`` is how long
+    (seconds) a call may wait on an approval or a client result before the run fails as
+    expired, unless the tool sets its own ``expires_in``; None never expires.
     """
 
     name: str
     system_prompt: SystemPrompt = ""
     tools: Sequence[Tool | Callable[..., Any]] = ()
-    model: Model | str = "test"
+    model: Model | str | None = None
     output_type: type[BaseModel] | None = None
     max_steps: int = 10
     description: str | None = None
@@ -69,8 +74,14 @@ class Agent:
     usage_limits: UsageLimits | None = None
     companions: Sequence[Agent | str] = ()
     pending_expires_in: float | None = 24 * 3600.0
+    #: The type of the agent's dependencies, as tools see them (``ToolContext[deps_type]``).
+    deps_type: type[Any] | None = None
+    #: Builds the dependencies from a :class:`~helix_agents.services.DepsContext`, once per
+    #: host (per isolate on Cloudflare), on a tool's first ``ctx.deps``.
+    deps_factory: Callable[[DepsContext], Any] | None = None
     _tools: dict[str, Tool] = field(init=False, repr=False, default_factory=dict)
     _definitions: list[ToolDefinition] | None = field(init=False, repr=False, default=None)
+    _companion_tools_built: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[a-zA-Z0-9_][a-zA-Z0-9_.-]{0,63}", self.name):
@@ -83,20 +94,35 @@ class Agent:
             isinstance(self.output_type, type) and issubclass(self.output_type, BaseModel)
         ):
             raise ConfigurationError(f"agent {self.name!r}: output_type must be a pydantic model")
-        tools: list[Tool | Callable[..., Any]] = list(self.tools)
-        if self.companions:
-            from .core.companions import companion_tools
-
-            tools += companion_tools(tuple(self.companions))
+        if self.deps_factory is not None and not callable(self.deps_factory):
+            raise ConfigurationError(f"agent {self.name!r}: deps_factory must be callable")
+        if self.deps_type is not None and self.deps_factory is None:
+            raise ConfigurationError(
+                f"agent {self.name!r}: deps_type needs a deps_factory that builds it from "
+                "the host (a function of helix_agents.services.DepsContext)"
+            )
         if self.pending_expires_in is not None and self.pending_expires_in <= 0:
             raise ConfigurationError(f"agent {self.name!r}: pending_expires_in must be > 0")
-        for item in tools:
+        self._add_tools(self.tools)
+
+    def _add_tools(self, items: Iterable[Tool | Callable[..., Any]]) -> None:
+        """Add tools, all or none (a name taken twice is refused)."""
+        added: dict[str, Tool] = {}
+        for item in items:
             built = item if isinstance(item, Tool) else tool(item)
-            if built.name in self._tools:
+            if built.name in self._tools or built.name in added:
                 raise ConfigurationError(f"agent {self.name!r}: two tools named {built.name!r}")
             if built.name == OUTPUT_TOOL_NAME and self.output_type is not None:
                 raise ConfigurationError(f"{OUTPUT_TOOL_NAME!r} is reserved for the output tool")
-            self._tools[built.name] = built
+            added[built.name] = built
+        self._tools.update(added)
+        self._definitions = None
+
+    def _build_companion_tools(self) -> None:
+        """The companion tools, after the agent's own (the registry calls this once)."""
+        if self.companions and not self._companion_tools_built:
+            self._add_tools(companion_tools(tuple(self.companions)))
+            self._companion_tools_built = True
 
     # -- tools ---------------------------------------------------------------------------
 
@@ -165,13 +191,15 @@ class AgentRegistry:
             self.register(agent)
 
     def register(self, agent: Agent) -> Agent:
-        """Register ``agent`` and the agents its sub-agent and companion tools start."""
+        """Register ``agent`` and the agents its sub-agent and companion tools start. The
+        companion tools are built here, so an agent definition needs nothing of the loop."""
         if not isinstance(agent, Agent):
             raise ConfigurationError(f"not an Agent: {agent!r}")
         if agent.name in self._agents:
             if self._agents[agent.name] is not agent:
                 raise ConfigurationError(f"two agents named {agent.name!r}")
             return agent
+        agent._build_companion_tools()
         self._agents[agent.name] = agent
         for item in agent.tool_map.values():
             for child in getattr(item, "child_agents", ()):

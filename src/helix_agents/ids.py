@@ -13,23 +13,29 @@ import re
 import uuid
 
 from .errors import InvalidIdError
+from .workflow_rules import ID_RE as _ID_RE
+from .workflow_rules import INSTANCE_ID_MAX
 
 __all__ = [
     "INSTANCE_ID_MAX",
     "SESSION_ID_MAX",
     "call_id_scope",
+    "collect_step_name",
+    "expire_step_name",
+    "fail_step_name",
     "model_step_name",
     "new_session_id",
     "parse_instance_id",
     "run_instance_id",
+    "step_prefix",
+    "suspend_step_name",
     "tool_step_name",
     "validate_instance_id",
     "validate_session_id",
+    "wait_step_name",
 ]
 
-INSTANCE_ID_MAX = 100
 SESSION_ID_MAX = 64
-_ID_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]*$")
 _INSTANCE_RE = re.compile(r"^(?P<session>.+?)--t(?P<turn>\d+)(?:--r(?P<resume>\d+))?$")
 
 
@@ -90,9 +96,41 @@ def call_id_scope(session_id: str, parent_session_id: str | None) -> str | None:
     return hashlib.sha256(session_id.encode()).hexdigest()[:8]
 
 
+# Step names. An instance's journal is keyed by them, so they never change shape: every
+# step of agent step SS of turn T is ``turn-T/step-SS/<kind>[/<tool call id>]``, and a
+# suspension names its step by the prefix alone.
+
+
+def step_prefix(turn: int, step: int) -> str:
+    """``turn-T/step-SS``: agent step ``step`` of turn ``turn`` (a suspension's step id)."""
+    return f"turn-{turn}/step-{step:02d}"
+
+
 def model_step_name(turn: int, step: int) -> str:
-    return f"turn-{turn}/step-{step:02d}/model"
+    return f"{step_prefix(turn, step)}/model"
 
 
 def tool_step_name(turn: int, step: int, tool_call_id: str) -> str:
-    return f"turn-{turn}/step-{step:02d}/tool/{tool_call_id}"
+    return f"{step_prefix(turn, step)}/tool/{tool_call_id}"
+
+
+def wait_step_name(turn: int, step: int, tool_call_id: str) -> str:
+    """The durable wait for the end of the child a call delegated to."""
+    return f"{step_prefix(turn, step)}/wait/{tool_call_id}"
+
+
+def collect_step_name(turn: int, step: int, tool_call_id: str) -> str:
+    """The step that writes a delegating call's result once its child ended."""
+    return f"{step_prefix(turn, step)}/collect/{tool_call_id}"
+
+
+def suspend_step_name(turn: int, step: int) -> str:
+    return f"{step_prefix(turn, step)}/suspend"
+
+
+def expire_step_name(turn: int, step: int) -> str:
+    return f"{step_prefix(turn, step)}/expire"
+
+
+def fail_step_name(turn: int, step: int) -> str:
+    return f"{step_prefix(turn, step)}/fail"

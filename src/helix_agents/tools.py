@@ -16,21 +16,30 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_type_hints, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_origin, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.fields import FieldInfo
+from typing_extensions import TypeVar
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, ToolArgumentsError
 
 if TYPE_CHECKING:
     from .ports.step import StepConfig
+    from .services import Services
 
 __all__ = ["ApprovalPredicate", "Tool", "ToolArgumentsError", "ToolContext", "tool"]
 
 
-class ToolContext(Protocol):
-    """What a tool can see and do while it runs. The runtime supplies it."""
+#: The type of an agent's dependencies (``Agent(deps_type=...)``), as ``ToolContext[Deps]``.
+DepsT = TypeVar("DepsT", default=Any, covariant=True)
+
+
+class ToolContext(Protocol[DepsT]):
+    """What a tool can see and do while it runs. The runtime supplies it.
+
+    ``ToolContext[MyDeps]`` types ``ctx.deps`` (a bare ``ToolContext`` is
+    ``ToolContext[Any]``)."""
 
     @property
     def session_id(self) -> str: ...
@@ -56,8 +65,41 @@ class ToolContext(Protocol):
         """Set several keys of the custom state at once."""
         ...
 
+    @property
+    def deps(self) -> DepsT:
+        """The agent's dependencies, built by its ``deps_factory`` on this host (once per
+        host or isolate; rebuilt, never serialized, across durable steps). None when the
+        agent declares none."""
+        ...
+
+    @property
+    def services(self) -> Services:
+        """The host's services (key-value, objects, vectors, queues, embeddings):
+        :class:`helix_agents.services.Services`."""
+        ...
+
+    @property
+    def env(self) -> Any:
+        """The Worker's raw ``env`` on Cloudflare; on the local host it raises
+        :class:`~helix_agents.errors.ServiceNotConfiguredError` naming the port to use."""
+        ...
+
     async def emit(self, name: str, data: Any, *, transient: bool = False) -> None:
         """Send custom data to the stream (a ``data-<name>`` part in the UI)."""
+        ...
+
+    async def emit_source(
+        self,
+        source_id: str,
+        *,
+        url: str | None = None,
+        title: str | None = None,
+        media_type: str | None = None,
+        filename: str | None = None,
+    ) -> None:
+        """Cite a source: the UI gets an AI SDK ``source-url`` part (with ``url``) or a
+        ``source-document`` part (without), and the call's stored result keeps it, so a
+        reload shows it too. A source id is shown once per call."""
         ...
 
     def record_usage(self, kind: str, amount: float = 1) -> None:
@@ -80,14 +122,6 @@ def describe_validation_error(exc: ValidationError, root: str) -> str:
         f"{'.'.join(str(p) for p in err['loc']) or root}: {err['msg']}"
         for err in exc.errors(include_url=False)
     )
-
-
-class ToolArgumentsError(Exception):
-    """The model's arguments failed validation; ``message`` is written for the model."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 _ARGS_CONFIG = ConfigDict(extra="forbid", arbitrary_types_allowed=False)
@@ -326,7 +360,7 @@ def _build_tool(
 
 
 def _is_context_annotation(annotation: Any) -> bool:
-    if annotation is ToolContext:
+    if annotation is ToolContext or get_origin(annotation) is ToolContext:
         return True
     name = getattr(annotation, "__name__", None) or str(annotation)
     return name.endswith("ToolContext")

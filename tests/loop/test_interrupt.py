@@ -19,7 +19,7 @@ import pytest
 from tests.support.openai_server import OpenAIServer, reply_text
 from tests.support.ui_message import UIMessageAssembler
 
-from helix_agents import Agent, AgentRegistry, tool
+from helix_agents import Agent, tool
 from helix_agents.chunks import SequencedChunk
 from helix_agents.executor import RunHandle
 from helix_agents.hosts.local.host import LocalHost
@@ -32,20 +32,6 @@ pytestmark = pytest.mark.timeout(60)
 
 #: What the reader may wait, from the interrupt's acceptance to the end of the stream.
 STOP_WITHIN = 0.2
-
-
-@pytest.fixture
-async def make_host(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    hosts: list[LocalHost] = []
-
-    async def make(*agents: Agent, **kwargs: Any) -> LocalHost:
-        host = LocalHost(AgentRegistry(agents), tmp_path / f"data{len(hosts)}", **kwargs)
-        hosts.append(host)
-        return await host.start()
-
-    yield make
-    for host in hosts:
-        await host.close()
 
 
 class Follower:
@@ -237,6 +223,7 @@ async def test_abort_keeps_the_streamed_text(make_host: Callable[..., Any]) -> N
     assert end.status == "aborted"
 
 
+@pytest.mark.model_requests
 async def test_interrupt_cuts_a_real_http_model_stream(
     make_host: Callable[..., Any], tmp_path: Path
 ) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from helix_agents import Agent, AgentRegistry, tool
+from helix_agents import Agent, tool
 from helix_agents.chunks import SequencedChunk
 from helix_agents.errors import ConflictError, ModelStreamInterruptedError
 from helix_agents.executor import RunHandle
@@ -20,20 +20,6 @@ from helix_agents.testing import FunctionModel, TestModel, call_tool
 from helix_agents.tools import ToolContext
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def make_host(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
-    hosts: list[LocalHost] = []
-
-    async def make(*agents: Agent) -> LocalHost:
-        host = LocalHost(AgentRegistry(agents), tmp_path / f"data{len(hosts)}")
-        hosts.append(host)
-        return await host.start()
-
-    yield make
-    for host in hosts:
-        await host.close()
 
 
 async def collect(handle: RunHandle) -> list[SequencedChunk]:

@@ -20,7 +20,7 @@ from helix_agents import Agent, tool
 from helix_agents.hosts.local import LocalHost
 from helix_agents.models.openai import OpenAIChatModel
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.model_requests]
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,13 @@ approval on an error; a client tool's call gets an error.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..chunks import Chunk, ToolErrorChunk, ToolOutputDeniedChunk
 from ..messages import Message, ToolApproval, ToolResultMessage
 from ..ports.step import StepContext
 from ..state import PendingToolCall, RunStatus, SessionState
 from ..store import Outcome, Suspension
 from .gating import suspension_context
+from .params import EndStepResult
 from .run_context import RunContext
 from .suspension import resume_if_ready
 from .tool_step import decision_chunk, decision_of
@@ -46,7 +45,7 @@ async def suspend_at_boundary(
     waiting_calls: list[str],
     suspended_children: list[str | None],
     interrupted: bool,
-) -> dict[str, Any]:
+) -> EndStepResult:
     run.executed.add(ctx.name)
     store = run.deps.store
     params = run.params
@@ -92,10 +91,10 @@ async def suspend_at_boundary(
             writer=writer,
             finish_reason="tool-calls" if status.is_suspended else "other",
         )
-        return {"status": status.value}
+        return EndStepResult(status=status)
     await _resume_if_ready(run, status)
     await _end_lost_stream(run, ctx, status, view.state)
-    return {"status": status.value}
+    return EndStepResult(status=status)
 
 
 async def _end_lost_stream(
@@ -112,7 +111,7 @@ async def _resume_if_ready(run: RunContext, status: RunStatus) -> None:
         await resume_if_ready(run.starter(), run.params.session_id)
 
 
-async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) -> dict[str, Any]:
+async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) -> EndStepResult:
     run.executed.add(ctx.name)
     store = run.deps.store
     params = run.params
@@ -122,7 +121,7 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
         ended = view.run_status or RunStatus.ABORTED
         await _end_lost_stream(run, ctx, ended, view.state)
         await run.report_end(ended)
-        return {"status": ended.value, "error": reason}
+        return EndStepResult(status=ended, error=reason)
     writer = run.writer(step=step_no, attempt=ctx.attempt)
     rows: list[tuple[int, Message]] = []
     waited = view.state.pending_client_tool_calls if view.state is not None else []
@@ -168,7 +167,7 @@ async def expire_suspension(run: RunContext, ctx: StepContext, *, step_no: int) 
         failure_reason=EXPIRED_REASON,
         finish_reason="error",
     )
-    return {"status": RunStatus.FAILED.value, "error": reason}
+    return EndStepResult(status=RunStatus.FAILED, error=reason)
 
 
 def _how_it_ended(entry: PendingToolCall | None, reason: str) -> ToolApproval | None:

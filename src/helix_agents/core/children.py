@@ -1,8 +1,9 @@
-"""Tools that delegate to a child agent: the lifecycle they share.
+"""Calls that delegate to a child agent: the lifecycle they share.
 
 A child is its own session (``parent_session_id`` set, a row in
 ``__agents_sub_session_refs``) and runs as its own instances, started from the parent's
-tool step. A call that needs the child's answer goes through three steps::
+delegation step (:mod:`.delegation_step`). A call that needs the child's answer goes through
+three steps::
 
     turn-T/step-SS/tool/<call>      start (or resume, or continue) the child
     turn-T/step-SS/wait/<call>      wait_for_event: the child's end, durably
@@ -22,8 +23,8 @@ retried step never sends a message twice.
 
 If the child stops at a boundary, the call has no result yet: ``suspended`` makes the
 parent suspend ``suspended_awaiting_children``, ``interrupted`` makes it stop
-``interrupted``. When the parent resumes, the same call's tool step runs again and resumes
-the child (with a link to the parent's new stream) instead of starting one.
+``interrupted``. When the parent resumes, the same call's first step (``tool/<call>``)
+runs again and resumes the child (with a link to the parent's new stream) instead of starting one.
 """
 
 from __future__ import annotations
@@ -37,67 +38,78 @@ from ..errors import StepError
 from ..messages import UserMessage
 from ..ports.step import StepContext
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, RunRecord, RunStatus, SubSessionRef
-from ..tools import Tool
 from ..usage import Usage
 from .params import ParentLink, PlannedCall, ToolStepResult
 from .suspension import child_event_type, is_ready
+from .tool_step import write_call_result
 
 if TYPE_CHECKING:
+    from .run_context import RunContext
     from .stream_writer import StreamWriter
-    from .tool_step import ToolStep
 
-__all__ = ["ChildRef", "ChildTool", "child_session_id", "finish_with_child", "open_child"]
+__all__ = [
+    "ChildRef",
+    "DelegatedCall",
+    "child_session_id",
+    "collect_child",
+    "finish_with_child",
+    "open_child",
+]
 
 
-@dataclass(eq=False)
-class ChildTool(Tool):
-    """A tool whose step works with child sessions instead of calling a function."""
+@dataclass(frozen=True)
+class DelegatedCall:
+    """One delegating call inside its step: the run, the step, the call's writer and the
+    call. What the delegation's code needs of a step, and nothing more."""
 
-    #: How long a call waits for its child's end (a Workflows duration).
-    timeout: str | float = "24 hours"
+    run: RunContext
+    ctx: StepContext
+    writer: StreamWriter
+    planned: PlannedCall
 
-    async def start(
-        self, step: ToolStep, ctx: StepContext, writer: StreamWriter, planned: PlannedCall
-    ) -> ToolStepResult:
-        raise NotImplementedError
+    @property
+    def call_id(self) -> str:
+        return self.planned.call.id
 
-    async def collect(
-        self,
-        step: ToolStep,
-        ctx: StepContext,
-        writer: StreamWriter,
-        planned: PlannedCall,
-        child: ToolStepResult,
-        timed_out: bool,
-    ) -> ToolStepResult:
-        """The child's run ``child.child_run_id`` ended (or the wait timed out)."""
-        assert child.child_session_id is not None
-        assert child.child_run_id is not None
-        store = step.rc.deps.store
-        record = await store.get_run(child.child_run_id)
-        if record is not None and record.status == RunStatus.ACTIVE and timed_out:
-            starter = step.rc.starter()
-            await store.abort(child.child_session_id, record.run_id, "timed out")
-            await starter.stop_instance(record)
-            message = (
-                f"The agent in session {child.child_session_id!r} did not finish within "
-                f"{self.timeout} and was stopped."
+    @property
+    def session_id(self) -> str:
+        """The parent's session."""
+        return self.run.params.session_id
+
+    async def write_result(self, content: Any, status: str, *, usage: Usage | None = None) -> None:
+        """The call's result: the step's one write."""
+        await write_call_result(self.run, self.ctx, self.planned, content, status, usage=usage)
+
+
+async def collect_child(
+    call: DelegatedCall, child: ToolStepResult, *, timed_out: bool, timeout: str | float
+) -> ToolStepResult:
+    """The child's run ``child.child_run_id`` ended (or the wait of ``timeout`` ran out)."""
+    assert child.child_session_id is not None
+    assert child.child_run_id is not None
+    store = call.run.deps.store
+    record = await store.get_run(child.child_run_id)
+    if record is not None and record.status == RunStatus.ACTIVE and timed_out:
+        starter = call.run.starter()
+        await store.abort(child.child_session_id, record.run_id, "timed out")
+        await starter.stop_instance(record)
+        message = (
+            f"The agent in session {child.child_session_id!r} did not finish within "
+            f"{timeout} and was stopped."
+        )
+        # The child's data-subagent part ends too (aborted), as the snapshot shows it.
+        await call.writer.add(
+            SubagentEndChunk(
+                child_session_id=child.child_session_id,
+                child_agent_type=(await store.require_session(child.child_session_id)).agent_type,
+                tool_call_id=call.call_id,
+                status=RunStatus.ABORTED.value,
             )
-            # The child's data-subagent part ends too (aborted), as the snapshot shows it.
-            await writer.add(
-                SubagentEndChunk(
-                    child_session_id=child.child_session_id,
-                    child_agent_type=(
-                        await store.require_session(child.child_session_id)
-                    ).agent_type,
-                    tool_call_id=planned.call.id,
-                    status=RunStatus.ABORTED.value,
-                )
-            )
-            await writer.add(ToolErrorChunk(tool_call_id=planned.call.id, error=message))
-            await step.write_result(ctx, planned, message, "error", usage=Usage(tool_calls=1))
-            return ToolStepResult(status="error")
-        return await finish_with_child(step, ctx, writer, planned, child.child_session_id)
+        )
+        await call.writer.add(ToolErrorChunk(tool_call_id=call.call_id, error=message))
+        await call.write_result(message, "error", usage=Usage(tool_calls=1))
+        return ToolStepResult(status="error")
+    return await finish_with_child(call, child.child_session_id)
 
 
 @dataclass(frozen=True)
@@ -119,14 +131,14 @@ def child_session_id(parent_session_id: str, key: str, prefix: str = "sub") -> s
     return f"{prefix}_{digest[:40]}"
 
 
-def _link(step: ToolStep, planned: PlannedCall, blocking: bool) -> ParentLink:
-    params = step.rc.params
+def _link(call: DelegatedCall, blocking: bool) -> ParentLink:
+    params = call.run.params
     return ParentLink(
         session_id=params.session_id,
         run_id=params.run_id,
         stream_id=params.stream_id,
-        tool_call_id=planned.call.id,
-        agent_type=step.rc.agent.name,
+        tool_call_id=call.call_id,
+        agent_type=call.run.agent.name,
         forward=blocking,
     )
 
@@ -141,12 +153,7 @@ def _waiting(child: ChildRef, run_id: str) -> ToolStepResult:
 
 
 async def open_child(
-    step: ToolStep,
-    writer: StreamWriter,
-    planned: PlannedCall,
-    child: ChildRef,
-    *,
-    message: str | None,
+    call: DelegatedCall, child: ChildRef, *, message: str | None
 ) -> ToolStepResult | None:
     """Make ``child`` run the parent's request: start its first turn, send ``message`` as a
     new turn, resume it where it stopped, or find it already running.
@@ -155,11 +162,11 @@ async def open_child(
     human: the parent must suspend), or None when the child is already done and idle with
     nothing to send (the caller writes its outcome).
     """
-    run = step.rc
+    run = call.run
     store = run.deps.store
     starter = run.starter()
-    link = _link(step, planned, child.blocking)
-    call_id = planned.call.id
+    link = _link(call, child.blocking)
+    call_id = call.call_id
     await store.add_sub_session(
         SubSessionRef(
             session_id=run.params.session_id,
@@ -187,7 +194,7 @@ async def open_child(
         )
         await store.update_sub_session(run.params.session_id, child.session_id, "active")
         await starter.launch(params)
-        await writer.add(
+        await call.writer.add(
             SubagentStartChunk(
                 child_session_id=child.session_id,
                 child_agent_type=child.agent_type,
@@ -196,7 +203,7 @@ async def open_child(
         )
         return _waiting(child, params.run_id)
     if latest.status == RunStatus.ACTIVE:
-        await _ensure_launched(step, latest, link)
+        await _ensure_launched(run, latest, link)
         return _waiting(child, latest.run_id)
     if latest.status in FINAL_STATUSES:
         return None
@@ -233,23 +240,17 @@ async def open_child(
     )
 
 
-async def _ensure_launched(step: ToolStep, run: RunRecord, link: ParentLink) -> None:
+async def _ensure_launched(run: RunContext, record: RunRecord, link: ParentLink) -> None:
     """A child run recorded but never launched (a failure between the two) is launched."""
-    deps = step.rc.deps
+    deps = run.deps
     assert deps.launcher is not None
-    if (await deps.launcher.status(run.run_id)).status == "unknown":
-        await step.rc.starter().relaunch(run, parent=link)
+    if (await deps.launcher.status(record.run_id)).status == "unknown":
+        await run.starter().relaunch(record, parent=link)
 
 
-async def finish_with_child(
-    step: ToolStep,
-    ctx: StepContext,
-    writer: StreamWriter,
-    planned: PlannedCall,
-    child_session_id: str,
-) -> ToolStepResult:
+async def finish_with_child(call: DelegatedCall, child_session_id: str) -> ToolStepResult:
     """Write the call's result from the child's latest outcome (or report its boundary)."""
-    store = step.rc.deps.store
+    store = call.run.deps.store
     state = await store.require_session(child_session_id)
     latest = await store.latest_run(child_session_id)
     status = latest.status if latest is not None else state.status
@@ -260,7 +261,8 @@ async def finish_with_child(
     if status == RunStatus.ACTIVE:
         # Its end event came, so this cannot last: let the step's retry look again.
         raise StepError(f"the agent in session {child_session_id!r} is still running")
-    call_id = planned.call.id
+    call_id = call.call_id
+    writer = call.writer
     await writer.add(
         SubagentEndChunk(
             child_session_id=child_session_id,
@@ -281,5 +283,5 @@ async def finish_with_child(
         )
         outcome = "error"
         await writer.add(ToolErrorChunk(tool_call_id=call_id, error=content))
-    await step.write_result(ctx, planned, content, outcome, usage=Usage(tool_calls=1))
+    await call.write_result(content, outcome, usage=Usage(tool_calls=1))
     return ToolStepResult(status=outcome)

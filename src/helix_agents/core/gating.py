@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..chunks import ToolErrorChunk
+from ..ids import step_prefix
 from ..messages import ToolCall, ToolResultMessage
 from ..state import PendingToolCall, RunStatus, SuspensionContext
 from ..tools import Tool, ToolArgumentsError
@@ -112,6 +113,8 @@ async def _needs_approval(
         custom_state=dict(run.custom_state or {}),
         writer=writer,
         check_interrupt=lambda: store.interrupt_requested(session_id),
+        resources=run.deps.resources,
+        agent=run.agent,
     )
     try:
         return await tool.needs_approval(dict(call.arguments), ctx)
@@ -130,7 +133,7 @@ def suspension_context(
         detail["awaitedBy"] = parent.run_id
     return SuspensionContext(
         status=status,
-        suspended_step_id=f"turn-{run.params.turn}/step-{step_no:02d}",
+        suspended_step_id=step_prefix(run.params.turn, step_no),
         expires_at=min(expiries) if expiries else None,
         run_id=run.params.run_id,
         detail=detail or None,

@@ -8,11 +8,13 @@ identically because it depends only on the params and on step results:
         steps "turn-T/step-SS/tool/<call id>"  -> ToolStepResult, concurrently
     return RunResult
 
-Every side effect happens inside those steps (see :mod:`.model_step` and
-:mod:`.tool_step`): streaming, the model call, tool calls, message and state writes,
-usage. Message sequence numbers are derived from step results (``base_sequence`` plus
-positions), never read back from the database, so a step re-run after a crash writes the
-same rows again, which the UNIQUE(session_id, sequence) key turns into no-ops.
+A call's step is of one of two kinds, decided in one place (``_CallSteps.body``): a tool
+step, or, for a delegating tool's call, a delegation step. Every side effect happens inside
+the steps (see :mod:`.model_step`, :mod:`.tool_step` and :mod:`.delegation_step`):
+streaming, the model call, tool calls, message and state writes, usage. Message sequence
+numbers are derived from step results (``base_sequence`` plus positions), never read back
+from the database, so a step re-run after a crash writes the same rows again, which the
+UNIQUE(session_id, sequence) key turns into no-ops.
 
 Interrupt and abort are read inside the model step (and ride back on stream-write acks);
 they never cost a step of their own. A run that fails unexpectedly gets one extra
@@ -21,25 +23,45 @@ they never cost a step of their own. A run that fails unexpectedly gets one extr
 Boundaries (docs/hitl.md, docs/subagents.md): a response whose calls all wait on a human or
 the client ends the instance in its model step; a mixed one runs its server tools and then
 ``.../suspend``; a call that delegates to a child adds ``.../wait/<id>`` (a durable
-``wait_for_event``) and ``.../collect/<id>``; a resume of an expired suspension is one
-``.../expire`` step. A resume instance first settles the calls that waited, each as its
-tool step, then continues with the next model step.
+``wait_for_event``) and ``.../collect/<id>`` (the delegation step's second half); a resume
+of an expired suspension is one ``.../expire`` step. A resume instance first settles the
+calls that waited, each in its own step, then continues with the next model step.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import HelixError, StepTimeoutError
-from ..ids import model_step_name, tool_step_name
+from ..ids import (
+    collect_step_name,
+    expire_step_name,
+    fail_step_name,
+    model_step_name,
+    suspend_step_name,
+    tool_step_name,
+    wait_step_name,
+)
 from ..ports.step import Step, StepConfig, StepContext
 from ..state import RunStatus
+from ..subagents import DelegatingTool
 from .boundary import expire_suspension, suspend_at_boundary
+from .converter import decode, durable_step, encode
+from .delegation_step import DelegationStep
 from .deps import RunDeps
 from .model_step import ModelStep
-from .params import ModelStepResult, PlannedCall, RunParams, RunResult, ToolStepResult
+from .params import (
+    EndStepResult,
+    ModelStepResult,
+    PlannedCall,
+    RunParams,
+    RunResult,
+    ToolStepResult,
+)
 from .run_context import RunContext
 from .tool_step import ToolStep
 
@@ -69,11 +91,11 @@ async def run_agent_workflow(
 ) -> dict[str, Any]:
     """Run one instance of an agent's turn to its end or its next boundary."""
     if not isinstance(params, RunParams):
-        params = RunParams.from_dict(params)
+        params = decode(RunParams, params)
     agent = deps.registry.get(params.agent_type)
     run = RunContext(params=params, agent=agent, deps=deps)
     model_step = ModelStep(run)
-    tool_step = ToolStep(run)
+    calls = _CallSteps(ToolStep(run), DelegationStep(run))
 
     s = params.start_step
     sequence = params.base_sequence
@@ -84,29 +106,32 @@ async def run_agent_workflow(
         if params.pending_tool_calls or params.waiting_calls:
             # A resume: settle what waited (approved calls run, denials and client results
             # are written), and run the tools an interrupt left unrun.
-            results = await _run_tools(step, run, tool_step, s - 1, params.pending_tool_calls)
+            results = await _run_tools(step, run, calls, s - 1, params.pending_tool_calls)
             used.tool_calls += _executed(results)
             if params.waiting_calls or _stopped(results):
                 return await _boundary(step, run, s - 1, params.waiting_calls, results)
         while True:
             name = model_step_name(params.turn, s)
-            raw = await step.do(
+            result = await durable_step(
+                step,
                 name,
                 functools.partial(model_step.execute, step_no=s, sequence=sequence, used=used),
+                ModelStepResult,
                 _config(deps.model_step_config, MODEL_STEP_CONFIG),
             )
             run.invalidate_unless_executed([name])
-            result = ModelStepResult.from_dict(raw)
             if result.final:
-                return RunResult(
-                    session_id=params.session_id,
-                    run_id=params.run_id,
-                    status=result.status or RunStatus.COMPLETED,
-                    output=result.output,
-                    error=result.error,
-                ).to_dict()
+                return encode(
+                    RunResult(
+                        session_id=params.session_id,
+                        run_id=params.run_id,
+                        status=result.status or RunStatus.COMPLETED,
+                        output=result.output,
+                        error=result.error,
+                    )
+                )
             used = used + result.usage
-            results = await _run_tools(step, run, tool_step, s, result.tool_calls)
+            results = await _run_tools(step, run, calls, s, result.tool_calls)
             used.tool_calls += _executed(results)
             if result.waiting_calls or _stopped(results):
                 return await _boundary(step, run, s, result.waiting_calls, results)
@@ -118,29 +143,58 @@ async def run_agent_workflow(
         return await _fail(step, run, model_step, s, sequence, exc)
 
 
+@dataclass(frozen=True)
+class _CallSteps:
+    """The two kinds of step that run a response's calls (the model step is the loop's)."""
+
+    tool: ToolStep
+    delegation: DelegationStep
+
+    def body(
+        self, run: RunContext, step_no: int, item: PlannedCall
+    ) -> Callable[[StepContext], Awaitable[ToolStepResult]]:
+        """The one place that decides which kind runs a call: a delegating tool's call is a
+        delegation step (its child may make it wait, then collect), any other a tool step.
+        Both are named ``.../tool/<call>``."""
+        tool = run.agent.get_tool(item.call.name)
+        if isinstance(tool, DelegatingTool):
+            return functools.partial(
+                self.delegation.start, step_no=step_no, planned=item, tool=tool
+            )
+        return functools.partial(self.tool.execute, step_no=step_no, planned=item)
+
+
+def _delegating(run: RunContext, item: PlannedCall) -> DelegatingTool:
+    """The delegating tool of a call whose step returned ``waiting``."""
+    tool = run.agent.get_tool(item.call.name)
+    assert isinstance(tool, DelegatingTool), "only a delegation step waits"
+    return tool
+
+
 async def _run_tools(
     step: Step,
     run: RunContext,
-    tool_step: ToolStep,
+    calls: _CallSteps,
     step_no: int,
     planned: list[PlannedCall],
 ) -> list[ToolStepResult]:
-    """One step per call, concurrently. A call that started a child then waits for the
-    child's end (a durable ``wait_for_event``) and collects its result in a second step:
-    the instance holds nothing in memory that a restart would lose."""
+    """One step per call, concurrently. A delegation step that started a child then waits
+    for the child's end (a durable ``wait_for_event``) and collects its result in a second
+    step: the instance holds nothing in memory that a restart would lose."""
     turn = run.params.turn
     names = [tool_step_name(turn, step_no, item.call.id) for item in planned]
 
     async def one(index: int) -> ToolStepResult:
         item = planned[index]
-        raw = await step.do(
+        return await durable_step(
+            step,
             names[index],
-            functools.partial(tool_step.execute, step_no=step_no, planned=item),
+            calls.body(run, step_no, item),
+            ToolStepResult,
             _config(
                 run.agent.get_tool(item.call.name), run.deps.tool_step_config, TOOL_STEP_CONFIG
             ),
         )
-        return ToolStepResult.from_dict(raw)
 
     # Each step.do takes its journal ordinal before its first await, so starting them in
     # order keeps the journal deterministic even though they run concurrently. For the same
@@ -152,8 +206,6 @@ async def _run_tools(
     waiting = [i for i, result in enumerate(results) if result.status == "waiting"]
     if not waiting:
         return results
-    prefix = f"turn-{turn}/step-{step_no:02d}"
-
     # One wait per child run: a child's end is one event, however many calls wait on it
     # (a companion asked twice in one response).
     first_waiter: dict[str, int] = {}
@@ -165,10 +217,11 @@ async def _run_tools(
     async def wait(index: int) -> bool:
         item, result = planned[index], results[index]
         assert result.event_type is not None
-        tool = run.agent.get_tool(item.call.name)
-        timeout = getattr(tool, "timeout", None) or CHILD_TIMEOUT
+        timeout = _delegating(run, item).timeout or CHILD_TIMEOUT
         try:
-            await step.wait_for_event(f"{prefix}/wait/{item.call.id}", result.event_type, timeout)
+            await step.wait_for_event(
+                wait_step_name(turn, step_no, item.call.id), result.event_type, timeout
+            )
         except StepTimeoutError:
             return True
         return False
@@ -181,22 +234,24 @@ async def _run_tools(
         )
     )
     timed_out = [outcome[results[i].event_type or ""] for i in waiting]
-    collect_names = [f"{prefix}/collect/{planned[i].call.id}" for i in waiting]
+    collect_names = [collect_step_name(turn, step_no, planned[i].call.id) for i in waiting]
 
     async def collect(position: int) -> ToolStepResult:
         index = waiting[position]
-        raw = await step.do(
+        return await durable_step(
+            step,
             collect_names[position],
             functools.partial(
-                tool_step.collect,
+                calls.delegation.collect,
                 step_no=step_no,
                 planned=planned[index],
+                tool=_delegating(run, planned[index]),
                 child=results[index],
                 timed_out=timed_out[position],
             ),
+            ToolStepResult,
             _config(run.deps.tool_step_config, TOOL_STEP_CONFIG),
         )
-        return ToolStepResult.from_dict(raw)
 
     collected = await asyncio.gather(*(collect(p) for p in range(len(waiting))))
     run.invalidate_unless_executed(collect_names)
@@ -230,24 +285,27 @@ async def _boundary(
         suspended_children=[r.child_session_id for r in results if r.status == "suspended"],
         interrupted=any(r.status == "interrupted" for r in results),
     )
-    name = f"turn-{run.params.turn}/step-{step_no:02d}/suspend"
-    raw = await step.do(name, body, FAIL_STEP_CONFIG)
-    return RunResult(
-        session_id=run.params.session_id, run_id=run.params.run_id, status=raw["status"]
-    ).to_dict()
+    name = suspend_step_name(run.params.turn, step_no)
+    ended = await durable_step(step, name, body, EndStepResult, FAIL_STEP_CONFIG)
+    return encode(
+        RunResult(session_id=run.params.session_id, run_id=run.params.run_id, status=ended.status)
+    )
 
 
 async def _expire(step: Step, run: RunContext, step_no: int) -> dict[str, Any]:
     """Resume of an expired suspension: every unsettled call gets an expiry result and the
     run fails with the reason. One step, ``turn-T/step-SS/expire``."""
-    name = f"turn-{run.params.turn}/step-{step_no:02d}/expire"
-    raw = await step.do(name, functools.partial(expire_suspension, run, step_no=step_no))
-    return RunResult(
-        session_id=run.params.session_id,
-        run_id=run.params.run_id,
-        status=raw["status"],
-        error=raw.get("error"),
-    ).to_dict()
+    name = expire_step_name(run.params.turn, step_no)
+    body = functools.partial(expire_suspension, run, step_no=step_no)
+    ended = await durable_step(step, name, body, EndStepResult)
+    return encode(
+        RunResult(
+            session_id=run.params.session_id,
+            run_id=run.params.run_id,
+            status=ended.status,
+            error=ended.error,
+        )
+    )
 
 
 async def _fail(
@@ -264,21 +322,23 @@ async def _fail(
     message = f"{type(exc).__name__}: {exc}" if not isinstance(exc, HelixError) else str(exc)
     reason = getattr(exc, "code", None) or "error"
 
-    async def body(ctx: StepContext) -> dict[str, Any]:
+    async def body(ctx: StepContext) -> EndStepResult:
         ended = await model_step.close_after_failure(ctx, step_no, sequence)
         if ended is not None:
-            return {"status": ended.value, "error": None}
+            return EndStepResult(status=ended)
         await run.finish(RunStatus.FAILED, error=message, failure_reason=str(reason), step=ctx)
-        return {"status": RunStatus.FAILED.value, "error": message}
+        return EndStepResult(status=RunStatus.FAILED, error=message)
 
-    name = f"turn-{run.params.turn}/step-{step_no:02d}/fail"
-    raw = await step.do(name, body, FAIL_STEP_CONFIG)
-    return RunResult(
-        session_id=run.params.session_id,
-        run_id=run.params.run_id,
-        status=raw["status"],
-        error=raw.get("error"),
-    ).to_dict()
+    name = fail_step_name(run.params.turn, step_no)
+    ended = await durable_step(step, name, body, EndStepResult, FAIL_STEP_CONFIG)
+    return encode(
+        RunResult(
+            session_id=run.params.session_id,
+            run_id=run.params.run_id,
+            status=ended.status,
+            error=ended.error,
+        )
+    )
 
 
 def _config(*candidates: Any) -> StepConfig:

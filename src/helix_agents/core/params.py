@@ -13,9 +13,11 @@ from pydantic import Field
 
 from .._base import Record
 from ..messages import ToolCall
+from ..state import RunStatus
 from ..usage import Usage
 
 __all__ = [
+    "EndStepResult",
     "ModelStepResult",
     "ParentLink",
     "PlannedCall",
@@ -91,10 +93,12 @@ class RunParams(Record):
 
 
 class ModelStepResult(Record):
-    """The compact summary a model step returns (its message is in the database)."""
+    """The compact summary a model step returns (its message is in the database).
+
+    ``final``: the step ended the run, with ``status`` (and ``output`` or ``error``)."""
 
     final: bool = False
-    status: str | None = None
+    status: RunStatus | None = None
     #: Server tool calls to run as tool steps, in the order of the response.
     tool_calls: list[PlannedCall] = Field(default_factory=list)
     #: The sequence number after every message of this agent step (tool results included).
@@ -120,11 +124,19 @@ class ToolStepResult(Record):
     event_type: str | None = None
 
 
+class EndStepResult(Record):
+    """What a step that only ends the run returns (``suspend``, ``expire``, ``fail``):
+    how the run ended, and the error of a failed one."""
+
+    status: RunStatus
+    error: str | None = None
+
+
 class RunResult(Record):
     """The instance's output (``status()["output"]`` on Workflows)."""
 
     session_id: str
     run_id: str
-    status: str
+    status: RunStatus
     output: Any = None
     error: str | None = None

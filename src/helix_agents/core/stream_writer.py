@@ -11,9 +11,11 @@ and abort requests, so neither costs a call of its own.
 
 When the model is done, the step holds its writer (:meth:`~StreamWriter.hold`): the chunks
 that follow (the end of the last part, tool inputs, the step's end, the run's end) wait for the
-step's explicit flushes instead of going out on the policy's rhythm, so a step's tail costs
-no write of its own. A step that ends its run writes all of it, and the stream's final
-status, in one write (:meth:`~StreamWriter.flush` with ``status``).
+step's one write of its tail instead of going out on the policy's rhythm, so a step's tail
+costs no write of its own. Where that write goes is the model step's one rule
+(:meth:`.model_step.ModelStep.apply`): before its commit when the run goes on; after it,
+with the stream's final status, when the step ends the run (:meth:`~StreamWriter.flush`
+with ``status``).
 
 The writer only writes when it has something to say (or a step asks it to,
 :meth:`~StreamWriter.probe`): a stop that comes while the model is silent reaches the step

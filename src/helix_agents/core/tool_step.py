@@ -11,13 +11,17 @@ approved call runs; a denied one gets a result that tells the model so (and
 ``tool-output-denied`` on the stream); a client tool's submitted result is written as its
 result. A decided call's stream first says what was decided (``tool-approval-response``),
 and its result message keeps the decision (``approval``), so that the stream and the
-snapshot show it as the client that decided it does. A tool that delegates to a child agent
-(:class:`.children.ChildTool`) starts the child here and, when it must wait, returns
-``waiting``; :meth:`ToolStep.collect` writes the result once the child ended.
+snapshot show it as the client that decided it does.
+
+A call's step opens the same way whatever runs it (:func:`open_call`: the stored result of
+an earlier attempt, settling, the stop check, the decision's chunk) and ends with the same
+one write (:func:`write_call_result`); a call of a delegating tool runs its child in the
+delegation step instead (:mod:`.delegation_step`), which shares both.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..chunks import (
@@ -26,19 +30,28 @@ from ..chunks import (
     ToolOutputChunk,
     ToolOutputDeniedChunk,
 )
-from ..errors import HelixError, RunSignal, StorageUnavailableError
-from ..messages import ToolApproval, ToolResultMessage
+from ..errors import HelixError, StorageUnavailableError
+from ..messages import Source, ToolApproval, ToolResultMessage
 from ..ports.step import StepContext
 from ..state import PendingToolCall
 from ..tools import ToolArgumentsError
 from ..usage import Usage
-from .children import ChildTool
 from .context import RunToolContext
 from .params import PlannedCall, ToolStepResult
 from .run_context import RunContext
 from .stream_writer import StreamWriter
 
-__all__ = ["DENIED", "ToolStep", "decision_of", "jsonable"]
+__all__ = [
+    "DENIED",
+    "OpenedCall",
+    "ToolStep",
+    "decision_of",
+    "jsonable",
+    "open_call",
+    "recorded_decision",
+    "tool_writer",
+    "write_call_result",
+]
 
 #: What the model is told of a denied call (then `` Reason: <the person's reason>``).
 DENIED = "The user denied this tool call; it was not executed."
@@ -64,47 +77,67 @@ def decision_chunk(call_id: str, approval: ToolApproval) -> ToolApprovalResponse
     )
 
 
+@dataclass(frozen=True)
+class OpenedCall:
+    """A call its step goes on to run: the writer of its chunks, its recorded approval."""
+
+    writer: StreamWriter
+    approval: ToolApproval | None
+
+
+async def open_call(
+    run: RunContext, ctx: StepContext, *, step_no: int, planned: PlannedCall
+) -> OpenedCall | ToolStepResult:
+    """What every call's step does first. Returns the step's result when there is nothing
+    to run (an earlier attempt's stored result, a settled call, an accepted stop), else the
+    call, opened."""
+    run.executed.add(ctx.name)
+    store = run.deps.store
+    call = planned.call
+    if ctx.attempt > 1:
+        # A retry: if an earlier attempt saved the result, the tool completed. Never run
+        # a completed tool again.
+        existing = await store.get_message(run.params.session_id, planned.sequence)
+        if isinstance(existing, ToolResultMessage) and existing.tool_call_id == call.id:
+            # Its state patch is in the database, not in this result: read the state
+            # again where it is next needed.
+            run.custom_state = None
+            return ToolStepResult(status=existing.status)
+
+    writer = tool_writer(run, step_no)
+    if planned.resolution in ("denied", "client", "expired"):
+        return await _settle(run, ctx, writer, planned)
+    if await _stop_requested(run, writer):
+        # No tool starts once an interrupt (or an abort) is accepted. The call keeps
+        # no result, so a resume runs it; a replay returns this same decision.
+        return ToolStepResult(status="interrupted")
+    approval: ToolApproval | None = None
+    if planned.resolution == "approved":
+        approval = await recorded_decision(run, call.id)
+        if approval is not None:
+            await writer.add(decision_chunk(call.id, approval))
+    return OpenedCall(writer=writer, approval=approval)
+
+
 class ToolStep:
+    """Runs a call of a function tool."""
+
     def __init__(self, run: RunContext) -> None:
         self.rc = run
 
     async def execute(
         self, ctx: StepContext, *, step_no: int, planned: PlannedCall
-    ) -> dict[str, Any]:
+    ) -> ToolStepResult:
         run = self.rc
-        run.executed.add(ctx.name)
+        opened = await open_call(run, ctx, step_no=step_no, planned=planned)
+        if isinstance(opened, ToolStepResult):
+            return opened
+        writer, approval = opened.writer, opened.approval
         store = run.deps.store
         session_id = run.params.session_id
         call = planned.call
-
-        if ctx.attempt > 1:
-            # A retry: if an earlier attempt saved the result, the tool completed. Never run
-            # a completed tool again.
-            existing = await store.get_message(session_id, planned.sequence)
-            if isinstance(existing, ToolResultMessage) and existing.tool_call_id == call.id:
-                # Its state patch is in the database, not in this result: read the state
-                # again where it is next needed.
-                run.custom_state = None
-                return ToolStepResult(status=existing.status).to_dict()
-
-        writer = tool_writer(run, step_no)
-        if planned.resolution in ("denied", "client", "expired"):
-            return await self._settle(ctx, writer, planned)
-        if await self._stop_requested(writer):
-            # No tool starts once an interrupt (or an abort) is accepted. The call keeps
-            # no result, so a resume runs it; a replay returns this same decision.
-            return ToolStepResult(status="interrupted").to_dict()
-        approval: ToolApproval | None = None
-        if planned.resolution == "approved":
-            approval = await self.decision(call.id)
-            if approval is not None:
-                await writer.add(decision_chunk(call.id, approval))
         tool = run.agent.get_tool(call.name)
         assert tool is not None, "the model step only plans known tools"
-        if isinstance(tool, ChildTool):
-            result = await tool.start(self, ctx, writer, planned)
-            await writer.flush()
-            return result.to_dict()
         if run.custom_state is None:
             await run.load_session()
         tool_ctx = RunToolContext(
@@ -115,6 +148,8 @@ class ToolStep:
             custom_state=run.custom_state or {},
             writer=writer,
             check_interrupt=lambda: store.interrupt_requested(session_id),
+            resources=run.deps.resources,
+            agent=run.agent,
         )
         status: str = "success"
         try:
@@ -126,9 +161,6 @@ class ToolStep:
             output = await tool.call(call.arguments, tool_ctx)
             content = jsonable(output)
             await writer.add(ToolOutputChunk(tool_call_id=call.id, output=content))
-        except RunSignal:
-            writer.discard()
-            raise
         except StorageUnavailableError:
             # A full disk under our own writes (the tool's output chunk) is no failure of
             # the tool to tell the model about: the step stops and runs again.
@@ -151,7 +183,8 @@ class ToolStep:
             await writer.add(ToolErrorChunk(tool_call_id=call.id, error=content))
         await writer.flush()
         patch = tool_ctx.state_patch
-        await self.write_result(
+        await write_call_result(
+            run,
             ctx,
             planned,
             content,
@@ -159,120 +192,98 @@ class ToolStep:
             usage=Usage(tool_calls=1, custom=dict(tool_ctx.custom_usage)),
             state_patch=patch,
             approval=approval,
+            sources=tool_ctx.sources,
         )
-        return ToolStepResult(status=status, state_patch=patch).to_dict()
+        return ToolStepResult(status=status, state_patch=patch)
 
-    async def _stop_requested(self, writer: StreamWriter) -> bool:
-        """Whether a stop was accepted, read just before the tool would start: from the ack
-        of an empty stream write (the stream carries the session's stop requests, and an
-        executor sets the store's flag first), or, for a sub-agent writing into its
-        parent's stream (whose stop requests are the parent's), from the store."""
-        run = self.rc
-        if not run.forwarded:
-            return await writer.probe() is not None
-        control = await run.deps.store.get_control(run.params.session_id)
-        return control.interrupt is not None or control.aborted
 
-    async def collect(
-        self,
-        ctx: StepContext,
-        *,
-        step_no: int,
-        planned: PlannedCall,
-        child: ToolStepResult,
-        timed_out: bool,
-    ) -> dict[str, Any]:
-        """After a child's end (or the wait's timeout): write the call's result, or report
-        that the child stopped at a boundary."""
-        run = self.rc
-        run.executed.add(ctx.name)
-        tool = run.agent.get_tool(planned.call.name)
-        assert isinstance(tool, ChildTool)
-        writer = tool_writer(run, step_no)
-        result = await tool.collect(self, ctx, writer, planned, child, timed_out)
-        await writer.flush()
-        return result.to_dict()
+async def _stop_requested(run: RunContext, writer: StreamWriter) -> bool:
+    """Whether a stop was accepted, read just before the tool would start: from the ack
+    of an empty stream write (the stream carries the session's stop requests, and an
+    executor sets the store's flag first), or, for a sub-agent writing into its
+    parent's stream (whose stop requests are the parent's), from the store."""
+    if not run.forwarded:
+        return await writer.probe() is not None
+    control = await run.deps.store.get_control(run.params.session_id)
+    return control.interrupt is not None or control.aborted
 
-    async def write_result(
-        self,
-        ctx: StepContext,
-        planned: PlannedCall,
-        content: Any,
-        status: str,
-        *,
-        usage: Usage | None = None,
-        state_patch: dict[str, Any] | None = None,
-        approval: ToolApproval | None = None,
-    ) -> None:
-        """The call's result message, its state patch and its usage: the step's one write.
-        An approved call's result keeps its decision (looked up here when not given)."""
-        run = self.rc
-        if approval is None and planned.resolution == "approved":
-            approval = await self.decision(planned.call.id)
-        result = ToolResultMessage(
-            tool_call_id=planned.call.id,
-            tool_name=planned.call.name,
-            content=content,
-            status=status,
-            approval=approval,
-        )
-        await run.deps.store.commit_tool_step(
-            run.params.session_id,
-            run.params.run_id,
-            planned.sequence,
-            result,
-            state_patch=state_patch or None,
-            usage=None
-            if usage is None
-            else run.usage_record(ctx.name, usage, kind="tool", model=None),
-        )
-        run.remember([(planned.sequence, result)])
 
-    async def decision(self, call_id: str) -> ToolApproval | None:
-        """The recorded decision on a call of this session (the resume reads it from the
-        pending list, which its first model step clears)."""
-        state = await self.rc.load_session()
-        entry = next(
-            (p for p in state.pending_client_tool_calls if p.tool_call_id == call_id), None
-        )
-        return decision_of(entry)
+async def write_call_result(
+    run: RunContext,
+    ctx: StepContext,
+    planned: PlannedCall,
+    content: Any,
+    status: str,
+    *,
+    usage: Usage | None = None,
+    state_patch: dict[str, Any] | None = None,
+    approval: ToolApproval | None = None,
+    sources: list[Source] | None = None,
+) -> None:
+    """The call's result message, its state patch and its usage: the step's one write.
+    An approved call's result keeps its decision (looked up here when not given)."""
+    if approval is None and planned.resolution == "approved":
+        approval = await recorded_decision(run, planned.call.id)
+    result = ToolResultMessage(
+        tool_call_id=planned.call.id,
+        tool_name=planned.call.name,
+        content=content,
+        status=status,
+        approval=approval,
+        sources=sources or None,
+    )
+    await run.deps.store.commit_tool_step(
+        run.params.session_id,
+        run.params.run_id,
+        planned.sequence,
+        result,
+        state_patch=state_patch or None,
+        usage=None if usage is None else run.usage_record(ctx.name, usage, kind="tool", model=None),
+    )
+    run.remember([(planned.sequence, result)])
 
-    async def _settle(
-        self, ctx: StepContext, writer: StreamWriter, planned: PlannedCall
-    ) -> dict[str, Any]:
-        """A call that waited: write the denial or the client's result (read from the
-        session's pending list, where the submission put it)."""
-        run = self.rc
-        call = planned.call
-        state = await run.load_session()
-        entry = next(
-            (p for p in state.pending_client_tool_calls if p.tool_call_id == call.id), None
-        )
-        usage: Usage | None = None
-        approval: ToolApproval | None = None
-        if planned.resolution == "denied":
-            reason = entry.reason if entry is not None else None
-            content: Any = DENIED + (f" Reason: {reason}" if reason else "")
-            status = "denied"
-            approval = decision_of(entry)
-            if approval is not None:
-                await writer.add(decision_chunk(call.id, approval))
-            await writer.add(ToolOutputDeniedChunk(tool_call_id=call.id, reason=reason))
-        elif planned.resolution == "client" and entry is not None:
-            content = entry.result
-            status = entry.result_status or "success"
-            usage = Usage(tool_calls=1)
-            if status == "success":
-                await writer.add(ToolOutputChunk(tool_call_id=call.id, output=content))
-            else:
-                await writer.add(ToolErrorChunk(tool_call_id=call.id, error=str(content)))
+
+async def recorded_decision(run: RunContext, call_id: str) -> ToolApproval | None:
+    """The recorded decision on a call of this session (the resume reads it from the
+    pending list, which its first model step clears)."""
+    state = await run.load_session()
+    entry = next((p for p in state.pending_client_tool_calls if p.tool_call_id == call_id), None)
+    return decision_of(entry)
+
+
+async def _settle(
+    run: RunContext, ctx: StepContext, writer: StreamWriter, planned: PlannedCall
+) -> ToolStepResult:
+    """A call that waited: write the denial or the client's result (read from the
+    session's pending list, where the submission put it)."""
+    call = planned.call
+    state = await run.load_session()
+    entry = next((p for p in state.pending_client_tool_calls if p.tool_call_id == call.id), None)
+    usage: Usage | None = None
+    approval: ToolApproval | None = None
+    if planned.resolution == "denied":
+        reason = entry.reason if entry is not None else None
+        content: Any = DENIED + (f" Reason: {reason}" if reason else "")
+        status = "denied"
+        approval = decision_of(entry)
+        if approval is not None:
+            await writer.add(decision_chunk(call.id, approval))
+        await writer.add(ToolOutputDeniedChunk(tool_call_id=call.id, reason=reason))
+    elif planned.resolution == "client" and entry is not None:
+        content = entry.result
+        status = entry.result_status or "success"
+        usage = Usage(tool_calls=1)
+        if status == "success":
+            await writer.add(ToolOutputChunk(tool_call_id=call.id, output=content))
         else:
-            content = "Not executed: its decision is missing or expired."
-            status = "error"
-            await writer.add(ToolErrorChunk(tool_call_id=call.id, error=content))
-        await writer.flush()
-        await self.write_result(ctx, planned, content, status, usage=usage, approval=approval)
-        return ToolStepResult(status=status).to_dict()
+            await writer.add(ToolErrorChunk(tool_call_id=call.id, error=str(content)))
+    else:
+        content = "Not executed: its decision is missing or expired."
+        status = "error"
+        await writer.add(ToolErrorChunk(tool_call_id=call.id, error=content))
+    await writer.flush()
+    await write_call_result(run, ctx, planned, content, status, usage=usage, approval=approval)
+    return ToolStepResult(status=status)
 
 
 def tool_writer(run: RunContext, step_no: int) -> StreamWriter:

@@ -1,0 +1,339 @@
+"""One model call, streamed: its parts on the stream, its tool calls named, a stop watched.
+
+The model step (:mod:`.model_step`) calls :func:`call_model` once the run may go on; what
+comes back is what the model said (all of it, or what it said before a stop cut it short),
+its usage, and the stop seen during the call. Nothing here touches the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..chunks import (
+    ReasoningDeltaChunk,
+    ReasoningEndChunk,
+    ReasoningStartChunk,
+    StepStartChunk,
+    TextDeltaChunk,
+    TextEndChunk,
+    TextStartChunk,
+    ToolInputAvailableChunk,
+    ToolInputDeltaChunk,
+    ToolInputStartChunk,
+)
+from ..errors import ModelError, ModelProtocolError, StreamError
+from ..ids import call_id_scope
+from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage
+from ..models import require_model
+from ..ports.model import (
+    ModelRequest,
+    ModelResponse,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+)
+from ..ports.step import StepContext
+from ..ports.streams import StopRequest
+from ..usage import Usage
+from .run_context import RunContext
+from .stream_writer import StreamWriter
+
+__all__ = ["CallIds", "ModelCall", "call_model"]
+
+#: The waits for a stop during a model call (seconds): the first, doubled after each
+#: until the longest. When the call ends, the wait in progress is given up but may stay
+#: open at the StreamManager until its timeout (a Durable Object's request cannot be
+#: withdrawn, and keeps the object awake): short first waits keep that short after a
+#: short call, doubling keeps a long call's waits few (about two a minute).
+_FIRST_STOP_WAIT = 1.0
+_LONGEST_STOP_WAIT = 30.0
+#: The pause before waiting again when the stream manager could not be reached.
+_STOP_RETRY = 1.0
+
+
+def _stop_seen(writer: StreamWriter) -> StopRequest | None:
+    # Read through a call: the checks before the model call narrowed the attribute to None
+    # for mypy, which cannot know that the call's awaits set it.
+    return writer.stop_requested
+
+
+@dataclass(frozen=True)
+class ModelCall:
+    """A model call's outcome: the message (what was said, when cut short), its usage, a
+    stop seen during it, and whether the stop ended it before the model was done."""
+
+    message: AssistantMessage
+    usage: Usage
+    stop: StopRequest | None
+    cut: bool
+
+
+async def call_model(
+    run: RunContext,
+    ctx: StepContext,
+    writer: StreamWriter,
+    step_no: int,
+    history: list[Message],
+    state: Any,
+) -> ModelCall:
+    """Stream one model call. The step's first write goes out just before the call, and
+    an interrupt or abort its ack carries means the call is never made. During the
+    call a second task awaits the StreamManager's ``wait_stop``: a stop that arrives
+    while the step waits on the model cancels the call at once (closing its HTTP
+    stream); one that arrives while the step is writing ends the call right after that
+    write. Either way the parts are closed and the message holds exactly the text and
+    reasoning the writer was given.
+
+    The writer comes in held (what the step queued before the call goes out in the one
+    write just before it) and goes back held: what the step adds after the call waits for
+    the step's own write (:meth:`.model_step.ModelStep.apply`)."""
+    agent = run.agent
+    model = run.deps.resolve_model(require_model(agent.name, agent.model))
+    request = ModelRequest(
+        system=agent.render_system_prompt(state),
+        messages=history,
+        tools=agent.tool_definitions(),
+        settings=agent.model_settings,
+        output_tool=agent.output_tool_name,
+    )
+    await writer.add(StepStartChunk())  # after this attempt's resets (execute)
+    writer.release()
+    await writer.flush()
+    message = AssistantMessage(id=run.params.message_id, step=step_no, finish_reason="other")
+    if writer.stop_requested is not None:
+        writer.hold()
+        return ModelCall(message, Usage(), writer.stop_requested, cut=True)
+    params = run.params
+    call_ids = CallIds(history, call_id_scope(params.session_id, params.parent_session_id))
+    parts = _PartTracker(
+        writer, f"{run.params.message_id}-{step_no}-{ctx.attempt}", call_ids.streamed()
+    )
+    waiting = False
+    cut = False
+
+    async def consume() -> ModelResponse | None:
+        nonlocal waiting
+        response: ModelResponse | None = None
+        events = model.stream(request)
+        try:
+            while True:
+                waiting = True
+                try:
+                    event = await events.__anext__()
+                except StopAsyncIteration:
+                    return response
+                finally:
+                    waiting = False
+                if isinstance(event, TextDelta):
+                    await parts.text(event.text)
+                elif isinstance(event, ReasoningDelta):
+                    await parts.reasoning(event.text)
+                elif isinstance(event, ToolCallDelta):
+                    await parts.tool_delta(event)
+                elif isinstance(event, ModelResponse):
+                    response = event
+                if writer.stop_requested is not None and response is None:
+                    return None  # a stop came with a write: end the call here
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                await close()
+
+    task = asyncio.ensure_future(consume())
+
+    async def watch() -> None:
+        # Beside the call, one wait for a stop: the StreamManager pushes it here the
+        # moment it is requested, whether or not the model is saying anything (no
+        # writes to poll with, so a silent call leaves the stream's object idle).
+        nonlocal cut
+        wait = _FIRST_STOP_WAIT
+        while True:
+            try:
+                kind = await run.deps.streams.wait_stop(writer.stream_id, wait)
+            except StreamError:
+                # The stream manager is unreachable for now: acks of the call's
+                # writes still carry a stop; try again shortly.
+                await asyncio.sleep(_STOP_RETRY)
+                continue
+            if kind is not None:
+                break
+            wait = min(2 * wait, _LONGEST_STOP_WAIT)
+        writer.note_stop(kind)
+        # Cancel only while the call waits on the model: a write in flight finishes,
+        # and consume() sees the stop right after it.
+        if waiting and not task.done():
+            cut = True
+            task.cancel()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        response = await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not cut or (current is not None and current.cancelling()):
+            raise
+        response = None
+    except ModelError:
+        writer.discard()
+        raise
+    finally:
+        watcher.cancel()
+    stop = _stop_seen(writer)  # set during the call (by an ack or the watch)
+    # What the step adds from here (the last part's end, tool inputs, the step's tail)
+    # waits for the step's one write of its tail.
+    writer.hold()
+    if response is None:
+        if stop is None:
+            raise ModelProtocolError("the model's stream ended without a response")
+        # Stopped mid-stream: keep what was said so far (and streamed: the tail goes
+        # out with the run's end).
+        await parts.close()
+        message.content = parts.text_so_far
+        message.reasoning = parts.reasoning_so_far or None
+        return ModelCall(message, Usage(requests=1), stop, cut=True)
+    await parts.close()
+    for call in call_ids.assign(response.tool_calls):
+        if call.id not in parts.started_tools:
+            await writer.add(ToolInputStartChunk(tool_call_id=call.id, tool_name=call.name))
+        tool = run.agent.get_tool(call.name)
+        await writer.add(
+            ToolInputAvailableChunk(
+                tool_call_id=call.id,
+                tool_name=call.name,
+                input=call.arguments,
+                client=True if tool is not None and tool.execute == "client" else None,
+            )
+        )
+    usage = response.usage.model_copy()
+    usage.requests = max(usage.requests, 1)
+    message = response.to_message(step=step_no, id=run.params.message_id)
+    message.tool_calls = call_ids.assign(message.tool_calls)
+    return ModelCall(message, usage, stop, cut=False)
+
+
+class CallIds:
+    """Tool call ids unique within the session, deterministically.
+
+    Some providers number their calls per response (``call_0`` in every step): two calls of
+    one session would then share an id, and the snapshot, the stream and the step names
+    would mix them up. A call keeps the provider's id unless an earlier message of the
+    session (``history``) or an earlier call of this response has it; then it becomes
+    ``{id}~{n}`` with the smallest free ``n`` and keeps the provider's id in
+    ``provider_id``. The ids depend only on the history and the response, so a step that
+    reuses its stored response, or a retry that gets the same answer, names the calls the
+    same way. A child session's calls are ``{id}~{scope}`` (``ids.call_id_scope``): unique in
+    its parent's hierarchy too."""
+
+    def __init__(self, history: list[Message], scope: str | None = None) -> None:
+        self.scope = scope
+        self.used: set[str] = set()
+        for message in history:
+            if isinstance(message, AssistantMessage):
+                self.used.update(call.id for call in message.tool_calls)
+                self.used.update(
+                    call.provider_id for call in message.tool_calls if call.provider_id
+                )
+            elif isinstance(message, ToolResultMessage):
+                self.used.add(message.tool_call_id)
+
+    def _ids(self, provider_ids: list[str]) -> list[str]:
+        taken = set(self.used)
+        ours = []
+        for provider_id in provider_ids:
+            base = provider_id if self.scope is None else f"{provider_id}~{self.scope}"
+            candidate, n = base, 0
+            while candidate in taken:
+                n += 1
+                candidate = f"{base}~{n}"
+            taken.add(candidate)
+            ours.append(candidate)
+        return ours
+
+    def assign(self, calls: list[ToolCall]) -> list[ToolCall]:
+        """``calls`` (one response's, in order) with ids unique within the session."""
+        ours = self._ids([call.id for call in calls])
+        return [
+            call
+            if new == call.id
+            else call.model_copy(update={"id": new, "provider_id": call.provider_id or call.id})
+            for call, new in zip(calls, ours, strict=True)
+        ]
+
+    def streamed(self) -> Callable[[list[str]], str]:
+        """For the streamed deltas: the id of the next call given the provider's ids of the
+        calls started so far (the last one being the new call)."""
+        return lambda provider_ids: self._ids(provider_ids)[-1]
+
+
+class _PartTracker:
+    """Opens and closes text / reasoning parts and tool-input streams as deltas arrive."""
+
+    def __init__(
+        self, writer: StreamWriter, prefix: str, call_id: Callable[[list[str]], str]
+    ) -> None:
+        self.writer = writer
+        self.prefix = prefix
+        self.call_id = call_id
+        self._provider_ids: list[str] = []
+        self.count = 0
+        self.open_kind: str | None = None
+        self.open_id: str | None = None
+        self.text_so_far = ""
+        self.reasoning_so_far = ""
+        self.started_tools: set[str] = set()
+        self._tool_ids: dict[int, str] = {}
+
+    async def _open(self, kind: str) -> str:
+        if self.open_kind == kind and self.open_id is not None:
+            return self.open_id
+        await self.close()
+        self.count += 1
+        self.open_kind = kind
+        self.open_id = f"{self.prefix}-{self.count}"
+        if kind == "text":
+            await self.writer.add(TextStartChunk(part_id=self.open_id))
+        else:
+            await self.writer.add(ReasoningStartChunk(part_id=self.open_id))
+        return self.open_id
+
+    async def text(self, delta: str) -> None:
+        if not delta:
+            return
+        part = await self._open("text")
+        self.text_so_far += delta
+        await self.writer.add(TextDeltaChunk(part_id=part, delta=delta))
+
+    async def reasoning(self, delta: str) -> None:
+        if not delta:
+            return
+        part = await self._open("reasoning")
+        self.reasoning_so_far += delta
+        await self.writer.add(ReasoningDeltaChunk(part_id=part, delta=delta))
+
+    async def tool_delta(self, event: ToolCallDelta) -> None:
+        await self.close()
+        if event.id is not None and event.index not in self._tool_ids:
+            self._provider_ids.append(event.id)
+            started = self.call_id(self._provider_ids)
+            self._tool_ids[event.index] = started
+            self.started_tools.add(started)
+            await self.writer.add(
+                ToolInputStartChunk(tool_call_id=started, tool_name=event.name or "")
+            )
+        call_id = self._tool_ids.get(event.index)
+        if call_id is not None and event.arguments_delta:
+            await self.writer.add(
+                ToolInputDeltaChunk(tool_call_id=call_id, delta=event.arguments_delta)
+            )
+
+    async def close(self) -> None:
+        if self.open_id is None:
+            return
+        if self.open_kind == "text":
+            await self.writer.add(TextEndChunk(part_id=self.open_id))
+        else:
+            await self.writer.add(ReasoningEndChunk(part_id=self.open_id))
+        self.open_kind = self.open_id = None
