@@ -5,8 +5,8 @@ Workflows runs a step's callback on the far side of an RPC boundary: of Python's
 exceptions only ``TypeError``, ``ValueError`` and ``NonRetryableError`` come back with their
 type, anything else arrives as a plain error carrying its message. We mirror that rule,
 with one extension: helix-agents' own errors (the :class:`HelixError` tree, found again by
-their ``code`` and class name) and the loop's :class:`RunSignal` keep their type and their
-attributes, because we own both sides of the boundary. Everything else is raised as a
+their ``code`` and class name) keep their type and their attributes, because we own both
+sides of the boundary. Everything else is raised as a
 :class:`StepError` with the original message (and the original class name in
 ``error_name``).
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import HelixError, NonRetryableError, RunSignal, StepError
+from .errors import HelixError, NonRetryableError, StepError
 
 __all__ = [
     "decode_error",
@@ -33,8 +33,8 @@ __all__ = [
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """False for the errors Workflows never retries, and for our own control flow."""
-    if isinstance(exc, RunSignal | NonRetryableError):
+    """False for the errors Workflows never retries."""
+    if isinstance(exc, NonRetryableError):
         return False
     # Workflows' own NonRetryableError (workers.workflows) or any error that declares itself so.
     return getattr(exc, "code", None) != "non_retryable" and type(exc).__name__ != (
@@ -46,9 +46,9 @@ def encode_error(exc: BaseException) -> dict[str, Any]:
     """A JSON-able description of ``exc`` that :func:`decode_error` turns back into one."""
     cls = type(exc)
     message = str(exc)
-    if isinstance(exc, HelixError | RunSignal):
+    if isinstance(exc, HelixError):
         return {
-            "kind": "signal" if isinstance(exc, RunSignal) else "helix",
+            "kind": "helix",
             "name": cls.__name__,
             "code": getattr(exc, "code", None),
             "message": message,
@@ -69,9 +69,8 @@ def decode_error(data: Any) -> BaseException:
     message = str(data.get("message") or "")
     if kind == "builtin":
         return TypeError(message) if name == "TypeError" else ValueError(message)
-    if kind in ("helix", "signal"):
-        base: type[BaseException] = RunSignal if kind == "signal" else HelixError
-        cls = _find_class(base, name, data.get("code"))
+    if kind == "helix":
+        cls = _find_class(HelixError, name, data.get("code"))
         if cls is not None:
             args = data.get("args")
             exc = cls.__new__(cls, *(args if isinstance(args, list) else [message]))

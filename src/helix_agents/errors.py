@@ -4,7 +4,10 @@
 
     HelixError                         everything the runtime raises on purpose
     ├── ConfigurationError             misuse of the API: bad agent, tool or host setup
-    │   └── UnknownAgentError          no agent of that name in the registry
+    │   ├── UnknownAgentError          no agent of that name in the registry
+    │   ├── ModelNotConfiguredError    an agent without a model was about to run (*)
+    │   ├── ModelRequestsForbiddenError  a real model request under forbid_model_requests (*)
+    │   └── ServiceNotConfiguredError  a tool used a service (ctx.services / ctx.env) its host lacks
     ├── InvalidIdError                 a session / instance / stream id breaks the id rules
     ├── StoreError                     the state store refused an operation
     │   ├── SessionNotFoundError
@@ -31,16 +34,20 @@
     │   ├── ModelProtocolError         the provider spoke the protocol wrong
     │   ├── ModelConnectionError       transport failure or timeout, after the retries
     │   └── ModelStreamInterruptedError  the stream broke after events went out: retry the step
+    ├── ServiceError                   a service port (vectors, queues, embeddings ...) refused or failed
+    │   ├── VectorIndexError           a vector write or query broke the index's rules, or failed
+    │   ├── QueueError                 a message or batch broke the queue's rules, or a send failed
+    │   ├── EmbeddingError             the embedding provider failed or answered malformed
+    │   ├── KeyValueError              a key, value, TTL or metadata broke the key-value rules, or a call failed
+    │   └── ObjectStoreError           an object key, size or listing broke the storage rules, or a call failed
     ├── ToolError                      raised by a tool: its message goes back to the model
+    ├── ToolArgumentsError             the model's tool arguments (or output) failed validation:
+    │                                  its message goes back to the model
     ├── ToolSubmissionError            a submitted decision or client result is malformed
-    ├── UsageLimitExceededError        an agent's request / token / tool-call limit
-    └── RunFailedError                 a run ended failed; carries the reason
+    ├── ApiError (http/errors.py)      the HTTP API's own refusals, each with its status
+    └── WorkerStartError (workerd/process.py)  the local Worker runtime did not start
 
-    BaseException
-    └── RunSignal                      the loop's own control flow: user code must not swallow it
-        ├── SuspendSignal              stop here and persist a suspension
-        ├── InterruptSignal            a soft stop was requested
-        └── AbortSignal                a hard stop was requested
+(*) also a NonRetryableError: a step that raises it fails at once, without retries.
 
 Foreign errors (sqlite3, JS exceptions, httpx) are translated where an adapter meets them,
 so code above the ports only ever sees this tree.
@@ -51,26 +58,31 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
-    "AbortSignal",
     "ConfigurationError",
     "ConflictError",
     "DatabaseError",
     "DatabaseLimitError",
+    "EmbeddingError",
     "HelixError",
     "InstanceExistsError",
     "InstanceNotFoundError",
-    "InterruptSignal",
     "InvalidCursorError",
     "InvalidIdError",
+    "KeyValueError",
     "ModelConnectionError",
     "ModelError",
     "ModelHTTPError",
+    "ModelNotConfiguredError",
     "ModelProtocolError",
     "ModelRateLimitedError",
+    "ModelRequestsForbiddenError",
     "ModelStreamInterruptedError",
     "NonDeterminismError",
-    "RunFailedError",
-    "RunSignal",
+    "NonRetryableError",
+    "ObjectStoreError",
+    "QueueError",
+    "ServiceError",
+    "ServiceNotConfiguredError",
     "SessionNotFoundError",
     "StepError",
     "StepResultTooLargeError",
@@ -81,12 +93,12 @@ __all__ = [
     "StreamError",
     "StreamNotFoundError",
     "StreamReaderLimitError",
-    "SuspendSignal",
+    "ToolArgumentsError",
     "ToolError",
     "ToolSubmissionError",
     "UnknownAgentError",
-    "UsageLimitExceededError",
     "ValueTooLargeError",
+    "VectorIndexError",
 ]
 
 
@@ -103,6 +115,13 @@ class ConfigurationError(HelixError):
 
 class UnknownAgentError(ConfigurationError):
     code = "unknown_agent"
+
+
+class ServiceNotConfiguredError(ConfigurationError):
+    """A tool asked for a service its host does not have (no binding in ``wrangler.toml``,
+    or ``ctx.env`` on the local host); the message names what to add or use instead."""
+
+    code = "service_not_configured"
 
 
 class InvalidIdError(HelixError, ValueError):
@@ -183,6 +202,21 @@ class NonRetryableError(HelixError):
     code = "non_retryable"
 
 
+class ModelNotConfiguredError(ConfigurationError, NonRetryableError):
+    """An agent without a ``model`` was about to call one. Also a NonRetryableError: the
+    model step fails at once (a retry could not find a model), and so does the run."""
+
+    code = "model_not_configured"
+
+
+class ModelRequestsForbiddenError(ConfigurationError, NonRetryableError):
+    """A real model adapter (OpenAI-compatible, Workers AI) was asked for a request while
+    :func:`helix_agents.testing.forbid_model_requests` is in force: a test that would have
+    reached a real LLM. Not retried, like :class:`ModelNotConfiguredError`."""
+
+    code = "model_requests_forbidden"
+
+
 class StreamError(HelixError):
     code = "stream_error"
 
@@ -257,6 +291,34 @@ class ModelStreamInterruptedError(ModelError):
     code = "model_stream_interrupted"
 
 
+class ServiceError(HelixError):
+    """A service port (vector index, queue, embeddings, key-value, object storage) refused a
+    request that breaks its rules, or its backend failed. A tool that lets it escape sends
+    its message to the model as the tool's error."""
+
+    code = "service_error"
+
+
+class VectorIndexError(ServiceError):
+    code = "vector_index_error"
+
+
+class QueueError(ServiceError):
+    code = "queue_error"
+
+
+class EmbeddingError(ServiceError):
+    code = "embedding_error"
+
+
+class KeyValueError(ServiceError, ValueError):
+    code = "key_value_error"
+
+
+class ObjectStoreError(ServiceError, ValueError):
+    code = "object_store_error"
+
+
 class ToolError(HelixError):
     """Raise from a tool to send ``message`` back to the model as the tool's error result.
 
@@ -266,6 +328,17 @@ class ToolError(HelixError):
     code = "tool_error"
 
 
+class ToolArgumentsError(HelixError):
+    """The model's arguments for a tool (or its structured output) failed validation;
+    ``message`` is written for the model, which gets it as the call's error result."""
+
+    code = "tool_arguments"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class ToolSubmissionError(HelixError, ValueError):
     """A submission for a pending tool call is malformed: a result for a call that needs an
     approval (or a decision for a client tool), both or neither, or a client result that
@@ -273,39 +346,3 @@ class ToolSubmissionError(HelixError, ValueError):
     but not acceptable now (unknown call, already decided) is a ConflictError."""
 
     code = "invalid_tool_submission"
-
-
-class UsageLimitExceededError(HelixError):
-    code = "usage_limit_exceeded"
-
-
-class RunFailedError(HelixError):
-    code = "run_failed"
-
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-
-
-class RunSignal(BaseException):
-    """The loop's own control flow. Derives from BaseException so ``except Exception`` in
-    user code (a tool, a model adapter) cannot swallow it."""
-
-
-class SuspendSignal(RunSignal):
-    def __init__(self, status: str, detail: Any = None) -> None:
-        super().__init__(status)
-        self.status = status
-        self.detail = detail
-
-
-class InterruptSignal(RunSignal):
-    def __init__(self, reason: str | None = None) -> None:
-        super().__init__(reason or "interrupted")
-        self.reason = reason
-
-
-class AbortSignal(RunSignal):
-    def __init__(self, reason: str | None = None) -> None:
-        super().__init__(reason or "aborted")
-        self.reason = reason

@@ -20,7 +20,7 @@ from typing import Any
 
 from .agent import Agent, AgentRegistry
 from .chunks import RunEndChunk, SequencedChunk
-from .core.deps import wall_clock_ms
+from .clock import wall_clock_ms
 from .core.params import ParentLink, RunParams
 from .core.partial import keep_streamed_answer
 from .core.starter import RunStarter, check_owner, message_id

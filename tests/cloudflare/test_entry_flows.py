@@ -447,6 +447,7 @@ async def test_the_first_request_migrates_d1(worker: tuple[ModuleType, FakeCloud
     assert platform.db.calls == calls  # after the first request, the check is free
 
 
+@pytest.mark.model_requests
 async def test_the_examples_run_on_workers_ai_when_configured() -> None:
     from helix_agents.testing import AIReply, FakeAIBinding
 
@@ -476,6 +477,7 @@ async def test_the_examples_run_on_workers_ai_when_configured() -> None:
     assert ai.calls[0].inputs["stream"] is True
 
 
+@pytest.mark.model_requests
 async def test_the_examples_run_on_an_openai_compatible_provider_over_fetch() -> None:
     import json
 

@@ -55,6 +55,7 @@ def delta(text: str) -> dict[str, Any]:
     return {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
 
 
+@pytest.mark.model_requests
 async def test_a_streamed_completion_arrives_event_by_event() -> None:
     fetch = StreamingFetch(headers={"content-encoding": "gzip", "content-length": "999"})
     model = OpenAIChatModel(

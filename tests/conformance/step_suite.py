@@ -26,13 +26,12 @@ from typing import Any, Protocol, TypeVar
 import pytest
 
 from helix_agents.errors import (
-    AbortSignal,
     ConfigurationError,
     InstanceExistsError,
     InstanceNotFoundError,
-    InterruptSignal,
     InvalidIdError,
     ModelHTTPError,
+    ModelNotConfiguredError,
     NonDeterminismError,
     NonRetryableError,
     StepError,
@@ -504,7 +503,7 @@ class StepSuite:
 
     @pytest.mark.parametrize(
         "error",
-        [NonRetryableError("stop now"), InterruptSignal("user asked"), AbortSignal("abort!")],
+        [NonRetryableError("stop now"), ModelNotConfiguredError("agent 'a' has no model")],
     )
     async def test_errors_that_are_never_retried(
         self, harness: StepHarness, error: BaseException

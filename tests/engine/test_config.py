@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from helix_agents.errors import ConfigurationError
-from helix_agents.hosts.local.engine_config import (
+from helix_agents.workflow_rules import (
     DEFAULT_STEP_CONFIG,
     ResolvedStepConfig,
     resolve_step_config,

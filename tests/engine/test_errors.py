@@ -13,15 +13,14 @@ from helix_agents.error_codec import (
     is_retryable,
 )
 from helix_agents.errors import (
-    AbortSignal,
     HelixError,
     InvalidIdError,
+    ModelNotConfiguredError,
     ModelRateLimitedError,
     NonRetryableError,
-    RunFailedError,
     StepError,
     StepTimeoutError,
-    SuspendSignal,
+    ToolArgumentsError,
     ToolError,
     ValueTooLargeError,
 )
@@ -57,7 +56,7 @@ def test_helix_errors_keep_type_and_attributes() -> None:
         NonRetryableError("stop"),
         ValueTooLargeError("too big", size=10, limit=5),
         ModelRateLimitedError("429", status_code=429, body={"retry": 3}),
-        RunFailedError("failed", reason="lost"),
+        ToolArgumentsError("days: must be >= 1"),
     ]
     for exc in cases:
         back = roundtrip(exc)
@@ -80,16 +79,6 @@ def test_an_unknown_class_falls_back_to_the_owner_of_its_code() -> None:
     assert type(decode_error(data)) is ToolError
 
 
-def test_signals_keep_type_and_attributes() -> None:
-    suspend = roundtrip(SuspendSignal("suspended_client_tool", {"toolCallId": "c1"}))
-    assert isinstance(suspend, SuspendSignal)
-    assert suspend.status == "suspended_client_tool"
-    assert suspend.detail == {"toolCallId": "c1"}
-    abort = roundtrip(AbortSignal("user"))
-    assert isinstance(abort, AbortSignal)
-    assert abort.reason == "user"
-
-
 def test_attributes_that_are_not_json_are_dropped() -> None:
     exc = ToolError("x")
     exc.handle = object()  # type: ignore[attr-defined]
@@ -102,7 +91,7 @@ def test_what_is_retried() -> None:
     assert is_retryable(RuntimeError("x"))
     assert is_retryable(StepTimeoutError("x"))
     assert not is_retryable(NonRetryableError("x"))
-    assert not is_retryable(AbortSignal())
+    assert not is_retryable(ModelNotConfiguredError("no model"))
 
     class DeclaresItself(Exception):
         code = "non_retryable"

@@ -26,7 +26,7 @@ from tests.models.helpers import collect, texts, tool_deltas
 
 MODEL = DemoModel()
 AGENTS = {agent.name: agent for agent in examples.example_registry(MODEL)}
-TOOLS = {"calculate", "get_weather", "remember", "check_service", "deploy"}
+TOOLS = {"calculate", "get_weather", "remember", "check_service", "deploy", "search"}
 
 
 def request_for(agent: Agent | str, messages: list[Message]) -> ModelRequest:

@@ -46,6 +46,9 @@ from tests.support.openai_server import (
     reply_tool_calls,
 )
 
+# The adapter under test talks to a local server or a fake binding.
+pytestmark = pytest.mark.model_requests
+
 MakeModel = Callable[..., OpenAIChatModel]
 
 WEATHER = ToolDefinition(

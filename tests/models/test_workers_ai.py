@@ -25,6 +25,9 @@ from helix_agents.ports.model import Model, ModelEvent, ModelRequest, ModelSetti
 from helix_agents.testing import AIReply, FakeAIBinding, FakeAIError, FakeReadableStream
 from tests.models.helpers import ask, collect, drain, texts, tool_deltas
 
+# The adapter under test talks to a local server or a fake binding.
+pytestmark = pytest.mark.model_requests
+
 MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 
 WEATHER = ToolDefinition(

@@ -164,6 +164,10 @@ class OpenAIServer:
         #: once its body generator ended (a client that hung up cuts it short).
         self.streams: list[tuple[int, bool]] = []
         self._script: deque[Reply] = deque()
+        #: Errors the next embeddings requests answer with, in order: (status, message, headers).
+        self.embedding_errors: deque[tuple[int, str, dict[str, str]]] = deque()
+        #: The dimensions of ``/v1/embeddings`` vectors when a request does not ask for some.
+        self.embedding_dimensions = 64
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -172,6 +176,7 @@ class OpenAIServer:
             routes=[
                 Route("/v1/chat/completions", self._completions, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
 
@@ -190,6 +195,7 @@ class OpenAIServer:
             self._script.clear()
             self.requests.clear()
             self.streams.clear()
+            self.embedding_errors.clear()
 
     def start(self) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -235,6 +241,54 @@ class OpenAIServer:
             }
         }
         return JSONResponse(body, status_code=status)
+
+    async def _embeddings(self, request: Request) -> Response:
+        """``POST /v1/embeddings``: deterministic vectors (the offline hashing embedder),
+        ``usage.prompt_tokens`` counted in words, ``data`` items with their ``index``."""
+        from helix_agents.hosts.local.embeddings import HashingEmbedder
+
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = raw.decode("utf-8", "replace")
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(request.method, request.url.path, dict(request.headers), body)
+            )
+            failure = self.embedding_errors.popleft() if self.embedding_errors else None
+        if (
+            self.api_key is not None
+            and request.headers.get("authorization") != f"Bearer {self.api_key}"
+        ):
+            return self._error(401, "Incorrect API key provided.", "invalid_api_key")
+        if failure is not None:
+            status, message, headers = failure
+            response = self._error(status, message)
+            response.headers.update(headers)
+            return response
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return self._error(400, "you must provide a model parameter")
+        texts = body.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+            return self._error(400, "'input' must be a string or a non-empty array of strings")
+        dimensions = body.get("dimensions", self.embedding_dimensions)
+        embedder = HashingEmbedder(int(dimensions))
+        data = [
+            {"object": "embedding", "index": i, "embedding": embedder.embed_one(t)}
+            for i, t in enumerate(texts)
+        ]
+        tokens = sum(len(t.split()) for t in texts)
+        return JSONResponse(
+            {
+                "object": "list",
+                "data": list(reversed(data)),  # servers need not keep the order: index does
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
 
     async def _completions(self, request: Request) -> Response:
         raw = await request.body()

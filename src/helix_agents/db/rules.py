@@ -1,7 +1,7 @@
 """D1's rules, enforced by every driver so that SQL which passes locally passes on D1.
 
 D1 runs SQLite with tighter limits than SQLite's defaults (workerd sets them with
-``sqlite3_limit``; the documented figures are at developers.cloudflare.com/d1/platform/limits)
+``sqlite3_limit``; the figures: docs/platform.md, platform facts P7 to P9)
 and crosses a JS boundary that only carries a few value types. The drivers check both here,
 before a statement reaches the engine, so the error names the limit instead of surfacing as
 an opaque engine failure — and so the local SQLite driver refuses exactly what D1 refuses.

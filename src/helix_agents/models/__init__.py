@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ModelNotConfiguredError
 from ..ports.model import Model
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from .openai import OpenAIChatModel
     from .workers_ai import WorkersAIModel
 
-__all__ = ["DemoModel", "OpenAIChatModel", "WorkersAIModel", "infer_model"]
+__all__ = ["DemoModel", "OpenAIChatModel", "WorkersAIModel", "infer_model", "require_model"]
 
 _ACCEPTED = "a Model instance, 'openai:<model>', 'workers-ai:<model>', 'test' or 'demo'"
 
@@ -75,6 +75,18 @@ def infer_model(
 
         return WorkersAIModel(name, ai_binding)
     raise ConfigurationError(f"unknown model {spec!r}: expected {_ACCEPTED}")
+
+
+def require_model(agent_name: str, spec: Model | str | None) -> Model | str:
+    """An agent's ``model``, or :class:`ModelNotConfiguredError` when it has none: there
+    is no silent default (a test double answering in production, or a real model in tests)."""
+    if spec is None:
+        raise ModelNotConfiguredError(
+            f"agent {agent_name!r} has no model: set Agent(model=...) to 'openai:<model>', "
+            "'workers-ai:<model>', 'demo' or a Model instance (in tests, "
+            "helix_agents.testing.TestModel() or FunctionModel(...))"
+        )
+    return spec
 
 
 def _test_model() -> Model:

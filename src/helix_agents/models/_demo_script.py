@@ -2,7 +2,7 @@
 
 The rules are keyed on the tools an agent offers (``calculate``, ``get_weather``,
 ``remember``, ``check_service`` / ``deploy``, an ``ask_<agent>`` delegation tool, a clock
-tool, a structured-output tool), not on agent names, so they fit the bundled examples and
+tool, a structured-output tool, a retrieval ``search`` tool), not on agent names, so they fit the bundled examples and
 any agent built from the same tools. A tool is only called with arguments its schema
 accepts; anything not understood gets a reply that says what this model is and how to
 configure a real one. Everything is a pure function of the request: the same request gets
@@ -177,6 +177,8 @@ def _first_move(turn: _Turn) -> Reply:
                 turn.call("deploy", service=action.service, version=action.version),
                 f"Deploying {action.service} {action.version} needs your approval.",
             )
+    if not calls and "search" in turn.tools and turn.ask and not parse.is_greeting(turn.ask):
+        plan(turn.call("search", query=turn.ask[:300]), "Let me look that up.")
     clock = turn.clock() if parse.asks_time(turn.ask) and not calls else None
     if clock is not None:
         plan(ToolCall(id="", name=clock.name, arguments=example_arguments(clock)), "")
@@ -256,12 +258,32 @@ def _describe(turn: _Turn, result: ToolResultMessage) -> str:
         return f"{service} is {state} and runs version {content.get('version', 'unknown')}."
     if name == "deploy":
         return f"Done: {_text(content)}."
+    if name == "search" and isinstance(content, dict):
+        return _cite(content.get("results"))
     if name.startswith("ask_"):
         return f"The {name.removeprefix('ask_')} answered: {_text(content)}"
     clock = turn.clock()
     if clock is not None and name == clock.name:
         return f"It is {_text(content)}."
     return f"{name} returned {_text(content)}."
+
+
+def _cite(results: Any) -> str:
+    """An answer from search results: the best passage's opening, then the sources, each
+    with its number (what a language model would paraphrase; this one quotes)."""
+    hits = [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    if not hits:
+        return "I found nothing about that in the indexed documents."
+    best = str(hits[0].get("text", "")).strip()
+    sentences = re.split(r"(?<=[.!?])\s+", best)
+    quote = " ".join(sentences[:2])[:400]
+    cited: list[str] = []
+    for hit in hits:
+        label = f"{hit.get('title') or hit.get('source')} ({hit.get('source')})"
+        if label not in cited:
+            cited.append(label)
+    sources = "; ".join(f"[{i}] {label}" for i, label in enumerate(cited, 1))
+    return f"From the docs [1]: {quote} Sources: {sources}."
 
 
 # -- text replies ----------------------------------------------------------------------------
@@ -304,6 +326,8 @@ def _suggestions(turn: _Turn) -> list[str]:
         tries.append('"deploy billing 1.5.0"')
     if turn.clock() is not None:
         tries.append('"what time is it?"')
+    if "search" in turn.tools:
+        tries.append('"how do I deploy to Cloudflare?"')
     return tries
 
 

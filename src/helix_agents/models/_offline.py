@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,17 +59,65 @@ def _words(text: str) -> int:
     return len(text.split())
 
 
+def _message_words(message: Message) -> int:
+    if isinstance(message, UserMessage):
+        return _words(message.content)
+    if isinstance(message, AssistantMessage):
+        return _words(message.content) + sum(
+            _words(compact(c.arguments)) + 1 for c in message.tool_calls
+        )
+    return _words(tool_result_text(message))
+
+
+class _HistoryWords:
+    """The word count of a history, remembered per prefix: O(new messages) per request.
+
+    A run's history grows by a few messages between two model calls and keeps the message
+    objects it already had, so the count of the previous request's history is found by the
+    identity of its last message (and its position), and only the messages after it are
+    counted. A history made of new objects (a replay, another process) is counted whole
+    once: the figures are the same either way. Bounded: the least recently used prefixes
+    are forgotten, and a message that is gone is never mistaken for a new one (weak
+    references).
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        #: id(last message) -> (that message, the prefix's length, its word count).
+        self._memo: OrderedDict[int, tuple[weakref.ref[Message], int, int]] = OrderedDict()
+
+    def count(self, messages: Sequence[Message]) -> int:
+        end, total = len(messages), 0
+        start = 0
+        for i in range(end, 0, -1):
+            message = messages[i - 1]
+            hit = self._memo.get(id(message))
+            if hit is not None and hit[1] == i and hit[0]() is message:
+                start, total = i, hit[2]
+                break
+        for message in messages[start:]:
+            total += _message_words(message)
+        if end:
+            last = messages[end - 1]
+            try:
+                ref = weakref.ref(last)
+            except TypeError:  # pragma: no cover - every Message is a weak-referenceable model
+                return total
+            self._memo[id(last)] = (ref, end, total)
+            self._memo.move_to_end(id(last))
+            while len(self._memo) > self._size:
+                self._memo.popitem(last=False)
+        return total
+
+
+_HISTORY_WORDS = _HistoryWords()
+
+
 def usage_in_words(request: ModelRequest, text: str, calls: Sequence[ToolCall]) -> Usage:
-    """Tokens counted as words: crude, but deterministic and proportional to the work."""
-    prompt = _words(request.system)
-    for message in request.messages:
-        if isinstance(message, UserMessage):
-            prompt += _words(message.content)
-        elif isinstance(message, AssistantMessage):
-            prompt += _words(message.content)
-            prompt += sum(_words(compact(c.arguments)) + 1 for c in message.tool_calls)
-        else:
-            prompt += _words(tool_result_text(message))
+    """Tokens counted as words: crude, but deterministic and proportional to the work. The
+    history's words are counted once per message, not once per request
+    (:class:`_HistoryWords`): a scripted model stays O(1) per call in a long run."""
+    prompt = _words(request.system) + _HISTORY_WORDS.count(request.messages)
     output = _words(text) + sum(_words(compact(c.arguments)) + 1 for c in calls)
     return Usage(
         input_tokens=prompt, output_tokens=output, total_tokens=prompt + output, requests=1

@@ -40,6 +40,7 @@ from ._openai_format import (
     to_openai_tools,
     tool_choice,
 )
+from ._requests import check_model_request
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 from ._sse import SSEDecoder
 
@@ -155,6 +156,7 @@ class OpenAIChatModel:
         return headers
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        check_model_request(self.name)
         body = self.request_body(request)
         timeout = httpx.Timeout(request.settings.timeout or self.timeout)
         client = self._client

@@ -36,6 +36,7 @@ from ._openai_format import (
     to_openai_messages,
     to_openai_tools,
 )
+from ._requests import check_model_request
 from ._sse import SSEDecoder
 
 __all__ = ["WorkersAIModel"]
@@ -95,6 +96,7 @@ class WorkersAIModel:
         return inputs
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelEvent]:
+        check_model_request(self.name)
         inputs = self.inputs(request)
         try:
             if self.options is not None:

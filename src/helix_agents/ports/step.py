@@ -11,7 +11,7 @@ Contract:
 - Retries follow ``config["retries"]`` = ``{"limit", "delay", "backoff"}`` (delay in ms or a
   duration string such as ``"2 seconds"``; backoff ``constant``/``linear``/``exponential``),
   and ``config["timeout"]`` bounds each attempt. A step that raises
-  :class:`helix_agents.errors.RunSignal` or ``NonRetryableError`` is not retried.
+  ``NonRetryableError`` is not retried.
 - ``sleep(name, duration)`` and ``wait_for_event(name, type, timeout)`` are durable: they
   survive a restart and, once passed, return at once on replay.
 - Code between steps re-runs on every replay, so it must be deterministic.

@@ -14,7 +14,6 @@ an abort), so the extra call does not matter.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final, get_args
 
@@ -29,8 +28,9 @@ from ...errors import (
 )
 from ...ids import validate_instance_id
 from ...ports.launcher import InstanceState, InstanceStatus
+from ...workflow_rules import encode_payload, validate_event_type
 from .carrier import find_carried, js_error_text
-from .step import MAX_EVENT_TYPE_LENGTH, MAX_RESULT_BYTES, plain
+from .step import plain
 
 __all__ = ["WorkflowLauncher"]
 
@@ -53,7 +53,7 @@ class WorkflowLauncher:
 
     async def create(self, instance_id: str, params: dict[str, Any]) -> None:
         validate_instance_id(instance_id)
-        _check_payload(params, f"the params of instance {instance_id!r}")
+        encode_payload(params, f"the params of instance {instance_id!r}")
         try:
             await self.binding.create({"id": instance_id, "params": params})
         except Exception as exc:
@@ -70,15 +70,8 @@ class WorkflowLauncher:
         return await _status(handle, instance_id)
 
     async def send_event(self, instance_id: str, event_type: str, payload: Any = None) -> None:
-        if not isinstance(event_type, str) or not event_type:
-            raise ConfigurationError(
-                f"an event type must be a non-empty string, got {event_type!r}"
-            )
-        if len(event_type) > MAX_EVENT_TYPE_LENGTH:
-            raise ConfigurationError(
-                f"event type is {len(event_type)} characters; the limit is {MAX_EVENT_TYPE_LENGTH}"
-            )
-        _check_payload(payload, f"the payload of event {event_type!r}")
+        validate_event_type(event_type)
+        encode_payload(payload, f"the payload of event {event_type!r}")
         handle = await self._live(instance_id, "send an event to")
         try:
             await handle.send_event({"type": event_type, "payload": payload})
@@ -168,17 +161,3 @@ def _translate(exc: BaseException, instance_id: str) -> Exception:
     if "invalid_id" in lowered or "invalid id" in lowered:  # the local engine: "has invalid id"
         return InvalidIdError(f"instance id {instance_id!r} was refused: {text}")
     return StepError(f"Workflows refused an operation on instance {instance_id!r}: {text}")
-
-
-def _check_payload(value: Any, what: str) -> None:
-    try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"{what} is not JSON: {exc}") from None
-    size = len(text.encode("utf-8"))
-    if size > MAX_RESULT_BYTES:
-        raise ValueTooLargeError(
-            f"{what} is {size} bytes of JSON; the limit is 1 MiB ({MAX_RESULT_BYTES} bytes)",
-            size=size,
-            limit=MAX_RESULT_BYTES,
-        )

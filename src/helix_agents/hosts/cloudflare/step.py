@@ -31,36 +31,29 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from ...durations import format_duration, parse_duration
+from ...durations import format_duration
 from ...error_codec import decode_error, encode_error, is_retryable
 from ...errors import (
-    ConfigurationError,
     NonRetryableError,
     StepError,
-    StepResultTooLargeError,
     StepTimeoutError,
 )
 from ...ports.step import JSONValue, Step, StepConfig, StepContext, StepFn
+from ...workflow_rules import (
+    claim_step_name,
+    encode_result,
+    resolve_step_config,
+    validate_event_type,
+    validate_wait,
+)
 from .carrier import FAILED_STEP_KEY, carrier, find_carried, js_error_name, js_error_text
 
-__all__ = ["MAX_RESULT_BYTES", "WorkflowAborted", "WorkflowsStep", "plain", "run_workflow"]
+__all__ = ["WorkflowAborted", "WorkflowsStep", "plain", "run_workflow"]
 
-#: Workflows' limit on a step's result, an instance's params and an event's payload.
-MAX_RESULT_BYTES: Final = 1024 * 1024
-#: Workflows' documented default attempt timeout.
-DEFAULT_TIMEOUT_MS: Final = 600_000.0
-MAX_STEP_NAME_LENGTH: Final = 256
-MAX_EVENT_TYPE_LENGTH: Final = 100
-MAX_SLEEP_MS: Final = 365 * 86_400_000.0
-_CONFIG_KEYS = frozenset({"retries", "timeout", "sensitive"})
-_RETRY_KEYS = frozenset({"limit", "delay", "backoff"})
-_BACKOFFS = frozenset({"constant", "linear", "exponential"})
-_CONTROL = re.compile(r"[\x00-\x1f]")
 #: How the engine's rejections begin when it stops the instance's ``run`` (miniflare's
 #: engine, the one Workflows runs: ``ABORT_PREFIX``).
 ENGINE_ABORT: Final = "Aborting engine:"
@@ -96,7 +89,8 @@ class WorkflowsStep:
         self._claimed: set[str] = set()
 
     async def do(self, name: str, fn: StepFn, config: StepConfig | None = None) -> JSONValue:
-        timeout_ms = _check_config(config)
+        # Refuse what Workflows would refuse, clearly, before a round trip.
+        timeout_ms = resolve_step_config(config).timeout_ms
         self._claim(name)
 
         async def callback(ctx: Any) -> Any:
@@ -115,11 +109,7 @@ class WorkflowsStep:
         return plain(value)
 
     async def sleep(self, name: str, duration: int | float | str) -> None:
-        ms = parse_duration(duration, what=f"sleep {name!r} duration")
-        if ms > MAX_SLEEP_MS:
-            raise ConfigurationError(
-                f"sleep {name!r} is {format_duration(ms)}; the limit is 365 days"
-            )
+        ms = validate_wait(duration, f"sleep {name!r} duration")
         self._claim(name)
         try:
             await self._step.sleep(name, duration)
@@ -132,19 +122,8 @@ class WorkflowsStep:
     async def wait_for_event(
         self, name: str, event_type: str, timeout: int | float | str = "24 hours"
     ) -> dict[str, Any]:
-        if not isinstance(event_type, str) or not event_type:
-            raise ConfigurationError(
-                f"an event type must be a non-empty string, got {event_type!r}"
-            )
-        if len(event_type) > MAX_EVENT_TYPE_LENGTH:
-            raise ConfigurationError(
-                f"event type is {len(event_type)} characters; the limit is {MAX_EVENT_TYPE_LENGTH}"
-            )
-        ms = parse_duration(timeout, what=f"wait_for_event {name!r} timeout")
-        if ms > MAX_SLEEP_MS:
-            raise ConfigurationError(
-                f"wait_for_event {name!r} timeout is {format_duration(ms)}; the limit is 365 days"
-            )
+        validate_event_type(event_type)
+        ms = validate_wait(timeout, f"wait_for_event {name!r} timeout")
         self._claim(name)
         try:
             event = await self._step.wait_for_event(name, event_type, timeout=timeout)
@@ -166,20 +145,7 @@ class WorkflowsStep:
         }
 
     def _claim(self, name: str) -> None:
-        if not isinstance(name, str) or not name:
-            raise ConfigurationError(f"a step name must be a non-empty string, got {name!r}")
-        if len(name) > MAX_STEP_NAME_LENGTH:
-            raise ConfigurationError(
-                f"step name is {len(name)} characters; the limit is {MAX_STEP_NAME_LENGTH}"
-            )
-        if _CONTROL.search(name):
-            raise ConfigurationError(f"step name {name!r} contains control characters")
-        if name in self._claimed:
-            raise StepError(
-                f"step name {name!r} is used twice in this instance: step names must be "
-                "unique within an instance"
-            )
-        self._claimed.add(name)
+        claim_step_name(self._claimed, name, "this instance")
 
 
 async def run_workflow(fn: WorkflowFn, event: Any, step: Any) -> Any:
@@ -209,7 +175,7 @@ async def _attempt(name: str, fn: StepFn, attempt: int) -> Any:
             return {FAILED_STEP_KEY: encoded}
         raise carrier(encoded) from None
     try:
-        text = _encode_result(result, f"the result of step {name!r}")
+        text = encode_result(result, f"the result of step {name!r}")
     except StepError as exc:  # not JSON, or too large: retrying would not help
         return {FAILED_STEP_KEY: encode_error(exc)}
     # The JSON round trip, so that the first run sees exactly what a replay will.
@@ -252,59 +218,6 @@ def _attempt_number(ctx: Any) -> int:
         return max(1, int(attempt)) if attempt is not None else 1
     except (TypeError, ValueError):
         return 1
-
-
-def _encode_result(value: Any, what: str) -> str:
-    try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StepError(f"{what} is not JSON: {exc}") from None
-    if len(text) * 4 > MAX_RESULT_BYTES:
-        size = len(text.encode("utf-8"))
-        if size > MAX_RESULT_BYTES:
-            raise StepResultTooLargeError(
-                f"{what} is {size} bytes of JSON; the limit is 1 MiB ({MAX_RESULT_BYTES} bytes)"
-            )
-    return text
-
-
-def _check_config(config: Mapping[str, Any] | None) -> float:
-    """Refuse what Workflows would refuse, clearly; the attempt timeout in ms."""
-    if config is None:
-        return DEFAULT_TIMEOUT_MS
-    if not isinstance(config, Mapping):
-        raise ConfigurationError(f"a step config must be a dict, got {type(config).__name__}")
-    unknown = set(config) - _CONFIG_KEYS
-    if unknown:
-        raise ConfigurationError(
-            f"unknown step config keys {sorted(unknown)}: use 'retries' and 'timeout'"
-        )
-    retries = config.get("retries")
-    if retries is not None:
-        if not isinstance(retries, Mapping):
-            raise ConfigurationError("step config 'retries' must be a dict {limit, delay, backoff}")
-        unknown = set(retries) - _RETRY_KEYS
-        if unknown:
-            raise ConfigurationError(
-                f"unknown keys {sorted(unknown)} in step config 'retries': "
-                "use 'limit', 'delay' and 'backoff'"
-            )
-        limit = retries.get("limit", 5)
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 10_000:
-            raise ConfigurationError(f"retries.limit must be an integer from 0 to 10000: {limit!r}")
-        if "delay" in retries:
-            parse_duration(retries["delay"], what="retries.delay")
-        if "backoff" in retries and retries["backoff"] not in _BACKOFFS:
-            raise ConfigurationError(
-                "retries.backoff must be 'constant', 'linear' or 'exponential', "
-                f"got {retries['backoff']!r}"
-            )
-    if config.get("timeout") is None:
-        return DEFAULT_TIMEOUT_MS
-    timeout = parse_duration(config["timeout"], what="step timeout")
-    if timeout <= 0:
-        raise ConfigurationError("a step timeout must be more than 0")
-    return timeout
 
 
 def _js_config(config: Mapping[str, Any] | None) -> dict[str, Any] | None:

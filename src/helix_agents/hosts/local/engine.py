@@ -27,7 +27,6 @@ import asyncio
 import contextvars
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,36 +40,39 @@ from ...errors import (
     StepError,
     StepTimeoutError,
     StorageUnavailableError,
-    ValueTooLargeError,
 )
 from ...ids import validate_instance_id
 from ...ports.launcher import InstanceState, InstanceStatus
 from ...ports.step import Step
+from ...workflow_rules import (
+    encode_payload,
+    encode_result,
+    validate_event_type,
+    validate_workflow_name,
+)
 from .engine_clock import Clock, SleepFn, Timers
 from .engine_journal import InstanceRow, Journal, StepRow
-from .engine_step import (
-    MAX_RESULT_BYTES,
-    InstanceRun,
-    encode_json,
-    validate_event_type,
-)
+from .engine_step import InstanceRun
 from .storage import StorageMonitor
 
-__all__ = ["FINAL_STATES", "LocalEngine", "LocalLauncher", "WorkflowFn"]
+__all__ = ["FINAL_STATES", "LocalEngine", "LocalLauncher", "WorkflowFn", "current_instance"]
 
 WorkflowFn = Callable[[dict[str, Any], Step], Awaitable[Any]]
 
 _log = logging.getLogger(__name__)
 
 FINAL_STATES: frozenset[str] = frozenset({"complete", "errored", "terminated"})
-MAX_WORKFLOW_NAME_LENGTH = 64
-_NAME_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]*$")
 
 #: The instance whose task is running (inherited by the tasks it starts): lets terminate()
 #: avoid awaiting the very task it is called from.
 _current_instance: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "helix_engine_instance", default=None
 )
+
+
+def current_instance() -> str | None:
+    """The instance whose run (or a task it started) is calling, or None outside any."""
+    return _current_instance.get()
 
 
 class LocalEngine:
@@ -105,7 +107,7 @@ class LocalEngine:
     def register(self, workflow: str, fn: WorkflowFn) -> None:
         """Register (or replace) the function of ``workflow``. Registered after start, its
         unfinished instances are resumed at once."""
-        _validate_workflow_name(workflow)
+        validate_workflow_name(workflow)
         if not callable(fn):
             raise ConfigurationError(f"workflow {workflow!r} must be an async function")
         self._workflows[workflow] = fn
@@ -114,7 +116,7 @@ class LocalEngine:
 
     def workflow(self, workflow: str) -> LocalLauncher:
         """The Launcher of ``workflow`` (its Workflow binding)."""
-        _validate_workflow_name(workflow)
+        validate_workflow_name(workflow)
         return LocalLauncher(self, workflow)
 
     async def start(self) -> None:
@@ -156,7 +158,7 @@ class LocalEngine:
         validate_instance_id(instance_id)
         if workflow not in self._workflows:
             raise ConfigurationError(f"no workflow named {workflow!r} is registered")
-        text = _encode_payload(params, f"the params of instance {instance_id!r}")
+        text = encode_payload(params, f"the params of instance {instance_id!r}")
         now = self.timers.now()
         row = InstanceRow(instance_id, workflow, text, "queued", None, None, now, now)
         if not self.journal.insert_instance(row):
@@ -182,7 +184,7 @@ class LocalEngine:
             raise StepError(
                 f"instance {instance_id!r} is {row.status}: it can no longer receive events"
             )
-        text = _encode_payload(payload, f"the payload of event {event_type!r}")
+        text = encode_payload(payload, f"the payload of event {event_type!r}")
         now = self.timers.now()
         with self.journal.transaction():
             seq = self.journal.insert_event(instance_id, event_type, text, now)
@@ -323,7 +325,7 @@ class LocalEngine:
                 self._finish(instance_id, error=run.poison)
             else:
                 try:
-                    text = encode_json(output, f"the output of instance {instance_id!r}")
+                    text = encode_result(output, f"the output of instance {instance_id!r}")
                 except StepError as exc:
                     self._finish(instance_id, error=exc)
                 else:
@@ -449,30 +451,5 @@ def _status_of(row: InstanceRow) -> InstanceStatus:
     return InstanceStatus(state, output=output, error=error)
 
 
-def _encode_payload(value: Any, what: str) -> str:
-    """Params and event payloads: JSON of at most 1 MiB (ConfigurationError, ValueTooLargeError)."""
-    try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ConfigurationError(f"{what} is not JSON: {exc}") from None
-    size = len(text.encode("utf-8"))
-    if size > MAX_RESULT_BYTES:
-        raise ValueTooLargeError(
-            f"{what} is {size} bytes of JSON; the limit is 1 MiB ({MAX_RESULT_BYTES} bytes)",
-            size=size,
-            limit=MAX_RESULT_BYTES,
-        )
-    return text
-
-
 def _event_text(event_type: str, payload: str, sent_at: int) -> str:
     return f'{{"type":{json.dumps(event_type)},"payload":{payload},"timestamp":{sent_at}}}'
-
-
-def _validate_workflow_name(name: object) -> None:
-    if not isinstance(name, str) or not name or len(name) > MAX_WORKFLOW_NAME_LENGTH:
-        raise ConfigurationError(
-            f"a workflow name must be 1 to {MAX_WORKFLOW_NAME_LENGTH} characters, got {name!r}"
-        )
-    if not _NAME_RE.match(name):
-        raise ConfigurationError(f"workflow name {name!r} must match ^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")

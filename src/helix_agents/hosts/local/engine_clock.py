@@ -11,17 +11,14 @@ timeouts included) then runs on that fake time, so no test needs to wait for rea
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
-__all__ = ["Clock", "SleepFn", "Timer", "Timers", "wall_clock_ms"]
+from ...clock import now_ms
+
+__all__ = ["Clock", "SleepFn", "Timer", "Timers"]
 
 Clock = Callable[[], float]
 SleepFn = Callable[[float], Awaitable[None]]
-
-
-def wall_clock_ms() -> float:
-    return time.time() * 1000.0
 
 
 class Timer:
@@ -45,7 +42,7 @@ class Timers:
     """``clock`` (ms since the epoch) and ``sleep`` (seconds), real unless injected."""
 
     def __init__(self, clock: Clock | None = None, sleep: SleepFn | None = None) -> None:
-        self.clock: Clock = clock or wall_clock_ms
+        self.clock: Clock = clock or now_ms
         self._sleep = sleep
 
     def now(self) -> int:

@@ -18,25 +18,52 @@ Schema (times are ms since the epoch, from the engine's clock)::
                  started_at, updated_at,  PK(instance_id, name))
     engine_events(seq PK, instance_id, type, payload JSON, sent_at, consumed_by)
 
-A ``do`` step costs two writes when it succeeds at once: the row at its first attempt
-(so a crash mid-attempt is counted and the next attempt gets a new number) and the result.
+A ``do`` step's row is written at its first attempt (so a crash mid-attempt is counted and
+the next attempt gets a new number), and its result when it completes. The result is
+*held* (:meth:`Journal.hold_result`) and goes out with the journal's next write: the next
+step's claim carries it in the same statement (one ``INSERT ... ON CONFLICT DO UPDATE`` of
+both rows), so a step that succeeds at once costs one write, not two. Every other write and
+every read of steps writes what is held first, and a timer writes it within
+``HOLD_SECONDS`` if nothing else does. A crash in that window loses a result, not a
+step: the replay runs the step again as its next attempt, as after a crash right before the
+result's write (steps are at-least-once at that boundary; the agent loop's steps find their
+own writes in the store and do not repeat them).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...db.sqlite import storage_failure
+from ...db.sqlite import LOCAL_PAGE_SIZE, storage_failure
 from ...errors import DatabaseError
 
 __all__ = ["InstanceRow", "Journal", "StepRow"]
 
 SCHEMA_VERSION = 1
+#: The longest a held result waits for the next journal write before a timer writes it.
+HOLD_SECONDS = 0.01
+#: After a failed timed write, the next try (the run's own next write may come first).
+_RETRY_SECONDS = 0.25
+
+_log = logging.getLogger(__name__)
+
+_STEP_COLUMNS = (
+    "instance_id, name, ordinal, kind, status, result, attempts, wake_at, detail, started_at,"
+    " updated_at"
+)
+#: Rows that exist take the new status, result and attempts; new rows are inserted.
+_UPSERT_TAIL = (
+    " ON CONFLICT (instance_id, name) DO UPDATE SET status = excluded.status,"
+    " result = excluded.result, attempts = excluded.attempts, wake_at = excluded.wake_at,"
+    " updated_at = excluded.updated_at"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS engine_meta (
@@ -113,6 +140,7 @@ class Journal:
         self.path = str(path)
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute(f"PRAGMA page_size={LOCAL_PAGE_SIZE}")
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=5000")
@@ -123,8 +151,21 @@ class Journal:
             )
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open the engine journal {self.path}: {exc}") from exc
+        #: Completed results not written yet, by (instance, step): the row's insert values.
+        self._held: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        #: Called before every write: the local host commits the stream chunks it holds
+        #: first, so a step recorded complete never has chunks still to come.
+        self.before_write: Callable[[], None] | None = None
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        try:
+            self.flush()
+        except DatabaseError:  # the replay runs those steps again: at-least-once
+            _log.warning("the engine journal closed with %d results unwritten", len(self._held))
         try:
             self._db.close()
         except sqlite3.Error as exc:  # pragma: no cover - close of a healthy connection
@@ -138,9 +179,59 @@ class Journal:
             failure = storage_failure(exc, "the engine journal")
             raise failure or DatabaseError(f"engine journal: {exc}") from exc
 
+    # -- held results ------------------------------------------------------------------------
+
+    def hold_result(self, instance_id: str, row: StepRow, now: int, *, result: str) -> None:
+        """Keep a completed step's result for the next write (see the module docstring)."""
+        self._held[(instance_id, row.name)] = (
+            instance_id,
+            row.name,
+            row.ordinal,
+            row.kind,
+            "complete",
+            result,
+            row.attempts,
+            None,
+            row.detail,
+            now,
+            now,
+        )
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(HOLD_SECONDS, self._flush_later)
+
+    def flush(self) -> None:
+        """Write the held results now (one statement)."""
+        if self.before_write is not None:
+            self.before_write()
+        if self._held:
+            self._upsert([])
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except DatabaseError as exc:
+            # The run's next write fails the same way and stops it; until then, try again.
+            _log.debug("held engine results not written yet: %s", exc)
+            self._timer = asyncio.get_running_loop().call_later(_RETRY_SECONDS, self._flush_later)
+
+    def _upsert(self, rows: list[tuple[Any, ...]]) -> None:
+        """``rows`` and the held results in one statement; what is held is cleared only
+        once it is written."""
+        every = [*self._held.values(), *rows]
+        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(every))
+        params = [value for row in every for value in row]
+        with self._guard():
+            self._db.execute(
+                f"INSERT INTO engine_steps ({_STEP_COLUMNS}) VALUES {values}{_UPSERT_TAIL}",
+                params,
+            )
+        self._held.clear()
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group statements atomically (``BEGIN IMMEDIATE`` ... ``COMMIT``)."""
+        self.flush()
         with self._guard():
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -157,6 +248,7 @@ class Journal:
 
     def insert_instance(self, row: InstanceRow) -> bool:
         """Insert a new instance; False if the id exists (ids are write-once)."""
+        self.flush()
         with self._guard():
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO engine_instances "
@@ -198,6 +290,7 @@ class Journal:
     def set_status(self, instance_id: str, status: str, now: int) -> None:
         """Move an unfinished instance between queued, running and waiting (a final status
         is never overwritten)."""
+        self.flush()
         with self._guard():
             self._db.execute(
                 "UPDATE engine_instances SET status = ?, updated_at = ? "
@@ -216,6 +309,7 @@ class Journal:
     ) -> bool:
         """Move an unfinished instance to a final status; False if it was already final
         (e.g. terminated while its last step ran)."""
+        self.flush()
         with self._guard():
             cursor = self._db.execute(
                 "UPDATE engine_instances SET status = ?, output = ?, error = ?, updated_at = ? "
@@ -227,6 +321,7 @@ class Journal:
     # -- steps -------------------------------------------------------------------------------
 
     def load_steps(self, instance_id: str) -> list[StepRow]:
+        self.flush()
         with self._guard():
             return [
                 StepRow(*r)
@@ -243,24 +338,30 @@ class Journal:
         row: StepRow,
         now: int,
     ) -> None:
+        """A step's row at its claim; the held results go out in the same statement."""
+        values = (
+            instance_id,
+            row.name,
+            row.ordinal,
+            row.kind,
+            row.status,
+            row.result,
+            row.attempts,
+            row.wake_at,
+            row.detail,
+            now,
+            now,
+        )
+        if self.before_write is not None:
+            self.before_write()
+        if self._held:
+            self._upsert([values])
+            return
         with self._guard():
             self._db.execute(
-                "INSERT INTO engine_steps (instance_id, name, ordinal, kind, status, result, "
-                "attempts, wake_at, detail, started_at, updated_at) "
+                f"INSERT INTO engine_steps ({_STEP_COLUMNS}) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    instance_id,
-                    row.name,
-                    row.ordinal,
-                    row.kind,
-                    row.status,
-                    row.result,
-                    row.attempts,
-                    row.wake_at,
-                    row.detail,
-                    now,
-                    now,
-                ),
+                values,
             )
 
     def update_step(
@@ -274,6 +375,7 @@ class Journal:
         result: str | None = None,
         wake_at: int | None = None,
     ) -> None:
+        self.flush()
         with self._guard():
             self._db.execute(
                 "UPDATE engine_steps SET status = ?, attempts = ?, result = ?, wake_at = ?, "
@@ -284,6 +386,7 @@ class Journal:
     # -- events ------------------------------------------------------------------------------
 
     def insert_event(self, instance_id: str, event_type: str, payload: str, now: int) -> int:
+        self.flush()
         with self._guard():
             cursor = self._db.execute(
                 "INSERT INTO engine_events (instance_id, type, payload, sent_at) "
@@ -314,5 +417,6 @@ class Journal:
 
     def raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Read-only access for tests and tools (``helix`` inspection commands)."""
+        self.flush()
         with self._guard():
             return list(self._db.execute(sql, params))

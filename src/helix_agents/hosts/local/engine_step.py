@@ -28,18 +28,23 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ...durations import DurationLike, format_duration, parse_duration
+from ...durations import DurationLike, format_duration
 from ...error_codec import decode_error, encode_error, is_retryable
 from ...errors import (
-    ConfigurationError,
     NonDeterminismError,
     StepError,
-    StepResultTooLargeError,
     StepTimeoutError,
     StorageUnavailableError,
 )
 from ...ports.step import JSONValue, StepConfig, StepContext, StepFn
-from .engine_config import MAX_SLEEP_MS, ResolvedStepConfig, resolve_step_config, validate_step_name
+from ...workflow_rules import (
+    ResolvedStepConfig,
+    claim_step_name,
+    encode_result,
+    resolve_step_config,
+    validate_event_type,
+    validate_wait,
+)
 from .engine_journal import StepRow
 
 if TYPE_CHECKING:
@@ -47,19 +52,7 @@ if TYPE_CHECKING:
     from .engine_journal import Journal
     from .storage import StorageMonitor
 
-__all__ = [
-    "MAX_RESULT_BYTES",
-    "EngineHost",
-    "InstanceRun",
-    "encode_json",
-    "event_result",
-    "run_attempt",
-    "validate_event_type",
-]
-
-#: Workflows' limit on a step's result (and on params and event payloads).
-MAX_RESULT_BYTES = 1024 * 1024
-MAX_EVENT_TYPE_LENGTH = 100
+__all__ = ["EngineHost", "InstanceRun", "event_result", "run_attempt"]
 
 _FATAL = (KeyboardInterrupt, SystemExit, asyncio.CancelledError)
 
@@ -85,22 +78,6 @@ class EngineHost(Protocol):
     def remove_waiter(
         self, instance_id: str, event_type: str, future: asyncio.Future[Any]
     ) -> None: ...
-
-
-def encode_json(value: Any, what: str) -> str:
-    """Compact JSON of ``value``, at most 1 MiB; StepError / StepResultTooLargeError otherwise."""
-    try:
-        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise StepError(f"{what} is not JSON: {exc}") from None
-    # A str of n characters is at most 4n bytes in UTF-8: skip the encode when that fits.
-    if len(text) * 4 > MAX_RESULT_BYTES:
-        size = len(text.encode("utf-8"))
-        if size > MAX_RESULT_BYTES:
-            raise StepResultTooLargeError(
-                f"{what} is {size} bytes of JSON; the limit is 1 MiB ({MAX_RESULT_BYTES} bytes)"
-            )
-    return text
 
 
 class InstanceRun:
@@ -157,11 +134,7 @@ class InstanceRun:
             self._leave(busy=True)
 
     async def sleep(self, name: str, duration: DurationLike) -> None:
-        ms = parse_duration(duration, what=f"sleep {name!r} duration")
-        if ms > MAX_SLEEP_MS:
-            raise ConfigurationError(
-                f"sleep {name!r} is {format_duration(ms)}; the limit is 365 days"
-            )
+        ms = validate_wait(duration, f"sleep {name!r} duration")
         row = self._claim(name, "sleep")
         if row.status == "complete":
             return
@@ -191,11 +164,7 @@ class InstanceRun:
         self, name: str, event_type: str, timeout: DurationLike = "24 hours"
     ) -> dict[str, Any]:
         validate_event_type(event_type)
-        ms = parse_duration(timeout, what=f"wait_for_event {name!r} timeout")
-        if ms > MAX_SLEEP_MS:
-            raise ConfigurationError(
-                f"wait_for_event {name!r} timeout is {format_duration(ms)}; the limit is 365 days"
-            )
+        ms = validate_wait(timeout, f"wait_for_event {name!r} timeout")
         row = self._claim(name, "wait", detail=event_type)
         if row.status == "complete":
             return event_result(row.result)
@@ -240,13 +209,7 @@ class InstanceRun:
             raise self.poison
         if self.storage_failure is not None:
             raise self.storage_failure
-        validate_step_name(name)
-        if name in self._claimed:
-            raise StepError(
-                f"step name {name!r} is used twice in instance {self.instance_id!r}: "
-                "step names must be unique within an instance"
-            )
-        self._claimed.add(name)
+        claim_step_name(self._claimed, name, f"instance {self.instance_id!r}")
         ordinal = self._next_ordinal
         self._next_ordinal += 1
         recorded = self._by_ordinal.get(ordinal)
@@ -324,7 +287,7 @@ class InstanceRun:
                 row.status, row.wake_at = "running", None
                 continue
             try:
-                text = encode_json(value, f"the result of step {row.name!r}")
+                text = encode_result(value, f"the result of step {row.name!r}")
             except StepError as exc:  # not JSON, or too large: retrying would not help
                 self._record_failure(row, exc)
                 raise decode_error(encode_error(exc)) from None
@@ -354,8 +317,15 @@ class InstanceRun:
     async def _keep_result(self, row: StepRow, text: str) -> None:
         """Journal a completed attempt's result. On a full disk the result is held here and
         written once there is room (backing off): the work is done, doing it again on a
-        replay would repeat its side effects. Not parked: :meth:`settle` waits for it."""
+        replay would repeat its side effects. Not parked: :meth:`settle` waits for it.
+
+        While the disk is healthy the result is held for the journal's next write (the next
+        step's claim carries it: ``Journal.hold_result``); during an outage it is written
+        here, at once, and the step waits until it is."""
         host, failures = self._host, 0
+        if not host.storage.unavailable:
+            host.journal.hold_result(self.instance_id, row, host.timers.now(), result=text)
+            return
         while True:
             try:
                 host.journal.update_step(
@@ -484,15 +454,6 @@ def event_result(text: str | None) -> dict[str, Any]:
         "payload": data.get("payload"),
         "timestamp": datetime.fromtimestamp(data.get("timestamp", 0) / 1000.0, UTC),
     }
-
-
-def validate_event_type(event_type: object) -> None:
-    if not isinstance(event_type, str) or not event_type:
-        raise ConfigurationError(f"an event type must be a non-empty string, got {event_type!r}")
-    if len(event_type) > MAX_EVENT_TYPE_LENGTH:
-        raise ConfigurationError(
-            f"event type is {len(event_type)} characters; the limit is {MAX_EVENT_TYPE_LENGTH}"
-        )
 
 
 def _describe(kind: str, detail: str | None) -> str:

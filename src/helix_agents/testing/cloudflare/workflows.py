@@ -48,15 +48,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...clock import now_ms
 from ...durations import parse_duration
-from ...hosts.local.engine_config import DEFAULT_STEP_CONFIG, resolve_step_config
+from ...workflow_rules import (
+    DEFAULT_STEP_CONFIG,
+    MAX_PAYLOAD_BYTES,
+    is_instance_id,
+    resolve_step_config,
+    validate_step_name,
+)
 from .invocations import Invocation, count_subrequest, start_in
 from .jsvalues import (
     JsArray,
@@ -72,8 +77,6 @@ from .jsvalues import (
 
 __all__ = ["FakeWorkflowBinding", "FakeWorkflowInstance", "FakeWorkflows", "WorkflowStats"]
 
-MAX_BYTES = 1024 * 1024
-_ID_RE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_-]*$")
 _FINAL = frozenset({"complete", "errored", "terminated"})
 
 EntrypointFactory = Callable[[], Any]
@@ -145,7 +148,7 @@ class FakeWorkflows:
     ) -> None:
         self.name = name
         self._factory = factory
-        self._clock = clock or (lambda: time.time() * 1000.0)
+        self._clock = clock or now_ms
         self._sleep = sleep or asyncio.sleep
         self._instances: dict[str, _Instance] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -221,11 +224,7 @@ class FakeWorkflows:
         instance_id = options.get("id")
         if instance_id is None:
             instance_id = str(uuid.uuid4())
-        if (
-            not isinstance(instance_id, str)
-            or len(instance_id) > 100
-            or not _ID_RE.match(instance_id)
-        ):
+        if not is_instance_id(instance_id):
             raise js_error("Error", "WorkflowError: Workflow instance has invalid id")
         params = options.get("params", {})
         _check_size(params, "Instance parameters")
@@ -421,14 +420,16 @@ class _JsStep:
             callback, config = config_or_callback, {}
         else:
             config = from_rpc(config_or_callback) or {}
-        if not isinstance(name, str) or not name or len(name) > 256:
+        try:
+            validate_step_name(name)
+        except Exception:
             raise crossed(
                 js_error(
                     "WorkflowFatalError",
                     f'Step name "{name}" exceeds max length (256 chars) or invalid characters '
                     "found",
                 )
-            )
+            ) from None
         try:
             resolved = resolve_step_config(config)
         except Exception:
@@ -637,7 +638,7 @@ def _check_size(value: Any, what: str) -> None:
     text = json.dumps(
         _clone(value), separators=(",", ":"), ensure_ascii=False, default=_size_default
     )
-    if len(text.encode("utf-8")) > MAX_BYTES:
+    if len(text.encode("utf-8")) > MAX_PAYLOAD_BYTES:
         raise js_error(
             "WorkflowInternalError", f"{what} is too large. Maximum allowed size is 1MiB."
         )
