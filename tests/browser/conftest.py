@@ -1,11 +1,12 @@
+"""Chromium pages for the browser tests (``make_server``, the real server, comes from
+tests/conftest.py)."""
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
-from tests.http.conftest import make_server  # noqa: F401  (the same real server)
 
 from .cdp import Page, chromium_page
 

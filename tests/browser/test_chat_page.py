@@ -90,6 +90,7 @@ async def test_send_stream_reload_mid_run_and_continue(make_server: Any, page: P
 
     gate.set()
     await page.wait_for(f"{STATUS} === 'completed'")
+    assert await page.evaluate("document.getElementById('status').textContent") == "completed"
     # Every word exactly once: nothing was lost or repeated across the reload.
     assert await page.evaluate(ASSISTANT_TEXT) == gated_text(20)
     assert await page.evaluate("document.querySelectorAll('.part-tool').length") == 1
@@ -108,6 +109,7 @@ async def test_interrupt_and_resume_buttons(make_server: Any, page: Page) -> Non
     await page.evaluate("document.getElementById('interrupt').click(); true")
     # Well before the 200 words (6 s) are said.
     await page.wait_for(f"{STATUS} === 'interrupted'", timeout=3)
+    assert await page.evaluate("document.getElementById('status').textContent") == "interrupted"
     shown = await page.evaluate(ASSISTANT_TEXT)
     assert shown.startswith("w0 w1 w2 w3 w4 w5 ")
     assert "w199" not in shown
@@ -156,6 +158,9 @@ async def test_approve_a_tool_call_from_the_page(make_server: Any, page: Page) -
     await send(page, "pay")
     await page.wait_for("!!document.querySelector('.part-tool button.approve')")
     await page.wait_for(f"{STATUS} === 'suspended_client_tool'")
+    assert await page.evaluate("document.getElementById('status').textContent") == (
+        "waiting for your approval"
+    )
     assert executed == []
     await page.evaluate("document.querySelector('.part-tool button.approve').click(); true")
     await page.wait_for(f"{STATUS} === 'completed'")

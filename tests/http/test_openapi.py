@@ -259,6 +259,12 @@ async def test_real_responses_validate_against_their_documented_schemas(make_ser
         waiting = await http.post("/chat", json={"id": "l1", "messages": messages})
         assert waiting.status_code == 202
 
+        # The sessions list (completed, suspended and interrupted sessions by now).
+        listed = (await http.get("/sessions")).json()["sessions"]
+        assert {"waitingFor": "tool-result"}.items() <= next(
+            s for s in listed if s["sessionId"] == "l1"
+        ).items()
+
         # Refusals: every one an Error.
         await http.get("/chat/-bad")
         await http.get("/chat/missing")

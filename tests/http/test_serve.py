@@ -102,7 +102,7 @@ def test_helix_dev_serves_the_api_and_the_page(tmp_path: Path, dev: list[Dev]) -
     assert "<script" in page.text
     assert "src=" not in page.text
     agents = httpx.get(f"{server.url}/agents").json()["agents"]
-    assert [a["name"] for a in agents] == ["assistant", "manager", "ops", "planner"]
+    assert [a["name"] for a in agents] == ["assistant", "docs", "manager", "ops", "planner"]
     with httpx.stream(
         "POST",
         f"{server.url}/chat",

@@ -44,7 +44,7 @@ from .errors import (
     handle_unexpected,
 )
 from .guard import guarded_post
-from .meta import agents, chat_page, health, load_chat_page, openapi
+from .meta import agents, chat_page, health, load_chat_page, openapi, sessions
 from .openapi import openapi_document
 from .websocket import chat_websocket
 
@@ -97,6 +97,7 @@ def create_app(
     lifespan: Lifespan | None = None,
     environ: Mapping[str, str] | None = None,
     cors_origins: Sequence[str] = (),
+    resolve_model: Callable[[Any], Any] | None = None,
 ) -> Starlette:
     """The HTTP API over an executor, or over anything with one (a host).
 
@@ -107,7 +108,9 @@ def create_app(
     silence after which a stream gets a comment; ``ui_version`` picks the AI SDK chunk set
     (6, or 7 for ``reset-step``). ``lifespan`` runs around the app's life (the local host's
     start and close, under uvicorn). ``cors_origins`` lets browser apps on those origins
-    call the API (``useChat`` on another port, say); none by default.
+    call the API (``useChat`` on another port, say); none by default. ``resolve_model`` is
+    the host's model resolution when it replaces models (a Worker's ``model_from_env``), so
+    that ``/agents`` tells whether the offline demo model answers.
     """
     if not isinstance(max_body_bytes, int) or max_body_bytes < 1:
         raise ConfigurationError("max_body_bytes must be a positive integer")
@@ -120,11 +123,13 @@ def create_app(
         keep_alive=float(keep_alive),
         ui_version=ui_version,
         cors_origins=tuple(cors_origins),
+        resolve_model=resolve_model,
     )
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/agents", agents, methods=["GET"]),
+        Route("/sessions", sessions, methods=["GET"]),
         # POSTs: JSON bodies only, and no other web page's (http/guard.py).
         Route("/chat", guarded_post(post_chat), methods=["POST"]),
         Route("/chat/{session_id}", get_snapshot, methods=["GET"]),

@@ -7,6 +7,7 @@ and a Worker.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -54,6 +55,9 @@ class ApiSettings:
     ui_version: UIVersion
     #: The origins the CORS policy allows: pages that may POST and open WebSockets too.
     cors_origins: tuple[str, ...] = ()
+    #: The host's model resolution, when it swaps models (a Worker's ``model_from_env``):
+    #: ``/agents`` asks it whether the offline demo model really answers.
+    resolve_model: Callable[[Any], Any] | None = None
 
 
 class ApiContext:

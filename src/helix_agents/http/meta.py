@@ -3,33 +3,120 @@ chat page at ``/``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from importlib.resources import files
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from .context import ApiContext
+from ..messages import UserMessage
+from ..state import RunStatus, SessionState
+from .context import ApiContext, may_see
 from .responses import JsonResponse
-from .schemas import AgentInfo, Agents, Health, StorageOutage, dump
+from .schemas import (
+    AgentInfo,
+    Agents,
+    Health,
+    Sessions,
+    SessionSummary,
+    StorageOutage,
+    dump,
+)
 
-__all__ = ["agents", "chat_page", "health", "load_chat_page", "openapi"]
+__all__ = ["agents", "chat_page", "health", "load_chat_page", "openapi", "sessions"]
+
+#: How many sessions the list shows, and how many rows it reads to find them (sub-agents'
+#: sessions are read and left out).
+_LISTED = 50
+_SCANNED = 200
+_TITLE = 80
 
 
 async def agents(request: Request) -> Response:
     api: ApiContext = request.app.state.api
     await api.user(request)
-    listed = [
-        AgentInfo(
-            name=agent.name,
-            description=agent.description,
-            tools=sorted(agent.tool_map),
-            structured_output=agent.output_type is not None,
+    listed = []
+    for agent in sorted(api.executor.registry, key=lambda a: a.name):
+        label, demo = _model_of(agent.model, api.settings.resolve_model)
+        listed.append(
+            AgentInfo(
+                name=agent.name,
+                description=agent.description,
+                tools=sorted(agent.tool_map),
+                structured_output=agent.output_type is not None,
+                model=label,
+                offline_demo=demo,
+            )
         )
-        for agent in sorted(api.executor.registry, key=lambda a: a.name)
-    ]
     return JsonResponse(dump(Agents(agents=listed)))
+
+
+def _model_of(spec: Any, resolve: Callable[[Any], Any] | None) -> tuple[str, bool]:
+    """A label for the agent's model, and whether the offline demo model answers.
+
+    Only ``"demo"`` is resolved, and only where the host swaps it for a configured model
+    (a Worker's ``model_from_env``): resolving any other string could build a network
+    client just to list agents.
+    """
+    from ..models.demo import DemoModel
+
+    if spec is None:  # its runs fail with ModelNotConfiguredError
+        return "none", False
+    if isinstance(spec, str):
+        label = spec.strip()
+        if label != "demo":
+            return label, False
+        if resolve is None:
+            return label, True
+        try:
+            model = resolve(spec)
+        except Exception:  # a misconfigured model fails the run, with its own message
+            return label, False
+        if isinstance(model, DemoModel):
+            return label, True
+        return str(getattr(model, "model", None) or type(model).__name__), False
+    if isinstance(spec, DemoModel):
+        return "demo", True
+    name = getattr(spec, "name", None) or getattr(spec, "model", None)
+    return str(name) if isinstance(name, str) and name else type(spec).__name__, False
+
+
+async def sessions(request: Request) -> Response:
+    """The caller's top-level sessions, most recently updated first (the chat page's list)."""
+    api: ApiContext = request.app.state.api
+    user = await api.user(request)
+    store = api.executor.store
+    rows = await store.list_sessions(limit=_SCANNED)
+    shown = [s for s in rows if s.parent_session_id is None and may_see(s, user)][:_LISTED]
+    # One small read per session, at once (D1 answers them concurrently).
+    firsts = await asyncio.gather(*(store.load_messages(s.session_id, limit=1) for s in shown))
+    summaries = []
+    for state, first in zip(shown, firsts, strict=True):
+        message = first[0][1] if first else None
+        title = message.content if isinstance(message, UserMessage) else ""
+        summaries.append(
+            SessionSummary(
+                session_id=state.session_id,
+                agent_type=state.agent_type,
+                status=state.status.value,
+                waiting_for=_waiting_for(state),
+                title=" ".join(title.split())[:_TITLE],
+                created_at=state.created_at,
+                updated_at=state.updated_at,
+            )
+        )
+    return JsonResponse(dump(Sessions(sessions=summaries), exclude_none=True))
+
+
+def _waiting_for(state: SessionState) -> Literal["approval", "tool-result"] | None:
+    if state.status not in (RunStatus.SUSPENDED_CLIENT_TOOL, RunStatus.SUSPENDED_STEP_PARTIAL):
+        return None
+    undecided = [c for c in state.pending_client_tool_calls if c.decision is None]
+    if any(c.kind == "approval" for c in undecided):
+        return "approval"
+    return "tool-result" if undecided else None
 
 
 async def health(request: Request) -> Response:

@@ -169,6 +169,7 @@ def _schemas() -> dict[str, Any]:
         ("Waiting", "serialization", schemas.Waiting),
         ("Snapshot", "serialization", schemas.Snapshot),
         ("Agents", "serialization", schemas.Agents),
+        ("Sessions", "serialization", schemas.Sessions),
         ("Health", "serialization", schemas.Health),
         ("UIChunk", "serialization", UIChunk),
     ]
@@ -438,6 +439,16 @@ def openapi_document(
                 "operationId": "listAgents",
                 "summary": "The agents this server runs",
                 "responses": {"200": _json("The agents.", "Agents"), **auth_errors},
+            }
+        },
+        "/sessions": {
+            "get": {
+                "operationId": "listSessions",
+                "summary": "The caller's sessions, most recently updated first",
+                "description": "Top-level sessions only (a sub-agent's session is reached "
+                "through its parent's `data-subagent` part), at most 50, each with its latest "
+                "run's status and its first message as a title (the chat page's list).",
+                "responses": {"200": _json("The sessions.", "Sessions"), **auth_errors},
             }
         },
         "/health": {

@@ -36,7 +36,11 @@ __all__ = [
     "Health",
     "ReasoningUIPart",
     "RunAccepted",
+    "SessionSummary",
+    "Sessions",
     "Snapshot",
+    "SourceDocumentUIPart",
+    "SourceUrlUIPart",
     "StepStartUIPart",
     "StorageOutage",
     "SubmissionResult",
@@ -198,7 +202,36 @@ class DataUIPart(TypedDict):
     data: Any
 
 
-UIMessagePart = TextUIPart | ReasoningUIPart | StepStartUIPart | ToolUIPart | DataUIPart
+@with_config(ConfigDict(extra="forbid"))
+class SourceUrlUIPart(TypedDict):
+    """`source-url`: a source a tool cited, with its URL."""
+
+    type: Literal["source-url"]
+    sourceId: str
+    url: str
+    title: NotRequired[str]
+
+
+@with_config(ConfigDict(extra="forbid"))
+class SourceDocumentUIPart(TypedDict):
+    """`source-document`: a source a tool cited, without a URL."""
+
+    type: Literal["source-document"]
+    sourceId: str
+    mediaType: str
+    title: str
+    filename: NotRequired[str]
+
+
+UIMessagePart = (
+    TextUIPart
+    | ReasoningUIPart
+    | StepStartUIPart
+    | ToolUIPart
+    | DataUIPart
+    | SourceUrlUIPart
+    | SourceDocumentUIPart
+)
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -268,10 +301,39 @@ class AgentInfo(_Response):
     description: str | None
     tools: list[str]
     structured_output: bool = Field(alias="structuredOutput")
+    model: str = Field(description="The model the agent names: `openai:gpt-4o-mini`, `demo`...")
+    offline_demo: bool = Field(
+        alias="offlineDemo",
+        description="The offline demo model answers (a few fixed rules, no LLM): a client "
+        "should say so.",
+    )
 
 
 class Agents(_Response):
     agents: list[AgentInfo]
+
+
+class SessionSummary(_Response):
+    """One line of the sessions list."""
+
+    session_id: str = Field(alias="sessionId")
+    agent_type: str = Field(alias="agentType")
+    status: RunStatusName
+    waiting_for: Literal["approval", "tool-result"] | SkipJsonSchema[None] = Field(
+        default=None,
+        alias="waitingFor",
+        description="What a run suspended at a human boundary (`suspended_client_tool`, "
+        "`suspended_step_partial`) waits on: a person's decision, or a client tool's result.",
+    )
+    title: str = Field(description="The session's first message, cut to 80 characters.")
+    created_at: int = Field(alias="createdAt")
+    updated_at: int = Field(alias="updatedAt")
+
+
+class Sessions(_Response):
+    """The caller's top-level sessions (not sub-agents'), most recently updated first."""
+
+    sessions: list[SessionSummary]
 
 
 class StorageOutage(_Response):

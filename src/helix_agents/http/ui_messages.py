@@ -13,7 +13,10 @@ call keeps its ``approval`` (``{id, approved, reason?}``: the approval id of the
 the person's own reason) in every later state, as the client that decided it holds it.
 
 A step's calls that worked with a child session (a sub-agent or a companion) are followed,
-after the step's tool parts, by their ``data-subagent`` parts (``subagent_parts.py``).
+after the step's tool parts, by their ``data-subagent`` parts (``subagent_parts.py``). The
+sources a call cited (``ctx.emit_source``, kept with its result) follow the step's tool parts
+as ``source-url``/``source-document`` parts, in call order: where the stream put them, since
+its tool parts open before any call runs.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from ..core.suspension import approval_id
 from ..core.tool_step import DENIED
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import PendingToolCall
+from ..streaming.ui import source_part
 from .schemas import ApprovalInfo, ToolUIPart, UIMessage, UIMessagePart
 from .subagent_parts import SubagentParts
 
@@ -157,6 +161,14 @@ def _assistant_parts(
             part["state"] = "input-available"
             part.pop("output", None)
         parts.append(part)
+    for call in message.tool_calls:
+        result = results.get(call.id)
+        for source in (result.sources if result is not None else None) or ():
+            parts.append(
+                source_part(
+                    source.source_id, source.url, source.title, source.media_type, source.filename
+                )
+            )
     return parts
 
 

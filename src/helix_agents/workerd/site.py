@@ -28,7 +28,9 @@ from ..errors import ConfigurationError
 __all__ = [
     "COMPATIBILITY_DATE",
     "DEV_FLAG",
+    "KV_NAMESPACE_ID",
     "NOT_SHIPPED",
+    "R2_BUCKET_NAME",
     "WORKFLOW_NAME",
     "AppSpec",
     "build_site",
@@ -42,6 +44,11 @@ __all__ = [
 COMPATIBILITY_DATE = "2026-11-01"
 DEV_FLAG = "python_workers_development"
 WORKFLOW_NAME = "helix-agents-agent-workflow"
+#: The deployed wrangler.toml's placeholders for the KV namespace and R2 bucket.
+KV_NAMESPACE_ID = "00000000000000000000000000000000"
+R2_BUCKET_NAME = "helix-agents-files"
+#: The local Worker's queue (the ``QUEUE`` producer binding).
+QUEUE_NAME = "helix-agents-tasks"
 
 #: The subpackages of helix-agents a Worker never needs: the test doubles and this local
 #: builder (never imported inside a Worker). docs/deploy.md gives the same globs to users, and
@@ -67,8 +74,8 @@ def worker_config(
     name: str = "helix-agents-local", *, with_testing: bool = False
 ) -> dict[str, Any]:
     """The local Worker's configuration: the bindings of the deployed ``wrangler.toml``
-    (D1 ``DB``, Durable Object ``STREAM_MANAGER``, Workflow ``AGENT_WORKFLOW``, the cron
-    trigger) and the flags, with ``python_workers_development`` added; what of helix-agents
+    (D1 ``DB``, KV ``KV``, R2 ``BUCKET``, Durable Object ``STREAM_MANAGER``, Workflow
+    ``AGENT_WORKFLOW``, the cron trigger) and the flags, with ``python_workers_development`` added; what of helix-agents
     is left out of the Worker (:func:`python_modules_exclude`)."""
     return {
         "name": name,
@@ -82,6 +89,14 @@ def worker_config(
                 "database_id": "00000000-0000-0000-0000-000000000000",
             }
         ],
+        # The services tools see as ctx.services (docs/services.md): local simulations.
+        "kv_namespaces": [{"binding": "KV", "id": KV_NAMESPACE_ID}],
+        "r2_buckets": [{"binding": "BUCKET", "bucket_name": R2_BUCKET_NAME}],
+        # Queues run for real in local workerd; Vectorize and Workers AI do not exist here,
+        # so retrieval runs offline (the hashing embedder, the index in D1), as deployed
+        # until they are bound (worker/wrangler.toml).
+        "queues": {"producers": [{"binding": "QUEUE", "queue": QUEUE_NAME}]},
+        "vars": {"HELIX_RETRIEVAL": "offline"},
         "durable_objects": {
             "bindings": [{"name": "STREAM_MANAGER", "class_name": "StreamManagerDO"}]
         },
