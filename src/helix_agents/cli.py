@@ -5,6 +5,8 @@
     helix run      [--app APP] AGENT "message" [--session ID] [--json]
     helix attach   SESSION           follow a session's current run
     helix resume   SESSION           continue an interrupted run
+    helix interrupt SESSION [--reason TEXT]   stop the active run, resumably
+    helix abort    SESSION [--reason TEXT]    stop the run for good (active or waiting)
     helix approve  SESSION [--call ID] [--reason TEXT]    approve a call that waits
     helix deny     SESSION [--call ID] [--reason TEXT]    deny it
     helix answer   SESSION RESULT_JSON [--call ID] [--error]   a client tool's result
@@ -16,7 +18,7 @@
 ``PYTHONPATH``) or ``path/to/file.py:ATTR``; without ``--app``, ``[tool.helix] app`` in
 ``./pyproject.toml`` (what ``helix new`` writes), else the bundled example agents. While a
 ``helix dev`` runs on the data dir, the session commands talk to it over HTTP
-(:mod:`.cli_remote`) instead of opening the directory themselves.
+(:mod:`.cli_remote`) instead of opening the directory themselves (:mod:`.cli_sessions`).
 """
 
 from __future__ import annotations
@@ -29,116 +31,23 @@ import json
 import os
 import signal
 import sys
-import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from .agent import AgentRegistry
-from .cli_render import Renderer, short
+from .cli_app import (
+    APP_HELP,
+    EXIT_BROKEN_PIPE,
+    EXIT_CODES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    app_ref,
+    load_app,
+)
+from .cli_sessions import cmd_answer, cmd_attach, cmd_decide, cmd_resume, cmd_run, cmd_stop
 from .errors import HelixError
 
-if TYPE_CHECKING:
-    from .cli_remote import PendingCall, Remote, RemoteStream
-    from .executor import RunHandle
-    from .hosts.local.host import LocalHost
-
-__all__ = ["load_app", "main"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-#: 128 + SIGPIPE, what a shell reports for a command whose reader went away (``| head``).
-EXIT_BROKEN_PIPE = 141
-
-EXIT_CODES = """\
-exit codes:
-  0    the run completed (other commands: done)
-  1    the run failed, or helix dev could not start
-  2    bad input or refused: a usage error, an unknown agent or session, a call that is
-       not pending, a data dir in use by another command
-  3    the run stopped without finishing: it waits on an approval or a client tool
-       (helix approve / deny / answer), or was interrupted (helix resume) or aborted
-  130  Ctrl-C: helix dev / worker stop; a command following a run stops following, and
-       the run goes on (helix attach SESSION follows it again)
-  141  the output's reader went away (a closed pipe)
-"""
-
-APP_HELP = (
-    "MODULE:ATTR (an import path from the current directory or PYTHONPATH) or "
-    "path/to/file.py:ATTR, naming an AgentRegistry, an Agent, a list of agents or a "
-    "function returning one; default: [tool.helix] app in ./pyproject.toml, else the "
-    "bundled examples"
-)
-
-
-# -- the app -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AppRef:
-    """Where an app's module is: an import path and the folder to import it from."""
-
-    module: str
-    attr: str
-    search_path: Path | None
-
-    @property
-    def spec(self) -> str:
-        return f"{self.module}:{self.attr}"
-
-
-def app_ref(spec: str | None, *, base: Path | None = None) -> AppRef | None:
-    """``--app``'s value, or the project's ``[tool.helix] app``; None for the examples."""
-    if not spec:
-        spec, base = _project_app()
-        if not spec:
-            return None
-    target, sep, attr = spec.rpartition(":")
-    if not sep or not target or not attr:
-        raise HelixError(f"--app must look like MODULE:ATTR or path/to/file.py:ATTR, got {spec!r}")
-    if target.endswith(".py") or "/" in target or os.sep in target:
-        path = ((base or Path.cwd()) / target).resolve()
-        if not path.is_file():
-            raise HelixError(f"--app {spec}: no file {path}")
-        if not path.stem.isidentifier():
-            raise HelixError(f"--app {spec}: {path.name} cannot be imported (not a name)")
-        return AppRef(path.stem, attr, path.parent)
-    return AppRef(target, attr, None)
-
-
-def _project_app() -> tuple[str | None, Path | None]:
-    pyproject = Path.cwd() / "pyproject.toml"
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return None, None
-    value = data.get("tool", {}).get("helix", {}).get("app")
-    return (value, pyproject.parent) if isinstance(value, str) and value else (None, None)
-
-
-def load_app(spec: str | None) -> AgentRegistry:
-    """``--app``'s registry (see :func:`app_ref`); the bundled examples without one."""
-    ref = app_ref(spec)
-    if ref is None:
-        from .examples import example_registry
-
-        return example_registry()
-    sys.path.insert(0, str(ref.search_path) if ref.search_path else os.getcwd())
-    try:
-        module = importlib.import_module(ref.module)
-    except ImportError as exc:
-        raise HelixError(f"cannot import {ref.module!r}: {exc}") from exc
-    try:
-        value = getattr(module, ref.attr)
-    except AttributeError:
-        raise HelixError(f"module {ref.module!r} has no attribute {ref.attr!r}") from None
-    if callable(value) and not isinstance(value, AgentRegistry | list | tuple):
-        from .agent import Agent
-
-        if not isinstance(value, Agent):
-            value = value()
-    return AgentRegistry.coerce(value)
-
+__all__ = ["EXIT_INTERRUPTED", "load_app", "main"]
 
 # -- the command line ------------------------------------------------------------------------
 
@@ -169,8 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="helix",
         description="helix-agents: a new project, the local host, and its sessions. While a "
-        "helix dev runs on the data dir, run / attach / resume / approve / deny / answer talk "
-        "to it over HTTP.",
+        "helix dev runs on the data dir, run / attach / resume / interrupt / abort / approve / "
+        "deny / answer talk to it over HTTP.",
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -228,17 +137,30 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print chunks as JSON lines (AI SDK UI chunks when talking to helix dev)",
     )
-    run.set_defaults(func=_cmd_run)
+    run.set_defaults(func=cmd_run)
 
     attach = command("attach", "follow a session's current run (or show how it ended)")
     common(attach)
     attach.add_argument("session")
-    attach.set_defaults(func=_cmd_attach)
+    attach.set_defaults(func=cmd_attach)
 
     resume = command("resume", "continue an interrupted run")
     common(resume)
     resume.add_argument("session")
-    resume.set_defaults(func=_cmd_resume)
+    resume.set_defaults(func=cmd_resume)
+
+    for name, what in (
+        (
+            "interrupt",
+            "stop the session's active run at its next safe point (helix resume continues it)",
+        ),
+        ("abort", "stop the session's run for good: the active one, or one that waits"),
+    ):
+        stop = command(name, what)
+        common(stop)
+        stop.add_argument("session")
+        stop.add_argument("--reason", help="why (kept with the run)")
+        stop.set_defaults(func=cmd_stop, how=name)
 
     for name, verb in (("approve", "approve"), ("deny", "deny")):
         decide = command(name, f"{verb} a tool call that waits for approval, then follow")
@@ -246,7 +168,7 @@ def _parser() -> argparse.ArgumentParser:
         decide.add_argument("session")
         decide.add_argument("--call", help="the tool call's id (needed when several wait)")
         decide.add_argument("--reason", help="why (the model sees it)")
-        decide.set_defaults(func=_cmd_decide, approved=name == "approve")
+        decide.set_defaults(func=cmd_decide, approved=name == "approve")
 
     answer = command("answer", "a client tool's result for a call that waits, then follow")
     common(answer)
@@ -254,7 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("result", help="the result, as JSON (a bare word is a string)")
     answer.add_argument("--call", help="the tool call's id (needed when several wait)")
     answer.add_argument("--error", action="store_true", help="the tool failed: RESULT says why")
-    answer.set_defaults(func=_cmd_answer)
+    answer.set_defaults(func=cmd_answer)
 
     sessions = command("sessions", "list sessions, or show one")
     common(sessions, app=False)
@@ -435,329 +357,6 @@ def _cmd_migrate(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     return asyncio.run(go())
-
-
-# -- the session commands: on a running helix dev, or on a host of their own -----------------
-
-
-@dataclass
-class _Following:
-    """What the terminal follows, for the message a Ctrl-C leaves."""
-
-    data_dir: str
-    session_id: str | None = None
-    remote_url: str | None = None
-
-
-def _remote(args: argparse.Namespace) -> Remote | None:
-    from .http.address import running_host
-
-    url = running_host(Path(args.data_dir))
-    if url is None:
-        return None
-    from .cli_remote import Remote
-
-    print(f"helix: talking to helix dev at {url} (it runs on {args.data_dir})", file=sys.stderr)
-    return Remote(url)
-
-
-def _cmd_run(args: argparse.Namespace) -> int:
-    from .ids import validate_session_id
-
-    if args.session is not None:
-        validate_session_id(args.session)
-    remote = _remote(args)
-    following = _Following(args.data_dir, args.session)
-    if remote is not None:
-        following.remote_url = remote.url
-        with _closing(remote):
-            if args.session is not None:
-                remote.snapshot(args.session)  # an unknown id is an error, not a new session
-            stream = remote.chat(args.agent, args.message, args.session)
-            following.session_id = stream.session_id
-            return _follow_remote(remote, stream, args, following, json_lines=args.json)
-    registry = load_app(args.app)
-
-    async def go(host: LocalHost) -> int:
-        if args.session is not None and await host.store.load_session(args.session) is None:
-            raise HelixError(
-                f"session {args.session!r} not found (leave out --session to start a new one)"
-            )
-        handle = await host.executor.execute(args.agent, args.message, session_id=args.session)
-        following.session_id = handle.session_id
-        return await _follow(host, handle, args, json_lines=args.json)
-
-    return _with_host(registry, following, go)
-
-
-def _cmd_attach(args: argparse.Namespace) -> int:
-    remote = _remote(args)
-    following = _Following(args.data_dir, args.session)
-    if remote is not None:
-        following.remote_url = remote.url
-        with _closing(remote):
-            snapshot = remote.snapshot(args.session)
-            stream = remote.reattach(args.session)
-            if stream is None:  # nothing runs: say how the latest run ended
-                return _ended(snapshot, args)
-            return _follow_remote(remote, stream, args, following, json_lines=False)
-    registry = load_app(args.app)
-
-    async def go(host: LocalHost) -> int:
-        handle = await host.executor.get_handle(args.session)
-        if handle is None:
-            raise HelixError(f"session {args.session!r} not found")
-        return await _follow(host, handle, args, json_lines=False)
-
-    return _with_host(registry, following, go)
-
-
-def _cmd_resume(args: argparse.Namespace) -> int:
-    remote = _remote(args)
-    following = _Following(args.data_dir, args.session)
-    if remote is not None:
-        following.remote_url = remote.url
-        with _closing(remote):
-            stream = remote.resume(args.session)
-            return _follow_remote(remote, stream, args, following, json_lines=False)
-    registry = load_app(args.app)
-
-    async def go(host: LocalHost) -> int:
-        handle = await host.executor.resume(args.session)
-        return await _follow(host, handle, args, json_lines=False)
-
-    return _with_host(registry, following, go)
-
-
-def _cmd_decide(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {"approved": bool(args.approved)}
-    if args.reason:
-        body["reason"] = args.reason
-    return _submit(args, "approval", body)
-
-
-def _cmd_answer(args: argparse.Namespace) -> int:
-    body: dict[str, Any]
-    if args.error:
-        body = {"errorText": args.result}
-    else:
-        try:
-            body = {"output": json.loads(args.result)}
-        except ValueError:
-            body = {"output": args.result}  # a bare word: the string itself
-    return _submit(args, "client", body)
-
-
-def _submit(args: argparse.Namespace, kind: str, body: dict[str, Any]) -> int:
-    """Settle a waiting call, then follow the run it resumes."""
-    remote = _remote(args)
-    following = _Following(args.data_dir, args.session)
-    if remote is not None:
-        from .cli_remote import pending_from_snapshot
-
-        following.remote_url = remote.url
-        with _closing(remote):
-            snapshot = remote.snapshot(args.session)
-            call = _choose(pending_from_snapshot(snapshot), args.call, kind, args.session)
-            answer = remote.submit(args.session, {"toolCallId": call, **body})
-            if isinstance(answer, dict):
-                print(f"helix: {call} settled; other calls still wait", file=sys.stderr)
-                return _ended(remote.snapshot(args.session), args)
-            return _follow_remote(remote, answer, args, following, json_lines=False)
-    registry = load_app(args.app)
-
-    async def go(host: LocalHost) -> int:
-        pending = await _pending_local(host, args.session)
-        call = _choose(pending, args.call, kind, args.session)
-        if kind == "approval":
-            submission = await host.executor.submit_tool_result(
-                args.session, tool_call_id=call, approved=body["approved"], reason=args.reason
-            )
-        elif "errorText" in body:
-            submission = await host.executor.submit_tool_result(
-                args.session, tool_call_id=call, result=body["errorText"], is_error=True
-            )
-        else:
-            submission = await host.executor.submit_tool_result(
-                args.session, tool_call_id=call, result=body["output"]
-            )
-        handle = host.executor.resumed_handle(submission)
-        if handle is None:
-            print(f"helix: {call} settled; other calls still wait", file=sys.stderr)
-            latest = await host.store.latest_run(args.session)
-            status = latest.status.value if latest else "unknown"
-            Renderer(sys.stdout).finish(args.session, status)
-            return _next_steps(status, args.session, await _pending_local(host, args.session), args)
-        return await _follow(host, handle, args, json_lines=False)
-
-    return _with_host(registry, following, go)
-
-
-def _choose(pending: Sequence[PendingCall], call: str | None, kind: str, session: str) -> str:
-    if call:
-        return call  # the host checks it (a sub-agent's call may not be listed here)
-    matching = [p for p in pending if p.kind == kind]
-    if len(matching) == 1:
-        return matching[0].tool_call_id
-    what = "an approval" if kind == "approval" else "a client tool's result"
-    if not matching:
-        raise HelixError(f"nothing in session {session!r} waits for {what}")
-    ids = ", ".join(p.tool_call_id for p in matching)
-    raise HelixError(f"several calls wait for {what}: pass --call with one of {ids}")
-
-
-async def _pending_local(host: LocalHost, session_id: str) -> list[PendingCall]:
-    from .cli_remote import PendingCall
-    from .core.submissions import hierarchy
-
-    if await host.store.load_session(session_id) is None:
-        raise HelixError(f"session {session_id!r} not found")
-    found: list[PendingCall] = []
-    async for current in hierarchy(host.store, session_id):
-        state = await host.store.load_session(current)
-        for p in state.pending_client_tool_calls if state is not None else ():
-            if p.decision is None and p.result_status is None:
-                found.append(PendingCall(p.tool_call_id, p.tool_name, p.arguments, p.kind))
-    return found
-
-
-# -- following a run -------------------------------------------------------------------------
-
-
-def _with_host(registry: AgentRegistry, following: _Following, fn: Any) -> int:
-    from .hosts.local.host import LocalHost
-
-    async def go() -> int:
-        async with LocalHost(registry, following.data_dir) as host:
-            result: int = await fn(host)
-            return result
-
-    try:
-        return asyncio.run(go())
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        _stopped_following(following)
-        return EXIT_INTERRUPTED
-
-
-def _stopped_following(following: _Following) -> None:
-    session = following.session_id
-    if session is None:
-        print("\nhelix: stopped before a run started", file=sys.stderr)
-        return
-    attach = f"helix attach {session}{_data_opt(following.data_dir)}"
-    if following.remote_url is not None:
-        where = f"goes on in helix dev ({following.remote_url}; its chat page can interrupt it)"
-    else:
-        # This process was the host: the run is saved and continues on the next host.
-        where = f"is saved, unfinished: it continues when a host next opens {following.data_dir}"
-    print(
-        f"\nhelix: stopped following session {session}; its run {where}. Follow it with: {attach}",
-        file=sys.stderr,
-    )
-
-
-async def _follow(
-    host: LocalHost, handle: RunHandle, args: argparse.Namespace, *, json_lines: bool
-) -> int:
-    """Print a run's chunks as they arrive; the exit code says how it ended."""
-    out = sys.stdout
-    renderer = Renderer(out)
-    status = "active"
-    async for item in handle.stream():
-        chunk = item.chunk
-        if json_lines:
-            print(json.dumps({"seq": item.seq, **chunk.to_dict()}, ensure_ascii=False), file=out)
-        else:
-            renderer.render(chunk)
-        if chunk.type == "run-end":
-            status = chunk.status
-        out.flush()
-    renderer.finish(handle.session_id, status)
-    pending = await _pending_local(host, handle.session_id) if status.startswith("susp") else []
-    return _next_steps(status, handle.session_id, pending, args)
-
-
-def _follow_remote(
-    remote: Remote,
-    stream: RemoteStream,
-    args: argparse.Namespace,
-    following: _Following,
-    *,
-    json_lines: bool,
-) -> int:
-    out = sys.stdout
-    renderer = Renderer(out)
-    try:
-        for chunk in stream.chunks:
-            if json_lines:
-                print(json.dumps(chunk, ensure_ascii=False), file=out)
-            else:
-                renderer.render_ui(chunk)
-            out.flush()
-    except KeyboardInterrupt:
-        _stopped_following(following)
-        return EXIT_INTERRUPTED
-    if not renderer.at_line_start:
-        out.write("\n")
-        renderer.at_line_start = True
-    return _ended(remote.snapshot(stream.session_id), args, renderer)
-
-
-def _ended(
-    snapshot: dict[str, Any], args: argparse.Namespace, renderer: Renderer | None = None
-) -> int:
-    from .cli_remote import pending_from_snapshot
-
-    session, status = str(snapshot["sessionId"]), str(snapshot["status"])
-    (renderer or Renderer(sys.stdout)).finish(session, status)
-    return _next_steps(status, session, pending_from_snapshot(snapshot), args)
-
-
-def _next_steps(
-    status: str, session: str, pending: Sequence[PendingCall], args: argparse.Namespace
-) -> int:
-    """Say what the person can do next; the exit code for ``status``."""
-    opt = _data_opt(args.data_dir)
-    lines: list[str] = []
-    for p in pending:
-        call = f"{p.tool_name}({short(p.arguments, 80)})"
-        if p.kind == "approval":
-            lines += [
-                f"{call} waits for your approval:",
-                f"  helix approve {session} --call {p.tool_call_id}{opt}",
-                f"  helix deny {session} --call {p.tool_call_id} --reason 'why'{opt}",
-            ]
-        else:
-            lines += [
-                f"{call} is a client tool: send its result with",
-                f"  helix answer {session} '<result as JSON>' --call {p.tool_call_id}{opt}",
-            ]
-    if status.startswith("suspended") and not pending:
-        lines.append(f"the run waits on a sub-agent: helix attach {session}{opt}")
-    if status == "interrupted":
-        lines.append(f"interrupted: continue with  helix resume {session}{opt}")
-    for line in lines:
-        print(f"helix: {line}" if not line.startswith(" ") else line, file=sys.stderr)
-    if status == "completed":
-        return EXIT_OK
-    if status == "failed":
-        return EXIT_FAILED
-    return EXIT_STOPPED
-
-
-def _data_opt(data_dir: str) -> str:
-    return "" if data_dir == ".helix" else f" --data-dir {data_dir}"
-
-
-class _closing:
-    def __init__(self, remote: Remote) -> None:
-        self.remote = remote
-
-    def __enter__(self) -> Remote:
-        return self.remote
-
-    def __exit__(self, *exc: object) -> None:
-        self.remote.close()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,8 @@
 """The ``helix`` commands as HTTP clients of a running ``helix dev`` on the same data dir.
 
 The running host holds the data dir (one host per directory), so ``helix run``, ``attach``,
-``resume``, ``approve``, ``deny`` and ``answer`` go through its HTTP API instead
-(docs/http-api.md): the same routes the chat page uses, with the API token from
+``resume``, ``interrupt``, ``abort``, ``approve``, ``deny`` and ``answer`` go through its
+HTTP API instead (docs/http-api.md): the same routes the chat page uses, with the API token from
 ``HELIX_API_TOKEN`` when one is set. Streams arrive as AI SDK UI chunks over SSE.
 """
 
@@ -80,6 +80,16 @@ class Remote:
         stream = self._stream("POST", f"/chat/{_quote(session_id)}/resume", session_id, {})
         assert stream is not None
         return stream
+
+    def stop(self, session_id: str, how: str, reason: str | None) -> dict[str, Any]:
+        """``POST /chat/{id}/interrupt`` or ``/abort``: the server's answer (202 / 200)."""
+        body = {"reason": reason} if reason else {}
+        response = self.http.post(f"/chat/{_quote(session_id)}/{how}", json=body)
+        if response.status_code == 404:
+            raise HelixError(f"session {session_id!r} not found")
+        _check(response)
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def submit(self, session_id: str, body: dict[str, Any]) -> RemoteStream | dict[str, Any]:
         """The resumed run's stream, or the JSON answer while other calls still wait."""

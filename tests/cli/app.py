@@ -51,8 +51,16 @@ async def _slow(messages: list[Any], info: Any) -> Any:
         await asyncio.sleep(0.1)
 
 
+async def _long(messages: list[Any], info: Any) -> Any:
+    # A minute of words: still running whenever a test gets round to stopping it.
+    for i in range(600):
+        yield f"w{i} "
+        await asyncio.sleep(0.1)
+
+
 asker = Agent(name="asker", tools=[pick_color], model=FunctionModel(_ask))
 slow = Agent(name="slow", model=FunctionModel(stream_function=_slow))
+long = Agent(name="long", model=FunctionModel(stream_function=_long))
 # The bundled example whose deploys wait for approval, on the offline demo model.
 ops = Agent(name="ops", tools=[check_service, deploy], model="demo")
-everything = AgentRegistry([*registry, asker, slow, ops])
+everything = AgentRegistry([*registry, asker, slow, long, ops])

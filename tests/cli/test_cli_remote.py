@@ -278,6 +278,39 @@ def test_app_from_a_file_outside_the_current_directory(tmp_path: Path) -> None:
     assert "no file" in missing.stderr
 
 
+def test_app_from_a_package_outside_the_current_directory(tmp_path: Path) -> None:
+    package = tmp_path / "project" / "mypkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "helpers.py").write_text("GREETING = 'hello from a package'\n")
+    (package / "agents.py").write_text(
+        "from helix_agents import Agent\n"
+        "from helix_agents.testing import FunctionModel\n"
+        "from .helpers import GREETING\n"  # a relative import: imported as mypkg.agents
+        "registry = [Agent(name='greeter', model=FunctionModel(lambda m, i: GREETING))]\n"
+    )
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    d = ("--data-dir", str(tmp_path / "d"))
+    by_file = helix("run", "--app", "../project/mypkg/agents.py:registry", "greeter", "hi", *d,
+                    cwd=cwd)  # fmt: skip
+    assert by_file.returncode == 0, by_file.stderr
+    assert "hello from a package" in by_file.stdout
+    # An import path is looked up on PYTHONPATH; without it, the error says what to do.
+    not_found = helix("run", "--app", "mypkg.agents:registry", "greeter", "hi", *d, cwd=cwd)
+    assert not_found.returncode == 2
+    assert "No module named 'mypkg'" in not_found.stderr
+    assert "--app path/to/module.py:ATTR" in not_found.stderr
+    env = {**_env(), "PYTHONPATH": str(tmp_path / "project")}
+    by_import = subprocess.run(
+        [sys.executable, "-m", "helix_agents.cli", "run", "--app", "mypkg.agents:registry",
+         "greeter", "hi", *d],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert by_import.returncode == 0, by_import.stderr
+    assert "hello from a package" in by_import.stdout
+
+
 def test_help_documents_exit_codes_and_app_forms() -> None:
     out = helix("run", "--help")
     assert out.returncode == 0
@@ -308,3 +341,80 @@ def test_a_data_dir_held_by_another_run_is_a_clear_refusal(tmp_path: Path) -> No
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def _following_long(args: list[str]) -> subprocess.Popen[str]:
+    """A ``helix run long`` that is under way (its first word printed)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "helix_agents.cli", "run", "long", "go", *args],
+        cwd=ROOT,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    assert process.stdout.read(3) == "w0 "
+    return process
+
+
+def test_interrupt_and_abort_through_a_running_dev(dev: tuple[Path, str]) -> None:
+    data, url = dev
+    d = ("--data-dir", str(data))
+    follower = _following_long(list(d))
+    try:
+        listing = helix("sessions", *d).stdout.splitlines()
+        [session] = [line.split()[0] for line in listing if line.split()[-1] == "active"]
+        stopped = helix("interrupt", session, "--reason", "enough", *d)
+        assert stopped.returncode == 0, stopped.stderr
+        assert f"[interrupted] session {session}" in stopped.stdout
+        assert f"helix resume {session}" in stopped.stderr
+        # The terminal that followed the run sees it end, and is told how to go on.
+        out, err = follower.communicate(timeout=30)
+        assert follower.returncode == 3
+        assert f"[interrupted] session {session}" in out
+        assert "w599" not in out  # cut short, not run to the end
+        assert f"helix resume {session}" in err
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    again = helix("interrupt", session, *d)  # nothing active any more
+    assert again.returncode == 2
+    assert "has no active run" in again.stderr
+    # An interrupted run can still be aborted, once.
+    aborted = helix("abort", session, "--reason", "not needed", *d)
+    assert aborted.returncode == 0, aborted.stderr
+    assert f"[aborted] session {session}" in aborted.stdout
+    assert httpx.get(f"{url}/chat/{session}").json()["status"] == "aborted"
+    twice = helix("abort", session, *d)
+    assert twice.returncode == 2
+    assert "no run to abort" in twice.stderr
+    unknown = helix("abort", "s_typo", *d)
+    assert unknown.returncode == 2
+    assert "session 's_typo' not found" in unknown.stderr
+    # A run waiting for an approval can be aborted too: nothing is left waiting.
+    asked = helix("run", "ops", "Deploy billing 1.5.0", *d)
+    assert asked.returncode == 3, asked.stdout + asked.stderr
+    waiting = session_of(asked)
+    dropped = helix("abort", waiting, *d)
+    assert dropped.returncode == 0, asked.stdout + asked.stderr + dropped.stderr
+    refused = helix("approve", waiting, *d)
+    assert refused.returncode == 2
+    assert "waits for an approval" in refused.stderr
+
+
+def test_interrupt_and_abort_without_a_server(tmp_path: Path) -> None:
+    d = ["--app", APP, "--data-dir", str(tmp_path)]
+    code, _, err = _interrupted_run(["run", *d, "long", "go"])
+    assert code == 130
+    session = err.split("helix attach ")[1].split()[0]
+    # The run was left unfinished: this command's host picks it up and stops it.
+    stopped = helix("interrupt", session, *d)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"[interrupted] session {session}" in stopped.stdout
+    aborted = helix("abort", session, *d)
+    assert aborted.returncode == 0, aborted.stderr
+    assert f"[aborted] session {session}" in aborted.stdout
+    assert helix("abort", session, *d).returncode == 2
+    assert helix("resume", session, *d).returncode == 2  # aborted is final
