@@ -14,7 +14,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export HELIX_NODE_MODULES := $(CURDIR)/node_modules
 export HELIX_CACHE_DIR := $(CURDIR)/.cache/helix
 
-.PHONY: dev worker test install install-node install-worker install-chromium lint typecheck pytest bench clean
+.PHONY: dev worker test install install-node install-worker install-chromium lint typecheck pytest bench bench-peers clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)/venv
@@ -75,5 +75,17 @@ test: lint typecheck pytest
 bench: install
 	$(VENV)/bin/python -m benchmarks
 
+# helix-agents against LangGraph, pydantic-ai (+ DBOS) and the OpenAI Agents SDK
+# (benchmarks/peers.py). Their packages are the `peers` dependency group, installed into
+# .venv-peers only: `make install` (uv's default groups: dev) never installs them.
+PEERS_VENV := .venv-peers
+$(PEERS_VENV)/.synced: $(UV) pyproject.toml $(wildcard uv.lock)
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(PEERS_VENV) $(UV) sync --no-dev --group peers --python $(PYTHON)
+	touch $@
+
+bench-peers: $(PEERS_VENV)/.synced
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(PEERS_VENV) $(UV) run --no-sync --no-dev --group peers \
+	  python -m benchmarks.peers $(ARGS)
+
 clean:
-	rm -rf $(VENV) $(TOOLS) node_modules .helix .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) $(TOOLS) node_modules .helix .cache .pytest_cache .mypy_cache .ruff_cache

@@ -28,15 +28,15 @@ from typing import Any
 
 import httpx
 
-from helix_agents import Agent, AgentRegistry
-from helix_agents.testing import FunctionModel
+from helix_agents import Agent, AgentRegistry, tool
+from helix_agents.testing import FunctionModel, call_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 _SPEC = re.compile(r"(\w+)=([0-9.]+)")
 
 
 def registry() -> AgentRegistry:
-    """``ticker``: says ``count`` timestamps, one every ``interval`` seconds, after waiting
+    """``ticker`` and ``steps`` (below). ``ticker``: says ``count`` timestamps, one every ``interval`` seconds, after waiting
     ``delay`` seconds (time for readers to attach). The user message sets all three, e.g.
     ``count=500 interval=0.01 delay=0.5``."""
 
@@ -48,7 +48,27 @@ def registry() -> AgentRegistry:
             yield f"{time.monotonic_ns()} "
             await asyncio.sleep(interval)
 
-    return AgentRegistry([Agent(name="ticker", model=FunctionModel(stream_function=stream))])
+    return AgentRegistry(
+        [Agent(name="ticker", model=FunctionModel(stream_function=stream)), steps_agent()]
+    )
+
+
+@tool
+def noop(i: int) -> int:
+    """Return its argument."""
+    return i
+
+
+def steps_agent() -> Agent:
+    """``steps``: the loop benchmark's workload, N agent steps of a no-op tool and then an
+    answer, N from the user message (``steps=50``); O(1) per model call."""
+
+    def decide(messages: list[Any], info: Any) -> Any:
+        spec = {k: float(v) for k, v in _SPEC.findall(info.last_user_message or "")}
+        done = (len(messages) - 1) // 2
+        return call_tool("noop", i=done) if done < int(spec.get("steps", 10)) else "done"
+
+    return Agent(name="steps", tools=[noop], model=FunctionModel(decide), max_steps=100_000)
 
 
 def free_port() -> int:

@@ -3,7 +3,7 @@
     python -m benchmarks.worker_real [--starts 3] [--steps 0,10,50,200] [--repeats 3]
                                      [--count 250] [--interval 0.02] [--probe-starts 2]
 
-Needs the runtime ``make install-worker`` builds (``HELIX_NODEWORKER_MODULES`` and
+Needs the runtime ``make install-worker`` builds (``HELIX_NODE_MODULES`` and
 ``HELIX_CACHE_DIR`` as the Makefile sets them). ``wrangler dev --local`` serves
 :mod:`benchmarks.worker_app` (Python 3.14 on Pyodide, local D1, Durable Objects and
 Workflows); the clients run in this process on the same machine. It measures:

@@ -121,8 +121,10 @@ async def test_another_connection_writing_the_file_is_seen(tmp_path: Path) -> No
     try:
         await a.create("s")
         await a.write("s", [text("1")])
+        a.flush_held()  # a write is committed within HOLD_SECONDS, or at once by this
         assert [i.seq for i in (await b.read("s")).chunks] == [1]
         await b.write("s", [text("2"), text("3")])
+        b.flush_held()
         # a's in-memory tail is now stale: it must notice b's commit.
         assert [i.seq for i in (await a.read("s", after=1)).chunks] == [2, 3]
         assert (await a.write("s", [text("4")])).last_seq == 4
@@ -232,6 +234,7 @@ async def test_a_corrupt_row_is_a_stream_error(tmp_path: Path) -> None:
     try:
         await manager.create("s")
         await manager.write("s", [text("a"), text("b"), text("c")])
+        manager.flush_held()  # committed now (else within HOLD_SECONDS)
         raw = sqlite3.connect(path, isolation_level=None)
         raw.execute('UPDATE __helix_stream_chunks SET data = \'{"type":"nope"}\' WHERE seq = 1')
         raw.close()

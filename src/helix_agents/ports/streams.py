@@ -25,20 +25,40 @@ Contract:
   learns of a stop while its model call is silent, without writing: the stop is pushed to
   it, not polled for. A stream that does not exist has no stop yet: the wait times out (a
   stop requested meanwhile creates the stream and ends the wait).
+
+Every implementation checks its arguments with the functions below (written once, so the
+local manager, the Durable Object and its client refuse the same values the same way):
+``after`` a non-negative integer (InvalidCursorError), ``limit`` an integer from 1 to
+:data:`MAX_READ_LIMIT`, a ``timeout`` a finite number of seconds >= 0 (StreamError).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from ..chunks import Chunk, SequencedChunk
+from ..errors import InvalidCursorError, StreamError
 
-__all__ = ["ReadResult", "StopRequest", "StreamInfo", "StreamManager", "StreamStatus", "WriteAck"]
+__all__ = [
+    "MAX_READ_LIMIT",
+    "ReadResult",
+    "StopRequest",
+    "StreamInfo",
+    "StreamManager",
+    "StreamStatus",
+    "WriteAck",
+    "check_cursor",
+    "check_limit",
+    "check_timeout",
+]
 
 StreamStatus = Literal["active", "paused", "ended", "failed"]
 StopRequest = Literal["interrupt", "abort"]
+#: The most chunks one read returns.
+MAX_READ_LIMIT: Final = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +119,25 @@ class StreamManager(Protocol):
     async def wait_stop(self, stream_id: str, timeout: float) -> StopRequest | None:
         """The stop request in force, as soon as there is one; None after ``timeout``."""
         ...
+
+
+def check_cursor(after: int) -> None:
+    """``after`` must be a non-negative integer (a sequence number or 0)."""
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise InvalidCursorError(f"after must be a non-negative integer, not {after!r}")
+
+
+def check_limit(limit: int) -> None:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_READ_LIMIT:
+        raise StreamError(f"limit must be an integer from 1 to {MAX_READ_LIMIT}, not {limit!r}")
+
+
+def check_timeout(timeout: Any) -> None:
+    """A read's or a stop wait's ``timeout``: a finite number of seconds >= 0."""
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int | float)
+        or not timeout >= 0
+        or math.isinf(timeout)
+    ):
+        raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")

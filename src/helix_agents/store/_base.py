@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 
+from ..clock import wall_clock_ms
 from ..ports.database import Database, Param, Row, Statement
 
 __all__ = ["Clock", "StoreBase", "wall_clock_ms"]
 
 #: Milliseconds since the epoch, as every timestamp column stores them.
 Clock = Callable[[], int]
-
-
-def wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class StoreBase:

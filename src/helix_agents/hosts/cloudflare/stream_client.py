@@ -21,7 +21,6 @@ serve many requests of one isolate. ``getByName`` costs no round trip.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Final
@@ -29,8 +28,17 @@ from typing import Any, Final
 from ...chunks import Chunk, SequencedChunk
 from ...errors import HelixError, InvalidIdError, StreamError
 from ...ids import parse_instance_id
-from ...ports.streams import ReadResult, StopRequest, StreamInfo, StreamStatus, WriteAck
-from ...streaming.chunklog import FINAL_STATUSES, check_cursor, check_limit
+from ...ports.streams import (
+    ReadResult,
+    StopRequest,
+    StreamInfo,
+    StreamStatus,
+    WriteAck,
+    check_cursor,
+    check_limit,
+    check_timeout,
+)
+from ...streaming.chunklog import FINAL_STATUSES
 from .carrier import js_error_text
 from .stream_follow import ReaderPolicy, StreamFollower
 from .stream_rpc import decode_ack, decode_info, decode_read, encode_chunks, unwrap
@@ -118,13 +126,7 @@ class DOStreamManager:
     ) -> ReadResult:
         check_cursor(after)
         check_limit(limit)
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not timeout >= 0
-            or math.isinf(timeout)
-        ):
-            raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
+        check_timeout(timeout)
         remaining = float(timeout)
         while True:
             wait = min(remaining, self._max_wait)
@@ -182,13 +184,7 @@ class DOStreamManager:
         cancelled) stays open in the object until its own wait ends, keeping the object
         from hibernating until then: callers keep their timeouts short when they may give
         up (the model step's watch starts at one second)."""
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not timeout >= 0
-            or math.isinf(timeout)
-        ):
-            raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
+        check_timeout(timeout)
         remaining = float(timeout)
         while True:
             wait = min(remaining, self._stop_wait)

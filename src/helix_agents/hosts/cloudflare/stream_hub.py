@@ -36,15 +36,15 @@ in :mod:`helix_agents.testing.cloudflare`.
 from __future__ import annotations
 
 import asyncio
-import math
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
+from ...clock import wall_clock_ms
 from ...errors import StreamError, StreamNotFoundError
-from ...streaming.chunklog import FINAL_STATUSES, Appended, ChunkLog, check_cursor, check_limit
+from ...ports.streams import check_cursor, check_limit, check_timeout
+from ...streaming.chunklog import FINAL_STATUSES, Appended, ChunkLog
 from ...streaming.ui import UIVersion
 from . import ffi
 from .do_sql import DurableObjectSql
@@ -60,10 +60,6 @@ DEFAULT_STALE_MS: Final = 86_400_000
 MAX_STOP_WAIT: Final = 30.0
 #: The page size of a socket's replay.
 _PAGE = 1000
-
-
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class StreamHub:
@@ -82,7 +78,7 @@ class StreamHub:
         recent_window: float = 1.0,
     ) -> None:
         self.ctx = ctx
-        self._clock = clock or _wall_clock_ms
+        self._clock = clock or wall_clock_ms
         self.sql = DurableObjectSql(ctx.storage)
         self.log = ChunkLog(self.sql, clock=self._clock)
         self.log.migrate()
@@ -133,7 +129,7 @@ class StreamHub:
         try:
             check_cursor(after)
             check_limit(limit)
-            _check_timeout(timeout)
+            check_timeout(timeout)
             self._arrive(stream_id, after)
             status, last_seq, rows = self._read_stored(stream_id, after, limit)
             if not rows and timeout > 0 and status not in FINAL_STATUSES:
@@ -190,7 +186,7 @@ class StreamHub:
         flight: it keeps the object from hibernating, but not from serving other calls
         (awaiting a future holds no input gate), so the request_stop it waits for gets in."""
         try:
-            _check_timeout(timeout)
+            check_timeout(timeout)
             stop = self._stop_of(stream_id)
             if stop is None and timeout > 0:
                 loop = asyncio.get_running_loop()
@@ -430,16 +426,6 @@ class StreamHub:
         current = await self.ctx.storage.getAlarm()
         if current is None or float(current) > at:
             await self.ctx.storage.setAlarm(at)
-
-
-def _check_timeout(timeout: Any) -> None:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not timeout >= 0
-        or math.isinf(timeout)
-    ):
-        raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -22,23 +22,30 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from ...agent import Agent, AgentRegistry
-from ...core.deps import RunDeps, wall_clock_ms
+from ...clock import wall_clock_ms
+from ...core.deps import RunDeps
+from ...core.host_resources import HostResources
 from ...core.loop import run_agent_workflow
 from ...core.stream_writer import LOCAL_FLUSH_POLICY, FlushPolicy
 from ...db.sqlite import SQLiteDatabase
 from ...errors import StorageUnavailableError
 from ...executor import Executor
 from ...ports.model import Model
+from ...ports.queues import ConsumerSettings
 from ...ports.step import Step
+from ...services import Services
 from ...store import StateStore, migrate
-from .engine import LocalEngine
+from ...toolkits.queue import agent_task_handler
+from .engine import LocalEngine, current_instance
 from .lock import DataDirLock
+from .queues import LocalQueueConsumer
+from .services import local_services
 from .storage import StorageMonitor, file_probe
 from .streams import LocalStreamManager
 
@@ -62,8 +69,20 @@ class LocalHost:
         flush_policy: FlushPolicy = LOCAL_FLUSH_POLICY,
         clock: Callable[[], int] = wall_clock_ms,
         sweep_interval: float | None = 30.0,
+        services: Services | None = None,
+        vars: Mapping[str, str] | None = None,
+        queue_consumer: ConsumerSettings | None = None,
     ) -> None:
         self.registry = AgentRegistry.coerce(registry)
+        #: Given, the host consumes its queue ("default") while open, starting a turn per
+        #: agent task (``queue_toolkit``'s ``hand_off``) under these settings.
+        self._queue_settings = queue_consumer
+        self._consumer: asyncio.Task[None] | None = None
+        self._consumer_stop = asyncio.Event()
+        #: Services given here replace the data directory's, one by one (``ctx.services``).
+        self._given_services = services
+        #: What agents' ``deps_factory`` read as ``vars`` (the process environment by default).
+        self._vars = vars
         self.sweep_interval = sweep_interval
         self._sweeper: asyncio.Task[None] | None = None
         self.data_dir = Path(data_dir)
@@ -78,6 +97,7 @@ class LocalHost:
         self.engine: LocalEngine
         self.executor: Executor
         self.storage: StorageMonitor
+        self.services: Services
 
     async def start(self) -> LocalHost:
         if self._started:
@@ -90,17 +110,32 @@ class LocalHost:
         self.store = StateStore(self.db, clock=self._clock)
         self.streams = LocalStreamManager(self.data_dir / "streams.db")
         self.engine = LocalEngine(self.data_dir / "engine.db")
+        # Chunks written while nobody reads wait for the stream's next commit; every write
+        # to the other two files commits them first, so the log is never behind a step's
+        # recorded write ("Held chunks" in hosts/local/streams.py).
+        self.streams.owner = current_instance
+        self.db.before_write = self.streams.flush_held
+        self.engine.journal.before_write = self.streams.flush_held
         self.storage = self.engine.storage
         self.storage.probe = functools.partial(file_probe, self.data_dir)
         launcher = self.engine.workflow(AGENT_WORKFLOW)
+        self.services = local_services(self.db, self.data_dir, clock=self._clock).merged(
+            self._given_services
+        )
+        resources = HostResources(
+            host="local",
+            services=self.services,
+            vars=self._vars if self._vars is not None else dict(os.environ),
+        )
         deps = RunDeps(
             registry=self.registry,
             store=self.store,
             streams=self.streams,
-            resolve_model=self._resolve_model or _default_resolver,
+            resolve_model=resources.model_resolver(self._resolve_model or _default_resolver),
             flush_policy=self._flush_policy,
             clock=self._clock,
             launcher=launcher,
+            resources=resources,
         )
 
         async def agent_workflow(event: dict[str, Any], step: Step) -> Any:
@@ -121,6 +156,12 @@ class LocalHost:
         await self.executor.sweep()
         if self.sweep_interval is not None:
             self._sweeper = asyncio.create_task(self._sweep_forever(self.sweep_interval))
+        if self._queue_settings is not None:
+            self._consumer_stop = asyncio.Event()
+            consumer = LocalQueueConsumer(
+                self.db, "default", agent_task_handler(self.executor), self._queue_settings
+            )
+            self._consumer = asyncio.create_task(consumer.run(self._consumer_stop))
         self._started = True
         return self
 
@@ -149,6 +190,11 @@ class LocalHost:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+        if self._consumer is not None:
+            self._consumer_stop.set()
+            with contextlib.suppress(Exception):
+                await self._consumer
+            self._consumer = None
         try:
             await self.engine.close()
             await self.streams.close()

@@ -1,9 +1,9 @@
 """The local StreamManager: the shared chunk log in a SQLite file, readers woken in-process.
 
 Durability is the chunk log's (``helix_agents.streaming.chunklog``) over stdlib ``sqlite3``,
-one transaction per write call. Waiting is in memory: a reader with nothing to read parks a
-future on the stream, and the next write, status change or close resolves every parked
-future of that stream. Nothing polls.
+one transaction per commit ("Held chunks" below). Waiting is in memory: a reader with
+nothing to read parks a future on the stream, and the next commit, status change or close
+resolves every parked future of that stream. Nothing polls.
 
 Many readers of one stream are cheap because live streams keep a *tail*: the last
 ``tail_size`` chunks as stored, in memory. A woken reader copies its slice out of the tail
@@ -18,6 +18,16 @@ costs a few microseconds, too much for every one of 200 woken readers), and re-r
 stream's row when it changed. So another writer's chunks show up here within
 ``sync_interval``, but they do not wake our readers before their timeout. The local host is
 one process; the log itself (sequences, statuses) is always exact, whatever the mirror.
+
+Held chunks: a write that does not change the stream's status is checked, serialized and
+acknowledged at once, but held, unseen by any reader, until the stream's next commit: the
+next write that changes the status, :meth:`LocalStreamManager.flush_held`, or
+``HOLD_SECONDS`` (5 ms) at the latest. The local host calls ``flush_held`` before every
+write to its other two files (the state store, the engine's journal), so a step's chunks
+are committed before the write that records the step, as if written through, and the
+chunks of a step cost one commit instead of one per write. A crash loses held chunks, which
+no reader was given and no record relies on: as if the process had died before writing
+them. Another process sees a write within ``HOLD_SECONDS``.
 
 Live readers, as reported in :attr:`WriteAck.readers`, are precisely:
 
@@ -34,7 +44,6 @@ read (a snapshot) counts for that long.
 from __future__ import annotations
 
 import asyncio
-import math
 import os
 import sqlite3
 import time
@@ -43,22 +52,31 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
 from ...chunks import Chunk, SequencedChunk
-from ...db.sqlite import storage_failure
-from ...errors import ConfigurationError, DatabaseError, StreamError, StreamNotFoundError
+from ...clock import wall_clock_ms
+from ...db.sqlite import LOCAL_PAGE_SIZE, storage_failure
+from ...errors import (
+    ConfigurationError,
+    DatabaseError,
+    StreamClosedError,
+    StreamError,
+    StreamNotFoundError,
+)
 from ...ports.streams import (
     ReadResult,
     StopRequest,
     StreamInfo,
     StreamStatus,
     WriteAck,
+    check_cursor,
+    check_limit,
+    check_timeout,
 )
 from ...streaming.chunklog import (
     FINAL_STATUSES,
     Appended,
     ChunkLog,
+    Encoded,
     SqlValue,
-    check_cursor,
-    check_limit,
     is_superseded_by,
 )
 from ...streaming.follow import DEFAULT_POLL, follow
@@ -69,6 +87,10 @@ T = TypeVar("T")
 
 #: How often a parked wait_stop looks at the file for a stop another process recorded.
 _STOP_RECHECK = 0.25
+#: The longest written chunks wait, unseen, for a commit (what a reader may wait more).
+HOLD_SECONDS = 0.005
+#: After a failed timed write of held chunks, the next try.
+_HOLD_RETRY = 0.25
 
 
 class SQLiteExecutor:
@@ -169,12 +191,13 @@ class LocalStreamManager:
             self._owns_conn = True
         self._sql = SQLiteExecutor(conn)
         if self._owns_conn:
+            self._sql.exec(f"PRAGMA page_size = {LOCAL_PAGE_SIZE}")
             self._sql.exec("PRAGMA journal_mode = WAL")
             self._sql.exec("PRAGMA synchronous = NORMAL")
             self._sql.exec("PRAGMA busy_timeout = 5000")
-        self._log = ChunkLog(self._sql, clock=clock)
+        self._log = ChunkLog(self._sql, clock=clock, returning=True)
         self._log.migrate()
-        self._clock = clock or _wall_clock_ms
+        self._clock = clock or wall_clock_ms
         self._window_ms = int(recent_window * 1000)
         self._tail_size = tail_size
         self._max_live = max_live_streams
@@ -185,17 +208,91 @@ class LocalStreamManager:
         self._synced_at = time.monotonic()
         #: stream id -> the futures of its parked :meth:`wait_stop` calls.
         self._stop_waiters: dict[str, set[asyncio.Future[None]]] = {}
+        #: stream id -> chunks written, not committed yet ("Held chunks").
+        self._held: dict[str, list[Encoded]] = {}
+        #: Who held them: the engine instance whose run wrote them (None: no instance).
+        self._holders: set[str | None] = set()
+        #: Who is writing: the local host sets the engine's ``current_instance``.
+        self.owner: Callable[[], str | None] = _nobody
+        self._hold_timer: asyncio.TimerHandle | None = None
         self._closed = False
 
     @property
     def log(self) -> ChunkLog:
-        """The underlying chunk log (synchronous; it bypasses waking readers)."""
+        """The underlying chunk log (synchronous; it bypasses waking readers). Held chunks
+        are committed first, so the log holds every chunk written."""
+        self._commit_held(strict=False)
         return self._log
+
+    def flush_held(self) -> None:
+        """Commit the chunks held for later (see "Held chunks"), every stream's in one
+        transaction. The local host calls it before each write to its other files (the
+        state and the engine's journal), so a step's chunks are in the log before the
+        write that records the step: holding changes when chunks commit, never the order.
+        On a failure (a full disk) they stay held, and the error is raised to a caller
+        whose run held some of them (its write may rely on them: it must not happen
+        either); any other caller's write goes on (it relies on none of them)."""
+        self._commit_held(strict=self.owner() in self._holders)
+
+    def _commit_held(self, *, strict: bool) -> None:
+        if not self._held:
+            return
+        try:
+            self._commit_all()
+        except (DatabaseError, StreamError):
+            if strict:
+                raise
+            self._arm_retry()
+
+    def _arm_retry(self) -> None:
+        if self._hold_timer is None and not self._closed:
+            loop = asyncio.get_running_loop()
+            self._hold_timer = loop.call_later(_HOLD_RETRY, self._flush_later)
+
+    def _commit_all(self) -> None:
+        batches = list(self._held.items())
+        try:
+            results = self._log.append_batches(batches)
+        except StreamError:
+            # A stream closed or removed by someone else meanwhile: what it held is refused
+            # (as its write would have been); the others' go on, one at a time.
+            for stream_id, encoded in batches:
+                try:
+                    appended = self._log.append_batches([(stream_id, encoded)])
+                except StreamError:
+                    self._held.pop(stream_id, None)
+                    continue
+                self._held.pop(stream_id, None)
+                self._absorb_committed([(stream_id, appended[0])])
+            results, batches = [], []
+        self._held.clear()
+        self._holders.clear()
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        self._absorb_committed(
+            [
+                (stream_id, appended)
+                for (stream_id, _), appended in zip(batches, results, strict=True)
+            ]
+        )
+
+    def _absorb_committed(self, committed: list[tuple[str, Appended]]) -> None:
+        for stream_id, appended in committed:
+            live = self._live.get(stream_id)
+            if live is not None:
+                self._absorb(live, appended)
+                self._wake(live)
+
+    def _flush_later(self) -> None:
+        self._hold_timer = None
+        self._commit_held(strict=False)  # on a failure: held, tried again later
 
     # -- the port ----------------------------------------------------------------------------
 
     async def create(self, stream_id: str) -> StreamInfo:
         self._check_open()
+        self._commit_held(strict=False)
         self._sync()
         info = self._log.create(stream_id)
         self._state(stream_id)
@@ -207,6 +304,41 @@ class LocalStreamManager:
         self._check_open()
         live = self._state(stream_id)
         before = live.status
+        held = self._held.get(stream_id, [])
+        same = status is None or status == before
+        if same and isinstance(chunks, list | tuple) and not self._closed:
+            readers = self._readers(live)
+            if not chunks or before not in FINAL_STATUSES:
+                # A probe (the tool step asks whether a stop came before its tool starts),
+                # or chunks to hold: the mirror, in sync with the file (_state), answers.
+                # Chunks are checked and serialized now and held, unseen, until the
+                # stream's next write, flush_held (the host calls it before each write to
+                # its other files) or HOLD_SECONDS at most: a step's chunks then cost one
+                # commit, and a crash loses only chunks no reader was given.
+                if before in FINAL_STATUSES:
+                    raise StreamClosedError(
+                        f"stream {stream_id!r} is {before}: it takes no more chunks"
+                    )
+                encoded = self._log.encode(chunks) if chunks else []
+                if any(e.kind == "step-reset" for e in encoded):
+                    encoded = []  # a reset goes out at once (below)
+                elif encoded:
+                    held = self._held.setdefault(stream_id, [])
+                    held.extend(encoded)
+                    self._holders.add(self.owner())
+                    if self._hold_timer is None:
+                        loop = asyncio.get_running_loop()
+                        self._hold_timer = loop.call_later(HOLD_SECONDS, self._flush_later)
+                if encoded or not chunks:
+                    return WriteAck(
+                        last_seq=live.last_seq + len(held),
+                        readers=readers,
+                        stop_requested=live.stop,
+                    )
+        if held:
+            # Held chunks first: their order is kept (and this write waits for them).
+            self._commit_held(strict=True)
+            live = self._state(stream_id)
         appended = self._log.append(stream_id, chunks, status)
         self._absorb(live, appended)
         readers = self._readers(live)
@@ -222,13 +354,11 @@ class LocalStreamManager:
         self._check_open()
         check_cursor(after)
         check_limit(limit)
-        if (
-            isinstance(timeout, bool)
-            or not isinstance(timeout, int | float)
-            or not timeout >= 0
-            or math.isinf(timeout)
-        ):
-            raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
+        check_timeout(timeout)
+        if timeout == 0 and stream_id in self._held:
+            # A read that will not wait gets what was written; a waiting one is woken when
+            # the held chunks are committed (within HOLD_SECONDS).
+            self._commit_held(strict=False)
         live = self._state(stream_id)
         self._arrive(live, after)
         result = self._collect(stream_id, live, after, limit)
@@ -247,6 +377,7 @@ class LocalStreamManager:
 
     async def set_status(self, stream_id: str, status: StreamStatus) -> StreamInfo:
         self._check_open()
+        self._commit_held(strict=stream_id in self._held)
         live = self._state(stream_id)
         info = self._log.set_status(stream_id, status)
         if info.status != live.status:
@@ -258,6 +389,7 @@ class LocalStreamManager:
 
     async def info(self, stream_id: str) -> StreamInfo | None:
         self._check_open()
+        self._commit_held(strict=False)
         return self._log.info(stream_id)
 
     async def request_stop(self, stream_id: str, kind: StopRequest) -> None:
@@ -272,7 +404,7 @@ class LocalStreamManager:
 
     async def wait_stop(self, stream_id: str, timeout: float) -> StopRequest | None:
         self._check_open()
-        _check_timeout(timeout)
+        check_timeout(timeout)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -331,9 +463,18 @@ class LocalStreamManager:
                 return removed
 
     async def close(self) -> None:
-        """Wake every waiting reader (their reads raise StreamError) and close the file."""
+        """Commit held chunks, wake every waiting reader (their reads raise StreamError)
+        and close the file."""
         if self._closed:
             return
+        try:
+            self._commit_all()
+        except (DatabaseError, StreamError):  # lost like a crash's: nobody read them
+            self._held.clear()
+            self._holders.clear()
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
         self._closed = True
         for live in self._live.values():
             self._wake(live)
@@ -504,16 +645,6 @@ class LocalStreamManager:
         return len(live.waiters) + recent
 
 
-def _check_timeout(timeout: float) -> None:
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not timeout >= 0
-        or math.isinf(timeout)
-    ):
-        raise StreamError(f"timeout must be a finite number of seconds >= 0, not {timeout!r}")
-
-
 def _translate(exc: sqlite3.Error) -> DatabaseError:
     return storage_failure(exc, "the stream log") or DatabaseError(f"stream log: {exc}")
 
@@ -522,10 +653,10 @@ def _in_transaction(conn: sqlite3.Connection) -> bool:
     return conn.in_transaction
 
 
+def _nobody() -> str | None:
+    return None
+
+
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
-
-
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
