@@ -1,0 +1,73 @@
+"""``ScheduleStore`` on every Database driver (sqlite3, the D1 driver over the fake D1, the
+real local D1): the claim of a due time is once-only, however many firers race."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from helix_agents.errors import ConflictError
+from helix_agents.ports import Database
+from helix_agents.schedules import build_schedule
+from helix_agents.store import migrate
+from helix_agents.store.schedules import ScheduleStore
+
+
+async def store_of(database: Database) -> ScheduleStore:
+    await migrate(database)
+    return ScheduleStore(database, clock=lambda: 5_000)
+
+
+async def test_a_due_time_is_claimed_once(database: Database) -> None:
+    store = await store_of(database)
+    s = build_schedule(agent="a", message="m", now_ms=1_000, every_ms=1_000, user_id="u")
+    await store.create(s)
+    with pytest.raises(ConflictError):
+        await store.create(s)
+    assert s.next_due_ms == 2_000
+    claims = await asyncio.gather(*(store.claim(s, 2_000, 3_000) for _ in range(5)))
+    assert all(c is not None and c.status == "claimed" and c.due_ms == 2_000 for c in claims)
+    row = await store.get(s.schedule_id)
+    assert row is not None
+    assert (row.next_due_ms, row.fire_count, row.last_due_ms) == (3_000, 1, 2_000)
+    # The claimed due time is no longer the schedule's: a late firer of it claims nothing
+    # new, and finds the firing that was claimed.
+    again = await store.claim(s, 2_000, 3_000)
+    assert again is not None
+    assert again.fired_at == 5_000
+    assert (await store.get(s.schedule_id)).fire_count == 1  # type: ignore[union-attr]
+    await store.settle_firing(s.schedule_id, 2_000, "started", session_id="x", run_id="x--t1")
+    [firing] = await store.list_firings(s.schedule_id)
+    assert (firing.status, firing.run_id) == ("started", "x--t1")
+
+
+async def test_a_cancelled_or_moved_schedule_claims_nothing(database: Database) -> None:
+    store = await store_of(database)
+    s = build_schedule(agent="a", message="m", now_ms=1_000, delay_ms=500)
+    await store.create(s)
+    assert await store.claim(s, 9_999, None) is None  # not its due time
+    assert await store.cancel(s.schedule_id)
+    assert not await store.cancel(s.schedule_id)
+    assert await store.claim(s, 1_500, None) is None
+    row = await store.get(s.schedule_id)
+    assert row is not None
+    assert (row.status, row.next_due_ms, row.fire_count) == ("cancelled", None, 0)
+    assert await store.list_firings(s.schedule_id) == []
+
+
+async def test_listing_and_overdue(database: Database) -> None:
+    store = await store_of(database)
+    mine = build_schedule(agent="a", message="m", now_ms=1_000, delay_ms=1, user_id="ann")
+    anon = build_schedule(agent="a", message="m", now_ms=2_000, cron="0 0 * * *")
+    theirs = build_schedule(agent="a", message="m", now_ms=3_000, delay_ms=1, user_id="bob")
+    for s in (mine, anon, theirs):
+        await store.create(s)
+    seen = [s.schedule_id for s in await store.list_schedules(user_id="ann")]
+    assert seen == [anon.schedule_id, mine.schedule_id]
+    assert len(await store.list_schedules()) == 3
+    overdue = [s.schedule_id for s in await store.overdue(4_000)]
+    assert overdue == [mine.schedule_id, theirs.schedule_id]
+    done = await store.claim(mine, 1_001, None)
+    assert done is not None
+    assert [s.schedule_id for s in await store.list_schedules(status="done")] == [mine.schedule_id]
