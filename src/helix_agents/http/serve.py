@@ -26,7 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..agent import AgentRegistry
 from ..errors import HelixError
-from ..hosts.local.host import LocalHost
+from ..hosts.local.host import DEV_QUEUE_CONSUMER, LocalHost
 from .address import publish, withdraw
 from .app import configured_auth, create_app
 from .auth import TOKEN_ENV, TOKEN_QUERY, AuthHook
@@ -86,7 +86,7 @@ def serve(
         print(f"helix: --port must be between 0 and 65535, not {port}", file=sys.stderr)
         return 2
     origins = origins_from(os.environ)
-    local = LocalHost(registry, Path(data_dir))
+    local = LocalHost(registry, Path(data_dir), queue_consumer=DEV_QUEUE_CONSUMER)
     api = create_app(local, auth=hook, cors_origins=origins)
     # Only requests naming this server (loopback, the bound address, HELIX_ALLOWED_HOSTS):
     # a DNS-rebound name is refused (http/guard.py).

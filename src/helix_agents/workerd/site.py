@@ -27,9 +27,12 @@ from ..errors import ConfigurationError
 
 __all__ = [
     "COMPATIBILITY_DATE",
+    "DEAD_LETTER_QUEUE",
     "DEV_FLAG",
     "KV_NAMESPACE_ID",
     "NOT_SHIPPED",
+    "QUEUE_CONSUMER",
+    "QUEUE_NAME",
     "R2_BUCKET_NAME",
     "WORKFLOW_NAME",
     "AppSpec",
@@ -47,8 +50,18 @@ WORKFLOW_NAME = "helix-agents-agent-workflow"
 #: The deployed wrangler.toml's placeholders for the KV namespace and R2 bucket.
 KV_NAMESPACE_ID = "00000000000000000000000000000000"
 R2_BUCKET_NAME = "helix-agents-files"
-#: The local Worker's queue (the ``QUEUE`` producer binding).
+#: The local Worker's queue (the ``QUEUE`` producer binding, and the queue it consumes).
 QUEUE_NAME = "helix-agents-tasks"
+#: Where its consumer sends messages that failed every delivery (poison messages).
+DEAD_LETTER_QUEUE = "helix-agents-tasks-dlq"
+#: The consumer's settings, as worker/wrangler.toml has them (a test holds them together).
+QUEUE_CONSUMER: dict[str, Any] = {
+    "queue": QUEUE_NAME,
+    "max_batch_size": 10,
+    "max_batch_timeout": 1,
+    "max_retries": 3,
+    "dead_letter_queue": DEAD_LETTER_QUEUE,
+}
 
 #: The subpackages of helix-agents a Worker never needs: the test doubles and this local
 #: builder (never imported inside a Worker). docs/deploy.md gives the same globs to users, and
@@ -95,7 +108,15 @@ def worker_config(
         # Queues run for real in local workerd; Vectorize and Workers AI do not exist here,
         # so retrieval runs offline (the hashing embedder, the index in D1), as deployed
         # until they are bound (worker/wrangler.toml).
-        "queues": {"producers": [{"binding": "QUEUE", "queue": QUEUE_NAME}]},
+        # The Worker's `queue` handler consumes it (one run per message); the test Worker
+        # also drains the dead-letter queue, to show what reached it.
+        "queues": {
+            "producers": [{"binding": "QUEUE", "queue": QUEUE_NAME}],
+            "consumers": [
+                dict(QUEUE_CONSUMER),
+                *([{"queue": DEAD_LETTER_QUEUE, "max_batch_timeout": 1}] if with_testing else []),
+            ],
+        },
         "vars": {"HELIX_RETRIEVAL": "offline"},
         "durable_objects": {
             "bindings": [{"name": "STREAM_MANAGER", "class_name": "StreamManagerDO"}]

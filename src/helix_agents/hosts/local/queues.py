@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal
@@ -28,6 +29,8 @@ from ...ports.queues import (
 )
 
 __all__ = ["LocalBatch", "LocalMessage", "LocalQueueConsumer", "SQLQueue"]
+
+_log = logging.getLogger(__name__)
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS __helix_queue_messages ("
@@ -275,7 +278,12 @@ class LocalQueueConsumer:
     async def run(self, stop: asyncio.Event, *, poll_seconds: float = 0.5) -> None:
         """Consume until ``stop`` is set: the local host's consumer loop."""
         while not stop.is_set():
-            if await self.run_once() == 0:
+            try:
+                delivered = await self.run_once()
+            except Exception:  # the database failed (a full disk...): the next poll retries
+                _log.exception("the queue consumer of %r failed; polling again", self._queue)
+                delivered = 0
+            if delivered == 0:
                 try:
                     await asyncio.wait_for(stop.wait(), poll_seconds)
                 except TimeoutError:
