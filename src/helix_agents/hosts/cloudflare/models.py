@@ -98,18 +98,25 @@ def _build(env: Any, spec: str, ai_binding: str) -> Model:
     provider, sep, name = spec.partition(":")
     if sep and provider.strip().lower() == "openai":
         # Imported only here: the transport and the adapter bring httpx.
+        from ...models.gateway import gateway_for, split_model_params
         from ...models.openai import OpenAIChatModel
         from .fetch_transport import WorkersFetchTransport
 
-        if not name.strip():
+        name, params = split_model_params(name.strip())
+        if not name:
             raise ConfigurationError(f"model {spec!r}: name the model, e.g. 'openai:gpt-4o-mini'")
+        # Through AI Gateway when the string or the env says so (models/gateway.py).
+        gateway = gateway_for(params, lambda var: env_var(env, var))
         return OpenAIChatModel(
-            name.strip(),
-            base_url=env_var(env, "OPENAI_BASE_URL"),
+            name,
+            base_url=gateway.provider_url() if gateway else env_var(env, "OPENAI_BASE_URL"),
             api_key=env_var(env, "OPENAI_API_KEY"),
+            headers=gateway.headers() if gateway else None,
             transport=WorkersFetchTransport(),
         )
-    return infer_model(spec, ai_binding=_binding(env, ai_binding))
+    return infer_model(
+        spec, ai_binding=_binding(env, ai_binding), env=lambda var: env_var(env, var)
+    )
 
 
 def _binding(env: Any, name: str) -> Any:
