@@ -1,0 +1,371 @@
+"""A remote sub-agent's call: the task run by another helix-agents deployment over HTTP.
+
+A :class:`~helix_agents.subagents.RemoteSubagentTool` call runs in its delegation step
+(``turn-T/step-SS/tool/<call>``), start to end, in that one step:
+
+1. the child's session id is derived from the parent's session and the call
+   (``{parent}-remote-{call}``, or ``remote_<hash>`` when that is no valid session id), and
+   the sub-session reference is recorded, with ``remote_json`` (url, agent type, session and
+   message id), **before** anything is sent;
+2. the remote is asked for the session's snapshot. No session: the turn is started with
+   ``POST /chat`` and a message id derived from the call, which the remote API makes
+   idempotent (a stored message id starts nothing and answers with that turn's stream).
+   A running turn is followed, an interrupted one resumed, an ended one is the outcome.
+   So a retried or replayed step never starts a second remote run;
+3. the remote's UI chunks are proxied into the parent's stream as the transient
+   ``data-subagent-chunk`` parts a local child's chunks become, framed by the call's
+   ``data-subagent`` part; a broken stream is followed again from its last event id;
+4. an interrupt (or abort) of the parent is sent to the remote, and the call ends
+   ``interrupted`` (no result: the parent's resume runs it again, which resumes the remote);
+5. past the tool's ``timeout``, counted from the reference's ``started_at`` (so a replay
+   keeps the first attempt's deadline), the remote run is aborted and the model gets an
+   error result.
+
+The wait is one long step rather than ``wait_for_event``: a remote deployment cannot send
+this one's Workflow an event. The tool sets the step's own timeout a minute above its
+``timeout``; while it waits the step holds one streaming request and spends no CPU.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from ..chunks import (
+    CustomDataChunk,
+    SubagentEndChunk,
+    SubagentStartChunk,
+    ToolErrorChunk,
+    ToolOutputChunk,
+)
+from ..clock import wall_clock_ms
+from ..durations import parse_duration
+from ..errors import InvalidIdError, StreamError, ToolError
+from ..ids import validate_session_id
+from ..ports.streams import StopRequest
+from ..state import SubSessionRef
+from ..subagents import RemoteSubagentTool
+from ..tools import ToolArgumentsError
+from ..usage import Usage
+from .children import DelegatedCall, child_session_id
+from .params import ToolStepResult
+from .remote_http import RemoteAgentClient, RemoteEvent, RemoteRefusedError
+
+__all__ = ["remote_session_id", "start_remote_subagent"]
+
+_FINAL = frozenset({"completed", "failed", "aborted"})
+#: After a stop is sent, how long the remote gets to end its stream.
+_STOP_GRACE = 30.0
+#: Reconnecting to an unreachable remote: the first pause, doubled up to the last.
+_FIRST_RETRY = 0.25
+_LAST_RETRY = 5.0
+_STOP_POLL = 1.0
+
+
+def remote_session_id(parent_session_id: str, tool_call_id: str) -> str:
+    """``{parent}-remote-{call}`` when that is a valid session id, else a derived one."""
+    candidate = f"{parent_session_id}-remote-{tool_call_id}"
+    try:
+        return validate_session_id(candidate)
+    except InvalidIdError:
+        return child_session_id(parent_session_id, tool_call_id, prefix="remote")
+
+
+async def start_remote_subagent(call: DelegatedCall, tool: RemoteSubagentTool) -> ToolStepResult:
+    planned = call.planned
+    try:
+        message = str(tool.validate_arguments(planned.call.arguments).message)  # type: ignore[attr-defined]
+    except ToolArgumentsError as exc:
+        await call.writer.add(
+            ToolErrorChunk(
+                tool_call_id=planned.call.id,
+                error=exc.message,
+                input_error=True,
+                tool_name=planned.call.name,
+                input=planned.call.arguments,
+            )
+        )
+        await call.write_result(exc.message, "error")
+        return ToolStepResult(status="error")
+    store = call.run.deps.store
+    resources = call.run.deps.resources
+    url, token = tool.resolve(resources.vars)
+    child = remote_session_id(call.session_id, call.call_id)
+    remote = {
+        "url": url,
+        "agentType": tool.agent_type,
+        "sessionId": child,
+        "messageId": f"{child}-task",
+    }
+    await store.add_sub_session(
+        SubSessionRef(
+            session_id=call.session_id,
+            sub_session_id=child,
+            agent_type=tool.agent_type,
+            parent_tool_call_id=call.call_id,
+            remote_json=remote,
+        )
+    )
+    ref = await store.get_sub_session(call.session_id, child)
+    assert ref is not None
+    # A replay goes where the first attempt went, and keeps its deadline.
+    url = str((ref.remote_json or remote).get("url", url))
+    deadline = ref.started_at + parse_duration(tool.timeout)
+    client = RemoteAgentClient(
+        url, token=token, transport=tool.transport or resources.http_transport
+    )
+    try:
+        return await _RemoteCall(call, tool, client, url, child, message, remote["messageId"]).run(
+            deadline
+        )
+    finally:
+        await client.aclose()
+
+
+class _RemoteCall:
+    def __init__(
+        self,
+        call: DelegatedCall,
+        tool: RemoteSubagentTool,
+        client: RemoteAgentClient,
+        url: str,
+        child: str,
+        message: str,
+        message_id: str,
+    ) -> None:
+        self.call = call
+        self.tool = tool
+        self.client = client
+        self.url = url
+        self.child = child
+        self.message = message
+        self.message_id = message_id
+        #: The last event id proxied: where a reconnection reads on.
+        self.cursor: int | None = None
+        self.announced = False
+        self.last_error: str | None = None
+        #: A stop was sent: the remote's stream is about to end; retry nothing.
+        self.stopping = False
+
+    async def run(self, deadline: float) -> ToolStepResult:
+        remaining = (deadline - wall_clock_ms()) / 1000.0
+        if remaining <= 0:
+            return await self._timed_out()
+        drive = asyncio.ensure_future(self._drive())
+        stop = asyncio.ensure_future(self._wait_stop())
+        try:
+            done, _ = await asyncio.wait(
+                {drive, stop}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            if drive in done:
+                return await self._finish(drive.result())
+            if stop in done:
+                kind = stop.result()
+                self.stopping = True
+                await self._send_stop(kind)
+                # The remote's stream ends once its run stopped: proxy that end too (how
+                # the drive ends does not matter any more: the call has no result).
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(drive), _STOP_GRACE)
+                await self._update_ref("interrupted")
+                return ToolStepResult(status="interrupted", child_session_id=self.child)
+            return await self._timed_out()
+        except asyncio.CancelledError:
+            # The instance is being stopped (the parent aborted): the remote run stops too.
+            control = await self.call.run.deps.store.get_control(self.call.session_id)
+            if control.aborted:
+                await self._send_stop("abort")
+            raise
+        finally:
+            for task in (drive, stop):
+                if not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
+
+    # -- following the remote -------------------------------------------------------------
+
+    async def _drive(self) -> dict[str, Any]:
+        """Start, resume or find the remote turn and proxy its stream to its end; the
+        final snapshot. Retries while the remote is unreachable (the caller's deadline
+        bounds it)."""
+        first = True
+        delay = _FIRST_RETRY
+        while True:
+            try:
+                snapshot = await self.client.snapshot(self.child)
+                status = None if snapshot is None else snapshot.get("status")
+                # Only the call's first look resumes an interrupted remote (the parent's
+                # resume runs the call again); one it finds later was stopped meanwhile.
+                may_resume, first = first and not self.stopping, False
+                if snapshot is None:
+                    await self._announce()
+                    async with self.client.start(
+                        agent_type=self.tool.agent_type,
+                        message=self.message,
+                        session_id=self.child,
+                        message_id=self.message_id,
+                    ) as events:
+                        await self._proxy(events)
+                elif status == "active":
+                    await self._announce()
+                    async with self.client.follow(self.child, after=self.cursor) as stream:
+                        if stream is not None:
+                            await self._proxy(stream)
+                elif status == "interrupted" and may_resume:
+                    await self._announce()
+                    async with self.client.resume(self.child) as resumed:
+                        if resumed is not None:
+                            await self._proxy(resumed)
+                else:
+                    assert snapshot is not None
+                    return snapshot
+                delay = _FIRST_RETRY
+            except RemoteRefusedError as exc:
+                if exc.permanent:
+                    return {"status": "refused", "error": str(exc)}
+                self.last_error = str(exc)
+            except (httpx.TransportError, ToolError) as exc:
+                self.last_error = str(exc) or type(exc).__name__
+            else:
+                continue
+            # The remote is unreachable, or refused for now: ask it again shortly (the
+            # deadline bounds the retries), unless the call is being stopped.
+            if self.stopping:
+                return {"status": "interrupted"}
+            await asyncio.sleep(delay)
+            delay = min(2 * delay, _LAST_RETRY)
+
+    async def _proxy(self, events: AsyncIterator[RemoteEvent]) -> None:
+        writer = self.call.writer
+        async for event in events:
+            if event.id is not None:
+                self.cursor = event.id
+            await writer.add(
+                CustomDataChunk(
+                    name="subagent-chunk",
+                    data={
+                        "agent": self.tool.agent_type,
+                        "sessionId": self.child,
+                        "chunk": event.chunk,
+                    },
+                    transient=True,
+                )
+            )
+
+    async def _announce(self) -> None:
+        if not self.announced:
+            self.announced = True
+            await self.call.writer.add(
+                SubagentStartChunk(
+                    child_session_id=self.child,
+                    child_agent_type=self.tool.agent_type,
+                    tool_call_id=self.call.call_id,
+                )
+            )
+
+    async def _wait_stop(self) -> StopRequest:
+        """The parent's interrupt or abort, as soon as one is requested."""
+        run = self.call.run
+        writer = self.call.writer
+        # Short waits first, as the model step's watch: a wait this call gives up on (it
+        # ended) stays open in the stream's object until its own end.
+        wait = 1.0
+        while True:
+            if writer.stop_requested is not None:
+                return writer.stop_requested
+            if run.forwarded:
+                # A child writing into its parent's stream reads its own flag.
+                control = await run.deps.store.get_control(run.params.session_id)
+                if control.aborted:
+                    return "abort"
+                if control.interrupt is not None:
+                    return "interrupt"
+                await asyncio.sleep(_STOP_POLL)
+                continue
+            try:
+                kind = await run.deps.streams.wait_stop(writer.stream_id, wait)
+            except StreamError:
+                await asyncio.sleep(_STOP_POLL)
+                continue
+            if kind is not None:
+                writer.note_stop(kind)
+                return kind
+            wait = min(2 * wait, 30.0)
+
+    async def _send_stop(self, kind: StopRequest) -> None:
+        what = "aborted" if kind == "abort" else "interrupted"
+        reason = f"the parent session {self.call.session_id!r} was {what}"
+        with contextlib.suppress(httpx.TransportError, ToolError):
+            if kind == "abort":
+                await self.client.abort(self.child, reason)
+            else:
+                await self.client.interrupt(self.child, reason)
+
+    # -- the call's result ----------------------------------------------------------------
+
+    async def _finish(self, snapshot: dict[str, Any]) -> ToolStepResult:
+        status = str(snapshot.get("status"))
+        agent = self.tool.agent_type
+        writer = self.call.writer
+        call_id = self.call.call_id
+        if status == "completed":
+            output = snapshot.get("output")
+            await self._end(status, output)
+            await writer.add(ToolOutputChunk(tool_call_id=call_id, output=output))
+            await self.call.write_result(output, "success", usage=Usage(tool_calls=1))
+            await self._update_ref(status)
+            return ToolStepResult(status="success")
+        error = snapshot.get("error")
+        if status in _FINAL:
+            what = "was aborted" if status == "aborted" else "failed"
+            content = f"The agent {agent!r} {what}" + (f": {error}" if error else ".")
+            await self._end(status, None)
+        elif status == "refused":
+            content = f"The remote agent {agent!r} at {self.url} refused the task: {error}"
+        elif status == "interrupted":
+            content = f"The remote agent {agent!r} was interrupted on its own host."
+        else:
+            # A remote child that waits on a human: its approvals are answered on the
+            # remote deployment, which this call cannot forward.
+            content = (
+                f"The remote agent {agent!r} stopped to wait for an answer ({status}); "
+                f"answer it on {self.url} (session {self.child!r})."
+            )
+        await writer.add(ToolErrorChunk(tool_call_id=call_id, error=content))
+        await self.call.write_result(content, "error", usage=Usage(tool_calls=1))
+        await self._update_ref(status if status in _FINAL else "failed")
+        return ToolStepResult(status="error")
+
+    async def _timed_out(self) -> ToolStepResult:
+        with contextlib.suppress(httpx.TransportError, ToolError):
+            await self.client.abort(self.child, f"timed out after {self.tool.timeout}")
+        message = (
+            f"The agent in session {self.child!r} did not finish within "
+            f"{self.tool.timeout} and was stopped."
+        )
+        if not self.announced and self.last_error:
+            message += f" The remote agent could not be reached: {self.last_error}"
+        await self._end("aborted", None)
+        await self.call.writer.add(ToolErrorChunk(tool_call_id=self.call.call_id, error=message))
+        await self.call.write_result(message, "error", usage=Usage(tool_calls=1))
+        await self._update_ref("aborted")
+        return ToolStepResult(status="error")
+
+    async def _end(self, status: str, output: Any) -> None:
+        await self.call.writer.add(
+            SubagentEndChunk(
+                child_session_id=self.child,
+                child_agent_type=self.tool.agent_type,
+                tool_call_id=self.call.call_id,
+                status=status,
+                output=output,
+            )
+        )
+
+    async def _update_ref(self, status: str) -> None:
+        await self.call.run.deps.store.update_sub_session(self.call.session_id, self.child, status)
