@@ -100,8 +100,9 @@ def _result(chunks: list[dict[str, Any]]) -> Any:
     return json.loads(text.removeprefix("RESULT "))
 
 
-def _cache_parts(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [c["data"] for c in chunks if c["type"] == "data-cache"]
+def _cache_parts(chunks: list[dict[str, Any]], of: str = "tool") -> list[dict[str, Any]]:
+    """The ``data-cache`` parts of a cached tool (``of="tool"``) or of the cached model."""
+    return [c["data"] for c in chunks if c["type"] == "data-cache" and of in c["data"]]
 
 
 async def scenario(
@@ -139,6 +140,9 @@ async def scenario(
     [hit] = _cache_parts(second)
     assert hit["hit"] is True
     assert hit["tool"] == "lookup"
+    # The model cache says what it did too: one part per model step, all new requests.
+    assert [p["hit"] for p in _cache_parts(second, "model")] == [False, False]
+    assert all(p["model"] == "librarian-script" for p in _cache_parts(second, "model"))
     me = _result(await chat("whoami"))
     assert me["host"] == host
     assert me["motto"] == "read more"
@@ -160,5 +164,11 @@ async def scenario(
     # same tool result (the same write): both model steps come from the cache.
     again = await chat_in("write notes/a.md hello, shelf ✓", f"{session}-again")
     assert _result(again) == wrote
+    hits = _cache_parts(again, "model")
+    assert [p["hit"] for p in hits] == [True, True]
+    assert all(p["key"].startswith("cache/models/") for p in hits)
+    # A hit's part comes before the text it replays.
+    types = [c["type"] for c in again]
+    assert types.index("data-cache") < types.index("text-delta")
     repeat = (await usage(f"{session}-again"))["custom"]
     assert repeat == {"model_cache.hit": 2}

@@ -135,6 +135,9 @@ def test_a_missing_service_says_what_to_configure() -> None:
         _ = Services(host="cloudflare").objects
     with pytest.raises(ServiceNotConfiguredError, match=r"LocalHost\(services=Services\(kv="):
         _ = Services(host="local").kv
+    with pytest.raises(ServiceNotConfiguredError) as missing:
+        _ = Services(host="local").vectors
+    assert str(missing.value).startswith("this host does not have a vector index")
     assert not Services().has("kv")
     assert isinstance(ServiceNotConfiguredError("x"), ConfigurationError)
 

@@ -8,13 +8,15 @@ are dropped and reloaded inside the next step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..chunks import ErrorChunk, OutputChunk, RunEndChunk
 from ..errors import StreamClosedError, StreamNotFoundError
-from ..messages import Message
+from ..history import history_window
+from ..messages import AssistantMessage, Message, ToolResultMessage
 from ..ports.step import StepContext
 from ..ports.streams import StreamStatus
 from ..state import RunStatus, SessionState
@@ -26,9 +28,74 @@ from .stream_writer import StreamWriter
 
 if TYPE_CHECKING:
     from ..agent import Agent
+    from ..tracing.spans import Tracer
     from .starter import RunStarter
 
-__all__ = ["RunContext"]
+__all__ = ["RunContext", "SessionHistory", "call_ids_of"]
+
+
+def call_ids_of(message: Message) -> Iterable[str]:
+    """The tool-call ids ``message`` takes in its session: an assistant message's calls (ours
+    and the provider's), a tool result's call."""
+    if isinstance(message, AssistantMessage):
+        for call in message.tool_calls:
+            yield call.id
+            if call.provider_id:
+                yield call.provider_id
+    elif isinstance(message, ToolResultMessage):
+        yield message.tool_call_id
+
+
+class SessionHistory:
+    """The session's messages in sequence order, and the tool-call ids they take.
+
+    Kept across the steps of an instance (:attr:`RunContext.history`), so a step neither
+    sorts nor walks the whole history again: a step's messages are appended (their
+    sequences come after every one held), and the ids of its calls added to the set the
+    next model call's ``CallIds`` starts from. Anything else (a message put at a sequence
+    already held, or before one) is handled too, at the cost of a rebuild of the ids."""
+
+    def __init__(self, rows: Iterable[tuple[int, Message]] = ()) -> None:
+        self._sequences: list[int] = []
+        self._messages: list[Message] = []
+        self._call_ids: set[str] = set()
+        for sequence, message in sorted(rows, key=lambda row: row[0]):
+            self.put(sequence, message)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def put(self, sequence: int, message: Message) -> None:
+        if not self._sequences or sequence > self._sequences[-1]:
+            self._sequences.append(sequence)
+            self._messages.append(message)
+            self._call_ids.update(call_ids_of(message))
+            return
+        index = bisect_left(self._sequences, sequence)
+        if index < len(self._sequences) and self._sequences[index] == sequence:
+            self._messages[index] = message
+            # The message replaced may have taken ids this one does not.
+            self._call_ids = {i for m in self._messages for i in call_ids_of(m)}
+        else:
+            self._sequences.insert(index, sequence)
+            self._messages.insert(index, message)
+            self._call_ids.update(call_ids_of(message))
+
+    def before(self, sequence: int) -> list[Message]:
+        """The messages written before ``sequence``, in order (a new list)."""
+        if not self._sequences or sequence > self._sequences[-1]:
+            return self._messages[:]
+        return self._messages[: bisect_left(self._sequences, sequence)]
+
+    def call_ids(self, messages: list[Message]) -> set[str] | None:
+        """The ids ``messages`` take, when ``messages`` is all this history holds (a list
+        :meth:`before` returned, with nothing added since); else None. Not a copy: the
+        caller must not change it."""
+        if len(messages) != len(self._messages):
+            return None
+        if messages and messages[-1] is not self._messages[-1]:
+            return None
+        return self._call_ids
 
 
 @dataclass
@@ -39,8 +106,10 @@ class RunContext:
     #: Names of the steps whose bodies ran in this process (vs. served from the journal).
     executed: set[str] = field(default_factory=set)
     #: The session's messages by sequence, when known to be complete.
-    history: dict[int, Message] | None = None
+    history: SessionHistory | None = None
     custom_state: dict[str, Any] | None = None
+    #: This instance's spans, when tracing is on (``helix_agents.tracing``).
+    tracer: Tracer | None = None
 
     # -- caches --------------------------------------------------------------------------
 
@@ -61,14 +130,25 @@ class RunContext:
     async def messages_before(self, sequence: int) -> list[Message]:
         """The history the model sees at ``sequence`` (everything written before it)."""
         if self.history is None:
-            rows = await self.deps.store.load_messages(self.params.session_id)
-            self.history = dict(rows)
-        return [msg for seq, msg in sorted(self.history.items()) if seq < sequence]
+            # Only the turns the agent's history processors can use, when they say so.
+            window = history_window(self.agent.history_processors)
+            rows = await self.deps.store.load_messages(
+                self.params.session_id,
+                before=None if window is None else sequence,
+                last_turns=window,
+            )
+            self.history = SessionHistory(rows)
+        return self.history.before(sequence)
+
+    def call_ids_in(self, messages: list[Message]) -> set[str] | None:
+        """The tool-call ids ``messages`` take, from the cache when ``messages`` is the
+        whole cached history (what :meth:`messages_before` returned); else None."""
+        return None if self.history is None else self.history.call_ids(messages)
 
     def remember(self, messages: Sequence[tuple[int, Message]]) -> None:
         if self.history is not None:
             for seq, msg in messages:
-                self.history[seq] = msg
+                self.history.put(seq, msg)
 
     # -- stream --------------------------------------------------------------------------
 

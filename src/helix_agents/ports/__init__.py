@@ -5,8 +5,11 @@ port that every implementation passes.
 """
 
 from .database import Database, ExecResult, Statement
+from .embeddings import Embedder
+from .kv import KeyValueStore, KVEntry, KVListPage
 from .launcher import InstanceStatus, Launcher
 from .model import (
+    DataPart,
     Model,
     ModelEvent,
     ModelRequest,
@@ -17,19 +20,34 @@ from .model import (
     ToolCallDelta,
     ToolDefinition,
 )
+from .objects import ObjectInfo, ObjectListing, ObjectStore, StoredObject
+from .queues import MessageBatch, OutgoingMessage, Queue, QueueMessage
 from .step import RetryConfig, Step, StepConfig, StepContext
 from .streams import ReadResult, StreamInfo, StreamManager, StreamStatus, WriteAck
+from .vectors import Vector, VectorIndex, VectorMatch
 
 __all__ = [
+    "DataPart",
     "Database",
+    "Embedder",
     "ExecResult",
     "InstanceStatus",
+    "KVEntry",
+    "KVListPage",
+    "KeyValueStore",
     "Launcher",
+    "MessageBatch",
     "Model",
     "ModelEvent",
     "ModelRequest",
     "ModelResponse",
     "ModelSettings",
+    "ObjectInfo",
+    "ObjectListing",
+    "ObjectStore",
+    "OutgoingMessage",
+    "Queue",
+    "QueueMessage",
     "ReadResult",
     "ReasoningDelta",
     "RetryConfig",
@@ -37,11 +55,15 @@ __all__ = [
     "Step",
     "StepConfig",
     "StepContext",
+    "StoredObject",
     "StreamInfo",
     "StreamManager",
     "StreamStatus",
     "TextDelta",
     "ToolCallDelta",
     "ToolDefinition",
+    "Vector",
+    "VectorIndex",
+    "VectorMatch",
     "WriteAck",
 ]

@@ -1,8 +1,10 @@
 """The Model port: one LLM request, streamed.
 
 Contract: ``stream(request)`` is an async iterator of events: any number of
-:class:`TextDelta`, :class:`ReasoningDelta` and :class:`ToolCallDelta`, then exactly one
-:class:`ModelResponse`, last, with the complete text, tool calls (arguments parsed) and usage.
+:class:`TextDelta`, :class:`ReasoningDelta`, :class:`ToolCallDelta` and :class:`DataPart`,
+then exactly one :class:`ModelResponse`, last, with the complete text, tool calls (arguments
+parsed) and usage. Provider adapters send no ``DataPart``: it is for models that wrap
+another and have something to tell the client (``cached_model``'s hit or miss).
 Failures raise :class:`helix_agents.errors.ModelError` subclasses: an adapter retries what is
 worth retrying (429, 5xx, dropped connections) itself before raising.
 """
@@ -17,6 +19,7 @@ from ..messages import AssistantMessage, Message, ToolCall
 from ..usage import Usage
 
 __all__ = [
+    "DataPart",
     "Model",
     "ModelEvent",
     "ModelRequest",
@@ -66,6 +69,15 @@ class ReasoningDelta:
 
 
 @dataclass(frozen=True, slots=True)
+class DataPart:
+    """Custom data for the stream: the loop writes it as a ``data-<name>`` part, as a tool's
+    ``ctx.emit(name, data)`` is. It is not part of the response (nor of the history)."""
+
+    name: str
+    data: Any = None
+
+
+@dataclass(frozen=True, slots=True)
 class ToolCallDelta:
     """A piece of a streamed tool call. ``index`` identifies the call within the response;
     ``id`` and ``name`` come with the first delta of a call, later deltas may omit them."""
@@ -85,6 +97,12 @@ class ModelResponse:
     #: ``stop``, ``tool-calls``, ``length``, ``content-filter``, ``error`` or ``other``.
     finish_reason: str = "stop"
     model_name: str | None = None
+    #: The name of the Model that answered, when a model that delegates to others (a
+    #: :class:`~helix_agents.models.fallback.FallbackModel`) did not answer itself; the
+    #: usage record names it instead of the agent's model.
+    served_by: str | None = None
+    #: The models tried before ``served_by``, each as ``"<name>: <error>"``, in order.
+    failed_over: tuple[str, ...] = ()
 
     def to_message(self, *, step: int | None = None, id: str | None = None) -> AssistantMessage:
         return AssistantMessage(
@@ -97,7 +115,7 @@ class ModelResponse:
         )
 
 
-ModelEvent = TextDelta | ReasoningDelta | ToolCallDelta | ModelResponse
+ModelEvent = TextDelta | ReasoningDelta | ToolCallDelta | DataPart | ModelResponse
 
 
 @runtime_checkable

@@ -3,10 +3,14 @@
 ``Agent(model=cached_model("openai:gpt-4o-mini", ttl=3600))`` answers a request it has
 seen within ``ttl`` seconds (the same system prompt, history, tools and settings, on the
 same model) from ``ctx.services.kv`` instead of calling the provider; every other request
-goes to the model and its response is kept. A hit costs no tokens: its usage is zero
-tokens (the step still counts as a request) and the custom kind ``model_cache.hit`` (a
-miss adds ``model_cache.miss`` to the model's own usage), rolled up per run and session
-like any usage; its model name ends in ``(cached)``. A hit replays the kept text and tool calls as one delta each.
+goes to the model and its response is kept. As with a cached tool (:mod:`.cache`), every
+request says what happened in the stream and in usage. In the stream: a ``data-cache``
+part, ``{"model", "hit", "key"}``, before a hit's text (a miss's comes at its end). In
+usage: a hit costs no tokens (zero tokens; the step still counts as a request) and adds the
+custom kind ``model_cache.hit``, a miss adds ``model_cache.miss`` to the model's own usage,
+rolled up per run and session like any usage (each model step's usage record carries its
+own). A hit replays the kept text and tool calls as one delta each; its response's
+``model_name`` ends in ``(cached)``.
 
 The host gives the model its KV when it resolves the agent's model (the wrapped model
 itself is resolved by the host as usual: a string like ``"workers-ai:..."`` works on both
@@ -20,12 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ServiceNotConfiguredError
 from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage, UserMessage
 from ..ports.kv import MIN_TTL_SECONDS, get_json, put_json
 from ..ports.model import (
+    DataPart,
     Model,
     ModelEvent,
     ModelRequest,
@@ -33,6 +39,7 @@ from ..ports.model import (
     ReasoningDelta,
     TextDelta,
 )
+from .cache import CACHE_DATA_PART
 
 if TYPE_CHECKING:
     from ..services import Services
@@ -90,6 +97,7 @@ class CachedModel:
         key = f"cache/{self.namespace}/{request_key(inner.name, request)}"
         kept = await get_json(kv, key)
         if isinstance(kept, dict) and "text" in kept:
+            yield DataPart(CACHE_DATA_PART, {"model": inner.name, "hit": True, "key": key})
             async for event in _replay(kept, inner.name):
                 yield event
             return
@@ -100,14 +108,9 @@ class CachedModel:
                     **event.usage.custom,
                     "model_cache.miss": event.usage.custom.get("model_cache.miss", 0) + 1,
                 }
-                event = ModelResponse(
-                    text=event.text,
-                    reasoning=event.reasoning,
-                    tool_calls=event.tool_calls,
-                    usage=event.usage.model_copy(update={"custom": custom}),
-                    finish_reason=event.finish_reason,
-                    model_name=event.model_name,
-                )
+                # Every other field as the model gave it (who served it, among them).
+                event = replace(event, usage=event.usage.model_copy(update={"custom": custom}))
+                yield DataPart(CACHE_DATA_PART, {"model": inner.name, "hit": False, "key": key})
             yield event
 
 
