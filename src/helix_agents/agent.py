@@ -20,6 +20,8 @@ from .subagents import companion_tools
 from .tools import Tool, ToolArgumentsError, describe_validation_error, tool
 
 if TYPE_CHECKING:
+    from .history import HistoryProcessor
+    from .mcp.servers import MCPServer
     from .ports.model import Model
     from .services import DepsContext
     from .state import SessionState
@@ -79,6 +81,16 @@ class Agent:
     #: Builds the dependencies from a :class:`~helix_agents.services.DepsContext`, once per
     #: host (per isolate on Cloudflare), on a tool's first ``ctx.deps``.
     deps_factory: Callable[[DepsContext], Any] | None = None
+    #: What of the stored history each model request carries: functions of the messages,
+    #: applied in order before every request (:mod:`helix_agents.history`). The stored
+    #: history is never changed.
+    history_processors: Sequence[HistoryProcessor] = ()
+    #: The session state's model (pydantic, every field with a default): tools see it as
+    #: ``ctx.state`` (``ToolContext[Deps, MyState]``), clients as JSON (``typed_state``).
+    state_type: type[BaseModel] | None = None
+    #: MCP servers whose tools the agent also gets (:mod:`helix_agents.mcp`), listed once
+    #: per run in a durable step.
+    mcp_servers: Sequence[MCPServer] = ()
     _tools: dict[str, Tool] = field(init=False, repr=False, default_factory=dict)
     _definitions: list[ToolDefinition] | None = field(init=False, repr=False, default=None)
     _companion_tools_built: bool = field(init=False, repr=False, default=False)
@@ -103,6 +115,25 @@ class Agent:
             )
         if self.pending_expires_in is not None and self.pending_expires_in <= 0:
             raise ConfigurationError(f"agent {self.name!r}: pending_expires_in must be > 0")
+        from .mcp.servers import MCPServer
+
+        self.mcp_servers = tuple(self.mcp_servers)
+        for server in self.mcp_servers:
+            if not isinstance(server, MCPServer):
+                raise ConfigurationError(
+                    f"agent {self.name!r}: mcp_servers takes MCPServerHTTP or MCPServerStdio, "
+                    f"not {server!r}"
+                )
+        self.history_processors = tuple(self.history_processors)
+        for processor in self.history_processors:
+            if not callable(processor):
+                raise ConfigurationError(
+                    f"agent {self.name!r}: history processor {processor!r} is not callable"
+                )
+        if self.state_type is not None:
+            from .typed_state import check_state_type
+
+            check_state_type(self.name, self.state_type)
         self._add_tools(self.tools)
 
     def _add_tools(self, items: Iterable[Tool | Callable[..., Any]]) -> None:

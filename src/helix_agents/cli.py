@@ -11,6 +11,8 @@
     helix deny     SESSION [--call ID] [--reason TEXT]    deny it
     helix answer   SESSION RESULT_JSON [--call ID] [--error]   a client tool's result
     helix sessions [SESSION]         list sessions, or show one (messages, runs, usage)
+    helix sessions checkpoints|rewind|fork SESSION [CHECKPOINT]   a session's checkpoints
+    helix schedules list|show|create|cancel   turns started by the clock (docs/triggers.md)
     helix migrate                    create or update the local database
     helix worker   [--app APP] [--port 8788] [--state-dir .helix/worker] [--with-testing]
 
@@ -44,6 +46,7 @@ from .cli_app import (
     app_ref,
     load_app,
 )
+from .cli_schedules import add_schedules_command
 from .cli_sessions import cmd_answer, cmd_attach, cmd_decide, cmd_resume, cmd_run, cmd_stop
 from .errors import HelixError
 
@@ -178,10 +181,20 @@ def _parser() -> argparse.ArgumentParser:
     answer.add_argument("--error", action="store_true", help="the tool failed: RESULT says why")
     answer.set_defaults(func=cmd_answer)
 
-    sessions = command("sessions", "list sessions, or show one")
+    sessions = command(
+        "sessions",
+        "list sessions, or show one; its checkpoints, a rewind or a fork",
+        "helix sessions [SESSION]: list sessions, or show one. "
+        "helix sessions checkpoints SESSION | rewind SESSION CHECKPOINT | "
+        "fork SESSION CHECKPOINT [--as NEW_ID]: a session's checkpoints (docs/checkpoints.md).",
+    )
     common(sessions, app=False)
     sessions.add_argument("session", nargs="?")
+    sessions.add_argument("more", nargs="*", help=argparse.SUPPRESS)
+    sessions.add_argument("--as", dest="new_id", help="the new session's id (fork)")
     sessions.set_defaults(func=_cmd_sessions)
+
+    add_schedules_command(command, common)
 
     migrate = command("migrate", "create or update the local database")
     common(migrate, app=False)
@@ -306,6 +319,13 @@ def _cmd_worker(args: argparse.Namespace) -> int:
 
 
 def _cmd_sessions(args: argparse.Namespace) -> int:
+    from .cli_branches import BRANCH_ACTIONS, cmd_branch
+
+    if args.session in BRANCH_ACTIONS and args.more:
+        return cmd_branch(args.data_dir, [args.session, *args.more], args.new_id)
+    if args.more:
+        raise HelixError(f"unexpected arguments: {' '.join(args.more)}")
+
     # Reads the SQLite database directly (WAL: safe beside a running host).
     async def go() -> int:
         from .db.sqlite import SQLiteDatabase

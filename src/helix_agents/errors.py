@@ -9,9 +9,12 @@
     │   ├── ModelRequestsForbiddenError  a real model request under forbid_model_requests (*)
     │   └── ServiceNotConfiguredError  a tool used a service (ctx.services / ctx.env) its host lacks
     ├── InvalidIdError                 a session / instance / stream id breaks the id rules
+    ├── ScheduleError                  a schedule or cron expression breaks the rules
     ├── StoreError                     the state store refused an operation
     │   ├── SessionNotFoundError
+    │   ├── CheckpointNotFoundError    no checkpoint of that sequence in the session
     │   ├── ConflictError              single writer: a run is already active, or we lost the lease
+    │   ├── ScheduleNotFoundError      no schedule of that id (or not the caller's)
     │   └── ValueTooLargeError         a value over D1's 2 MB row / value limit
     ├── DatabaseError                  a driver error, translated from sqlite3 / D1 / the bridge
     │   ├── DatabaseLimitError         D1's statement limits (parameters, statement size)
@@ -39,11 +42,14 @@
     │   ├── QueueError                 a message or batch broke the queue's rules, or a send failed
     │   ├── EmbeddingError             the embedding provider failed or answered malformed
     │   ├── KeyValueError              a key, value, TTL or metadata broke the key-value rules, or a call failed
-    │   └── ObjectStoreError           an object key, size or listing broke the storage rules, or a call failed
+    │   ├── ObjectStoreError           an object key, size or listing broke the storage rules, or a call failed
+    │   └── MCPError                   an MCP server was unreachable, refused a request or answered malformed
     ├── ToolError                      raised by a tool: its message goes back to the model
     ├── ToolArgumentsError             the model's tool arguments (or output) failed validation:
     │                                  its message goes back to the model
     ├── ToolSubmissionError            a submitted decision or client result is malformed
+    ├── StateValidationError           a session state that its agent's state model refuses
+    ├── JsonPatchError                 a JSON Patch that cannot apply to its document
     ├── ApiError (http/errors.py)      the HTTP API's own refusals, each with its status
     └── WorkerStartError (workerd/process.py)  the local Worker runtime did not start
 
@@ -58,6 +64,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "CheckpointNotFoundError",
     "ConfigurationError",
     "ConflictError",
     "DatabaseError",
@@ -68,7 +75,9 @@ __all__ = [
     "InstanceNotFoundError",
     "InvalidCursorError",
     "InvalidIdError",
+    "JsonPatchError",
     "KeyValueError",
+    "MCPError",
     "ModelConnectionError",
     "ModelError",
     "ModelHTTPError",
@@ -81,9 +90,12 @@ __all__ = [
     "NonRetryableError",
     "ObjectStoreError",
     "QueueError",
+    "ScheduleError",
+    "ScheduleNotFoundError",
     "ServiceError",
     "ServiceNotConfiguredError",
     "SessionNotFoundError",
+    "StateValidationError",
     "StepError",
     "StepResultTooLargeError",
     "StepTimeoutError",
@@ -128,12 +140,29 @@ class InvalidIdError(HelixError, ValueError):
     code = "invalid_id"
 
 
+class ScheduleError(HelixError, ValueError):
+    """A schedule that cannot be: no due time or more than one, a cron expression that
+    does not parse or matches no date, a due time in the past, an unknown policy."""
+
+    code = "invalid_schedule"
+
+
 class StoreError(HelixError):
     code = "store_error"
 
 
 class SessionNotFoundError(StoreError):
     code = "session_not_found"
+
+
+class CheckpointNotFoundError(StoreError):
+    """No checkpoint at that sequence in the session (rewound away, or never recorded)."""
+
+    code = "checkpoint_not_found"
+
+
+class ScheduleNotFoundError(StoreError):
+    code = "schedule_not_found"
 
 
 class ConflictError(StoreError):
@@ -319,6 +348,15 @@ class ObjectStoreError(ServiceError, ValueError):
     code = "object_store_error"
 
 
+class MCPError(ServiceError):
+    """An MCP server (helix_agents.mcp) could not be reached, refused a request, answered
+    outside the protocol, or reported a tool's failure. A tool call that meets it sends its
+    message to the model as the call's error; a tool listing that meets it leaves the
+    server's tools out and tells the model why."""
+
+    code = "mcp_error"
+
+
 class ToolError(HelixError):
     """Raise from a tool to send ``message`` back to the model as the tool's error result.
 
@@ -346,3 +384,17 @@ class ToolSubmissionError(HelixError, ValueError):
     but not acceptable now (unknown call, already decided) is a ConflictError."""
 
     code = "invalid_tool_submission"
+
+
+class StateValidationError(HelixError, ValueError):
+    """A session state its agent's ``state_type`` refuses (a human's edit through the API,
+    a stored state that no longer fits the model); the message says which fields."""
+
+    code = "state_invalid"
+
+
+class JsonPatchError(HelixError, ValueError):
+    """A JSON Patch (RFC 6902) that cannot apply to its document: a missing path, an
+    unknown operation, a failed ``test``."""
+
+    code = "json_patch_error"

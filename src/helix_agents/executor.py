@@ -16,25 +16,37 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from .agent import Agent, AgentRegistry
+from .branches import SessionBranches
 from .chunks import RunEndChunk, SequencedChunk
 from .clock import wall_clock_ms
 from .core.params import ParentLink, RunParams
 from .core.partial import keep_streamed_answer
+from .core.schedule_ops import ScheduleOps
 from .core.starter import RunStarter, check_owner, message_id
 from .core.submissions import UNSET, Submission, expire_suspensions, resume_ready, submit
 from .core.suspension import notify_parent
 from .errors import ConflictError, HelixError, SessionNotFoundError
-from .messages import Message, UserMessage
+from .messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from .ports.launcher import Launcher
 from .ports.streams import StopRequest, StreamManager
-from .state import FINAL_STATUSES, RunRecord, RunStatus, SessionState
+from .schedules import BusyPolicy, CronJob, Firing, MisfirePolicy, Schedule
+from .state import (
+    FINAL_STATUSES,
+    Checkpoint,
+    PendingToolCall,
+    RunRecord,
+    RunStatus,
+    SessionState,
+)
 from .store import StateStore
 from .usage import Usage, UsageRollup
 
-__all__ = ["UNSET", "Executor", "RunHandle", "Submission", "UserInput"]
+__all__ = ["UNSET", "Executor", "RunHandle", "RunOutcome", "Submission", "UserInput"]
 
 UserInput = str | UserMessage | Sequence[str | UserMessage]
 
@@ -62,6 +74,8 @@ class Executor:
         self.launcher = launcher
         self.clock = clock
         self.starter = RunStarter(registry, store, streams, launcher, clock)
+        self._schedules = ScheduleOps(registry, store, launcher, clock)
+        self._branches = SessionBranches(store, registry)
 
     # -- starting runs ---------------------------------------------------------------------
 
@@ -74,24 +88,43 @@ class Executor:
         user_id: str | None = None,
         supersede: bool = False,
         metadata: dict[str, Any] | None = None,
+        messages: Sequence[Message] | None = None,
+        state: Any = None,
     ) -> RunHandle:
         """Start a new session, or the next turn of ``session_id``.
 
         A turn started while the previous one waits on decisions or client results (or
         was interrupted with calls unrun) closes those calls without running them, and
-        abandons the children the previous turn waited on."""
+        abandons the children the previous turn waited on.
+
+        Overrides (docs/executor.md, "Overrides"): ``messages`` is a history to start from,
+        stored before ``message`` in the same write: for a new session, or one without
+        messages (ConflictError otherwise; ValueError for a history whose calls and results
+        do not pair up). ``state`` is the session's state: a new session's initial state,
+        or an existing one's replaced before the turn (ConflictError while a run is
+        active); validated against the agent's ``state_type`` (StateValidationError)."""
         from .ids import new_session_id, validate_session_id
 
         agent = self.registry.get(agent) if isinstance(agent, str) else agent
-        messages = _user_messages(message)
+        user_messages = _user_messages(message)
+        history = _checked_history(messages or ())
         session_id = validate_session_id(session_id) if session_id else new_session_id()
+        initial: dict[str, Any] | None = None
+        if state is not None:
+            initial = _state_value(agent, state)
+            existing = await self.store.load_session(session_id)
+            if existing is not None:
+                check_owner(existing, user_id)
+                await self.store.set_custom_state(session_id, initial)
         params = await self.starter.start_turn(
             agent,
-            messages,
+            user_messages,
             session_id=session_id,
             user_id=user_id,
             supersede=supersede,
             metadata=metadata,
+            seed=history,
+            custom_state=initial,
         )
         await self.starter.launch(params)
         return self._handle(params)
@@ -101,10 +134,40 @@ class Executor:
         state = await self._session(session_id, kwargs.get("user_id"))
         return await self.execute(state.agent_type, message, session_id=session_id, **kwargs)
 
-    async def resume(self, session_id: str, *, user_id: str | None = None) -> RunHandle:
-        """Continue an interrupted run where it stopped, as a new instance (its children,
-        if it was waiting on any, are resumed by its tool steps)."""
+    async def can_resume(self, session_id: str, *, user_id: str | None = None) -> bool:
+        """Whether :meth:`resume` would continue a run now: the session's latest run was
+        interrupted. (A run waiting on approvals or client results resumes by itself once
+        they are submitted.)"""
         await self._session(session_id, user_id)
+        latest = await self.store.latest_run(session_id)
+        return latest is not None and latest.status == RunStatus.INTERRUPTED
+
+    async def resume(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        message: UserInput | None = None,
+    ) -> RunHandle:
+        """Continue an interrupted run where it stopped, as a new instance (its children,
+        if it was waiting on any, are resumed by its tool steps).
+
+        With ``message``, the conversation goes on from where the run stopped with that
+        message instead: the calls the run left unrun are closed without running, and the
+        message starts the session's next turn (ConflictError unless the run was
+        interrupted, as without it)."""
+        state = await self._session(session_id, user_id)
+        if message is not None:
+            if not await self.can_resume(session_id, user_id=user_id):
+                latest = await self.store.latest_run(session_id)
+                status = latest.status.value if latest else "none"
+                raise ConflictError(
+                    f"session {session_id!r} has no interrupted run (status: {status})"
+                )
+            await self.store.clear_interrupt(session_id)
+            return await self.execute(
+                state.agent_type, message, session_id=session_id, user_id=user_id
+            )
         params = await self.starter.start_resume(
             session_id, statuses=frozenset({RunStatus.INTERRUPTED}), clear_interrupt=True
         )
@@ -162,11 +225,15 @@ class Executor:
         is_error: bool = False,
         approval_id: str | None = None,
         user_id: str | None = None,
+        arguments: dict[str, Any] | None = None,
     ) -> Submission:
         """Settle a call that waits: ``approved=True/False`` (with an optional ``reason``)
         for a call that needs approval, or ``result=...`` (``is_error=True`` for a failure)
-        for a client tool. The call may be pending in ``session_id`` or in a child session
-        it started. When nothing else waits, the run resumes (``Submission.resumed``).
+        for a client tool. An approval may come with ``arguments``: the call then runs with
+        them instead of the model's (checked against the tool's schema; the result's
+        ``approval.arguments`` records them). The call may be pending in ``session_id`` or
+        in a child session it started. When nothing else waits, the run resumes
+        (``Submission.resumed``).
 
         Refused, changing nothing: another user's or an unknown session
         (SessionNotFoundError), a call that is not pending, already settled, or whose
@@ -184,6 +251,7 @@ class Executor:
             is_error=is_error,
             approval_id=approval_id,
             user_id=user_id,
+            arguments=arguments,
         )
 
     def resumed_handle(self, submission: Submission) -> RunHandle | None:
@@ -196,11 +264,78 @@ class Executor:
         return await expire_suspensions(self.starter, now, limit=limit)
 
     async def sweep(self, now: int | None = None) -> dict[str, list[str]]:
-        """The periodic housekeeping: expire suspensions, and resume the ready ones that a
-        crash left unresumed."""
+        """The periodic housekeeping: expire suspensions, resume the ready ones that a
+        crash left unresumed, and create the missing firing of each overdue schedule."""
         expired = await self.expire_suspensions(now)
         resumed = await resume_ready(self.starter)
-        return {"expired": expired, "resumed": resumed}
+        schedules = await self._schedules.recover(now)
+        return {"expired": expired, "resumed": resumed, "schedules": schedules}
+
+    # -- schedules (docs/triggers.md) ----------------------------------------------------------
+
+    async def schedule(
+        self,
+        agent: Agent | str | None,
+        message: str,
+        *,
+        at: datetime | int | float | None = None,
+        delay: timedelta | int | float | None = None,
+        cron: str | None = None,
+        every: timedelta | int | float | None = None,
+        session_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        user_id: str | None = None,
+        on_busy: BusyPolicy = "queue",
+        misfire: MisfirePolicy = "run_late",
+        misfire_grace: timedelta | int | float | None = None,
+    ) -> Schedule:
+        """Start a turn of ``agent`` with ``message`` later: once ``at`` a time (an aware
+        datetime or epoch ms) or after ``delay`` (seconds or a timedelta), on a ``cron``
+        expression (UTC), or ``every`` interval (seconds or a timedelta; from ``at`` if
+        given). In ``session_id`` (an existing session; ``agent`` may then be None), or in
+        a new session per firing. ``on_busy``: a firing while the session has an active
+        run waits (``queue``), is skipped (``skip``) or ends that run (``supersede``).
+        ``misfire``: a due time that passed while the host was down fires late
+        (``run_late``) or, more than ``misfire_grace`` late, is recorded as missed
+        (``skip``). Raises ScheduleError for a schedule that cannot be."""
+        return await self._schedules.create(
+            agent,
+            message,
+            at=at,
+            delay=delay,
+            cron=cron,
+            every=every,
+            session_id=session_id,
+            metadata=metadata,
+            user_id=user_id,
+            on_busy=on_busy,
+            misfire=misfire,
+            misfire_grace=misfire_grace,
+        )
+
+    async def list_schedules(
+        self, *, user_id: str | None = None, status: str | None = None, limit: int = 100
+    ) -> list[Schedule]:
+        """Schedules ``user_id`` may see, newest first (``status``: active, done, cancelled)."""
+        return await self._schedules.list_for(user_id=user_id, status=status, limit=limit)
+
+    async def get_schedule(self, schedule_id: str, *, user_id: str | None = None) -> Schedule:
+        """One schedule (ScheduleNotFoundError if missing or another user's)."""
+        return await self._schedules.get(schedule_id, user_id=user_id)
+
+    async def schedule_firings(
+        self, schedule_id: str, *, user_id: str | None = None, limit: int = 20
+    ) -> list[Firing]:
+        """What became of the schedule's latest due times, newest first."""
+        return await self._schedules.firings(schedule_id, user_id=user_id, limit=limit)
+
+    async def cancel_schedule(self, schedule_id: str, *, user_id: str | None = None) -> Schedule:
+        """Cancel a schedule: no firing after this one starts."""
+        return await self._schedules.cancel(schedule_id, user_id=user_id)
+
+    async def declare_schedules(self, jobs: Sequence[CronJob]) -> list[str]:
+        """Make the cron jobs declared in code (idempotent; hosts call it on start)."""
+        return await self._schedules.declare(jobs)
 
     # -- steering ----------------------------------------------------------------------------
 
@@ -302,6 +437,44 @@ class Executor:
                 queue += [r.sub_session_id for r in await self.store.list_sub_sessions(current)]
         return out
 
+    # -- state and checkpoints (branches.py, docs/checkpoints.md) -----------------------------
+
+    async def state(self, session_id: str, *, user_id: str | None = None) -> dict[str, Any]:
+        """The session's state as JSON (its agent's ``state_type`` validated)."""
+        return await self._branches.state(session_id, user_id=user_id)
+
+    async def set_state(
+        self, session_id: str, value: Any, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Replace the session's state between runs, validated against the agent's
+        ``state_type`` (StateValidationError); ConflictError while a run is active."""
+        return await self._branches.set_state(session_id, value, user_id=user_id)
+
+    async def checkpoints(self, session_id: str, *, user_id: str | None = None) -> list[Checkpoint]:
+        """The session's checkpoints, oldest first (and its end, while no run is active)."""
+        return await self._branches.checkpoints(session_id, user_id=user_id)
+
+    async def rewind(
+        self, session_id: str, checkpoint: int, *, user_id: str | None = None
+    ) -> SessionState:
+        """Take the session back to a checkpoint (a sequence): later messages are deleted,
+        its state restored; ConflictError while a run is active."""
+        return await self._branches.rewind(session_id, checkpoint, user_id=user_id)
+
+    async def fork(
+        self,
+        session_id: str,
+        checkpoint: int,
+        *,
+        new_session_id: str | None = None,
+        user_id: str | None = None,
+    ) -> SessionState:
+        """A new session branched from a checkpoint: its messages and state, the origin in
+        ``metadata["forkedFrom"]``. Returns the new session."""
+        return await self._branches.fork(
+            session_id, checkpoint, new_session_id=new_session_id, user_id=user_id
+        )
+
     # -- reading -----------------------------------------------------------------------------
 
     async def get_handle(self, session_id: str, *, user_id: str | None = None) -> RunHandle | None:
@@ -314,6 +487,16 @@ class Executor:
         if latest is None:
             return None
         return RunHandle(self, session_id, latest.run_id, latest.turn, stream_id=state.stream_id)
+
+    async def runs(self, session_id: str, *, user_id: str | None = None) -> list[RunRecord]:
+        """The session's runs (each turn and each resume of one), oldest first."""
+        await self._session(session_id, user_id)
+        return await self.store.list_runs(session_id)
+
+    async def current_run(self, session_id: str, *, user_id: str | None = None) -> RunRecord | None:
+        """The run that holds the session now (active), or None."""
+        await self._session(session_id, user_id)
+        return await self.store.active_run(session_id)
 
     async def get_session(self, session_id: str, *, user_id: str | None = None) -> SessionState:
         """The session, if ``user_id`` may see it (SessionNotFoundError otherwise)."""
@@ -330,6 +513,20 @@ class Executor:
         return RunHandle(
             self, params.session_id, params.run_id, params.turn, stream_id=params.stream_id
         )
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run came to (:meth:`RunHandle.outcome`): ``output`` when it completed,
+    ``error`` and ``failure_reason`` when it failed, and the calls it waits on (approvals,
+    client tools) when it is suspended."""
+
+    run: RunRecord
+    status: RunStatus
+    output: Any = None
+    error: str | None = None
+    failure_reason: str | None = None
+    pending: list[PendingToolCall] = field(default_factory=list)
 
 
 class RunHandle:
@@ -390,6 +587,21 @@ class RunHandle:
 
         return await asyncio.wait_for(wait(), timeout)
 
+    async def outcome(self, timeout: float | None = None) -> RunOutcome:
+        """Wait as :meth:`result` does, then what the run came to: its status, output or
+        error, and what it waits on when suspended (read from the session, which the
+        run's end wrote; a later turn's run overwrites it)."""
+        run = await self.result(timeout)
+        state = await self.get_state()
+        return RunOutcome(
+            run=run,
+            status=run.status,
+            output=state.output if run.status == RunStatus.COMPLETED else None,
+            error=state.error if run.status == RunStatus.FAILED else None,
+            failure_reason=state.failure_reason if run.status == RunStatus.FAILED else None,
+            pending=list(state.pending_client_tool_calls) if run.status.is_suspended else [],
+        )
+
     async def _last_seq(self) -> int:
         info = await self._executor.streams.info(self.stream_id)
         return info.last_seq if info else 0
@@ -419,8 +631,11 @@ class RunHandle:
     async def abort(self, reason: str | None = None) -> None:
         await self._executor.abort(self.session_id, reason=reason)
 
-    async def resume(self) -> RunHandle:
-        return await self._executor.resume(self.session_id)
+    async def resume(self, message: UserInput | None = None) -> RunHandle:
+        return await self._executor.resume(self.session_id, message=message)
+
+    async def can_resume(self) -> bool:
+        return await self._executor.can_resume(self.session_id)
 
     async def send(self, message: UserInput) -> RunHandle:
         return await self._executor.send(self.session_id, message)
@@ -429,6 +644,47 @@ class RunHandle:
         return await self._executor.submit_tool_result(
             self.session_id, tool_call_id=tool_call_id, **kwargs
         )
+
+
+def _checked_history(messages: Sequence[Message]) -> list[Message]:
+    """A history given to ``execute``: messages whose tool calls and results pair up (each
+    result after its call, each call answered), so that the model can be sent it."""
+    out = list(messages)
+    open_calls: set[str] = set()
+    for message in out:
+        if isinstance(message, AssistantMessage):
+            if open_calls:
+                raise ValueError(f"tool calls without a result: {sorted(open_calls)}")
+            open_calls = {call.id for call in message.tool_calls}
+        elif isinstance(message, ToolResultMessage):
+            if message.tool_call_id not in open_calls:
+                raise ValueError(
+                    f"a tool result for {message.tool_call_id!r} follows no call of that id"
+                )
+            open_calls.discard(message.tool_call_id)
+        elif isinstance(message, UserMessage):
+            if open_calls:
+                raise ValueError(f"tool calls without a result: {sorted(open_calls)}")
+        else:
+            raise ValueError(f"not a message: {message!r}")
+    if open_calls:
+        raise ValueError(f"tool calls without a result: {sorted(open_calls)}")
+    return out
+
+
+def _state_value(agent: Agent, value: Any) -> dict[str, Any]:
+    """``state`` for ``execute``: the agent's ``state_type`` validated, or any JSON object."""
+    from pydantic import BaseModel
+
+    from .branches import validate_object
+    from .typed_state import validate_state
+
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    state_type = getattr(agent, "state_type", None)
+    if state_type is not None:
+        return validate_state(state_type, value).model_dump(mode="json")
+    return dict(validate_object(value))
 
 
 def _user_messages(message: UserInput) -> list[UserMessage]:

@@ -23,6 +23,7 @@ __all__ = [
     "collect_step_name",
     "expire_step_name",
     "fail_step_name",
+    "mcp_tools_step_name",
     "model_step_name",
     "new_session_id",
     "parse_instance_id",
@@ -130,6 +131,12 @@ def suspend_step_name(turn: int, step: int) -> str:
 
 def expire_step_name(turn: int, step: int) -> str:
     return f"{step_prefix(turn, step)}/expire"
+
+
+def mcp_tools_step_name(turn: int, step: int) -> str:
+    """The step that lists an agent's MCP tools, once per run instance (``step``: its first
+    agent step)."""
+    return f"{step_prefix(turn, step)}/mcp-tools"
 
 
 def fail_step_name(turn: int, step: int) -> str:

@@ -20,6 +20,7 @@ __all__ = [
     "ToolCall",
     "ToolResultMessage",
     "UserMessage",
+    "is_hidden",
     "message_adapter",
 ]
 
@@ -54,6 +55,12 @@ class UserMessage(Record):
     turn: int | None = None
 
 
+def is_hidden(message: UserMessage) -> bool:
+    """Whether a user message is hidden: sent to the model, never shown (its metadata says
+    ``"hidden": true``; a client sends context the person did not type this way)."""
+    return bool(message.metadata and message.metadata.get("hidden") is True)
+
+
 class AssistantMessage(Record):
     """One model response: its text, its reasoning and the tool calls it made."""
 
@@ -78,6 +85,9 @@ class ToolApproval(Record):
     id: str
     approved: bool
     reason: str | None = None
+    #: The arguments the call was approved and run with, when the person edited the
+    #: model's (the assistant message keeps what the model asked for).
+    arguments: dict[str, Any] | None = None
 
 
 class Source(Record):

@@ -88,7 +88,7 @@ class Services:
             else:
                 where = f"on Cloudflare add {binding} to wrangler.toml"
             raise ServiceNotConfiguredError(
-                f"this host has no {what} (ctx.services.{name}): {where}"
+                f"this host does not have {what} (ctx.services.{name}): {where}"
             )
         return port
 

@@ -14,11 +14,13 @@ from typing import Any, Literal
 from pydantic import Field
 
 from ._base import Record
+from .usage import Usage
 
 __all__ = [
     "FINAL_STATUSES",
     "RESUMABLE_STATUSES",
     "SUSPENDED_STATUSES",
+    "Checkpoint",
     "PendingToolCall",
     "RunRecord",
     "RunStatus",
@@ -73,6 +75,9 @@ class PendingToolCall(Record):
     #: Filled when the decision or result arrives; cleared once applied.
     decision: Literal["approved", "denied"] | None = None
     reason: str | None = None
+    #: Arguments the person approved the call with instead of the model's (validated
+    #: against the tool's schema when submitted); the call runs with them.
+    edited_arguments: dict[str, Any] | None = None
     result: Any = None
     result_status: Literal["success", "error"] | None = None
     submitted_at: int | None = None
@@ -144,3 +149,24 @@ class SubSessionRef(Record):
     remote_json: dict[str, Any] | None = None
     started_at: int = 0
     completed_at: int | None = None
+
+
+class Checkpoint(Record):
+    """A message boundary of a session (one row of ``__agents_checkpoints``, or the
+    session's current end): what :meth:`~helix_agents.executor.Executor.rewind` and
+    :meth:`~helix_agents.executor.Executor.fork` take a session back to."""
+
+    session_id: str
+    #: The checkpoint's id: the messages before this sequence are the conversation there.
+    sequence: int
+    #: Agent steps (assistant messages) before the boundary.
+    step: int
+    #: ``turn``: a user message begins here; ``step``: an agent step begins here;
+    #: ``head``: the session's end as it is now (not stored; listed while no run is active).
+    kind: Literal["turn", "step", "head"]
+    #: The session's state at the boundary (its stored JSON).
+    state: dict[str, Any] = Field(default_factory=dict)
+    #: The session's usage before the boundary (its own, sub-sessions' not included; tools'
+    #: custom counters not included).
+    usage: Usage = Field(default_factory=Usage)
+    created_at: int = 0

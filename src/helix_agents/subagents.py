@@ -13,10 +13,11 @@ The guide is docs/subagents.md.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .durations import parse_duration
 from .errors import ConfigurationError
 from .tools import Tool, tool
 
@@ -27,8 +28,10 @@ __all__ = [
     "COMPANION_TOOL_NAMES",
     "CompanionTool",
     "DelegatingTool",
+    "RemoteSubagentTool",
     "SubagentTool",
     "companion_tools",
+    "remote_subagent_tool",
     "subagent_tool",
 ]
 
@@ -124,6 +127,96 @@ def subagent_tool(
         timeout=timeout,
     )
     built.requires_approval = requires_approval
+    return built
+
+
+# -- remote sub-agents -----------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class RemoteSubagentTool(DelegatingTool):
+    """``message`` -> a fresh session of ``agent_type`` on the helix-agents deployment at
+    ``url`` (its HTTP API); its output is the result. The call's whole wait is one step,
+    bounded by ``timeout`` (docs/subagents.md, "Remote sub-agents")."""
+
+    url: str | None = None
+    #: Else the URL is the host variable of this name, read when a call starts (a Worker's
+    #: env var, the local host's environment).
+    url_var: str | None = None
+    agent_type: str = ""
+    #: The remote's API token, or a function returning it; or ``token_var``: the host
+    #: variable (a Worker secret) holding it. Read when a call starts.
+    token: str | Callable[[], str | None] | None = None
+    token_var: str | None = None
+    #: An ``httpx.AsyncBaseTransport`` for the calls (None: the host's, which on Cloudflare
+    #: is the Workers ``fetch`` one, else httpx's own).
+    transport: Any = None
+
+    def resolve(self, variables: Mapping[str, str]) -> tuple[str, str | None]:
+        """The URL and the token, for a call on a host with these variables."""
+        url = self.url or (variables.get(self.url_var) if self.url_var else None)
+        if not url:
+            raise ConfigurationError(
+                f"tool {self.name!r}: the remote agent's URL variable {self.url_var!r} is not set"
+            )
+        token = self.token() if callable(self.token) else self.token
+        if token is None and self.token_var:
+            token = variables.get(self.token_var)
+        return url.rstrip("/"), token
+
+
+def remote_subagent_tool(
+    name: str,
+    url: str | None,
+    agent_type: str,
+    *,
+    url_var: str | None = None,
+    token: str | Callable[[], str | None] | None = None,
+    token_var: str | None = None,
+    timeout: str | float = "10 minutes",
+    description: str | None = None,
+    requires_approval: bool = False,
+    transport: Any = None,
+) -> RemoteSubagentTool:
+    """A tool ``name`` that hands a task to the agent ``agent_type`` served by another
+    helix-agents deployment at ``url`` (or at the URL in the host variable ``url_var``)
+    and returns its final output.
+
+    ``timeout`` (a Workflows duration; a number is milliseconds) bounds the call from its
+    start: past it the remote run is aborted and the model gets an error result. The call
+    waits inside one step, whose own timeout is set a minute above it.
+    """
+    if (url is None) == (url_var is None):
+        raise ConfigurationError(f"remote_subagent_tool {name!r}: give url or url_var (one)")
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://"))
+    ):
+        raise ConfigurationError(f"remote_subagent_tool {name!r}: url must be http(s), not {url!r}")
+    if not isinstance(agent_type, str) or not agent_type:
+        raise ConfigurationError(f"remote_subagent_tool {name!r}: agent_type must be a name")
+    limit = parse_duration(timeout, what=f"the timeout of tool {name!r}")
+    if limit <= 0:
+        raise ConfigurationError(f"remote_subagent_tool {name!r}: timeout must be positive")
+    built = build_delegating_tool(
+        RemoteSubagentTool,
+        _delegate,
+        name=name,
+        description=description or f"Delegate a task to the remote {agent_type} agent.",
+        url=url.rstrip("/") if url is not None else None,
+        url_var=url_var,
+        agent_type=agent_type,
+        token=token,
+        token_var=token_var,
+        transport=transport,
+        timeout=timeout,
+    )
+    built.requires_approval = requires_approval
+    built.step_config = {
+        # A failed attempt (the host died, the remote was unreachable) is retried; the
+        # retry asks the remote where the run is instead of starting it again.
+        "retries": {"limit": 3, "delay": 1000, "backoff": "exponential"},
+        "timeout": int(limit) + 60_000,
+    }
     return built
 
 

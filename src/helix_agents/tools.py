@@ -33,13 +33,16 @@ __all__ = ["ApprovalPredicate", "Tool", "ToolArgumentsError", "ToolContext", "to
 
 #: The type of an agent's dependencies (``Agent(deps_type=...)``), as ``ToolContext[Deps]``.
 DepsT = TypeVar("DepsT", default=Any, covariant=True)
+#: The session state as tools see it: ``ToolContext[Deps, MyState]`` for an agent with
+#: ``state_type=MyState``; a plain dict otherwise.
+StateT = TypeVar("StateT", default=dict[str, Any], covariant=True)
 
 
-class ToolContext(Protocol[DepsT]):
+class ToolContext(Protocol[DepsT, StateT]):
     """What a tool can see and do while it runs. The runtime supplies it.
 
     ``ToolContext[MyDeps]`` types ``ctx.deps`` (a bare ``ToolContext`` is
-    ``ToolContext[Any]``)."""
+    ``ToolContext[Any]``); ``ToolContext[MyDeps, MyState]`` types ``ctx.state`` too."""
 
     @property
     def session_id(self) -> str: ...
@@ -54,11 +57,13 @@ class ToolContext(Protocol[DepsT]):
     def tool_call_id(self) -> str: ...
 
     @property
-    def state(self) -> dict[str, Any]:
-        """The session's custom state. Changes made here are persisted with the tool's step
+    def state(self) -> StateT:
+        """The session's state: an instance of the agent's ``state_type`` when it has one,
+        else the custom-state dict. Changes made here are persisted with the tool's step
         (replayed from the journal after a restart, never recomputed), in-place changes to
-        nested values included (``state["items"].append(x)``): every top-level key whose
-        JSON changed is written. Each call gets its own copy until its step's write."""
+        nested values included (``state["items"].append(x)``, ``state.items.append(x)``):
+        every top-level key whose JSON changed is written, and streamed as a JSON Patch
+        (``data-state-patch``). Each call gets its own copy until its step's write."""
         ...
 
     def update_state(self, values: Mapping[str, Any]) -> None:

@@ -69,6 +69,39 @@ async def test_approve_over_http(make_server: Any) -> None:
         assert executed == [100]
 
 
+async def test_approve_with_edited_arguments_over_http(make_server: Any) -> None:
+    executed: list[int] = []
+    server = await make_server(bank(executed))
+    async with server.client() as client:
+        request = await suspended(client, "pay9")
+        # Arguments that do not fit the tool's schema change nothing.
+        bad = await client.post(
+            "/chat/pay9/submit-tool-result",
+            json={"approvalId": request["approvalId"], "approved": True, "arguments": {"x": 1}},
+        )
+        assert bad.status_code == 422
+        assert bad.json()["error"]["code"] == "invalid_tool_submission"
+        async with client.stream(
+            "POST",
+            "/chat/pay9/submit-tool-result",
+            json={
+                "approvalId": request["approvalId"],
+                "approved": True,
+                "arguments": {"amount": 5},
+            },
+            headers={"accept": "text/event-stream"},
+        ) as res:
+            assert res.status_code == 200
+            wire = await read_wire(res)
+        assert executed == [5]
+        assert assistant_text(wire.chunks) == "success: sent 5"
+        snap = (await client.get("/chat/pay9")).json()
+        part = next(p for p in snap["messages"][1]["parts"] if p["type"] == "tool-transfer")
+        assert part["state"] == "output-available"
+        assert part["input"] == {"amount": 100}  # what the model asked for
+        assert part["output"] == "sent 5"
+
+
 async def test_deny_over_http(make_server: Any) -> None:
     executed: list[int] = []
     server = await make_server(bank(executed))

@@ -184,6 +184,29 @@ BODIES = st.one_of(
         {"messages": st.lists(UI_MESSAGE, max_size=3)},
         optional={"id": SESSION_IDS, "trigger": SCALARS, "agentType": SCALARS},
     ).map(lambda v: json.dumps(v).encode()),
+    # JSON-RPC for /mcp (http/mcp.py): its methods, with arguments good and bad.
+    st.fixed_dictionaries(
+        {"jsonrpc": st.sampled_from(["2.0", "1.0"])},
+        optional={
+            "id": st.one_of(st.integers(), st.text(max_size=5), st.none()),
+            "method": st.sampled_from(
+                ["initialize", "ping", "tools/list", "tools/call", "notifications/initialized"]
+            )
+            | SCALARS,
+            "params": st.fixed_dictionaries(
+                {},
+                optional={
+                    "name": st.sampled_from(["echo", "nope"]) | SCALARS,
+                    "arguments": st.fixed_dictionaries(
+                        {}, optional={"message": SCALARS, "sessionId": SESSION_IDS | SCALARS}
+                    )
+                    | SCALARS,
+                    "protocolVersion": SCALARS,
+                },
+            )
+            | SCALARS,
+        },
+    ).map(lambda v: json.dumps(v).encode()),
 )
 HEADER_VALUES = st.one_of(
     st.sampled_from(["0", "1", "3", "999", "-1", "abc", "2 ", "1.5", ""]),
@@ -218,7 +241,7 @@ METHODS = st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPT
 # Mostly the API's own routes with the right method, so requests get past routing and
 # exercise validation, auth, sessions and runs; sometimes anything at all.
 ROUTES = st.one_of(
-    st.tuples(st.just("POST"), st.just("/chat")),
+    st.tuples(st.just("POST"), st.sampled_from(["/chat", "/chat", "/mcp"])),
     st.tuples(st.just("GET"), st.sampled_from(["/agents", "/health", "/openapi.json", "/"])),
     st.tuples(
         st.just("GET"),

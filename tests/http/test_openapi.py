@@ -188,6 +188,11 @@ async def test_real_responses_validate_against_their_documented_schemas(make_ser
         )
         assert any(c["type"] == "data-subagent-chunk" and c["transient"] for c in chunks)
         await http.get("/chat/s1")
+        await http.get("/chat/s1?limit=2")
+        await http.get("/chat/s1?limit=0")  # 400
+        await http.get("/sessions/s1/messages?limit=2")
+        await http.get("/sessions/s1/messages?after=0&limit=1")
+        await http.get("/sessions/s1/runs")
         snap = (await http.get("/chat/f1")).json()
         assert snap["output"] is not None
         assert any(p["type"] == "data-output" for p in snap["messages"][-1]["parts"])
@@ -264,6 +269,32 @@ async def test_real_responses_validate_against_their_documented_schemas(make_ser
         assert {"waitingFor": "tool-result"}.items() <= next(
             s for s in listed if s["sessionId"] == "l1"
         ).items()
+
+        # Schedules: made (201), listed, inspected, cancelled; refusals.
+        made = await http.post(
+            "/schedules", json={"agent": "echo", "message": "later", "delaySeconds": 600}
+        )
+        assert made.status_code == 201
+        schedule_id = made.json()["scheduleId"]
+        await http.get("/schedules")
+        await http.get(f"/schedules/{schedule_id}")
+        assert (await http.delete(f"/schedules/{schedule_id}")).status_code == 200
+        await http.get("/schedules/missing")
+        await http.post("/schedules", json={"agent": "echo", "message": "when?"})
+
+        # State and checkpoints (docs/checkpoints.md): read, edited, listed, forked, rewound.
+        await http.get("/sessions/e1/state")
+        assert (await http.put("/sessions/e1/state", json={"k": 1})).status_code == 200
+        points = (await http.get("/sessions/e1/checkpoints")).json()["checkpoints"]
+        end = points[-1]["sequence"]
+        forked = await http.post("/sessions/e1/fork", json={"checkpoint": end})
+        assert forked.status_code == 201
+        rewound = await http.post("/sessions/e1/rewind", json={"checkpoint": end})
+        assert rewound.status_code == 200
+        await http.post("/sessions/e1/rewind", json={"checkpoint": end + 5})
+
+        # The agents as MCP tools (tests/mcp_protocol/ covers the protocol).
+        await http.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
 
         # Refusals: every one an Error.
         await http.get("/chat/-bad")

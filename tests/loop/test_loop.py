@@ -407,8 +407,14 @@ async def test_custom_state_and_emit(make_host: Callable[..., Any]) -> None:
     chunks = await collect(handle)
     assert (await handle.result()).status == "completed"
     assert (await handle.get_state()).custom_state == {"n": 2}
-    data = [c.chunk.data for c in chunks if c.chunk.type == "data"]  # type: ignore[union-attr]
-    assert data == [{"n": 1}, {"n": 2}]
+    data = [c.chunk for c in chunks if c.chunk.type == "data"]
+    assert [d.data for d in data if d.name == "progress"] == [{"n": 1}, {"n": 2}]  # type: ignore[union-attr]
+    # Each change of the state also streams as a JSON Patch (core/context.py).
+    patches = [d.data for d in data if d.name == "state-patch"]  # type: ignore[union-attr]
+    assert patches == [
+        [{"op": "add", "path": "/n", "value": 1}],
+        [{"op": "replace", "path": "/n", "value": 2}],
+    ]
     usage = await handle.usage()
     assert usage.usage.custom == {"counts": 2}
 

@@ -18,6 +18,12 @@ SUITES: tuple[str, ...] = (
     "tests/store",
     "tests/engine",
     "tests/streams",
+    # Typed state and checkpoints (the HTTP and CLI files beside them need sockets and
+    # subprocesses).
+    "tests/state/test_typed_state.py",
+    "tests/state/test_checkpoints.py",
+    # Tracing's ids, encoding, configuration and replay rule (the Worker runs this code).
+    "tests/tracing/test_tracing_units.py",
 )
 
 _OPENAI_SERVER = "serves a model over HTTP (tests.support.openai_server: uvicorn on a socket)"

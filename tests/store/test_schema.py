@@ -31,6 +31,16 @@ ADDED_COLUMNS = {
         ("reason", "TEXT", 0, None, 0),
         ("requested_at", "INTEGER", 1, None, 0),
     ],
+    "__agents_checkpoints": [
+        ("session_id", "TEXT", 1, None, 1),
+        ("sequence", "INTEGER", 1, None, 2),
+        ("step", "INTEGER", 1, None, 0),
+        ("kind", "TEXT", 1, None, 0),
+        ("custom_state", "TEXT", 0, None, 0),
+        ("usage", "TEXT", 0, None, 0),
+        ("usage_mark", "INTEGER", 0, None, 0),
+        ("created_at", "INTEGER", 1, None, 0),
+    ],
     "__agents_schema_version": [
         ("version", "INTEGER", 0, None, 1),
         ("name", "TEXT", 1, None, 0),
@@ -123,6 +133,8 @@ async def test_migration_reruns_safely_when_not_remembered(database: Database) -
     assert [(r["version"], r["name"]) for r in rows] == [
         (1, "0001_v9_schema"),
         (2, "0002_step_commits"),
+        (3, "0003_schedules"),
+        (4, "0004_checkpoints"),
     ]
     assert await table_info(database, "__agents_runs") == V9_COLUMNS["__agents_runs"]
 

@@ -177,6 +177,14 @@ class OpenAIServer:
                 Route("/v1/chat/completions", self._completions, methods=["POST"]),
                 Route("/v1/models", self._models, methods=["GET"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                # Cloudflare AI Gateway's layout, ``{base}/{account}/{gateway}/{provider}``
+                # with the base at the server's root (``CF_AI_GATEWAY_URL``): the same
+                # completions, the request's path recorded.
+                Route(
+                    "/{account}/{gateway}/{provider}/chat/completions",
+                    self._completions,
+                    methods=["POST"],
+                ),
             ]
         )
 

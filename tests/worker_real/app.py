@@ -24,7 +24,11 @@ imports are imported there: no pytest, uvicorn, threads, I/O or randomness at im
   the sessions in D1; ``GET /__test__/constructions?session=<id>`` tells how many times
   that session's Durable Object was constructed (it counts itself in its storage), which is
   how a test sees the object hibernate and wake; ``/__test__/services`` runs the KV and R2
-  conformance checks on the Worker's real bindings (:mod:`tests.worker_real.services_route`).
+  conformance checks on the Worker's real bindings (:mod:`tests.worker_real.services_route`);
+  ``/__test__/queue`` sends through the real ``QUEUE`` binding and reports the runs its
+  messages started (:mod:`tests.worker_real.queue_route`, which also wraps the Worker's
+  ``queue`` handler); ``/__test__/rpc/<op>`` goes to the second Worker of
+  ``test_rpc_real.py`` (``RPC_CLIENT``), which calls this one's RPC methods.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from helix_agents.hosts.cloudflare import CloudflareApp, CloudflareRuntime
 from helix_agents.hosts.cloudflare.models import env_var
 from helix_agents.models.demo import DemoModel
 from helix_agents.testing import FunctionModel
+from tests.history.windowed import WINDOWED, windowed_agent
 from tests.http.agents import (
     analyst,
     asker,
@@ -63,8 +68,17 @@ from tests.http.agents import (
     tool_then_gate,
 )
 from tests.services.librarian import LIBRARIAN, librarian
+from tests.state.notes import NOTES, notes_agent
 from tests.support.agents import bank
 from tests.worker_real.crash_agents import crash_agents
+from tests.worker_real.mcp_agents import MCP_USER, mcp_user
+from tests.worker_real.queue_route import (
+    QUEUE_PATH,
+    RPC_CLIENT_PREFIX,
+    queue_route,
+    rpc_client_route,
+)
+from tests.worker_real.remote_agents import REMOTE_BOSS, remote_boss
 from tests.worker_real.retrieval_route import RETRIEVAL_PATH, retrieval_route
 from tests.worker_real.services_route import SERVICES_PATH, services_route
 
@@ -198,6 +212,14 @@ CATALOG: dict[str, Agent] = {
     **{agent.name: agent for agent in example_registry(DemoModel())},
     # The services' agent (typed deps, cache, files): test_services_real.py.
     LIBRARIAN: librarian(),
+    # An agent with a remote MCP server's tools (test_mcp_real.py).
+    MCP_USER: mcp_user(),
+    # Typed state and checkpoints (test_branches_real.py).
+    NOTES: notes_agent(),
+    # A windowed history and paged reads (test_long_sessions_real.py).
+    WINDOWED: windowed_agent(),
+    # The remote sub-agent's parent (test_remote_real.py): its child is a local host.
+    REMOTE_BOSS: remote_boss(),
     # The crash tests' agents (test_crash_real.py): their effects go to the relay's URL.
     **{
         agent.name: agent
@@ -271,12 +293,23 @@ class TestApp(CloudflareApp):
             return await services_route(runtime, request, url.query)
         if url.path == RETRIEVAL_PATH:
             return await retrieval_route(runtime, request)
+        if url.path == QUEUE_PATH:
+            return await queue_route(runtime, request, url.query)
+        if url.path.startswith(RPC_CLIENT_PREFIX):
+            return await rpc_client_route(env, request)
         config = env_var(env, CONFIG_VAR) or "{}"
         if url.path.startswith(MOUNT_PREFIX):
             encoded, _, rest = url.path[len(MOUNT_PREFIX) :].partition("/")
             config = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
             request = _with_url(request, url._replace(path="/" + rest).geturl())
         return await self.configured(config).fetch(env, request)
+
+    async def queue(self, env: Any, batch: Any) -> None:
+        """The product's queue handler, with the dead-letter queue recorded and a crash
+        before the ack on demand (:mod:`tests.worker_real.queue_route`)."""
+        from tests.worker_real.queue_route import consume
+
+        await consume(self, env, batch, super().queue)
 
     @functools.cached_property
     def Worker(self) -> type[Any]:  # type: ignore[override]

@@ -38,6 +38,7 @@ from ..errors import StepError
 from ..messages import UserMessage
 from ..ports.step import StepContext
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, RunRecord, RunStatus, SubSessionRef
+from ..tracing.spans import current_traceparent
 from ..usage import Usage
 from .params import ParentLink, PlannedCall, ToolStepResult
 from .suspension import child_event_type, is_ready
@@ -191,6 +192,7 @@ async def open_child(
             user_id=run.params.user_id,
             parent=link,
             parent_session_id=run.params.session_id,
+            trace_parent=current_traceparent() if run.tracer is not None else None,
         )
         await store.update_sub_session(run.params.session_id, child.session_id, "active")
         await starter.launch(params)
@@ -208,13 +210,16 @@ async def open_child(
     if latest.status in FINAL_STATUSES:
         return None
     resumed = None
+    # The delegating call's span: a child resumed without a tracing context of its own (an
+    # interrupt kept none) continues the trace from there.
+    traced = current_traceparent() if run.tracer is not None else None
     if latest.status in SUSPENDED_STATUSES:
         if not await is_ready(store, child.session_id):
             return ToolStepResult(status="suspended", child_session_id=child.session_id)
         # Marked before the start: the resumed child may end (and say so) at once.
         await store.update_sub_session(run.params.session_id, child.session_id, "active")
         resumed = await starter.start_resume(
-            child.session_id, statuses=SUSPENDED_STATUSES, parent=link
+            child.session_id, statuses=SUSPENDED_STATUSES, parent=link, trace_parent=traced
         )
     elif latest.status == RunStatus.INTERRUPTED:
         await store.update_sub_session(run.params.session_id, child.session_id, "active")
@@ -223,6 +228,7 @@ async def open_child(
             statuses=frozenset({RunStatus.INTERRUPTED}),
             parent=link,
             clear_interrupt=True,
+            trace_parent=traced,
         )
     if resumed is not None:
         return _waiting(child, resumed.run_id)

@@ -7,8 +7,12 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
+
 from ..chunks import CustomDataChunk, SourceChunk
+from ..json_patch import diff
 from ..messages import Source
+from ..typed_state import validate_state
 from .host_resources import HostResources
 from .stream_writer import StreamWriter
 
@@ -16,7 +20,7 @@ if TYPE_CHECKING:
     from ..agent import Agent
     from ..services import Services
 
-__all__ = ["RunToolContext"]
+__all__ = ["STATE_PATCH_PART", "RunToolContext"]
 
 
 class _TrackedState(dict[str, Any]):
@@ -39,6 +43,20 @@ class _TrackedState(dict[str, Any]):
             if key not in self._before or _fingerprint(value) != self._before[key]:
                 patch[key] = value
         return patch
+
+
+#: The data part a tool step's state change streams as (``data-state-patch`` in the UI).
+STATE_PATCH_PART = "state-patch"
+
+_ABSENT = object()
+
+
+def _as_json(value: Any) -> Any:
+    """``value`` as plain JSON, or None when it is not JSON (the store refuses it then)."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except (TypeError, ValueError, RecursionError):
+        return None
 
 
 def _fingerprint(value: Any) -> str | object:
@@ -71,6 +89,15 @@ class RunToolContext:
         self._agent_name = agent_name
         self._tool_call_id = tool_call_id
         self._state = _TrackedState(custom_state)
+        # A typed state is the model over the same JSON; the stored JSON stays the base of
+        # the step's patch (keys first set to their defaults are written then).
+        self._state_type = None if agent is None else agent.state_type
+        self._typed: BaseModel | None = None
+        if self._state_type is not None:
+            self._typed = validate_state(self._state_type, custom_state)
+            self._before: Any = self._typed.model_dump(mode="json")
+        else:
+            self._before = _as_json(dict(custom_state))
         self._writer = writer
         self._check_interrupt = check_interrupt
         self.custom_usage: dict[str, float] = {}
@@ -96,8 +123,8 @@ class RunToolContext:
         return self._tool_call_id
 
     @property
-    def state(self) -> dict[str, Any]:
-        return self._state
+    def state(self) -> Any:
+        return self._typed if self._typed is not None else self._state
 
     @property
     def deps(self) -> Any:
@@ -109,15 +136,61 @@ class RunToolContext:
         return self._resources.services
 
     @property
+    def scheduler(self) -> Any:
+        """The host's schedule operations, or None (not part of ``ToolContext``: only
+        ``schedule_toolkit`` reads it)."""
+        return self._resources.scheduler
+
+    @property
     def env(self) -> Any:
         return self._resources.env
 
     @property
     def state_patch(self) -> dict[str, Any]:
-        return self._state.patch
+        """The top-level keys this call changed (``None``: removed), what its step writes.
+        A typed state is validated first: :class:`StateValidationError` if the tool left it
+        invalid."""
+        if self._typed is None or self._state_type is None:
+            return self._state.patch
+        after = self._typed_json()
+        stored = self._state  # the stored JSON, untouched in typed mode
+        patch: dict[str, Any] = {}
+        for key, value in after.items():
+            old = stored.get(key, _ABSENT)
+            if value is None and old is _ABSENT:
+                continue
+            if old is _ABSENT or _fingerprint(value) != _fingerprint(old):
+                patch[key] = value
+        return patch
+
+    def state_json_patch(self) -> list[dict[str, Any]]:
+        """This call's change of the state as JSON Patch operations (RFC 6902), from the
+        state as it was given to the call to the state as it is now."""
+        after = self._typed_json() if self._typed is not None else _as_json(dict(self._state))
+        if self._before is None or after is None:
+            return []
+        return diff(self._before, after)
+
+    def _typed_json(self) -> dict[str, Any]:
+        assert self._typed is not None
+        assert self._state_type is not None
+        # Assignments are not validated by pydantic by default: validate the result.
+        dumped = self._typed.model_dump(mode="json", warnings=False)
+        return validate_state(self._state_type, dumped).model_dump(mode="json")
 
     def update_state(self, values: Mapping[str, Any]) -> None:
-        self._state.update(values)
+        if self._typed is None or self._state_type is None:
+            self._state.update(values)
+            return
+        merged = validate_state(
+            self._state_type, {**self._typed.model_dump(mode="json"), **dict(values)}
+        )
+        for key in values:
+            if key not in self._state_type.model_fields:
+                from ..errors import StateValidationError
+
+                raise StateValidationError(f"{self._state_type.__name__} has no field {key!r}")
+            setattr(self._typed, key, getattr(merged, key))
 
     async def emit(self, name: str, data: Any, *, transient: bool = False) -> None:
         await self._writer.add(CustomDataChunk(name=name, data=data, transient=transient or None))

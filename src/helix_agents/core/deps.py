@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..ports.launcher import Launcher
     from ..ports.model import Model
     from ..store import StateStore
+    from ..tracing import TracingConfig
 
 __all__ = ["RunDeps"]
 
@@ -37,3 +38,5 @@ class RunDeps:
     #: Services, settings and the agents' typed deps that tools see (``ctx.services``...).
     resources: HostResources = field(default_factory=HostResources)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Where spans go (``tracing.tracing_config``), or None: tracing off.
+    tracing: TracingConfig | None = None

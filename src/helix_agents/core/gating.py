@@ -20,6 +20,7 @@ from ..ids import step_prefix
 from ..messages import ToolCall, ToolResultMessage
 from ..state import PendingToolCall, RunStatus, SuspensionContext
 from ..tools import Tool, ToolArgumentsError
+from ..tracing.steps import suspension_tracing_context
 from .context import RunToolContext
 from .suspension import approval_id
 
@@ -137,4 +138,5 @@ def suspension_context(
         expires_at=min(expiries) if expiries else None,
         run_id=run.params.run_id,
         detail=detail or None,
+        tracing_context=suspension_tracing_context(run.tracer),
     )

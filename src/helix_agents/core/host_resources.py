@@ -29,12 +29,19 @@ class HostResources:
         services: Services | None = None,
         vars: Mapping[str, str] | None = None,
         env: Any = None,
+        http_transport: Any = None,
     ) -> None:
         self.host: HostName = host
+        #: The httpx transport outbound HTTP of the runtime's own clients takes (MCP): the
+        #: Workers ``fetch`` one on Cloudflare, None (httpx's own) on the local host.
+        self.http_transport: Any = http_transport
         self.services = services if services is not None else Services(host=host)
         self.vars: Mapping[str, str] = vars if vars is not None else {}
         self._env = env
         self._deps: dict[Callable[[DepsContext], Any], Any] = {}
+        #: The host's schedule operations (a ``core.schedule_ops.ScheduleOps``), bound by
+        #: the host once its store and launcher exist: what ``schedule_toolkit`` uses.
+        self.scheduler: Any = None
 
     @property
     def env(self) -> Any:

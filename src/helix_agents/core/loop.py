@@ -53,6 +53,7 @@ from .boundary import expire_suspension, suspend_at_boundary
 from .converter import decode, durable_step, encode
 from .delegation_step import DelegationStep
 from .deps import RunDeps
+from .mcp_tools import attach_mcp_tools
 from .model_step import ModelStep
 from .params import (
     EndStepResult,
@@ -63,6 +64,7 @@ from .params import (
     ToolStepResult,
 )
 from .run_context import RunContext
+from .schedule_firing import FIRING_KEY, run_schedule_firing
 from .tool_step import ToolStep
 
 __all__ = ["CHILD_TIMEOUT", "MODEL_STEP_CONFIG", "run_agent_workflow"]
@@ -89,11 +91,27 @@ FAIL_STEP_CONFIG: StepConfig = {
 async def run_agent_workflow(
     params: RunParams | dict[str, Any], step: Step, deps: RunDeps
 ) -> dict[str, Any]:
-    """Run one instance of an agent's turn to its end or its next boundary."""
+    """Run one instance of an agent's turn to its end or its next boundary (or, for a
+    schedule's firing, that firing: :mod:`.schedule_firing`)."""
+    if isinstance(params, dict) and FIRING_KEY in params:
+        return await run_schedule_firing(params, step, deps)
     if not isinstance(params, RunParams):
         params = decode(RunParams, params)
     agent = deps.registry.get(params.agent_type)
     run = RunContext(params=params, agent=agent, deps=deps)
+    if deps.tracing is None:
+        return await _run(params, step, deps, run)
+    # Tracing on: every step body that runs records a span, the instance its run span.
+    from ..tracing.steps import TracedStep, end_run, instance_tracer
+
+    run.tracer = tracer = instance_tracer(params, deps.tracing)
+    output = await _run(params, TracedStep(step, tracer), deps, run)
+    record = await deps.store.get_run(params.run_id)
+    await end_run(tracer, params, output, started_at_ms=record.started_at if record else None)
+    return output
+
+
+async def _run(params: RunParams, step: Step, deps: RunDeps, run: RunContext) -> dict[str, Any]:
     model_step = ModelStep(run)
     calls = _CallSteps(ToolStep(run), DelegationStep(run))
 
@@ -103,6 +121,9 @@ async def run_agent_workflow(
     try:
         if params.expired is not None:
             return await _expire(step, run, s - 1)
+        # The agent's MCP tools, listed once per run instance (journaled: every replay
+        # offers the model the same tools).
+        await attach_mcp_tools(step, run)
         if params.pending_tool_calls or params.waiting_calls:
             # A resume: settle what waited (approved calls run, denials and client results
             # are written), and run the tools an interrupt left unrun.

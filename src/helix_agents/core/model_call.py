@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..chunks import (
+    CustomDataChunk,
     ReasoningDeltaChunk,
     ReasoningEndChunk,
     ReasoningStartChunk,
@@ -25,10 +26,12 @@ from ..chunks import (
     ToolInputStartChunk,
 )
 from ..errors import ModelError, ModelProtocolError, StreamError
+from ..history import apply_history_processors, history_window
 from ..ids import call_id_scope
-from ..messages import AssistantMessage, Message, ToolCall, ToolResultMessage
+from ..messages import AssistantMessage, Message, ToolCall
 from ..models import require_model
 from ..ports.model import (
+    DataPart,
     ModelRequest,
     ModelResponse,
     ReasoningDelta,
@@ -37,8 +40,9 @@ from ..ports.model import (
 )
 from ..ports.step import StepContext
 from ..ports.streams import StopRequest
+from ..tracing.calls import end_model_span, model_span
 from ..usage import Usage
-from .run_context import RunContext
+from .run_context import RunContext, call_ids_of
 from .stream_writer import StreamWriter
 
 __all__ = ["CallIds", "ModelCall", "call_model"]
@@ -69,6 +73,10 @@ class ModelCall:
     usage: Usage
     stop: StopRequest | None
     cut: bool
+    #: The model that answered, when the agent's model delegates (a FallbackModel), and
+    #: the models that failed before it (``"<name>: <error>"``).
+    served_by: str | None = None
+    failed_over: tuple[str, ...] = ()
 
 
 async def call_model(
@@ -94,7 +102,9 @@ async def call_model(
     model = run.deps.resolve_model(require_model(agent.name, agent.model))
     request = ModelRequest(
         system=agent.render_system_prompt(state),
-        messages=history,
+        # The one place a request's history is shaped: the agent's processors, pure
+        # functions of the stored messages (the same request on a replay).
+        messages=apply_history_processors(agent.history_processors, history),
         tools=agent.tool_definitions(),
         settings=agent.model_settings,
         output_tool=agent.output_tool_name,
@@ -107,7 +117,13 @@ async def call_model(
         writer.hold()
         return ModelCall(message, Usage(), writer.stop_requested, cut=True)
     params = run.params
-    call_ids = CallIds(history, call_id_scope(params.session_id, params.parent_session_id))
+    scope = call_id_scope(params.session_id, params.parent_session_id)
+    if history_window(agent.history_processors) is not None:
+        # The history was read as a window: the ids older calls took are unknown here, so
+        # every call is named after its step too (unique in the session by construction).
+        step_scope = f"t{params.turn}s{step_no}"
+        scope = step_scope if scope is None else f"{scope}~{step_scope}"
+    call_ids = CallIds(history, scope, used=run.call_ids_in(history))
     parts = _PartTracker(
         writer, f"{run.params.message_id}-{step_no}-{ctx.attempt}", call_ids.streamed()
     )
@@ -133,6 +149,8 @@ async def call_model(
                     await parts.reasoning(event.text)
                 elif isinstance(event, ToolCallDelta):
                     await parts.tool_delta(event)
+                elif isinstance(event, DataPart):
+                    await writer.add(CustomDataChunk(name=event.name, data=event.data))
                 elif isinstance(event, ModelResponse):
                     response = event
                 if writer.stop_requested is not None and response is None:
@@ -142,6 +160,7 @@ async def call_model(
             if close is not None:
                 await close()
 
+    span = model_span(run.tracer, model.name, key="model")
     task = asyncio.ensure_future(consume())
 
     async def watch() -> None:
@@ -176,7 +195,8 @@ async def call_model(
         if not cut or (current is not None and current.cancelling()):
             raise
         response = None
-    except ModelError:
+    except ModelError as exc:
+        end_model_span(run.tracer, span, error=exc)
         writer.discard()
         raise
     finally:
@@ -188,6 +208,7 @@ async def call_model(
     if response is None:
         if stop is None:
             raise ModelProtocolError("the model's stream ended without a response")
+        end_model_span(run.tracer, span, finish_reason="other")
         # Stopped mid-stream: keep what was said so far (and streamed: the tail goes
         # out with the run's end).
         await parts.close()
@@ -209,9 +230,25 @@ async def call_model(
         )
     usage = response.usage.model_copy()
     usage.requests = max(usage.requests, 1)
+    end_model_span(
+        run.tracer,
+        span,
+        usage=usage,
+        finish_reason=response.finish_reason,
+        response_model=response.model_name,
+        served_by=response.served_by,
+        failed_over=response.failed_over,
+    )
     message = response.to_message(step=step_no, id=run.params.message_id)
     message.tool_calls = call_ids.assign(message.tool_calls)
-    return ModelCall(message, usage, stop, cut=False)
+    return ModelCall(
+        message,
+        usage,
+        stop,
+        cut=False,
+        served_by=response.served_by,
+        failed_over=response.failed_over,
+    )
 
 
 class CallIds:
@@ -227,25 +264,25 @@ class CallIds:
     same way. A child session's calls are ``{id}~{scope}`` (``ids.call_id_scope``): unique in
     its parent's hierarchy too."""
 
-    def __init__(self, history: list[Message], scope: str | None = None) -> None:
+    def __init__(
+        self, history: list[Message], scope: str | None = None, *, used: set[str] | None = None
+    ) -> None:
+        """``used``: the ids ``history`` takes, when the caller keeps them (the run's
+        :class:`.run_context.SessionHistory`, so a long run does not walk its history on
+        every model call); read, never changed."""
         self.scope = scope
-        self.used: set[str] = set()
-        for message in history:
-            if isinstance(message, AssistantMessage):
-                self.used.update(call.id for call in message.tool_calls)
-                self.used.update(
-                    call.provider_id for call in message.tool_calls if call.provider_id
-                )
-            elif isinstance(message, ToolResultMessage):
-                self.used.add(message.tool_call_id)
+        if used is None:
+            used = {i for message in history for i in call_ids_of(message)}
+        self.used: set[str] = used
 
     def _ids(self, provider_ids: list[str]) -> list[str]:
-        taken = set(self.used)
+        used = self.used
+        taken: set[str] = set()  # this response's, beside the history's
         ours = []
         for provider_id in provider_ids:
             base = provider_id if self.scope is None else f"{provider_id}~{self.scope}"
             candidate, n = base, 0
-            while candidate in taken:
+            while candidate in used or candidate in taken:
                 n += 1
                 candidate = f"{base}~{n}"
             taken.add(candidate)

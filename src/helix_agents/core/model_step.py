@@ -34,15 +34,16 @@ from ..errors import (
     ModelRateLimitedError,
     SessionNotFoundError,
 )
+from ..history import history_window
 from ..messages import AssistantMessage, Message, ToolResultMessage
 from ..ports.step import StepContext
 from ..state import RunStatus
 from ..store import Suspension
 from ..tools import ToolArgumentsError
-from ..usage import Usage
+from ..usage import Usage, UsageRecord
 from . import limits
 from .gating import gate_call, suspension_context
-from .model_call import call_model
+from .model_call import ModelCall, call_model
 from .params import ModelStepResult
 from .partial import read_stream, streamed_answer
 from .plan import (
@@ -64,7 +65,7 @@ from .replay import (
     decided_error_chunks,
     replay_response,
 )
-from .run_context import RunContext
+from .run_context import RunContext, SessionHistory
 from .stream_writer import StreamWriter
 
 __all__ = ["ModelStep"]
@@ -73,6 +74,8 @@ __all__ = ["ModelStep"]
 class ModelStep:
     def __init__(self, run: RunContext) -> None:
         self.rc = run
+        #: This step's model call, once made: who answered, for the usage record.
+        self._served: ModelCall | None = None
 
     async def execute(
         self, ctx: StepContext, *, step_no: int, sequence: int, used: Usage | None = None
@@ -81,6 +84,7 @@ class ModelStep:
         used = used or Usage()
         run = self.rc
         run.executed.add(ctx.name)
+        self._served = None
         store = run.deps.store
         session_id = run.params.session_id
         settle = self._settles(step_no)
@@ -93,6 +97,7 @@ class ModelStep:
             run.params.run_id,
             sequence=sequence,
             history_before=sequence if run.history is None else None,
+            history_turns=history_window(run.agent.history_processors),
         )
         if view.state is None:
             raise SessionNotFoundError(f"session {session_id!r} does not exist")
@@ -108,7 +113,7 @@ class ModelStep:
             return _final(ended, sequence)
         state = view.state
         if view.history is not None:
-            run.history = dict(view.history)
+            run.history = SessionHistory(view.history)
         if run.custom_state is None:
             run.custom_state = dict(state.custom_state)
         if state.aborted:
@@ -159,6 +164,7 @@ class ModelStep:
                 plan = plan_failure(error, exc.code, sequence=sequence, settle=False)
                 return await self.apply(ctx, writer, step_no, plan)
             message, usage = call.message, call.usage
+            self._served = call
             if call.stop == "abort":
                 return await self._aborted(ctx, writer, step_no, sequence, message, usage)
             if call.stop == "interrupt" and (call.cut or not message.tool_calls):
@@ -280,12 +286,26 @@ class ModelStep:
             run.params.run_id,
             rows,
             step_count=step_no,
-            usage=run.usage_record(ctx.name, plan.usage, kind="model", model=self._model_name),
+            usage=self._usage_record(ctx, plan),
             outcome=plan.outcome,
             suspension=suspension,
             settle=plan.settle,
         )
         run.remember(rows)
+
+    def _usage_record(self, ctx: StepContext, plan: ModelStepPlan) -> UsageRecord | None:
+        """The step's usage, under the model that answered (a fallback's member, when the
+        agent's model is a FallbackModel) with the models that failed before it."""
+        served = self._served
+        record = self.rc.usage_record(
+            ctx.name,
+            plan.usage,
+            kind="model",
+            model=(served.served_by if served else None) or self._model_name,
+        )
+        if record is not None and served is not None and served.failed_over:
+            record.metadata = {"model": self._model_name, "failedOver": list(served.failed_over)}
+        return record
 
     def _settles(self, step_no: int) -> bool:
         """The first model step of an instance runs once every call of the previous response

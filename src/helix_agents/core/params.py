@@ -90,6 +90,10 @@ class RunParams(Record):
     expired: str | None = None
     #: What earlier instances of this turn used (the agent's usage limits count per turn).
     usage_before: Usage = Field(default_factory=Usage)
+    #: The W3C ``traceparent`` of the span this instance's run span is a child of (a
+    #: child's delegating call; a child's suspended instance), when tracing is on. A root
+    #: session's instances derive theirs from their ids (``tracing.steps``).
+    trace_parent: str | None = None
 
 
 class ModelStepResult(Record):

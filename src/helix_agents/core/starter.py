@@ -69,15 +69,22 @@ class RunStarter:
         metadata: dict[str, Any] | None = None,
         parent: ParentLink | None = None,
         parent_session_id: str | None = None,
+        trace_parent: str | None = None,
+        seed: Sequence[Message] = (),
+        custom_state: dict[str, Any] | None = None,
     ) -> RunParams:
-        """Create the session if needed and start its next turn (see Executor.execute)."""
+        """Create the session if needed and start its next turn (see Executor.execute).
+        ``trace_parent``: the span the run's trace continues from (a child's delegating
+        call), when tracing is on. ``seed``: a history stored before ``messages``, in the
+        same write (a session with messages refuses them: ConflictError).
+        ``custom_state``: a new session's initial state (validated by the caller)."""
         validate_session_id(session_id)
         if not messages:
             raise ValueError("a run needs at least one user message")
         state = await self.store.load_session(session_id)
         if state is None:
             state = await self._create(
-                session_id, agent, user_id, metadata or {}, parent_session_id
+                session_id, agent, user_id, metadata or {}, parent_session_id, custom_state
             )
         else:
             check_owner(state, user_id)
@@ -91,6 +98,14 @@ class RunStarter:
         run_id = run_instance_id(session_id, turn)
         rows: list[tuple[int, Message]] = []
         first = await self.store.next_sequence(session_id)
+        if seed:
+            if first > 0:
+                raise ConflictError(
+                    f"session {session_id!r} already has messages: a history is given only "
+                    "to a session without any"
+                )
+            rows += [(i, m) for i, m in enumerate(seed)]
+            first = len(rows)
         if latest is not None and latest.status not in (RunStatus.ACTIVE, RunStatus.COMPLETED):
             # Calls of the previous turn that never got a result (a suspension the user did
             # not answer, an interrupt that was not resumed) are closed now, so that the
@@ -135,6 +150,7 @@ class RunStarter:
             user_id=user_id if user_id is not None else state.user_id,
             parent=parent,
             parent_session_id=state.parent_session_id,
+            trace_parent=trace_parent,
         )
 
     async def _create(
@@ -144,6 +160,7 @@ class RunStarter:
         user_id: str | None,
         metadata: dict[str, Any],
         parent_session_id: str | None,
+        custom_state: dict[str, Any] | None = None,
     ) -> SessionState:
         try:
             return await self.store.create_session(
@@ -154,6 +171,7 @@ class RunStarter:
                     status=RunStatus.COMPLETED,
                     user_id=user_id,
                     metadata=metadata,
+                    custom_state=custom_state or {},
                     parent_session_id=parent_session_id,
                     created_at=self.clock(),
                     updated_at=self.clock(),
@@ -188,10 +206,17 @@ class RunStarter:
     # -- resumes -----------------------------------------------------------------------------
 
     async def plan_resume(
-        self, session_id: str, *, run: RunRecord, parent: ParentLink | None = None
+        self,
+        session_id: str,
+        *,
+        run: RunRecord,
+        parent: ParentLink | None = None,
+        trace_parent: str | None = None,
     ) -> RunParams:
         """The params of the instance that resumes ``run`` (the session's latest run), or,
-        when ``run`` is itself a resume that was never launched, of ``run``."""
+        when ``run`` is itself a resume that was never launched, of ``run``.
+        ``trace_parent``: the span a child's resume continues from when its suspension
+        kept none (an interrupt)."""
         state = await self.store.require_session(session_id)
         turn_runs = [r for r in await self.store.list_runs(session_id) if r.turn == run.turn]
         if run.status == RunStatus.ACTIVE:
@@ -228,6 +253,10 @@ class RunStarter:
                 continue
             to_run.append(item.model_copy(update={"resolution": resolution}))
         stream_id = parent.stream_id if parent is not None and parent.forward else run_id
+        # The suspended instance's span, so that the resume continues its trace (a root
+        # session's instances would find it from their ids alone; a child's could not).
+        tracing = (context.tracing_context or {}) if context is not None else {}
+        trace_parent = tracing.get("traceparent") or trace_parent
         return RunParams(
             session_id=session_id,
             agent_type=state.agent_type,
@@ -246,6 +275,7 @@ class RunStarter:
             waiting_calls=waiting,
             expired=str(expired) if expired else None,
             usage_before=used,
+            trace_parent=trace_parent if isinstance(trace_parent, str) else None,
         )
 
     async def start_resume(
@@ -255,6 +285,7 @@ class RunStarter:
         statuses: frozenset[RunStatus],
         parent: ParentLink | None = None,
         clear_interrupt: bool = False,
+        trace_parent: str | None = None,
     ) -> RunParams | None:
         """Resume the session's latest run if its status is one of ``statuses``.
 
@@ -263,7 +294,9 @@ class RunStarter:
         latest = await self.store.latest_run(session_id)
         if latest is None or latest.status not in statuses:
             return None
-        params = await self.plan_resume(session_id, run=latest, parent=parent)
+        params = await self.plan_resume(
+            session_id, run=latest, parent=parent, trace_parent=trace_parent
+        )
         if clear_interrupt:
             await self.store.clear_interrupt(session_id)
         try:

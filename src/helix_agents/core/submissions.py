@@ -28,6 +28,7 @@ from ..errors import ConflictError, SessionNotFoundError, ToolSubmissionError
 from ..messages import AssistantMessage, ToolResultMessage
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, PendingToolCall
 from ..store import PendingView
+from ..tools import ToolArgumentsError
 from .params import RunParams
 from .starter import check_owner
 from .suspension import resume_if_ready
@@ -79,8 +80,10 @@ async def submit(
     is_error: bool = False,
     approval_id: str | None = None,
     user_id: str | None = None,
+    arguments: dict[str, Any] | None = None,
 ) -> Submission:
-    """Settle one pending call (see the module docstring); raises on refusal."""
+    """Settle one pending call (see the module docstring); raises on refusal.
+    ``arguments``: an approval's edited arguments (checked against the tool's schema)."""
     if not isinstance(tool_call_id, str) or not tool_call_id:
         raise ToolSubmissionError("tool_call_id must be a non-empty string")
     if (approved is None) == (result is UNSET):
@@ -92,6 +95,15 @@ async def submit(
         raise ToolSubmissionError("approved must be true or false")
     if reason is not None and (not isinstance(reason, str) or len(reason) > 2000):
         raise ToolSubmissionError("reason must be a string of at most 2000 characters")
+    if arguments is not None:
+        if approved is not True:
+            raise ToolSubmissionError("edited arguments come only with approved=true")
+        if not isinstance(arguments, dict):
+            raise ToolSubmissionError("arguments must be a JSON object")
+        if value_depth(arguments) > MAX_RESULT_DEPTH:
+            raise ToolSubmissionError(
+                f"the arguments nest arrays and objects deeper than {MAX_RESULT_DEPTH} levels"
+            )
     if result is not UNSET and value_depth(result) > MAX_RESULT_DEPTH:
         raise ToolSubmissionError(
             f"the result nests arrays and objects deeper than {MAX_RESULT_DEPTH} levels"
@@ -107,6 +119,8 @@ async def submit(
         check_owner(holder, user_id)
         await _check_unsettled(starter, view, entry)
         updated = _apply(starter, entry, approved, reason, result, is_error, approval_id, view)
+        if arguments is not None:
+            updated = _edited(starter, updated, arguments, view)
         calls = [updated if p.tool_call_id == tool_call_id else p for p in _pending(view)]
         if await store.swap_pending(holder.session_id, view.raw_pending, calls):
             resumed = await resume_if_ready(starter, holder.session_id)
@@ -206,6 +220,20 @@ async def _check_unsettled(starter: RunStarter, view: PendingView, entry: Pendin
         raise ConflictError(f"tool call {entry.tool_call_id!r} was already {what}")
     if await starter.store.has_tool_result(state.session_id, entry.tool_call_id):
         raise ConflictError(f"tool call {entry.tool_call_id!r} already has its result")
+
+
+def _edited(
+    starter: RunStarter, entry: PendingToolCall, arguments: dict[str, Any], view: PendingView
+) -> PendingToolCall:
+    """An approval with the person's arguments, once they fit the tool's schema."""
+    tool = starter.registry.get(view.state.agent_type).get_tool(entry.tool_name)
+    if tool is None:  # pragma: no cover - only known tools wait for approval
+        raise ToolSubmissionError(f"tool {entry.tool_name!r} is unknown to the agent")
+    try:
+        tool.validate_arguments(arguments)
+    except ToolArgumentsError as exc:
+        raise ToolSubmissionError(f"the edited arguments do not fit: {exc.message}") from None
+    return entry.model_copy(update={"edited_arguments": dict(arguments)})
 
 
 def _apply(

@@ -25,18 +25,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..chunks import (
+    CustomDataChunk,
     ToolApprovalResponseChunk,
     ToolErrorChunk,
     ToolOutputChunk,
     ToolOutputDeniedChunk,
 )
-from ..errors import HelixError, StorageUnavailableError
+from ..errors import HelixError, StateValidationError, StorageUnavailableError
 from ..messages import Source, ToolApproval, ToolResultMessage
 from ..ports.step import StepContext
 from ..state import PendingToolCall
 from ..tools import ToolArgumentsError
+from ..tracing.calls import end_tool_span, tool_span
 from ..usage import Usage
-from .context import RunToolContext
+from .context import STATE_PATCH_PART, RunToolContext
 from .params import PlannedCall, ToolStepResult
 from .run_context import RunContext
 from .stream_writer import StreamWriter
@@ -64,7 +66,10 @@ def decision_of(entry: PendingToolCall | None) -> ToolApproval | None:
     if entry.approval_id is None:
         return None
     return ToolApproval(
-        id=entry.approval_id, approved=entry.decision == "approved", reason=entry.reason
+        id=entry.approval_id,
+        approved=entry.decision == "approved",
+        reason=entry.reason,
+        arguments=entry.edited_arguments if entry.decision == "approved" else None,
     )
 
 
@@ -100,8 +105,11 @@ async def open_call(
         existing = await store.get_message(run.params.session_id, planned.sequence)
         if isinstance(existing, ToolResultMessage) and existing.tool_call_id == call.id:
             # Its state patch is in the database, not in this result: read the state
-            # again where it is next needed.
+            # again where it is next needed. The result joins the cached history (an
+            # attempt that died in this process after its write never added it there, and
+            # the next model step would not see it).
             run.custom_state = None
+            run.remember([(planned.sequence, existing)])
             return ToolStepResult(status=existing.status)
 
     writer = tool_writer(run, step_no)
@@ -136,6 +144,9 @@ class ToolStep:
         store = run.deps.store
         session_id = run.params.session_id
         call = planned.call
+        if approval is not None and approval.arguments is not None:
+            # Approved with edited arguments (validated when submitted): run with those.
+            call = call.model_copy(update={"arguments": approval.arguments, "raw_arguments": None})
         tool = run.agent.get_tool(call.name)
         assert tool is not None, "the model step only plans known tools"
         if run.custom_state is None:
@@ -152,6 +163,8 @@ class ToolStep:
             agent=run.agent,
         )
         status: str = "success"
+        patch: dict[str, Any] | None = None
+        span = tool_span(run.tracer, call.name, call.id, description=tool.description)
         try:
             if call.raw_arguments is not None and not call.arguments:
                 raise ToolArgumentsError(
@@ -159,6 +172,8 @@ class ToolStep:
                     f"{call.raw_arguments[:200]!r}. Call the tool again with a JSON object."
                 )
             output = await tool.call(call.arguments, tool_ctx)
+            # A typed state the tool left invalid fails the call (StateValidationError).
+            patch = tool_ctx.state_patch
             content = jsonable(output)
             await writer.add(ToolOutputChunk(tool_call_id=call.id, output=content))
         except StorageUnavailableError:
@@ -181,8 +196,16 @@ class ToolStep:
             status = "error"
             content = str(exc) if isinstance(exc, HelixError) else f"{type(exc).__name__}: {exc}"
             await writer.add(ToolErrorChunk(tool_call_id=call.id, error=content))
+        end_tool_span(run.tracer, span, error=str(content) if status == "error" else None)
+        if patch is None:
+            patch = _patch_after_failure(tool_ctx)
+        if patch:
+            # The change as JSON Patch, for a client that mirrors the state (transient: not
+            # a part of the message; the snapshot carries the state itself).
+            ops = tool_ctx.state_json_patch()
+            if ops:
+                await writer.add(CustomDataChunk(name=STATE_PATCH_PART, data=ops, transient=True))
         await writer.flush()
-        patch = tool_ctx.state_patch
         await write_call_result(
             run,
             ctx,
@@ -195,6 +218,15 @@ class ToolStep:
             sources=tool_ctx.sources,
         )
         return ToolStepResult(status=status, state_patch=patch)
+
+
+def _patch_after_failure(tool_ctx: RunToolContext) -> dict[str, Any]:
+    """What a call that failed still writes of the state: its changes, as for any call,
+    unless they leave a typed state invalid (then none)."""
+    try:
+        return tool_ctx.state_patch
+    except StateValidationError:
+        return {}
 
 
 async def _stop_requested(run: RunContext, writer: StreamWriter) -> bool:

@@ -33,6 +33,7 @@ from .auth import (
     refuse_unconfigured,
 )
 from .bodies import DEFAULT_MAX_BODY
+from .branches import fork_session, get_state, list_checkpoints, put_state, rewind_session
 from .chat import get_snapshot, post_chat, reattach
 from .context import ApiContext, ApiSettings, ExecutorSource
 from .control import abort, interrupt, resume, submit_tool_result
@@ -44,8 +45,11 @@ from .errors import (
     handle_unexpected,
 )
 from .guard import guarded_post
+from .mcp import mcp_delete, mcp_get, mcp_post
 from .meta import agents, chat_page, health, load_chat_page, openapi, sessions
 from .openapi import openapi_document
+from .pages import session_messages, session_runs
+from .schedules import cancel_schedule, create_schedule, get_schedule, list_schedules
 from .websocket import chat_websocket
 
 __all__ = ["configured_auth", "create_app", "fail_closed_auth"]
@@ -130,6 +134,17 @@ def create_app(
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/agents", agents, methods=["GET"]),
         Route("/sessions", sessions, methods=["GET"]),
+        Route("/schedules", list_schedules, methods=["GET"]),
+        Route("/schedules", guarded_post(create_schedule), methods=["POST"]),
+        Route("/schedules/{scheduleId}", get_schedule, methods=["GET"]),
+        Route("/schedules/{scheduleId}", cancel_schedule, methods=["DELETE"]),
+        Route("/sessions/{session_id}/messages", session_messages, methods=["GET"]),
+        Route("/sessions/{session_id}/runs", session_runs, methods=["GET"]),
+        Route("/sessions/{session_id}/state", get_state, methods=["GET"]),
+        Route("/sessions/{session_id}/state", guarded_post(put_state), methods=["PUT"]),
+        Route("/sessions/{session_id}/checkpoints", list_checkpoints, methods=["GET"]),
+        Route("/sessions/{session_id}/rewind", guarded_post(rewind_session), methods=["POST"]),
+        Route("/sessions/{session_id}/fork", guarded_post(fork_session), methods=["POST"]),
         # POSTs: JSON bodies only, and no other web page's (http/guard.py).
         Route("/chat", guarded_post(post_chat), methods=["POST"]),
         Route("/chat/{session_id}", get_snapshot, methods=["GET"]),
@@ -143,6 +158,10 @@ def create_app(
         Route("/chat/{session_id}/resume", guarded_post(resume), methods=["POST"]),
         Route("/chat/{session_id}/abort", guarded_post(abort), methods=["POST"]),
         WebSocketRoute("/chat/{session_id}/ws", chat_websocket),
+        # The agents as MCP tools (http/mcp.py), under the same authentication.
+        Route("/mcp", guarded_post(mcp_post), methods=["POST"]),
+        Route("/mcp", mcp_get, methods=["GET"]),
+        Route("/mcp", mcp_delete, methods=["DELETE"]),
         Route("/chat/{session_id}/ws", _upgrade_required, methods=["GET"]),
     ]
     if chat_page_enabled:

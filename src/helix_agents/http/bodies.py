@@ -162,11 +162,31 @@ class UseChatBody(BaseModel):
     agent_type: str | None = Field(default=None, alias="agentType")
 
 
+class ContextMessageIn(_Body):
+    """A message sent with the turn's message, before it."""
+
+    content: str = Field(max_length=1_000_000)
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description='Kept with the message; `{"hidden": true}` sends it to the model but '
+        "leaves it out of the snapshot.",
+    )
+
+
 class HelixChatBody(_Body):
     """The Helix body: a message for an agent, in a new session or a named one."""
 
     agent_type: str | None = Field(default=None, alias="agentType")
     message: str
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="Kept with the message (and shown with it)."
+    )
+    context: list[ContextMessageIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Messages that start the turn with `message`, stored before it (context "
+        "for the model; hidden ones are not shown).",
+    )
     session_id: str | None = Field(default=None, alias="sessionId")
     message_id: str | None = Field(default=None, alias="messageId", max_length=_MAX_ID)
     supersede: bool = Field(
@@ -191,6 +211,11 @@ class SubmitToolResultBody(_Body):
     approval_id: str | None = Field(default=None, alias="approvalId", max_length=_MAX_ID)
     approved: bool | None = None
     reason: str | None = Field(default=None, max_length=1000)
+    arguments: dict[str, Any] | None = Field(
+        default=None,
+        description="With `approved: true`: the arguments to run the call with instead of "
+        "the model's (checked against the tool's schema: 422 when they do not fit).",
+    )
 
     def kind(self) -> Literal["result", "approval"]:
         """Which submission this is; a 422 for a body that is neither or both."""

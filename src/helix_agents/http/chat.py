@@ -13,6 +13,7 @@ input. Either way the answer is the new run's stream, from its first chunk.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +28,7 @@ from ..streaming.sse import UI_MESSAGE_STREAM_HEADERS, resume_cursor
 from .bodies import HelixChatBody, UseChatBody, parse_body, read_json
 from .context import ApiContext, may_see
 from .errors import UnprocessableError
+from .pages import SNAPSHOT_PAGE, page_query
 from .responses import JsonResponse
 from .schemas import Waiting, dump
 from .snapshot import build_snapshot
@@ -118,7 +120,12 @@ async def _start_helix(
     agent, session_id = await _agent_and_session(
         api, request, body.agent_type, body.session_id, user
     )
-    message = UserMessage(content=body.message, id=body.message_id or _new_message_id())
+    message = UserMessage(
+        content=body.message,
+        id=body.message_id or _new_message_id(),
+        metadata=body.metadata or None,
+    )
+    context = [UserMessage(content=c.content, metadata=c.metadata or None) for c in body.context]
     return await _start_once(
         api,
         agent,
@@ -127,6 +134,7 @@ async def _start_helix(
         user,
         client_id=body.message_id,
         supersede=body.supersede,
+        context=context,
     )
 
 
@@ -139,6 +147,7 @@ async def _start_once(
     *,
     client_id: str | None,
     supersede: bool = False,
+    context: Sequence[UserMessage] = (),
 ) -> RunHandle | Response:
     """Start the turn of ``message``, unless the client's message id ``client_id`` already
     started a turn of the session: a retried request (a network retry, a reconnect) then
@@ -152,7 +161,7 @@ async def _start_once(
             return retried
     try:
         return await api.executor.execute(
-            agent, message, session_id=session_id, user_id=user, supersede=supersede
+            agent, [*context, message], session_id=session_id, user_id=user, supersede=supersede
         )
     except ConflictError:
         if session_id is None or not client_id:
@@ -316,4 +325,5 @@ async def get_snapshot(request: Request) -> Response:
     api: ApiContext = request.app.state.api
     user = await api.user(request)
     state = await api.session(request.path_params["session_id"], user)
-    return JsonResponse(await build_snapshot(api.executor, state))
+    page = page_query(request.query_params, default_limit=SNAPSHOT_PAGE)
+    return JsonResponse(await build_snapshot(api.executor, state, page))

@@ -80,6 +80,7 @@ async def submit_tool_result(request: Request) -> Response:
             reason=body.reason,
             approval_id=body.approval_id,
             user_id=user,
+            arguments=body.arguments,
         )
     elif body.error_text is not None:
         submission = await executor.submit_tool_result(

@@ -108,6 +108,38 @@ def _parameters() -> dict[str, Any]:
             "description": "The agent to run, when the body does not name one.",
             "schema": {"type": "string"},
         },
+        "Limit": {
+            "name": "limit",
+            "in": "query",
+            "description": "The most stored messages in the page (1-1000).",
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+        },
+        "Before": {
+            "name": "before",
+            "in": "query",
+            "description": "Only messages before this sequence: the newest of them (the "
+            "cursor for an older page is the current page's `before`).",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+        "After": {
+            "name": "after",
+            "in": "query",
+            "description": "Only messages after this sequence, oldest first (reading forwards).",
+            "schema": {"type": "integer", "minimum": 0},
+        },
+        "ScheduleId": {
+            "name": "scheduleId",
+            "in": "path",
+            "required": True,
+            "description": "A schedule id. An unknown one (or another user's) is a 404.",
+            "schema": {"type": "string", "maxLength": 64},
+        },
+        "ScheduleStatus": {
+            "name": "status",
+            "in": "query",
+            "description": "Only schedules in this status.",
+            "schema": {"enum": ["active", "done", "cancelled"]},
+        },
         "AccessToken": {
             "name": "access_token",
             "in": "query",
@@ -126,6 +158,7 @@ _RENAMED: Final = {
     "SubmitToolResultBody": "SubmitToolResultRequest",
     "UIMessageIn": "UseChatMessage",
     "UIMessagePart": "UseChatMessagePart",
+    "CreateScheduleBody": "CreateScheduleRequest",
 }
 
 _UI_CHUNK_DESCRIPTION: Final = (
@@ -146,7 +179,8 @@ def _schemas() -> dict[str, Any]:
     from pydantic.json_schema import GenerateJsonSchema
 
     from ..streaming.ui_schema import UIChunk
-    from . import bodies, schemas
+    from . import bodies, schedules, schemas
+    from .branches import BRANCH_SCHEMAS
 
     class Generator(GenerateJsonSchema):
         def field_title_should_be_set(self, schema: Any) -> bool:
@@ -170,8 +204,15 @@ def _schemas() -> dict[str, Any]:
         ("Snapshot", "serialization", schemas.Snapshot),
         ("Agents", "serialization", schemas.Agents),
         ("Sessions", "serialization", schemas.Sessions),
+        ("MessagePage", "serialization", schemas.MessagePage),
+        ("Runs", "serialization", schemas.Runs),
         ("Health", "serialization", schemas.Health),
         ("UIChunk", "serialization", UIChunk),
+        ("CreateScheduleRequest", "validation", schedules.CreateScheduleBody),
+        ("ScheduleInfo", "serialization", schedules.ScheduleInfo),
+        ("Schedules", "serialization", schedules.Schedules),
+        ("ScheduleDetail", "serialization", schedules.ScheduleDetail),
+        *BRANCH_SCHEMAS,
     ]
     generator = Generator(ref_template=_REF_TEMPLATE)
     by_key, defs = generator.generate_definitions(
@@ -291,8 +332,19 @@ def openapi_document(
             "get": {
                 "operationId": "getSession",
                 "summary": "Snapshot: status, messages as UI messages, last sequence, usage",
-                "parameters": [p["AccessToken"]] if authenticated else [],
-                "responses": {"200": _json("The snapshot.", "Snapshot"), **session_errors},
+                "description": "`messages` holds the newest page of the history, whole "
+                "turns, at most `limit` stored messages (default 200); `page` says whether "
+                "older turns exist and the cursor (`?before=`) that reads them.",
+                "parameters": [
+                    p["Limit"],
+                    p["Before"],
+                    *([p["AccessToken"]] if authenticated else []),
+                ],
+                "responses": {
+                    "200": _json("The snapshot.", "Snapshot"),
+                    **session_errors,
+                    "400": _err("A malformed session id (`invalid_id`) or page (`bad_request`)."),
+                },
             },
         },
         "/chat/{sessionId}/stream": {
@@ -451,6 +503,30 @@ def openapi_document(
                 "responses": {"200": _json("The sessions.", "Sessions"), **auth_errors},
             }
         },
+        "/sessions/{sessionId}/messages": {
+            "parameters": [p["SessionId"]],
+            "get": {
+                "operationId": "listSessionMessages",
+                "summary": "A page of the session's stored history",
+                "description": "The stored messages (hidden ones included), in sequence "
+                "order: by default the newest `limit` (100); `before` and `after` page "
+                "backwards and forwards.",
+                "parameters": [p["Limit"], p["Before"], p["After"]],
+                "responses": {
+                    "200": _json("The page.", "MessagePage"),
+                    **session_errors,
+                    "400": _err("A malformed session id (`invalid_id`) or page (`bad_request`)."),
+                },
+            },
+        },
+        "/sessions/{sessionId}/runs": {
+            "parameters": [p["SessionId"]],
+            "get": {
+                "operationId": "listSessionRuns",
+                "summary": "The session's runs, newest first, and the current one",
+                "responses": {"200": _json("The runs.", "Runs"), **session_errors},
+            },
+        },
         "/health": {
             "get": {
                 "operationId": "health",
@@ -473,6 +549,13 @@ def openapi_document(
             }
         },
     }
+    paths.update(_schedule_paths(p, auth_errors, body_errors))
+    from .mcp import mcp_paths
+
+    paths.update(mcp_paths(auth_errors, body_errors, _err))
+    from .branches import branch_paths
+
+    paths.update(branch_paths(p, session_errors, body_errors, _err, _json, _ref))
     if chat_page:
         paths["/"] = {
             "get": {
@@ -508,3 +591,76 @@ def openapi_document(
         doc["components"]["securitySchemes"] = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
         doc["security"] = [{"bearerAuth": []}]
     return doc
+
+
+def _schedule_paths(
+    p: dict[str, Any], auth_errors: dict[str, Any], body_errors: dict[str, Any]
+) -> dict[str, Any]:
+    """``/schedules``: owned by the caller as sessions are (docs/triggers.md)."""
+    not_found = {
+        **auth_errors,
+        "404": _err("No such schedule, or it belongs to another user (`schedule_not_found`)."),
+    }
+    return {
+        "/schedules": {
+            "get": {
+                "operationId": "listSchedules",
+                "summary": "The caller's schedules, newest first",
+                "parameters": [p["ScheduleStatus"]],
+                "responses": {
+                    "200": _json("The schedules.", "Schedules"),
+                    **auth_errors,
+                    "400": _err("An unknown status (`invalid_schedule`)."),
+                },
+            },
+            "post": {
+                "operationId": "createSchedule",
+                "summary": "Start an agent's turn later: once, after a delay, on cron, or "
+                "every interval",
+                "description": "Each due time fires once: one turn, in `sessionId` or in a "
+                "new session per firing, with `message` (and `metadata` on the message). "
+                "`GET /schedules/{scheduleId}` shows what each firing started.",
+                "requestBody": {
+                    "required": True,
+                    "content": {_JSON: {"schema": _ref("CreateScheduleRequest")}},
+                },
+                "responses": {
+                    "201": _json("The schedule, with its first due time.", "ScheduleInfo"),
+                    **auth_errors,
+                    **body_errors,
+                    "400": _err(
+                        "Not JSON (`malformed_json`), a malformed session id (`invalid_id`), "
+                        "or a schedule that cannot be: no due time or several, a cron "
+                        "expression that does not parse, a time in the past "
+                        "(`invalid_schedule`)."
+                    ),
+                    "404": _err(
+                        "`sessionId` names no session of the caller's (`session_not_found`)."
+                    ),
+                    "422": _err(
+                        "JSON of the wrong shape (`invalid_request`), or an unknown agent "
+                        "(`unknown_agent`)."
+                    ),
+                },
+            },
+        },
+        "/schedules/{scheduleId}": {
+            "parameters": [p["ScheduleId"]],
+            "get": {
+                "operationId": "getSchedule",
+                "summary": "A schedule and its latest firings",
+                "responses": {"200": _json("The schedule.", "ScheduleDetail"), **not_found},
+            },
+            "delete": {
+                "operationId": "cancelSchedule",
+                "summary": "Cancel a schedule: no later firing starts",
+                "description": "A firing already under way finishes. Cancelling a done or "
+                "cancelled schedule changes nothing and answers it as it is.",
+                "responses": {
+                    "200": _json("The schedule, cancelled.", "ScheduleInfo"),
+                    **not_found,
+                    "403": _err(body_errors["403"]["description"]),
+                },
+            },
+        },
+    }

@@ -34,15 +34,20 @@ __all__ = [
     "Error",
     "ErrorDetail",
     "Health",
+    "MessagePage",
     "ReasoningUIPart",
     "RunAccepted",
+    "RunInfo",
+    "Runs",
     "SessionSummary",
     "Sessions",
     "Snapshot",
+    "SnapshotPage",
     "SourceDocumentUIPart",
     "SourceUrlUIPart",
     "StepStartUIPart",
     "StorageOutage",
+    "StoredMessage",
     "SubmissionResult",
     "TextUIPart",
     "ToolUIPart",
@@ -65,6 +70,7 @@ ERROR_CODES: Final = (
     "cors_refused",
     "not_found",
     "session_not_found",
+    "schedule_not_found",
     "stream_not_found",
     "method_not_allowed",
     "upgrade_required",
@@ -75,6 +81,7 @@ ERROR_CODES: Final = (
     "invalid_request",
     "invalid_tool_submission",
     "unknown_agent",
+    "invalid_schedule",
     "storage_unavailable",
 )
 
@@ -286,11 +293,80 @@ class Snapshot(_Response):
         "(GET /chat/{sessionId}/stream without a cursor) adds all of it.",
     )
     messages: list[UIMessage]
+    page: SnapshotPage = Field(
+        description="Which part of the history `messages` holds: the latest turns that fit "
+        "the page's `limit` of stored messages (`?limit=`, `?before=`)."
+    )
     output: Any = Field(description="The latest structured output, if the agent has one.")
     error: str | None
     usage: Usage = Field(description="The session's usage, its sub-sessions' included.")
+    state: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The session's state (its agent's state model as JSON); tools' changes "
+        "stream as `data-state-patch` parts (JSON Patch).",
+    )
     created_at: int = Field(alias="createdAt")
     updated_at: int = Field(alias="updatedAt")
+
+
+class SnapshotPage(_Response):
+    """The page of the history a snapshot shows. It starts at a turn (a user message), so
+    no UI message is cut in two, unless a single turn is longer than the page."""
+
+    has_more: bool = Field(
+        alias="hasMore", description="Older messages exist: ask with `?before=` this `before`."
+    )
+    before: int | None = Field(
+        description="The sequence of the page's first stored message (the cursor for the "
+        "older page), or null for an empty page."
+    )
+    limit: int = Field(description="The most stored messages the page could hold.")
+
+
+class StoredMessage(_Response):
+    sequence: int = Field(description="The message's position in the session (0-based).")
+    message: dict[str, Any] = Field(
+        description="The stored message: `role` `user`, `assistant` or `tool`, as the "
+        "model sees it (hidden messages included)."
+    )
+
+
+class MessagePage(_Response):
+    """A page of a session's stored history, in sequence order."""
+
+    session_id: str = Field(alias="sessionId")
+    messages: list[StoredMessage]
+    has_more: bool = Field(
+        alias="hasMore",
+        description="More messages exist past the page: older ones (`?before=` the "
+        "page's `before`) for a page read backwards (the default), newer ones (`?after=` "
+        "the page's `after`) for one read forwards with `after`.",
+    )
+    before: int | None = Field(description="The page's first sequence (null when empty).")
+    after: int | None = Field(description="The page's last sequence (null when empty).")
+
+
+class RunInfo(_Response):
+    """One run (an instance: a turn, or a resume of one)."""
+
+    run_id: str = Field(alias="runId")
+    turn: int
+    status: RunStatusName
+    step_count: int = Field(alias="stepCount")
+    started_at: int = Field(alias="startedAt")
+    completed_at: int | None = Field(alias="completedAt")
+
+
+class Runs(_Response):
+    """A session's runs, newest first, and the one active now (if any)."""
+
+    session_id: str = Field(alias="sessionId")
+    runs: list[RunInfo]
+    current: RunInfo | None = Field(description="The active run, if one is.")
+    can_resume: bool = Field(
+        alias="canResume",
+        description="The latest run was interrupted: `POST /chat/{sessionId}/resume` continues it.",
+    )
 
 
 # -- discovery -------------------------------------------------------------------------------

@@ -22,7 +22,9 @@ from ..errors import StreamNotFoundError
 from ..executor import Executor
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import RunRecord, RunStatus, SessionState
-from .schemas import ActiveRun, Snapshot, dump
+from ..typed_state import session_state_json
+from .pages import SNAPSHOT_PAGE, PageQuery, read_page, turn_aligned
+from .schemas import ActiveRun, Snapshot, SnapshotPage, dump
 from .subagent_parts import SubagentParts
 from .turns import position
 from .ui_messages import to_ui_messages
@@ -30,12 +32,18 @@ from .ui_messages import to_ui_messages
 __all__ = ["build_snapshot", "run_message_id"]
 
 
-async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, Any]:
-    """The snapshot's JSON (``schemas.Snapshot``)."""
+async def build_snapshot(
+    executor: Executor, state: SessionState, page: PageQuery | None = None
+) -> dict[str, Any]:
+    """The snapshot's JSON (``schemas.Snapshot``): the newest page of the history (``page``,
+    by default the last :data:`.pages.SNAPSHOT_PAGE` stored messages), cut to whole turns."""
     store = executor.store
     session_id = state.session_id
     latest = await store.latest_run(session_id)
-    history = list(await store.load_messages(session_id))
+    page = page or PageQuery(limit=SNAPSHOT_PAGE)
+    rows, more = await read_page(store, session_id, PageQuery(page.limit, before=page.before))
+    history = turn_aligned(rows) if more else rows
+    more = more or len(history) < len(rows)
     active: ActiveRun | None = None
     last_seq = 0
     message_id: str | None = None
@@ -77,9 +85,13 @@ async def build_snapshot(executor: Executor, state: SessionState) -> dict[str, A
             outputs=outputs,
             children=children,
         ),
+        page=SnapshotPage(
+            has_more=more, before=history[0][0] if history else None, limit=page.limit
+        ),
         output=state.output,
         error=state.error,
         usage=usage.usage,
+        state=session_state_json(executor.registry, state),
         created_at=state.created_at,
         updated_at=state.updated_at,
     )

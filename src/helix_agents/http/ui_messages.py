@@ -27,7 +27,7 @@ from typing import Any
 from ..agent import OUTPUT_TOOL_NAME
 from ..core.suspension import approval_id
 from ..core.tool_step import DENIED
-from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage, is_hidden
 from ..state import PendingToolCall
 from ..streaming.ui import source_part
 from .schemas import ApprovalInfo, ToolUIPart, UIMessage, UIMessagePart
@@ -62,6 +62,8 @@ def to_ui_messages(
                 # the stream never shows it, so neither does the snapshot.
                 continue
             current = None
+            if is_hidden(message):
+                continue  # sent to the model, never shown
             out.append(_user(session_id, seq, message))
         elif isinstance(message, AssistantMessage):
             message_id = message.id or f"{session_id}-m{seq}"

@@ -6,6 +6,8 @@ that only uses the Workers AI binding or a test model never pays for it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ModelNotConfiguredError
@@ -15,10 +17,19 @@ if TYPE_CHECKING:
     import httpx
 
     from .demo import DemoModel
+    from .fallback import FallbackModel
+    from .gateway import AIGateway
     from .openai import OpenAIChatModel
     from .workers_ai import WorkersAIModel
 
-__all__ = ["DemoModel", "OpenAIChatModel", "WorkersAIModel", "infer_model", "require_model"]
+__all__ = [
+    "DemoModel",
+    "FallbackModel",
+    "OpenAIChatModel",
+    "WorkersAIModel",
+    "infer_model",
+    "require_model",
+]
 
 _ACCEPTED = "a Model instance, 'openai:<model>', 'workers-ai:<model>', 'test' or 'demo'"
 
@@ -29,6 +40,7 @@ def infer_model(
     ai_binding: Any = None,
     http_client: httpx.AsyncClient | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
+    env: Mapping[str, str] | Callable[[str], str | None] | None = None,
 ) -> Model:
     """The model named by ``spec``.
 
@@ -40,6 +52,10 @@ def infer_model(
     - ``"test"``: :class:`helix_agents.testing.TestModel`, where that package is installed
       (a deployed Worker leaves it out: there, a configuration error says so);
     - ``"demo"``: :class:`~.demo.DemoModel` (what the bundled examples run on offline).
+
+    ``openai:`` and ``workers-ai:`` models go through Cloudflare AI Gateway when their string
+    says so (``"openai:gpt-4o-mini?gateway=<account_id>/<gateway_id>"``) or ``env`` (default:
+    the process environment) sets ``CF_AI_GATEWAY`` (:mod:`.gateway`).
     """
     if not isinstance(spec, str):
         if isinstance(spec, Model):
@@ -54,12 +70,26 @@ def infer_model(
         from .demo import DemoModel
 
         return DemoModel()
+    gateway: AIGateway | None = None
+    lookup = _lookup(env)
+    if sep and provider in ("openai", "workers-ai"):
+        from .gateway import gateway_for, split_model_params
+
+        name, params = split_model_params(name)
+        gateway = gateway_for(params, lookup)
     if sep and provider == "openai":
         if not name:
             raise ConfigurationError(f"model {spec!r}: name the model, e.g. 'openai:gpt-4o-mini'")
         from .openai import OpenAIChatModel
 
-        return OpenAIChatModel(name, http_client=http_client, transport=http_transport)
+        return OpenAIChatModel(
+            name,
+            base_url=gateway.provider_url() if gateway else lookup("OPENAI_BASE_URL"),
+            api_key=lookup("OPENAI_API_KEY"),
+            headers=gateway.headers() if gateway else None,
+            http_client=http_client,
+            transport=http_transport,
+        )
     if sep and provider == "workers-ai":
         if not name:
             raise ConfigurationError(
@@ -73,8 +103,17 @@ def infer_model(
             )
         from .workers_ai import WorkersAIModel
 
-        return WorkersAIModel(name, ai_binding)
+        options = gateway.binding_options() if gateway is not None else None
+        return WorkersAIModel(name, ai_binding, options=options)
     raise ConfigurationError(f"unknown model {spec!r}: expected {_ACCEPTED}")
+
+
+def _lookup(
+    env: Mapping[str, str] | Callable[[str], str | None] | None,
+) -> Callable[[str], str | None]:
+    source = os.environ if env is None else env
+    get = source.get if isinstance(source, Mapping) else source
+    return lambda name: get(name) or None
 
 
 def require_model(agent_name: str, spec: Model | str | None) -> Model | str:
@@ -113,6 +152,10 @@ def __getattr__(name: str) -> Any:
         from .demo import DemoModel
 
         return DemoModel
+    if name == "FallbackModel":
+        from .fallback import FallbackModel
+
+        return FallbackModel
     if name == "OpenAIChatModel":
         from .openai import OpenAIChatModel
 

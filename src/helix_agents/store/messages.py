@@ -139,6 +139,7 @@ class MessageOps(StoreBase):
         after: int | None = None,
         before: int | None = None,
         limit: int | None = None,
+        last_turns: int | None = None,
     ) -> list[tuple[int, Message]]:
         """Messages in sequence order; a page with ``after``/``before`` and ``limit``.
 
@@ -146,6 +147,8 @@ class MessageOps(StoreBase):
 
         With ``limit`` and ``before`` but no ``after``, the page is the last ``limit``
         messages before ``before`` (still in ascending order): the newest page first.
+        ``last_turns`` keeps only the last that many turns before ``before``
+        (:func:`window_start`): what a bounded history window reads.
         """
         where = ["session_id = ?"]
         params: list[Param] = [session_id]
@@ -155,6 +158,10 @@ class MessageOps(StoreBase):
         if before is not None:
             where.append("sequence < ?")
             params.append(before)
+        if last_turns is not None:
+            start, start_params = window_start("?", before, last_turns)
+            where.append(f"sequence >= {start}")
+            params += [session_id, *start_params]
         newest_first = limit is not None and before is not None and after is None
         sql = (
             f"SELECT sequence, message FROM __agents_messages WHERE {' AND '.join(where)} "
@@ -263,6 +270,30 @@ class MessageOps(StoreBase):
                 f"run {run_id!r} does not hold session {session_id!r} "
                 f"(its status is {row['status']!r})"
             )
+
+
+#: Past every sequence: ``before`` when a window is read up to the end.
+_END = 2**62
+
+
+def window_start(session: str, before: int | None, turns: int) -> tuple[str, list[Param]]:
+    """SQL for the sequence where the last ``turns`` turns before ``before`` start (0 when
+    there are fewer), and its parameters (after ``session``'s, a column or ``?``).
+
+    A turn starts at a user message that does not follow another user message (several
+    sent together are one turn), as :func:`helix_agents.history.turn_starts` counts them.
+    The query walks the index backwards from ``before`` and stops at the ``turns``-th
+    start: it reads the window, not the session."""
+    if turns < 1:
+        raise ValueError("turns must be at least 1")
+    sql = (
+        "COALESCE((SELECT u.sequence FROM __agents_messages u WHERE u.session_id = "
+        f"{session} AND u.sequence < ? AND json_extract(u.message, '$.role') = 'user' AND "
+        "COALESCE((SELECT json_extract(p.message, '$.role') FROM __agents_messages p WHERE "
+        "p.session_id = u.session_id AND p.sequence < u.sequence ORDER BY p.sequence DESC "
+        "LIMIT 1), '') <> 'user' ORDER BY u.sequence DESC LIMIT 1 OFFSET ?), 0)"
+    )
+    return sql, [_END if before is None else before, turns - 1]
 
 
 def check_sequence(sequence: int) -> None:

@@ -173,9 +173,15 @@ class RunOps(StoreBase):
         )
         return None if row is None else run_from_row(row)
 
-    async def list_runs(self, session_id: str, *, limit: int | None = None) -> list[RunRecord]:
-        """The session's runs, oldest first."""
-        sql = "SELECT * FROM __agents_runs WHERE session_id = ? ORDER BY turn, started_at, rowid"
+    async def list_runs(
+        self, session_id: str, *, limit: int | None = None, newest_first: bool = False
+    ) -> list[RunRecord]:
+        """The session's runs, oldest first (``newest_first``: the latest ``limit``, latest
+        first)."""
+        order = (
+            "turn DESC, started_at DESC, rowid DESC" if newest_first else "turn, started_at, rowid"
+        )
+        sql = f"SELECT * FROM __agents_runs WHERE session_id = ? ORDER BY {order}"
         params: list[Param] = [session_id]
         if limit is not None:
             sql += " LIMIT ?"

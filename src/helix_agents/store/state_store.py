@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .checkpoints import CheckpointOps
 from .control import ControlOps
 from .messages import MessageOps
 from .refs import SubSessionOps
@@ -15,7 +16,15 @@ __all__ = ["StateStore"]
 
 
 class StateStore(
-    StepOps, SessionOps, MessageOps, RunOps, ControlOps, SubSessionOps, SuspensionOps, UsageOps
+    StepOps,
+    CheckpointOps,
+    SessionOps,
+    MessageOps,
+    RunOps,
+    ControlOps,
+    SubSessionOps,
+    SuspensionOps,
+    UsageOps,
 ):
     """The state of sessions, in the V9 ``__agents_*`` schema, on any Database driver.
 
@@ -45,6 +54,8 @@ class StateStore(
     - suspensions (:mod:`.suspensions`): ``pending_view``, ``swap_pending`` and ``swap_suspension``
       (compare-and-swap, for submissions and the expiry sweep), ``suspended_sessions``,
       ``has_tool_result``, ``turn_started_by``;
+    - checkpoints (:mod:`.checkpoints`): ``list_checkpoints``, ``get_checkpoint``,
+      ``rewind``, ``fork``, ``set_custom_state`` (a human's edit, while no run is active);
     - usage (:mod:`.usage`): ``record_usage`` (idempotent by ``record_id``),
       ``usage_records``, ``run_usage``, ``usage_rollup`` (optionally over sub-sessions).
 

@@ -32,7 +32,7 @@ from ..ports.database import Param, Statement
 from ..state import PendingToolCall, RunRecord, RunStatus, SessionState, SuspensionContext
 from ..usage import UsageRecord
 from ._codec import check_value, dump_json
-from .messages import MessageOps, _parse, check_sequence
+from .messages import MessageOps, _parse, check_sequence, window_start
 from .runs import RunOps, run_from_row
 from .sessions import session_from_row
 from .suspensions import _pending_json
@@ -105,18 +105,32 @@ class StepOps(MessageOps, RunOps, UsageOps):
         *,
         sequence: int | None = None,
         history_before: int | None = None,
+        history_turns: int | None = None,
     ) -> StepView:
+        """``history_turns``: only the last that many turns of the history (an agent whose
+        history processors need no more: :func:`helix_agents.history.history_window`)."""
         params: list[Param] = [run_id, -1 if sequence is None else sequence]
         history = "NULL"
         if history_before is not None:
             # Inline only what fits in one value; the sum is checked in the same statement.
+            bound, bound_params = "", []
+            if history_turns is not None:
+                start, start_params = window_start("s.session_id", history_before, history_turns)
+                bound, bound_params = f" AND sequence >= {start}", start_params
             history = (
                 "CASE WHEN (SELECT COALESCE(SUM(length(CAST(message AS BLOB))), 0) FROM "
-                "__agents_messages WHERE session_id = s.session_id AND sequence < ?) <= ? "
-                "THEN (SELECT json_group_array(json_object('s', sequence, 'm', message)) "
-                "FROM __agents_messages WHERE session_id = s.session_id AND sequence < ?) END"
+                f"__agents_messages WHERE session_id = s.session_id AND sequence < ?{bound}) "
+                "<= ? THEN (SELECT json_group_array(json_object('s', sequence, 'm', message)) "
+                "FROM __agents_messages WHERE session_id = s.session_id AND sequence < ?"
+                f"{bound}) END"
             )
-            params += [history_before, _HISTORY_INLINE_BYTES, history_before]
+            params += [
+                history_before,
+                *bound_params,
+                _HISTORY_INLINE_BYTES,
+                history_before,
+                *bound_params,
+            ]
         row = await self._one(
             "SELECT s.*, (SELECT status FROM __agents_runs WHERE run_id = ?) AS __run_status, "
             "(SELECT requested FROM __agents_interrupts i WHERE i.session_id = s.session_id) "

@@ -14,6 +14,7 @@ from .files import file_toolkit
 from .model_cache import cached_model
 from .queue import agent_task_handler, queue_toolkit
 from .retrieval import Document, index_documents, retrieval_toolkit, search_passages
+from .schedule import schedule_toolkit
 
 __all__ = [
     "Document",
@@ -25,5 +26,6 @@ __all__ = [
     "index_documents",
     "queue_toolkit",
     "retrieval_toolkit",
+    "schedule_toolkit",
     "search_passages",
 ]

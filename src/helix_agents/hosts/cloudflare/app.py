@@ -21,15 +21,18 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...agent import Agent, AgentRegistry
 from ...clock import wall_clock_ms
 from ...core.loop import run_agent_workflow
+from ...core.schedule_ops import check_jobs
 from ...core.stream_writer import FlushPolicy
 from ...ports.model import Model
 from ...ports.step import Step, StepConfig
+from ...rpc import RunApi
+from ...schedules import CronJob
 from ...services import Services
 from . import ffi
 from .flush import CLOUDFLARE_FLUSH_POLICY
@@ -59,6 +62,8 @@ class CloudflareApp:
       Durable Object, long polls as the fallback, a budget of subrequests; see
       :class:`~.stream_follow.ReaderPolicy`);
     - ``model_step_config`` / ``tool_step_config``: Workflows step configs for the loop;
+    - ``schedules``: cron jobs declared in code (:class:`~helix_agents.schedules.CronJob`),
+      made once, when an isolate first serves a request or a cron event (docs/triggers.md);
     - ``services``: a function of the Worker's ``env`` returning
       :class:`~helix_agents.services.Services` that replace the ones built from the
       bindings, service by service (``ctx.services``; see ``docs/services.md``);
@@ -81,9 +86,12 @@ class CloudflareApp:
         tool_step_config: StepConfig | None = None,
         reader_policy: ReaderPolicy | None = None,
         services: Callable[[Any], Services] | None = None,
+        schedules: Sequence[CronJob] = (),
         **http_options: Any,
     ) -> None:
         self.registry = AgentRegistry.coerce(registry)
+        #: Cron jobs declared in code: made on an isolate's first request or cron event.
+        self.schedules = check_jobs(self.registry, schedules)
         self.flush_policy = flush_policy
         self.model_from_env = model_from_env
         self.resolve_model = resolve_model
@@ -166,6 +174,26 @@ class CloudflareApp:
         runtime = self.runtime(env)
         await runtime.ensure_schema()
         return await runtime.sweep()
+
+    async def queue(self, env: Any, batch: Any) -> None:
+        """The queue consumer: one run per message, each message acked once its run is
+        durably started, retried otherwise
+        (:func:`~helix_agents.toolkits.queue.start_from_message`). If the database cannot
+        even be checked, the whole batch is retried (by raising)."""
+        from ...toolkits.queue import agent_task_handler
+        from ._convert import raw
+        from .queues import CloudflareBatch
+
+        runtime = self.runtime(env)
+        await runtime.ensure_schema()
+        await agent_task_handler(runtime.executor)(CloudflareBatch(raw(batch)))
+
+    async def rpc(self, env: Any) -> RunApi:
+        """What the Worker's RPC methods call (:class:`~helix_agents.rpc.RunApi`), with the
+        D1 schema in place."""
+        runtime = self.runtime(env)
+        await runtime.ensure_schema()
+        return RunApi(runtime.executor)
 
     def stream_hub(self, ctx: Any) -> StreamHub:
         """The StreamManager Durable Object's logic over its ``ctx``."""

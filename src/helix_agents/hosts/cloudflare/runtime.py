@@ -19,11 +19,12 @@ that the check is free), and the cron trigger runs the executor's sweep.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ...core.deps import RunDeps
 from ...core.host_resources import HostResources
+from ...core.schedule_ops import ScheduleOps
 from ...executor import Executor
 from ...store import StateStore, migrate
 from .d1 import D1Database
@@ -35,6 +36,7 @@ from .stream_client import DOStreamManager
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from ...tracing import TracingConfig
     from .app import CloudflareApp
 
 __all__ = ["Bindings", "CloudflareRuntime", "EnvVars"]
@@ -95,11 +97,14 @@ class CloudflareRuntime:
             ),
             vars=EnvVars(env),
             env=env,
+            http_transport=_mcp_transport(app.registry),
         )
         self.resolve_model: Callable[[Any], Any] = resources.model_resolver(
             app.resolve_model
             or model_resolver(env, model_from_env=app.model_from_env, ai_binding=bindings.ai)
         )
+        # What schedule_toolkit's tool makes its follow-ups with.
+        resources.scheduler = ScheduleOps(app.registry, self.store, self.launcher, app.clock)
         self.executor = Executor(
             registry=app.registry,
             store=self.store,
@@ -118,13 +123,19 @@ class CloudflareRuntime:
             tool_step_config=app.tool_step_config,
             launcher=self.launcher,
             resources=resources,
+            tracing=worker_tracing(env),
         )
         self._http: Starlette | None = None
+        self._declared = not app.schedules
 
     async def ensure_schema(self) -> None:
         """The programmatic D1 migration: one query on an isolate's first request, free
         after that (the same statements ``wrangler d1 migrations apply`` runs)."""
         await migrate(self.db)
+        if not self._declared:
+            # The cron jobs declared in code, once per isolate (idempotent across isolates).
+            await self.executor.declare_schedules(self.app.schedules)
+            self._declared = True
 
     @property
     def http_app(self) -> Starlette:
@@ -162,6 +173,19 @@ class CloudflareRuntime:
         return result
 
 
+def worker_tracing(env: Any) -> TracingConfig | None:
+    """Tracing from the Worker's ``OTEL_*`` vars and secrets (docs/tracing.md), exporting
+    over ``fetch``; None (and httpx never imported) when they configure no endpoint."""
+    from ...tracing import tracing_config
+
+    config = tracing_config(lambda name: env_var(env, name))
+    if config is None:
+        return None
+    from .fetch_transport import WorkersFetchTransport
+
+    return replace(config, transport=WorkersFetchTransport())
+
+
 def _binding(env: Any, name: str, what: str) -> Any:
     try:
         binding = getattr(env, name)
@@ -174,3 +198,20 @@ def _binding(env: Any, name: str, what: str) -> Any:
             f"the Worker has no binding {name!r}: add {what} named {name} to wrangler.toml"
         )
     return binding
+
+
+def _mcp_transport(registry: Any) -> Any:
+    """The Workers ``fetch`` transport for MCP clients and remote sub-agents, when an agent
+    has MCP servers or a remote sub-agent tool (the transport brings httpx, which an isolate
+    without them never imports)."""
+    from ...subagents import RemoteSubagentTool
+
+    if not any(
+        getattr(agent, "mcp_servers", ())
+        or any(isinstance(t, RemoteSubagentTool) for t in getattr(agent, "tools", ()))
+        for agent in registry
+    ):
+        return None
+    from .fetch_transport import WorkersFetchTransport
+
+    return WorkersFetchTransport()

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,6 +32,7 @@ from ...clock import wall_clock_ms
 from ...core.deps import RunDeps
 from ...core.host_resources import HostResources
 from ...core.loop import run_agent_workflow
+from ...core.schedule_ops import ScheduleOps, check_jobs
 from ...core.stream_writer import LOCAL_FLUSH_POLICY, FlushPolicy
 from ...db.sqlite import SQLiteDatabase
 from ...errors import StorageUnavailableError
@@ -39,9 +40,11 @@ from ...executor import Executor
 from ...ports.model import Model
 from ...ports.queues import ConsumerSettings
 from ...ports.step import Step
+from ...schedules import CronJob
 from ...services import Services
 from ...store import StateStore, migrate
 from ...toolkits.queue import agent_task_handler
+from ...tracing import TracingConfig, tracing_config
 from .engine import LocalEngine, current_instance
 from .lock import DataDirLock
 from .queues import LocalQueueConsumer
@@ -49,12 +52,18 @@ from .services import local_services
 from .storage import StorageMonitor, file_probe
 from .streams import LocalStreamManager
 
-__all__ = ["AGENT_WORKFLOW", "LocalHost"]
+__all__ = ["AGENT_WORKFLOW", "DEV_QUEUE_CONSUMER", "LocalHost"]
 
 _log = logging.getLogger(__name__)
 
 #: The workflow name the agent loop is registered under (as on Cloudflare).
 AGENT_WORKFLOW = "agent"
+
+#: What ``helix dev`` consumes its queue ("default") with: the deployed Worker's consumer
+#: settings (worker/wrangler.toml), poison messages ending in the queue "default-dlq".
+DEV_QUEUE_CONSUMER = ConsumerSettings(
+    max_batch_size=10, max_retries=3, dead_letter_queue="default-dlq"
+)
 
 
 class LocalHost:
@@ -72,10 +81,19 @@ class LocalHost:
         services: Services | None = None,
         vars: Mapping[str, str] | None = None,
         queue_consumer: ConsumerSettings | None = None,
+        schedules: Sequence[CronJob] = (),
+        tracing: TracingConfig | None = None,
     ) -> None:
         self.registry = AgentRegistry.coerce(registry)
-        #: Given, the host consumes its queue ("default") while open, starting a turn per
-        #: agent task (``queue_toolkit``'s ``hand_off``) under these settings.
+        #: Where runs' spans go; by default what the ``OTEL_*`` variables among ``vars`` (the
+        #: process environment by default) say, read at start (docs/tracing.md).
+        self._tracing = tracing
+        #: Cron jobs declared in code, made (once) when the host starts (docs/triggers.md).
+        self._declared = check_jobs(self.registry, schedules)
+        #: Given, the host consumes its queue ("default") while open, starting one run per
+        #: message (``toolkits/queue.py``: agent tasks, ``hand_off``'s among them) under these
+        #: settings, as a Worker's ``queue`` handler does; ``helix dev`` gives
+        #: :data:`DEV_QUEUE_CONSUMER`.
         self._queue_settings = queue_consumer
         self._consumer: asyncio.Task[None] | None = None
         self._consumer_stop = asyncio.Event()
@@ -136,12 +154,15 @@ class LocalHost:
             clock=self._clock,
             launcher=launcher,
             resources=resources,
+            tracing=self._tracing or tracing_config(resources.vars),
         )
 
         async def agent_workflow(event: dict[str, Any], step: Step) -> Any:
             return await run_agent_workflow(event["payload"], step, deps)
 
         self.engine.register(AGENT_WORKFLOW, agent_workflow)
+        # What schedule_toolkit's tool makes its follow-ups with.
+        resources.scheduler = ScheduleOps(self.registry, self.store, launcher, self._clock)
         self.executor = Executor(
             registry=self.registry,
             store=self.store,
@@ -153,6 +174,7 @@ class LocalHost:
         # Runs whose instance was never created (a crash mid-start) are launched now, and
         # suspensions whose decisions all arrived but whose resume never started resume.
         await self.executor.recover_lost_runs()
+        await self.executor.declare_schedules(self._declared)
         await self.executor.sweep()
         if self.sweep_interval is not None:
             self._sweeper = asyncio.create_task(self._sweep_forever(self.sweep_interval))
