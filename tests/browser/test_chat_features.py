@@ -184,7 +184,11 @@ async def test_sessions_list_switches_sessions(make_server: Any, page: Page) -> 
     await send(page, "What is the weather in Tokyo?")
     await page.wait_for(f"{STATUS} === 'completed'")
     second = await page.evaluate("location.hash.split('=')[1]")
-    await page.wait_for(f"{SIDEBAR}.length === 2")
+    # The list is reloaded when a turn starts (the new session shows as running) and again
+    # when its stream ends: wait for the second load.
+    await page.wait_for(
+        f"{SIDEBAR}.length === 2 && {SIDEBAR}.every(row => row[2].endsWith('completed'))"
+    )
     listed = await page.evaluate(SIDEBAR)
     # Newest first, titled by the first message, statuses in words.
     assert listed == [

@@ -82,6 +82,8 @@ def test_the_layout_is_a_python_worker_project(project: Path) -> None:
     assert sorted(p.name for p in migrations.glob("*.sql")) == [
         "0001_v9_schema.sql",
         "0002_step_commits.sql",
+        "0003_schedules.sql",
+        "0004_checkpoints.sql",
     ]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["dependencies"] == ["helix-agents"]

@@ -180,7 +180,7 @@ def examples_worker(
 
 def test_the_examples_are_served(examples_worker: HelixWorker) -> None:
     agents = httpx.get(examples_worker.url + "/agents", timeout=30).json()["agents"]
-    assert sorted(a["name"] for a in agents) == ["assistant", "manager", "ops", "planner"]
+    assert sorted(a["name"] for a in agents) == ["assistant", "docs", "manager", "ops", "planner"]
     page = httpx.get(examples_worker.url + "/", timeout=30)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
