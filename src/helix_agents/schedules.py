@@ -51,7 +51,9 @@ ScheduleKind = Literal["once", "cron", "interval"]
 ScheduleStatus = Literal["active", "done", "cancelled"]
 BusyPolicy = Literal["queue", "skip", "supersede"]
 MisfirePolicy = Literal["run_late", "skip"]
-FiringStatus = Literal["claimed", "started", "skipped", "missed"]
+#: ``failed``: the firing's instance ended for good (errored, terminated) before it settled;
+#: the sweep recorded it with the instance's error (docs/triggers.md).
+FiringStatus = Literal["claimed", "started", "skipped", "missed", "failed"]
 
 BUSY_POLICIES: tuple[str, ...] = ("queue", "skip", "supersede")
 MISFIRE_POLICIES: tuple[str, ...] = ("run_late", "skip")
@@ -92,7 +94,7 @@ class Schedule(Record):
     status: ScheduleStatus = "active"
     #: The due time the schedule waits for next (None once it is done or cancelled).
     next_due_ms: int | None = None
-    #: How many due times were claimed (started, skipped or missed), and the last one.
+    #: How many due times were claimed (started, skipped, missed or failed), and the last.
     fire_count: int = 0
     last_due_ms: int | None = None
     created_at: int = 0

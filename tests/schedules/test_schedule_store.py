@@ -71,3 +71,32 @@ async def test_listing_and_overdue(database: Database) -> None:
     done = await store.claim(mine, 1_001, None)
     assert done is not None
     assert [s.schedule_id for s in await store.list_schedules(status="done")] == [mine.schedule_id]
+
+
+async def test_a_failed_due_time_and_the_latest_claimed_firings(database: Database) -> None:
+    store = await store_of(database)
+    a = build_schedule(agent="a", message="m", now_ms=1_000, every_ms=1_000)
+    b = build_schedule(agent="a", message="m", now_ms=1_000, every_ms=1_000)
+    for s in (a, b):
+        await store.create(s)
+    # The sweep's claim of a due time whose instance ended: recorded failed, with why, and
+    # the schedule moved on, under the same guard (twice is once).
+    for _ in range(2):
+        failed = await store.claim(a, 2_000, 4_000, status="failed", detail="errored: boom")
+        assert failed is not None
+        assert (failed.status, failed.detail) == ("failed", "errored: boom")
+    row = await store.get(a.schedule_id)
+    assert row is not None
+    assert (row.next_due_ms, row.fire_count, row.last_due_ms) == (4_000, 1, 2_000)
+    assert await store.latest_claimed() == []
+    # Only each schedule's latest firing, while it is claimed.
+    assert await store.claim(b, 2_000, 3_000) is not None
+    assert await store.claim(a, 4_000, 5_000) is not None
+    assert [(f.schedule_id, f.due_ms) for f in await store.latest_claimed()] == [
+        (b.schedule_id, 2_000),
+        (a.schedule_id, 4_000),
+    ]
+    await store.settle_firing(b.schedule_id, 2_000, "failed", detail="terminated")
+    assert [(f.schedule_id, f.due_ms) for f in await store.latest_claimed()] == [
+        (a.schedule_id, 4_000)
+    ]

@@ -18,7 +18,10 @@ carries the id ``schedule:{id}:{due}``, and a fire step re-run after a crash loo
 before it starts anything (and launches the run's instance if the crash came between the
 run's record and its instance). Why it is never silently skipped: the instance survives
 restarts (the engine resumes it; Workflows keeps it), and a firing that does not start a
-run records why (``skipped``, ``missed``) in its firing row.
+run records why (``skipped``, ``missed``) in its firing row. An instance that ends for good
+(errored, terminated) before it records its firing is found by the sweep
+(:meth:`~helix_agents.core.schedule_ops.ScheduleOps.recover`), which records the due time as
+``failed`` and creates the next due time's instance.
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 
 A schedule is made in two writes: its row (with its first due time), then the workflow
 instance of that due time (:mod:`.schedule_firing`). A crash between them leaves an active
-schedule with no instance; :func:`recover_schedules` (the hosts' periodic sweep, and a local
+schedule with no instance; :meth:`ScheduleOps.recover` (the hosts' periodic sweep, and a local
 host's start) creates the instance of every overdue schedule that has none, so the due time
-fires late rather than never.
+fires late rather than never. The same sweep keeps a schedule firing when an instance ends
+for good (errored, terminated) before it fired or settled its due time: that due time is
+recorded as a ``failed`` firing (with the instance's error) and the next due time's instance
+is created, so a failure is on record and the schedule goes on.
 """
 
 from __future__ import annotations
@@ -16,15 +19,24 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConflictError, ScheduleError, ScheduleNotFoundError
-from ..ids import validate_session_id
-from ..schedules import CronJob, Firing, Schedule, build_schedule, firing_instance_id
+from ..ids import run_instance_id, validate_session_id
+from ..schedules import (
+    CronJob,
+    Firing,
+    Schedule,
+    build_schedule,
+    firing_instance_id,
+    firing_message_id,
+    firing_session_id,
+    next_due,
+)
 from ..store.schedules import ScheduleStore
 from .schedule_firing import launch_firing
 from .starter import check_owner
 
 if TYPE_CHECKING:
     from ..agent import Agent, AgentRegistry
-    from ..ports.launcher import Launcher
+    from ..ports.launcher import InstanceStatus, Launcher
     from ..store import StateStore
 
 __all__ = ["ScheduleOps", "check_jobs", "to_ms", "to_seconds_ms"]
@@ -180,25 +192,72 @@ class ScheduleOps:
         return await self.get(schedule_id, user_id=user_id)
 
     async def recover(self, now: int | None = None, *, limit: int = 100) -> list[str]:
-        """Create the missing instance of each overdue schedule (see the module)."""
+        """Keep every schedule firing (see the module): create the missing instance of each
+        overdue schedule, record a due time whose instance ended without firing it as
+        ``failed``, and settle a claimed firing whose instance ended before it did. Returns
+        the instances created."""
         now = int(self.clock()) if now is None else now
         launched: list[str] = []
         for schedule in await self.schedules.overdue(now, limit=limit):
             due = schedule.next_due_ms
             assert due is not None
             instance_id = firing_instance_id(schedule.schedule_id, due)
-            state = (await self.launcher.status(instance_id)).status
-            if state == "unknown":
+            found = await self.launcher.status(instance_id)
+            if found.status == "unknown":
                 await launch_firing(self.launcher, schedule.schedule_id, due)
                 launched.append(instance_id)
-            elif state in _GONE:
-                _log.error(
-                    "schedule %s: the instance of due time %s ended (%s) without firing it",
-                    schedule.schedule_id,
-                    due,
-                    state,
+            elif found.status in _GONE:
+                # The id is write-once: this due time can never fire now. Record it as
+                # failed and move the schedule on (the claim's guard: once, whoever sweeps).
+                why = _ended(found)
+                following = next_due(schedule, max(due, now))
+                firing = await self.schedules.claim(
+                    schedule, due, following, status="failed", detail=why
                 )
+                if firing is not None and firing.status == "failed":
+                    _log.error(
+                        "schedule %s: due time %s failed: %s", schedule.schedule_id, due, why
+                    )
+                launched += await self._launch_next(schedule.schedule_id, due)
+        for firing in await self.schedules.latest_claimed(limit=limit):
+            launched += await self._settle_stalled(firing)
         return launched
+
+    async def _settle_stalled(self, firing: Firing) -> list[str]:
+        """A claimed firing whose instance ended before it recorded what became of its due
+        time: ``started`` if its turn did start (the message id finds it), else ``failed``;
+        then the schedule's next instance, which that instance's last step would have made."""
+        sid, due = firing.schedule_id, firing.due_ms
+        found = await self.launcher.status(firing_instance_id(sid, due))
+        schedule = await self.schedules.get(sid)
+        if found.status not in _GONE or schedule is None:
+            return []
+        session_id = firing_session_id(schedule, due)
+        turn = await self.store.find_user_message(session_id, firing_message_id(sid, due))
+        if turn is not None and turn[1].turn is not None:
+            run_id = run_instance_id(session_id, turn[1].turn)
+            await self.schedules.settle_firing(
+                sid, due, "started", session_id=session_id, run_id=run_id
+            )
+        else:
+            why = _ended(found)
+            _log.error("schedule %s: due time %s failed: %s", sid, due, why)
+            await self.schedules.settle_firing(sid, due, "failed", detail=why)
+        return await self._launch_next(sid, due)
+
+    async def _launch_next(self, schedule_id: str, due: int) -> list[str]:
+        """The instance of the schedule's due time after ``due`` (write-once: kept if it
+        exists)."""
+        schedule = await self.schedules.get(schedule_id)
+        if schedule is None or schedule.status != "active" or schedule.next_due_ms is None:
+            return []
+        if schedule.next_due_ms == due:
+            return []
+        instance_id = firing_instance_id(schedule_id, schedule.next_due_ms)
+        if (await self.launcher.status(instance_id)).status != "unknown":
+            return []
+        await launch_firing(self.launcher, schedule_id, schedule.next_due_ms)
+        return [instance_id]
 
     async def declare(self, jobs: Sequence[CronJob]) -> list[str]:
         """Make the schedules declared in code: each job once, under ``cron-{name}``; a job
@@ -243,6 +302,14 @@ def check_jobs(registry: AgentRegistry, jobs: Sequence[CronJob]) -> list[CronJob
             raise ScheduleError(f"two cron jobs are named {job.name!r}")
         seen.add(built.schedule_id)
     return list(jobs)
+
+
+def _ended(found: InstanceStatus) -> str:
+    """Why a firing failed: its instance's end, with the instance's error if it has one."""
+    error = found.error or {}
+    message = ": ".join(v for v in (error.get("name"), error.get("message")) if v)
+    why = f"the firing's instance ended ({found.status}) before it fired"
+    return f"{why}: {message}"[:2000] if message else why
 
 
 def _same_job(a: Schedule, b: Schedule) -> bool:

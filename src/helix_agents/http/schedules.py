@@ -118,9 +118,10 @@ class FiringInfo(_Response):
     """What became of one due time."""
 
     due_ms: int = Field(alias="dueMs")
-    status: Literal["claimed", "started", "skipped", "missed"] = Field(
+    status: Literal["claimed", "started", "skipped", "missed", "failed"] = Field(
         description="`claimed`: under way (or waiting for a busy session); `started`: the "
-        "run below; `skipped`/`missed`: no run, `detail` says why."
+        "run below; `skipped`/`missed`: no run, `detail` says why; `failed`: the firing's "
+        "instance ended for good before it settled, `detail` has its error."
     )
     session_id: str | SkipJsonSchema[None] = Field(default=None, alias="sessionId")
     run_id: str | SkipJsonSchema[None] = Field(default=None, alias="runId")

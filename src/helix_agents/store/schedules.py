@@ -108,27 +108,45 @@ class ScheduleStore(StoreBase):
 
     # -- firings -----------------------------------------------------------------------------
 
-    async def claim(self, schedule: Schedule, due_ms: int, next_due: int | None) -> Firing | None:
+    async def claim(
+        self,
+        schedule: Schedule,
+        due_ms: int,
+        next_due: int | None,
+        *,
+        status: str = "claimed",
+        detail: str | None = None,
+    ) -> Firing | None:
         """Claim ``due_ms`` of ``schedule`` and move it on to ``next_due`` (None: done).
 
         Returns the firing of that due time: the one claimed now, or the one an earlier
         attempt claimed; None when the due time is not the schedule's (cancelled, or
-        another due time)."""
+        another due time). The sweep claims a due time whose instance ended without firing
+        it with ``status="failed"`` and the ``detail`` of why, under the same guard."""
         now = self.clock()
-        status = "active" if next_due is not None else "done"
+        schedule_status = "active" if next_due is not None else "done"
         rows = await self._batch(
             [
                 Statement(
                     "INSERT OR IGNORE INTO __helix_schedule_firings (schedule_id, due_ms, "
-                    "status, fired_at, updated_at) SELECT ?, ?, 'claimed', ?, ? FROM "
+                    "status, detail, fired_at, updated_at) SELECT ?, ?, ?, ?, ?, ? FROM "
                     f"__helix_schedules WHERE {_GUARD}",
-                    [schedule.schedule_id, due_ms, now, now, schedule.schedule_id, due_ms],
+                    [
+                        schedule.schedule_id,
+                        due_ms,
+                        status,
+                        detail,
+                        now,
+                        now,
+                        schedule.schedule_id,
+                        due_ms,
+                    ],
                 ),
                 Statement(
                     "UPDATE __helix_schedules SET next_due = ?, status = ?, "
                     "fire_count = fire_count + 1, last_due = ?, updated_at = ? "
                     f"WHERE {_GUARD}",
-                    [next_due, status, due_ms, now, schedule.schedule_id, due_ms],
+                    [next_due, schedule_status, due_ms, now, schedule.schedule_id, due_ms],
                 ),
                 Statement(
                     f"SELECT {_FIRING_COLUMNS} FROM __helix_schedule_firings "
@@ -139,6 +157,20 @@ class ScheduleStore(StoreBase):
         )
         found = rows[-1]
         return _firing(found[0]) if found else None
+
+    async def latest_claimed(self, *, limit: int = 100) -> list[Firing]:
+        """Each schedule's latest firing that is still ``claimed`` (under way, or queued
+        for a busy session): what the sweep checks for an instance that ended before it
+        settled its firing. Found through the schedules (each one's ``last_due``, on the
+        firings' primary key), so the sweep never scans the whole firing history."""
+        rows = await self.db.query(
+            "SELECT f.schedule_id, f.due_ms, f.status, f.session_id, f.run_id, f.detail, "
+            "f.fired_at, f.updated_at FROM __helix_schedules s JOIN "
+            "__helix_schedule_firings f ON f.schedule_id = s.schedule_id AND "
+            "f.due_ms = s.last_due WHERE f.status = 'claimed' ORDER BY f.due_ms LIMIT ?",
+            [limit],
+        )
+        return [_firing(r) for r in rows]
 
     async def get_firing(self, schedule_id: str, due_ms: int) -> Firing | None:
         row = await self._one(
@@ -158,7 +190,7 @@ class ScheduleStore(StoreBase):
         run_id: str | None = None,
         detail: str | None = None,
     ) -> None:
-        """Record what became of a claimed firing (started, skipped or missed)."""
+        """Record what became of a claimed firing (started, skipped, missed or failed)."""
         await self.db.execute(
             "UPDATE __helix_schedule_firings SET status = ?, session_id = ?, run_id = ?, "
             "detail = ?, updated_at = ? WHERE schedule_id = ? AND due_ms = ?",
