@@ -62,6 +62,18 @@ EXAMPLES: dict[type[Record], list[Record]] = {
     messages.UserMessage: [
         messages.UserMessage(content="hi"),
         messages.UserMessage(content="héllo 👋", id="m1", metadata={"client": {"v": 1}}),
+        messages.UserMessage(
+            content="look",
+            files=[
+                messages.FilePart(key="files/s/m/0", media_type="image/png"),
+                messages.FilePart(
+                    key="files/s/m/1", media_type="application/pdf", filename="a.pdf", size=9
+                ),
+            ],
+        ),
+    ],
+    messages.FilePart: [
+        messages.FilePart(key="files/s/m/0", media_type="text/plain", filename="n.txt", size=3)
     ],
     messages.AssistantMessage: [
         messages.AssistantMessage(),
@@ -111,6 +123,18 @@ EXAMPLES: dict[type[Record], list[Record]] = {
     state.SuspensionContext: [
         state.SuspensionContext(status=state.RunStatus.SUSPENDED_CLIENT_TOOL),
         SUSPENSION,
+    ],
+    state.Checkpoint: [
+        state.Checkpoint(session_id="s", sequence=0, step=0, kind="turn"),
+        state.Checkpoint(
+            session_id="s",
+            sequence=4,
+            step=2,
+            kind="step",
+            state={"notes": ["a"], "n": 1},
+            usage=USAGE,
+            created_at=1_700_000_000_000,
+        ),
     ],
     state.SessionState: [
         state.SessionState(session_id="s1", agent_type="a", stream_id="s1"),
@@ -318,7 +342,9 @@ def test_unknown_keys_are_refused(cls: type[Record], example: Record) -> None:
         m
         for cls in messages.__all__
         for m in EXAMPLES.get(getattr(messages, cls), [])
-        if not isinstance(m, messages.ToolCall | messages.ToolApproval | messages.Source)
+        if not isinstance(
+            m, messages.ToolCall | messages.ToolApproval | messages.Source | messages.FilePart
+        )
     ],
 )
 def test_messages_round_trip_through_the_union(message: Record) -> None:

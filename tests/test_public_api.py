@@ -58,7 +58,10 @@ PINNED: dict[str, list[str]] = {
     ],
     "helix_agents.history": [
         "OMITTED_OUTPUT",
+        "SUMMARY_PROMPT",
         "HistoryProcessor",
+        "HistorySummary",
+        "SummarizeOlder",
         "TokenEstimator",
         "apply_history_processors",
         "drop_old_tool_outputs",
@@ -66,6 +69,7 @@ PINNED: dict[str, list[str]] = {
         "fit_token_budget",
         "history_window",
         "keep_last_turns",
+        "summarize_older",
         "turn_starts",
     ],
     "helix_agents.hosts.local": ["LocalEngine", "LocalHost", "LocalLauncher", "LocalStreamManager"],

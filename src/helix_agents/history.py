@@ -16,6 +16,11 @@ user message), or blank a tool result's content instead of removing it, so they 
 - :func:`keep_last_turns` keeps the last ``n`` turns;
 - :func:`drop_old_tool_outputs` blanks all but the latest ``keep`` tool outputs;
 - :func:`fit_token_budget` drops the oldest turns until an estimate fits a budget.
+- :func:`summarize_older` replaces the turns before the last ``keep_last`` by a summary a
+  model wrote. It is the one processor that is not a pure function: the loop makes the
+  summary in a durable step of its own (``core/summaries.py``), and binds the journaled
+  text to it before each request, so a replay sends the same request without asking the
+  model again.
 
 A turn here starts at a user message that does not follow another one (:func:`turn_starts`).
 When the first processor is :func:`keep_last_turns`, the loop reads only those turns from
@@ -26,13 +31,21 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
+from ._base import Record
 from .errors import ConfigurationError
 from .messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 
+if TYPE_CHECKING:
+    from .ports.model import Model
+
 __all__ = [
     "OMITTED_OUTPUT",
+    "SUMMARY_PROMPT",
     "HistoryProcessor",
+    "HistorySummary",
+    "SummarizeOlder",
     "TokenEstimator",
     "apply_history_processors",
     "drop_old_tool_outputs",
@@ -40,6 +53,7 @@ __all__ = [
     "fit_token_budget",
     "history_window",
     "keep_last_turns",
+    "summarize_older",
     "turn_starts",
 ]
 
@@ -152,6 +166,89 @@ def fit_token_budget(
         return messages[start:]
 
     return fit_token_budget
+
+
+#: What the summarizing model is told (its system prompt), unless ``prompt=`` says otherwise.
+SUMMARY_PROMPT = (
+    "Summarize the conversation below for the assistant that continues it: the facts, "
+    "decisions, open questions and anything the user asked to remember. Be brief; write "
+    "only the summary."
+)
+#: What the request carries in place of the summarized turns, before the summary's text.
+SUMMARY_HEADING = "[Summary of the earlier conversation]"
+
+
+class HistorySummary(Record):
+    """A summary step's result (journaled): the summary of the first ``covered`` messages of
+    the history, or nothing to summarize (``covered`` 0)."""
+
+    text: str = ""
+    covered: int = 0
+
+
+class SummarizeOlder:
+    """The processor :func:`summarize_older` returns. Called as a plain processor (which
+    the loop never does) it changes nothing; the loop binds the summary it made
+    (:meth:`bind`)."""
+
+    def __init__(self, model: Model | str, keep_last: int, prompt: str) -> None:
+        self.model = model
+        self.keep_last = keep_last
+        self.prompt = prompt
+        self.__name__ = "summarize_older"
+
+    def __call__(self, messages: list[Message]) -> list[Message]:
+        return messages
+
+    def older(self, messages: Sequence[Message]) -> int:
+        """How many leading messages are older than the last ``keep_last`` turns."""
+        starts = turn_starts(messages)
+        return starts[-self.keep_last] if len(starts) > self.keep_last else 0
+
+    def bind(self, summary: HistorySummary | None) -> HistoryProcessor:
+        """The pure processor that puts ``summary`` in place of the messages it covers."""
+
+        def summarized(messages: list[Message]) -> list[Message]:
+            if summary is None or not summary.covered or summary.covered > len(messages):
+                return messages
+            note = UserMessage(content=f"{SUMMARY_HEADING}\n{summary.text}")
+            return [note, *messages[summary.covered :]]
+
+        return summarized
+
+
+def summarize_older(
+    model: Model | str, *, keep_last: int = 4, prompt: str = SUMMARY_PROMPT
+) -> SummarizeOlder:
+    """Send the last ``keep_last`` turns as they are, and the turns before them as one
+    summary that ``model`` (a Model or a model string) writes. It must be the agent's first
+    processor (it summarizes the stored history itself); the summary is made once per run
+    instance, in its own durable step (``turn-T/step-SS/summary``), and never stored in
+    the history."""
+    if not isinstance(keep_last, int) or keep_last < 1:
+        raise ConfigurationError("summarize_older(keep_last): must be a positive integer")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ConfigurationError("summarize_older(prompt): must be a non-empty string")
+    return SummarizeOlder(model, keep_last, prompt)
+
+
+def transcript(messages: Sequence[Message]) -> str:
+    """``messages`` as plain text, one line a message, for a summarizing model."""
+    lines: list[str] = []
+    for message in messages:
+        if isinstance(message, UserMessage):
+            text = message.content
+            for ref in message.files or ():
+                text += f" [attached file {ref.filename or ''} ({ref.media_type})]"
+            lines.append(f"User: {text}")
+        elif isinstance(message, AssistantMessage):
+            calls = "".join(f" [called {c.name} {_dumps(c.arguments)}]" for c in message.tool_calls)
+            lines.append(f"Assistant: {message.content}{calls}")
+        else:
+            content = message.content
+            text = content if isinstance(content, str) else _dumps(content)
+            lines.append(f"Tool {message.tool_name} ({message.status}): {text}")
+    return "\n".join(lines)
 
 
 def turn_starts(messages: Sequence[Message]) -> list[int]:

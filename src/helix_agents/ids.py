@@ -29,6 +29,7 @@ __all__ = [
     "parse_instance_id",
     "run_instance_id",
     "step_prefix",
+    "summary_step_name",
     "suspend_step_name",
     "tool_step_name",
     "validate_instance_id",
@@ -137,6 +138,12 @@ def mcp_tools_step_name(turn: int, step: int) -> str:
     """The step that lists an agent's MCP tools, once per run instance (``step``: its first
     agent step)."""
     return f"{step_prefix(turn, step)}/mcp-tools"
+
+
+def summary_step_name(turn: int, step: int) -> str:
+    """The step that summarizes the older history for ``summarize_older``, once per run
+    instance (``step``: its first agent step)."""
+    return f"{step_prefix(turn, step)}/summary"
 
 
 def fail_step_name(turn: int, step: int) -> str:

@@ -14,6 +14,7 @@ from ._base import Record
 
 __all__ = [
     "AssistantMessage",
+    "FilePart",
     "Message",
     "Source",
     "ToolApproval",
@@ -45,9 +46,21 @@ class ToolCall(Record):
         return self.provider_id or self.id
 
 
+class FilePart(Record):
+    """A file a person attached to a message (an AI SDK ``file`` part): its bytes live in
+    the host's object storage under ``key``; the message keeps the reference."""
+
+    key: str
+    media_type: str
+    filename: str | None = None
+    size: int | None = None
+
+
 class UserMessage(Record):
     role: Literal["user"] = "user"
     content: str
+    #: Attached files (images, PDFs, text), stored in object storage (``http/files.py``).
+    files: list[FilePart] | None = None
     id: str | None = None
     metadata: dict[str, Any] | None = None
     #: The turn this message started (stamped when the turn starts): a client that sends

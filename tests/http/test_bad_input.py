@@ -86,7 +86,7 @@ async def test_wrong_shapes(make_server: Any) -> None:
             ),
             (
                 {"agentType": "echo", "messages": [{**user, "parts": [{"type": "file"}]}]},
-                "no text",
+                "no 'url'",
             ),
             ({"agentType": "echo", "messages": [user], "trigger": "resume-stream"}, "trigger"),
             ({"agentType": "echo", "messages": [user], "id": 7}, "id"),

@@ -100,7 +100,10 @@ async def test_use_chat_body_and_agent_from_the_query(make_server: Any) -> None:
             {
                 "id": "u2",
                 "role": "user",
-                "parts": [{"type": "text", "text": "second"}, {"type": "file", "url": "x"}],
+                "parts": [
+                    {"type": "text", "text": "second"},
+                    {"type": "source-url", "sourceId": "s1", "url": "x"},
+                ],
             },
         ]
         wire = await read_wire_of(client, "POST", "/chat", json=body)  # the session's agent

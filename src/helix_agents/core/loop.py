@@ -65,6 +65,7 @@ from .params import (
 )
 from .run_context import RunContext
 from .schedule_firing import FIRING_KEY, run_schedule_firing
+from .summaries import summarize_history
 from .tool_step import ToolStep
 
 __all__ = ["CHILD_TIMEOUT", "MODEL_STEP_CONFIG", "run_agent_workflow"]
@@ -124,6 +125,8 @@ async def _run(params: RunParams, step: Step, deps: RunDeps, run: RunContext) ->
         # The agent's MCP tools, listed once per run instance (journaled: every replay
         # offers the model the same tools).
         await attach_mcp_tools(step, run)
+        # The older turns' summary, when the agent has summarize_older (journaled too).
+        await summarize_history(step, run)
         if params.pending_tool_calls or params.waiting_calls:
             # A resume: settle what waited (approved calls run, denials and client results
             # are written), and run the tools an interrupt left unrun.

@@ -26,6 +26,7 @@ from ..chunks import (
     ToolInputStartChunk,
 )
 from ..errors import ModelError, ModelProtocolError, StreamError
+from ..file_parts import load_files, reads_files, with_file_notes
 from ..history import apply_history_processors, history_window
 from ..ids import call_id_scope
 from ..messages import AssistantMessage, Message, ToolCall
@@ -44,6 +45,7 @@ from ..tracing.calls import end_model_span, model_span
 from ..usage import Usage
 from .run_context import RunContext, call_ids_of
 from .stream_writer import StreamWriter
+from .summaries import bound_processors
 
 __all__ = ["CallIds", "ModelCall", "call_model"]
 
@@ -100,14 +102,23 @@ async def call_model(
     the step's own write (:meth:`.model_step.ModelStep.apply`)."""
     agent = run.agent
     model = run.deps.resolve_model(require_model(agent.name, agent.model))
+    # The one place a request's history is shaped: the agent's processors, pure functions
+    # of the stored messages (the same request on a replay); summarize_older's summary
+    # comes from its own journaled step (core/summaries.py).
+    messages = apply_history_processors(bound_processors(run), history)
+    # Attached files: their bytes for a model that reads them, a note for one that does not.
+    files: dict[str, bytes] = {}
+    if reads_files(model):
+        files = await load_files(run.deps.resources.services, messages)
+    else:
+        messages = with_file_notes(messages)
     request = ModelRequest(
         system=agent.render_system_prompt(state),
-        # The one place a request's history is shaped: the agent's processors, pure
-        # functions of the stored messages (the same request on a replay).
-        messages=apply_history_processors(agent.history_processors, history),
+        messages=messages,
         tools=agent.tool_definitions(),
         settings=agent.model_settings,
         output_tool=agent.output_tool_name,
+        files=files,
     )
     await writer.add(StepStartChunk())  # after this attempt's resets (execute)
     writer.release()

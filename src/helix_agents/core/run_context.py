@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..chunks import ErrorChunk, OutputChunk, RunEndChunk
 from ..errors import StreamClosedError, StreamNotFoundError
-from ..history import history_window
+from ..history import HistorySummary, history_window
 from ..messages import AssistantMessage, Message, ToolResultMessage
 from ..ports.step import StepContext
 from ..ports.streams import StreamStatus
@@ -110,6 +110,8 @@ class RunContext:
     custom_state: dict[str, Any] | None = None
     #: This instance's spans, when tracing is on (``helix_agents.tracing``).
     tracer: Tracer | None = None
+    #: The summary ``summarize_older`` sends for the older turns (``core/summaries.py``).
+    summary: HistorySummary | None = None
 
     # -- caches --------------------------------------------------------------------------
 

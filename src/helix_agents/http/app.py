@@ -21,6 +21,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from ..errors import ConfigurationError, HelixError
+from ..services import Services
 from ..streaming.follow import DEFAULT_POLL
 from ..streaming.ui import UIVersion
 from .auth import (
@@ -102,6 +103,7 @@ def create_app(
     environ: Mapping[str, str] | None = None,
     cors_origins: Sequence[str] = (),
     resolve_model: Callable[[Any], Any] | None = None,
+    services: Services | None = None,
 ) -> Starlette:
     """The HTTP API over an executor, or over anything with one (a host).
 
@@ -114,7 +116,9 @@ def create_app(
     start and close, under uvicorn). ``cors_origins`` lets browser apps on those origins
     call the API (``useChat`` on another port, say); none by default. ``resolve_model`` is
     the host's model resolution when it replaces models (a Worker's ``model_from_env``), so
-    that ``/agents`` tells whether the offline demo model answers.
+    that ``/agents`` tells whether the offline demo model answers. ``services`` are the
+    host's (its object storage keeps ``useChat`` file parts); by default the source's own
+    (a ``LocalHost``'s).
     """
     if not isinstance(max_body_bytes, int) or max_body_bytes < 1:
         raise ConfigurationError("max_body_bytes must be a positive integer")
@@ -128,6 +132,7 @@ def create_app(
         ui_version=ui_version,
         cors_origins=tuple(cors_origins),
         resolve_model=resolve_model,
+        services=services,
     )
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),

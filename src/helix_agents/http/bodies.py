@@ -122,7 +122,8 @@ class _Body(BaseModel):
 
 
 class UIMessagePart(BaseModel):
-    """One part of a UI message. Only `text` parts are read; the others ride along."""
+    """One part of a UI message. `text` parts are read, and a user message's `file` parts
+    (`mediaType`, a base64 data `url`, `filename`); the others ride along."""
 
     model_config = ConfigDict(extra="allow", defer_build=True)
 
@@ -147,10 +148,12 @@ class UIMessageIn(BaseModel):
 
 class UseChatBody(BaseModel):
     """The AI SDK `useChat` body. The server's stored history is the truth: only the text
-    parts of the last user message are read, as the new input (a last assistant message
-    carries answers to pending tool calls). `regenerate-message` runs the last stored user
-    message again as a new turn. Extra keys are allowed (`useChat`'s `body` option merges
-    the app's own fields into the request); `agentType` is read from them.
+    and file parts of the last user message are read, as the new input; files are kept in
+    the host's object storage (at most 10, 10 MiB each: images, PDFs, text). A last
+    assistant message carries answers to pending tool calls instead. `regenerate-message`
+    runs the last stored user message again as a new turn. Extra keys are allowed
+    (`useChat`'s `body` option merges the app's own fields into the request); `agentType`
+    is read from them.
     """
 
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)

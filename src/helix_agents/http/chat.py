@@ -2,7 +2,8 @@
 
 ``POST /chat`` takes either body. With ``useChat``'s ``{id, messages, trigger, messageId}``
 the server's stored history is the truth: only the text of the last user message is new
-input, and the client's other messages are not read; when the last message is the
+input (with its file parts, kept in object storage: ``files.py``), and the client's other
+messages are not read; when the last message is the
 assistant's, its tool parts may carry approval decisions (``approval-responded``) and client
 tool results, which are submitted as ``/submit-tool-result`` would (``ui_answers``). ``regenerate-message`` runs the last
 stored user message again as a new turn (history is append-only, so the earlier answer
@@ -21,13 +22,14 @@ from starlette.responses import Response
 from ..agent import Agent
 from ..errors import ConflictError, InvalidCursorError, SessionNotFoundError
 from ..executor import RunHandle
-from ..ids import validate_session_id
-from ..messages import AssistantMessage, UserMessage
+from ..ids import new_session_id, validate_session_id
+from ..messages import AssistantMessage, FilePart, UserMessage
 from ..state import RunRecord, RunStatus
 from ..streaming.sse import UI_MESSAGE_STREAM_HEADERS, resume_cursor
 from .bodies import HelixChatBody, UseChatBody, parse_body, read_json
 from .context import ApiContext, may_see
 from .errors import UnprocessableError
+from .files import store_file_parts
 from .pages import SNAPSHOT_PAGE, page_query
 from .responses import JsonResponse
 from .schemas import Waiting, dump
@@ -216,23 +218,31 @@ async def _start_use_chat(
     agent, session_id = await _agent_and_session(api, request, body.agent_type, body.id, user)
     text: str | None = None
     message_id: str | None = None
+    files: list[FilePart] | None = None
+    client_id: str | None = None
     if body.trigger == "regenerate-message" and session_id is not None:
         # Re-run the last user turn as the server stored it (a fresh message id: the
         # stored one is already taken by the earlier turn's message).
         for _, stored in reversed(await api.executor.store.load_messages(session_id)):
             if isinstance(stored, UserMessage):
-                text = stored.content
+                text, files = stored.content, stored.files
                 break
     if text is None:
         last = body.messages[-1] if body.messages else None
         if last is None or last.role != "user":
             raise UnprocessableError("messages: the last message must be a user message")
         text = last.text()
-        message_id = last.id or None
-        if not text.strip():
+        message_id = client_id = last.id or None
+        attached = any(p.type == "file" for p in last.parts)
+        if not text.strip() and not attached:
             raise UnprocessableError("messages: the last user message has no text part")
-    message = UserMessage(content=text, id=message_id or _new_message_id())
-    return await _start_once(api, agent, message, session_id, user, client_id=message_id)
+        if attached:
+            # The files' keys name the session and the message: both are fixed here.
+            session_id = session_id or new_session_id()
+            message_id = message_id or _new_message_id()
+            files = await store_file_parts(last.parts, api.services(), session_id, message_id)
+    message = UserMessage(content=text, id=message_id or _new_message_id(), files=files or None)
+    return await _start_once(api, agent, message, session_id, user, client_id=client_id)
 
 
 async def _agent_and_session(
@@ -326,4 +336,4 @@ async def get_snapshot(request: Request) -> Response:
     user = await api.user(request)
     state = await api.session(request.path_params["session_id"], user)
     page = page_query(request.query_params, default_limit=SNAPSHOT_PAGE)
-    return JsonResponse(await build_snapshot(api.executor, state, page))
+    return JsonResponse(await build_snapshot(api.executor, state, page, api.services()))

@@ -16,6 +16,7 @@ from starlette.requests import HTTPConnection
 from ..errors import SessionNotFoundError, StorageUnavailableError
 from ..executor import Executor
 from ..ids import validate_session_id
+from ..services import Services
 from ..state import SessionState
 from ..streaming.ui import UIVersion
 from .auth import AuthHook, resolve_user
@@ -58,6 +59,8 @@ class ApiSettings:
     #: The host's model resolution, when it swaps models (a Worker's ``model_from_env``):
     #: ``/agents`` asks it whether the offline demo model really answers.
     resolve_model: Callable[[Any], Any] | None = None
+    #: The host's services, when the app was given them (a Worker's); else the source's.
+    services: Services | None = None
 
 
 class ApiContext:
@@ -77,6 +80,14 @@ class ApiContext:
             return self._source.executor
         except AttributeError:
             raise ServiceUnavailableError("the host is not started") from None
+
+    def services(self) -> Services | None:
+        """The host's services (object storage keeps chat file parts): the app's, else
+        the source's (a started ``LocalHost`` has them); None when neither has any."""
+        if self.settings.services is not None:
+            return self.settings.services
+        found = getattr(self._source, "services", None)
+        return found if isinstance(found, Services) else None
 
     def storage(self) -> StorageHealth | None:
         """The host's storage monitor, if it has one (the local host; not a Worker)."""

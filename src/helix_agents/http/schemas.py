@@ -33,6 +33,7 @@ __all__ = [
     "DataUIPart",
     "Error",
     "ErrorDetail",
+    "FileUIPart",
     "Health",
     "MessagePage",
     "ReasoningUIPart",
@@ -78,6 +79,7 @@ ERROR_CODES: Final = (
     "payload_too_large",
     "value_too_large",
     "unsupported_media_type",
+    "files_not_supported",
     "invalid_request",
     "invalid_tool_submission",
     "unknown_agent",
@@ -230,6 +232,16 @@ class SourceDocumentUIPart(TypedDict):
     filename: NotRequired[str]
 
 
+@with_config(ConfigDict(extra="forbid"))
+class FileUIPart(TypedDict):
+    """`file`: a file the person attached (an image, a PDF, a text), as a data URL."""
+
+    type: Literal["file"]
+    mediaType: str
+    url: str
+    filename: NotRequired[str]
+
+
 UIMessagePart = (
     TextUIPart
     | ReasoningUIPart
@@ -238,6 +250,7 @@ UIMessagePart = (
     | DataUIPart
     | SourceUrlUIPart
     | SourceDocumentUIPart
+    | FileUIPart
 )
 
 

@@ -21,8 +21,10 @@ from ..chunks import RunStartChunk
 from ..errors import StreamNotFoundError
 from ..executor import Executor
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
+from ..services import Services
 from ..state import RunRecord, RunStatus, SessionState
 from ..typed_state import session_state_json
+from .files import file_urls
 from .pages import SNAPSHOT_PAGE, PageQuery, read_page, turn_aligned
 from .schemas import ActiveRun, Snapshot, SnapshotPage, dump
 from .subagent_parts import SubagentParts
@@ -33,10 +35,14 @@ __all__ = ["build_snapshot", "run_message_id"]
 
 
 async def build_snapshot(
-    executor: Executor, state: SessionState, page: PageQuery | None = None
+    executor: Executor,
+    state: SessionState,
+    page: PageQuery | None = None,
+    services: Services | None = None,
 ) -> dict[str, Any]:
     """The snapshot's JSON (``schemas.Snapshot``): the newest page of the history (``page``,
-    by default the last :data:`.pages.SNAPSHOT_PAGE` stored messages), cut to whole turns."""
+    by default the last :data:`.pages.SNAPSHOT_PAGE` stored messages), cut to whole turns.
+    The files user messages carry are read from ``services``' object storage."""
     store = executor.store
     session_id = state.session_id
     latest = await store.latest_run(session_id)
@@ -84,6 +90,7 @@ async def build_snapshot(
             pending=state.pending_client_tool_calls,
             outputs=outputs,
             children=children,
+            files=await file_urls(services, history),
         ),
         page=SnapshotPage(
             has_more=more, before=history[0][0] if history else None, limit=page.limit

@@ -30,7 +30,7 @@ from ..core.tool_step import DENIED
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage, is_hidden
 from ..state import PendingToolCall
 from ..streaming.ui import source_part
-from .schemas import ApprovalInfo, ToolUIPart, UIMessage, UIMessagePart
+from .schemas import ApprovalInfo, FileUIPart, ToolUIPart, UIMessage, UIMessagePart
 from .subagent_parts import SubagentParts
 
 __all__ = ["to_ui_messages"]
@@ -43,12 +43,14 @@ def to_ui_messages(
     pending: Iterable[PendingToolCall] = (),
     outputs: dict[str, Any] | None = None,
     children: SubagentParts | None = None,
+    files: dict[str, str] | None = None,
 ) -> list[UIMessage]:
     """``history`` (``(sequence, message)`` pairs in order) as UI messages.
 
     ``pending`` are the session's open approvals and client-tool calls; ``outputs`` maps a
     turn's message id to its structured output (shown as a ``data-output`` part, as the
-    stream shows it); ``children`` gives the ``data-subagent`` parts of delegating calls.
+    stream shows it); ``children`` gives the ``data-subagent`` parts of delegating calls;
+    ``files`` maps a stored file's key to its URL (a user message's ``file`` parts).
     """
     results = {m.tool_call_id: m for _, m in history if isinstance(m, ToolResultMessage)}
     approvals = {p.tool_call_id: p for p in pending if p.kind == "approval"}
@@ -64,7 +66,7 @@ def to_ui_messages(
             current = None
             if is_hidden(message):
                 continue  # sent to the model, never shown
-            out.append(_user(session_id, seq, message))
+            out.append(_user(session_id, seq, message, files or {}))
         elif isinstance(message, AssistantMessage):
             message_id = message.id or f"{session_id}-m{seq}"
             if current is None or current["id"] != message_id:
@@ -99,12 +101,19 @@ def _neighbour_assistant(items: Iterable[tuple[int, Message]]) -> str | None:
     return None
 
 
-def _user(session_id: str, seq: int, message: UserMessage) -> UIMessage:
-    ui: UIMessage = {
-        "id": message.id or f"{session_id}-m{seq}",
-        "role": "user",
-        "parts": [{"type": "text", "text": message.content}],
-    }
+def _user(session_id: str, seq: int, message: UserMessage, files: dict[str, str]) -> UIMessage:
+    parts: list[UIMessagePart] = []
+    if message.content or not message.files:
+        parts.append({"type": "text", "text": message.content})
+    for ref in message.files or ():
+        url = files.get(ref.key)
+        if url is None:
+            continue  # no longer in the store (or the store is not at hand)
+        part: FileUIPart = {"type": "file", "mediaType": ref.media_type, "url": url}
+        if ref.filename is not None:
+            part["filename"] = ref.filename
+        parts.append(part)
+    ui: UIMessage = {"id": message.id or f"{session_id}-m{seq}", "role": "user", "parts": parts}
     if message.metadata:
         ui["metadata"] = message.metadata
     return ui

@@ -8,10 +8,11 @@ shape that is not the protocol.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..errors import ModelProtocolError
+from ..file_parts import data_url, file_note
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..ports.model import ModelEvent, ModelRequest, ToolDefinition
 from ..usage import Usage
@@ -27,6 +28,7 @@ __all__ = [
     "to_openai_tools",
     "tool_choice",
     "tool_result_text",
+    "user_content",
 ]
 
 
@@ -65,11 +67,13 @@ def to_openai_messages(
     *,
     null_content: bool = True,
     tool_names: bool = False,
+    files: Mapping[str, bytes] | None = None,
 ) -> list[dict[str, Any]]:
     """Our history as chat-completions messages. ``null_content=False`` sends ``""`` where
     OpenAI allows ``null`` (the Workers AI binding's schema refuses null); ``tool_names``
     adds the tool's ``name`` to tool results (Workers AI's models use it; OpenAI's schema has
-    no such field)."""
+    no such field). ``files`` are the bytes of attached files by key (``FilePart.key``): a
+    user message with files is sent as content parts (:func:`user_content`)."""
     out: list[dict[str, Any]] = []
     if system:
         out.append({"role": "system", "content": system})
@@ -77,7 +81,8 @@ def to_openai_messages(
     wire_ids: dict[str, str] = {}
     for message in messages:
         if isinstance(message, UserMessage):
-            out.append({"role": "user", "content": message.content})
+            content = user_content(message, files or {}) if message.files else message.content
+            out.append({"role": "user", "content": content})
         elif isinstance(message, AssistantMessage):
             item: dict[str, Any] = {"role": "assistant"}
             if message.tool_calls:
@@ -109,6 +114,33 @@ def to_openai_messages(
                 result["name"] = message.tool_name
             out.append(result)
     return out
+
+
+def user_content(message: UserMessage, files: Mapping[str, bytes]) -> list[dict[str, Any]]:
+    """A user message with files as chat-completions content parts: its text, then each
+    image as an ``image_url`` part (a data URL), each PDF as a ``file`` part, and each text
+    file as text; a file whose bytes are missing becomes a note saying so."""
+    parts: list[dict[str, Any]] = []
+    if message.content:
+        parts.append({"type": "text", "text": message.content})
+    for ref in message.files or ():
+        data = files.get(ref.key)
+        if data is None:
+            parts.append({"type": "text", "text": file_note(ref, "no longer stored")})
+        elif ref.media_type.startswith("image/"):
+            url = data_url(ref.media_type, data)
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+        elif ref.media_type == "application/pdf":
+            document = {
+                "filename": ref.filename or "file.pdf",
+                "file_data": data_url(ref.media_type, data),
+            }
+            parts.append({"type": "file", "file": document})
+        else:
+            name = f" {ref.filename}" if ref.filename else ""
+            text = data.decode("utf-8", "replace")
+            parts.append({"type": "text", "text": f"[file{name} ({ref.media_type})]\n{text}"})
+    return parts
 
 
 def to_openai_tools(tools: Sequence[ToolDefinition]) -> list[dict[str, Any]]:

@@ -70,7 +70,13 @@ class OpenAIChatModel:
 
     ``sleep`` and ``jitter`` are the backoff's clock and dice, injectable so tests do not
     wait; ``clock`` gives the Unix time for ``Retry-After`` dates.
+
+    Files attached to user messages are sent as content parts: images as ``image_url``, PDFs
+    as ``file``, text files as text (``_openai_format.user_content``).
     """
+
+    #: Given the bytes of attached files (``helix_agents.file_parts``).
+    accepts_files = True
 
     def __init__(
         self,
@@ -130,7 +136,7 @@ class OpenAIChatModel:
         """The JSON body sent for ``request``."""
         body: dict[str, Any] = {
             "model": self.model_name,
-            "messages": to_openai_messages(request.system, request.messages),
+            "messages": to_openai_messages(request.system, request.messages, files=request.files),
             "stream": True,
         }
         if self.stream_usage:

@@ -56,6 +56,9 @@ class ModelRequest:
     settings: ModelSettings = field(default_factory=ModelSettings)
     #: When set, the model must end by calling this tool (structured output).
     output_tool: str | None = None
+    #: The bytes of the files the user messages reference (``FilePart.key``), for a model
+    #: that reads files (``accepts_files = True``; ``helix_agents.file_parts``).
+    files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +123,9 @@ ModelEvent = TextDelta | ReasoningDelta | ToolCallDelta | DataPart | ModelRespon
 
 @runtime_checkable
 class Model(Protocol):
+    """A model may also say ``accepts_files = True``: it is then given the bytes of the
+    files user messages carry (``ModelRequest.files``) instead of a note about them."""
+
     #: A short name for logs and usage records, e.g. ``openai:gpt-4o-mini``.
     name: str
 

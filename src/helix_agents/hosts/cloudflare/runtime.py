@@ -147,6 +147,8 @@ class CloudflareRuntime:
             # `/agents` says whether the offline demo model answers: only the resolver knows
             # whether this Worker's env swaps it for a configured model.
             options.setdefault("resolve_model", self.resolve_model)
+            # Chat file parts are kept in the Worker's object storage (R2).
+            options.setdefault("services", self.deps.resources.services)
             if "cors_origins" not in options:
                 # HELIX_CORS_ORIGINS, as `helix dev` reads it from the process environment
                 # (and `helix worker` passes it into env): the Worker read no CORS setting.
