@@ -21,7 +21,7 @@ from helix_agents.errors import (
     ModelStreamInterruptedError,
 )
 from helix_agents.hosts.local import LocalHost
-from helix_agents.models import FallbackModel
+from helix_agents.models import DemoModel, FallbackModel
 from helix_agents.models.fallback import is_provider_error
 from helix_agents.models.openai import OpenAIChatModel
 from helix_agents.ports.model import ModelEvent
@@ -218,3 +218,12 @@ async def test_string_members_are_resolved_by_the_host(tmp_path: Path) -> None:
     assert record.model == "test"
     assert record.metadata is not None
     assert record.metadata["failedOver"] == ["first: down: HTTP 503"]
+
+
+def test_files_reach_a_fallback_only_if_every_member_reads_them() -> None:
+    def model(name: str) -> OpenAIChatModel:
+        return OpenAIChatModel(name, base_url="http://127.0.0.1:9/v1", api_key="k")
+
+    assert FallbackModel(model("a"), model("b")).accepts_files is True
+    assert FallbackModel(model("a"), model("b"), DemoModel()).accepts_files is False
+    assert FallbackModel(model("a"), "openai:gpt-4o-mini").accepts_files is False

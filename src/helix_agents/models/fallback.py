@@ -97,6 +97,16 @@ class FallbackModel:
             *self.models, fallback_on=self.fallback_on, name=self.name, _resolved=resolved
         )
 
+    @property
+    def accepts_files(self) -> bool:
+        """Whether every member reads file parts (``helix_agents.file_parts``): only then is a
+        request given the files' bytes, since any member may be the one that answers. A
+        member still named by a string is not known yet, so it counts as not reading them."""
+        members = self._resolved if self._resolved is not None else self.models
+        return all(
+            not isinstance(m, str) and getattr(m, "accepts_files", False) is True for m in members
+        )
+
     def _members(self) -> tuple[Model, ...]:
         if self._resolved is None:
             from . import infer_model
