@@ -71,6 +71,7 @@ from tests.services.librarian import LIBRARIAN, librarian
 from tests.state.notes import NOTES, notes_agent
 from tests.support.agents import bank
 from tests.worker_real.crash_agents import crash_agents
+from tests.worker_real.executor_agents import SUMMING, summing_agent
 from tests.worker_real.mcp_agents import MCP_USER, mcp_user
 from tests.worker_real.queue_route import (
     QUEUE_PATH,
@@ -220,6 +221,8 @@ CATALOG: dict[str, Agent] = {
     WINDOWED: windowed_agent(),
     # The remote sub-agent's parent (test_remote_real.py): its child is a local host.
     REMOTE_BOSS: remote_boss(),
+    # summarize_older, reporting its requests to the relay (test_executor_api_real.py).
+    SUMMING: summing_agent(lambda path, body: relay.call("POST", path, body)),
     # The crash tests' agents (test_crash_real.py): their effects go to the relay's URL.
     **{
         agent.name: agent
