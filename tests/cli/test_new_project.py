@@ -84,6 +84,7 @@ def test_the_layout_is_a_python_worker_project(project: Path) -> None:
         "0002_step_commits.sql",
         "0003_schedules.sql",
         "0004_checkpoints.sql",
+        "0005_summaries.sql",
     ]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["dependencies"] == ["helix-agents"]

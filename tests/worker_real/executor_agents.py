@@ -9,7 +9,7 @@ the test sees from outside what each model request of the Worker carried and how
 the summarizer really ran:
 
 - the summarizer posts ``{"kind": "summary", "transcript": ...}`` and answers ``asked <the
-  user questions of the transcript>``;
+  user questions of the transcript>``, after those of the previous summary it was given;
 - the agent's model posts ``{"kind": "model", "messages": ["U:<content>", ...]}``;
   its first step of a turn calls ``look``, its second answers ``seen <how many messages>``.
 """
@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from helix_agents import Agent, tool
-from helix_agents.history import summarize_older
+from helix_agents.history import SUMMARY_HEADING, summarize_older
 from helix_agents.testing import FunctionModel, call_tool
 
 __all__ = ["SUMMING", "summing_agent"]
@@ -47,7 +47,10 @@ def summing_agent(post: Post) -> Agent:
     async def summarize(messages: list[Any], info: Any) -> str:
         text = str(messages[-1].content)
         await post(f"/executed/{SUMMING}", {"kind": "summary", "transcript": text})
-        asked = [line[len("User: ") :] for line in text.split("\n") if line.startswith("User: ")]
+        lines = text.split("\n")
+        asked = [line[len("User: ") :] for line in lines if line.startswith("User: ")]
+        if lines[0] == SUMMARY_HEADING:  # the previous summary, then the turns after it
+            asked = [*lines[1][len("asked ") :].split(", "), *asked]
         return "asked " + ", ".join(asked)
 
     async def model(messages: list[Any], info: Any) -> Any:

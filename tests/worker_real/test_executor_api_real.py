@@ -3,9 +3,10 @@ offline), over the Worker's HTTP API, on D1 and the agent Workflow (the local ho
 tests/history/test_summaries.py, tests/http/test_paging.py, tests/http/test_control.py).
 
 - ``summarize_older(..., keep_last=1)``: on turn 3 every model request carries the summary
-  in place of turn 1, the summarizer runs once for the turn's instance (its journaled step
-  is read back, not run again, by the instance's later steps), and the stored history and
-  the snapshot keep every message and no summary.
+  in place of turns 1 and 2, the summarizer runs once for the turn's instance (its journaled
+  step is read back, not run again, by the instance's later steps) and reads turn 2's
+  stored summary and turn 2 only; its calls count in the session's usage; the stored
+  history and the snapshot keep every message and no summary.
 - Hidden context (``context`` with ``metadata {"hidden": true}``) reaches the model but
   not the snapshot; the history route keeps it.
 - ``GET /sessions/{id}/runs``: newest first, with ``current`` while a run is active and
@@ -138,7 +139,9 @@ async def test_summarize_older_on_the_real_worker(api: Api) -> None:
         'User: q2\nAssistant:  [called look {"topic":"x"}]\nTool look (success): all about x\n'
         "Assistant: seen 4"
     )
-    assert [s["transcript"] for s in api.kind("summary")] == [turn1, f"{turn1}\n{turn2}"]
+    # Turn 3 summarized only turn 2, on top of turn 2's stored summary of turn 1.
+    since = f"{SUMMARY_HEADING}\nasked q1\n\n[The conversation since]\n{turn2}"
+    assert [s["transcript"] for s in api.kind("summary")] == [turn1, since]
     models = [r["messages"] for r in api.kind("model")]
     assert len(models) == 6  # two model steps a turn, each run once
     # Turn 2's requests: the summary of turn 1, then turn 2.
@@ -162,6 +165,7 @@ async def test_summarize_older_on_the_real_worker(api: Api) -> None:
     users = [m for m in snap["messages"] if m["role"] == "user"]
     assert [u["parts"][0]["text"] for u in users] == ["q1", "q2", "q3"]
     assert SUMMARY_HEADING not in json.dumps(snap)
+    assert snap["usage"]["requests"] == 8  # six model steps and two summaries
     assert api.worker.error_lines(api.since) == []
 
 

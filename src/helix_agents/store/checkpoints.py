@@ -84,8 +84,8 @@ class CheckpointOps(SessionOps):
 
     async def rewind(self, session_id: str, sequence: int) -> SessionState:
         """Take the session back to its checkpoint at ``sequence``: the messages from there
-        on are deleted, the state is the checkpoint's, a suspension or interrupt left behind
-        is forgotten. Only while no run is active (:class:`ConflictError`)."""
+        on are deleted (and the stored summaries that cover any of them), the state is the
+        checkpoint's, a suspension or interrupt left behind is forgotten. Only while no run is active (:class:`ConflictError`)."""
         checkpoint = await self.get_checkpoint(session_id, sequence)
         state = await self.require_session(session_id)
         _check_movable(state)
@@ -102,6 +102,13 @@ class CheckpointOps(SessionOps):
                     f"expires_at = NULL, updated_at = ? WHERE session_id = ? AND {guard} "
                     "RETURNING session_id",
                     [text, RunStatus.COMPLETED.value, now, session_id, *guard_params],
+                ),
+                # The stored summaries that cover a message about to go (before it does).
+                Statement(
+                    "DELETE FROM __helix_summaries WHERE session_id = ? AND covered > "
+                    "(SELECT COUNT(*) FROM __agents_messages WHERE session_id = ? "
+                    f"AND sequence < ?) AND {guard}",
+                    [session_id, session_id, sequence, *guard_params],
                 ),
                 Statement(
                     "DELETE FROM __agents_messages WHERE session_id = ? AND sequence >= ? "

@@ -9,6 +9,7 @@ from .refs import SubSessionOps
 from .runs import RunOps
 from .sessions import SessionOps
 from .steps import StepOps
+from .summaries import SummaryOps
 from .suspensions import SuspensionOps
 from .usage import UsageOps
 
@@ -24,6 +25,7 @@ class StateStore(
     ControlOps,
     SubSessionOps,
     SuspensionOps,
+    SummaryOps,
     UsageOps,
 ):
     """The state of sessions, in the V9 ``__agents_*`` schema, on any Database driver.
@@ -57,7 +59,9 @@ class StateStore(
     - checkpoints (:mod:`.checkpoints`): ``list_checkpoints``, ``get_checkpoint``,
       ``rewind``, ``fork``, ``set_custom_state`` (a human's edit, while no run is active);
     - usage (:mod:`.usage`): ``record_usage`` (idempotent by ``record_id``),
-      ``usage_records``, ``run_usage``, ``usage_rollup`` (optionally over sub-sessions).
+      ``usage_records``, ``run_usage``, ``usage_rollup`` (optionally over sub-sessions);
+    - summaries (:mod:`.summaries`): ``latest_summary``, ``save_summary`` (what
+      ``summarize_older`` stores, with its usage, idempotently).
 
     Errors: :class:`~helix_agents.errors.SessionNotFoundError`,
     :class:`~helix_agents.errors.ConflictError` (the writer does not hold the session, a
