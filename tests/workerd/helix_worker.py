@@ -173,6 +173,10 @@ class HelixWorker:
         # The test app runs on FunctionModel: `--with-testing` ships helix_agents.testing.
         self.with_testing = with_testing
         self.port = port or free_port()
+        # A port of our choosing may be taken between free_port() and wrangler's bind (the
+        # previous Worker's workerd still holding it as it exits, or another process): then
+        # the start is retried on another (only when the caller did not name the port).
+        self._port_retries = 0 if port else 2
         self.extra_env = env or {}
         self.log_path = state_dir.parent / f"helix-worker-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
@@ -221,6 +225,11 @@ class HelixWorker:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.process.poll() is not None:
+                if self._port_retries and "Address already in use" in self.log(lines=20):
+                    self._port_retries -= 1
+                    self.port = free_port()
+                    self.start()
+                    continue
                 raise AssertionError(
                     f"helix worker exited ({self.process.returncode}):\n{self.log()}"
                 )
