@@ -49,11 +49,11 @@ from ..ids import validate_session_id
 from ..ports.streams import StopRequest
 from ..state import SubSessionRef
 from ..subagents import RemoteSubagentTool
-from ..tools import ToolArgumentsError
 from ..usage import Usage
 from .children import DelegatedCall, child_session_id
 from .params import ToolStepResult
 from .remote_http import RemoteAgentClient, RemoteEvent, RemoteRefusedError
+from .subagents import task_message
 
 __all__ = ["remote_session_id", "start_remote_subagent"]
 
@@ -76,20 +76,8 @@ def remote_session_id(parent_session_id: str, tool_call_id: str) -> str:
 
 
 async def start_remote_subagent(call: DelegatedCall, tool: RemoteSubagentTool) -> ToolStepResult:
-    planned = call.planned
-    try:
-        message = str(tool.validate_arguments(planned.call.arguments).message)  # type: ignore[attr-defined]
-    except ToolArgumentsError as exc:
-        await call.writer.add(
-            ToolErrorChunk(
-                tool_call_id=planned.call.id,
-                error=exc.message,
-                input_error=True,
-                tool_name=planned.call.name,
-                input=planned.call.arguments,
-            )
-        )
-        await call.write_result(exc.message, "error")
+    message = await task_message(call, tool)
+    if message is None:
         return ToolStepResult(status="error")
     store = call.run.deps.store
     resources = call.run.deps.resources

@@ -13,19 +13,20 @@ docs/subagents.md is the guide.
 from __future__ import annotations
 
 from ..chunks import ToolErrorChunk
-from ..subagents import SubagentTool
+from ..subagents import RemoteSubagentTool, SubagentTool
 from ..tools import ToolArgumentsError
 from .children import ChildRef, DelegatedCall, child_session_id, finish_with_child, open_child
 from .params import ToolStepResult
 
-__all__ = ["start_subagent"]
+__all__ = ["start_subagent", "task_message"]
 
 
-async def start_subagent(call: DelegatedCall, tool: SubagentTool) -> ToolStepResult:
-    """Start the call's child (or find it, on a retry or a resume) with the task."""
+async def task_message(call: DelegatedCall, tool: SubagentTool | RemoteSubagentTool) -> str | None:
+    """The task a delegating call gives its child (its ``message`` argument), or None once
+    arguments that do not fit are reported to the stream and as the call's error result."""
     planned = call.planned
     try:
-        message = str(tool.validate_arguments(planned.call.arguments).message)  # type: ignore[attr-defined]
+        return str(tool.validate_arguments(planned.call.arguments).message)  # type: ignore[attr-defined]
     except ToolArgumentsError as exc:
         await call.writer.add(
             ToolErrorChunk(
@@ -37,6 +38,14 @@ async def start_subagent(call: DelegatedCall, tool: SubagentTool) -> ToolStepRes
             )
         )
         await call.write_result(exc.message, "error")
+        return None
+
+
+async def start_subagent(call: DelegatedCall, tool: SubagentTool) -> ToolStepResult:
+    """Start the call's child (or find it, on a retry or a resume) with the task."""
+    planned = call.planned
+    message = await task_message(call, tool)
+    if message is None:
         return ToolStepResult(status="error")
     child = ChildRef(
         session_id=child_session_id(call.session_id, planned.call.id),
