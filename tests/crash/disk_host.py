@@ -74,9 +74,10 @@ AGENT = Agent(
 
 
 def _connections(host: LocalHost) -> list[sqlite3.Connection]:
-    # The writers' own connections: a page cap holds per connection.
+    # The writers' connections (one, shared, on the local host): a page cap holds per
+    # connection.
     conns = [host.db._conn, host.streams._sql.conn, host.engine.journal._db]
-    return [c for c in conns if c is not None]
+    return list({id(c): c for c in conns if c is not None}.values())
 
 
 async def _switch(host: LocalHost) -> None:

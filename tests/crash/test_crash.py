@@ -82,7 +82,7 @@ def _verify(data: Path) -> None:
         assert isinstance(final, AssistantMessage)
         assert final.content.startswith("working on it in step 5 finished: a#")
         # The stream of the run ends once, with the completed status.
-        streams = sqlite3.connect(data / "host" / "streams.db")
+        streams = sqlite3.connect(data / "host" / "state.db")
         ends = streams.execute(
             "SELECT count(*) FROM __helix_stream_chunks WHERE stream_id = ? AND kind = 'run-end'",
             [f"{session_id}--t1"],

@@ -37,7 +37,7 @@ async def test_sigkill_at_the_last_write(tmp_path: Path, mode: str) -> None:
     assert (data / "killed").read_text() == mode
 
     # What a reader following the run had seen when the process died.
-    streams = LocalStreamManager(data / "host" / "streams.db")
+    streams = LocalStreamManager(data / "host" / "state.db")
     try:
         seen = (await streams.read(STREAM, after=0, limit=10_000)).chunks
         info = await streams.info(STREAM)
@@ -75,7 +75,7 @@ async def test_sigkill_at_the_last_write(tmp_path: Path, mode: str) -> None:
         assert rest == []
     else:
         assert rest[0].chunk.type == "step-reset"
-    with sqlite3.connect(data / "host" / "streams.db") as db:
+    with sqlite3.connect(data / "host" / "state.db") as db:
         (ends,) = db.execute(
             "SELECT count(*) FROM __helix_stream_chunks WHERE stream_id = ? AND kind = 'run-end'",
             [STREAM],

@@ -149,7 +149,10 @@ async def test_a_full_journal_holds_a_completed_result_until_there_is_room_for_i
         await asyncio.sleep(0.01)
     assert engine.storage.failures >= 3
     assert (await engine.status("j-1")).status == "running"
-    assert ran == {"a": 1, "b": 1}  # b's result waits for room: b does not run again
+    # b's result waits for room: b does not run again. (c's claim waits for the file's
+    # next transaction, like b's result, so c may have run before the outage was known.)
+    assert ran["a"] == ran["b"] == 1
+    assert ran.get("c", 0) <= 1
 
     free(engine.journal._db)
     status = await engine.wait("j-1", timeout=10)

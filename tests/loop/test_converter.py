@@ -138,7 +138,7 @@ async def test_a_journal_in_the_old_shape_replays_to_the_same_output(tmp_path: P
             if (await host.engine.status(handle.run_id)).status == "complete":
                 break
             await asyncio.sleep(0.01)
-        with sqlite3.connect(tmp_path / "data" / "engine.db") as db:
+        with sqlite3.connect(tmp_path / "data" / "state.db") as db:
             (params,) = db.execute(
                 "SELECT params FROM engine_instances WHERE id = ?", (handle.run_id,)
             ).fetchone()

@@ -175,7 +175,7 @@ async def test_a_crash_around_the_last_write(host: LocalHost, kind: str, landed:
     info = await host.streams.info(handle.stream_id)
     assert info is not None
     assert info.status == stream_status
-    with sqlite3.connect(host.data_dir / "streams.db") as db:
+    with sqlite3.connect(host.data_dir / "state.db") as db:
         (ends,) = db.execute(
             "SELECT count(*) FROM __helix_stream_chunks WHERE stream_id = ? AND kind = 'run-end'",
             [handle.stream_id],

@@ -17,15 +17,24 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TypeVar
 
 from ..errors import DatabaseError, DatabaseLimitError, StorageUnavailableError
 from ..ports.database import ExecResult, Param, Row, Statement
 from .rules import SQLITE_LIMITS, TRANSACTION_MESSAGE, check_statement
-from .sqltext import is_transaction_control
+from .sqltext import first_keyword, is_transaction_control
 
-__all__ = ["LOCAL_PAGE_SIZE", "SQLiteDatabase", "storage_failure", "translate_sqlite_error"]
+__all__ = [
+    "LOCAL_PAGE_SIZE",
+    "HeldWrites",
+    "SQLiteDatabase",
+    "storage_failure",
+    "translate_sqlite_error",
+]
+
+T = TypeVar("T")
 
 _TRANSACTION_ACTIONS = frozenset({sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT})
 #: SQLite's words for a statement or value over a limit (``SQLITE_TOOBIG``, variable count).
@@ -50,6 +59,28 @@ _SQLITE_IOERR, _SQLITE_FULL = 10, 13
 #: it writes at SQLite's default 4 KiB (docs/benchmarks.md). Larger values spill into
 #: overflow pages, as before. It applies to new files only (SQLite ignores it afterwards).
 LOCAL_PAGE_SIZE = 1024
+
+
+class HeldWrites(Protocol):
+    """Writes kept in memory until the file's next transaction (the local host's engine
+    journal and stream log share its state file: see :meth:`SQLiteDatabase.hold`)."""
+
+    def has_held(self) -> bool:
+        """Whether anything waits to be written."""
+        ...
+
+    def write_held(self) -> None:
+        """Execute the held writes (on :attr:`SQLiteDatabase.connection`, inside the
+        transaction :class:`SQLiteDatabase` opened: no transaction control)."""
+        ...
+
+    def committed(self) -> None:
+        """The transaction with the held writes committed: forget them, show them."""
+        ...
+
+    def rolled_back(self) -> None:
+        """It did not: keep them held (the next transaction writes them again)."""
+        ...
 
 
 class SQLiteDatabase:
@@ -80,9 +111,9 @@ class SQLiteDatabase:
             raise translate_sqlite_error(exc, self._name) from exc
         conn.set_authorizer(self._authorize)
         self._conn: sqlite3.Connection | None = conn
-        #: Called before every write (``execute``, ``batch``): the local host commits the
-        #: stream chunks it holds first, so the log never lags a step's recorded write.
-        self.before_write: Callable[[], None] | None = None
+        #: Who holds writes for this file's next transaction, in the order they are written
+        #: (the local host: the engine journal, then the stream log).
+        self._holders: list[HeldWrites] = []
 
     def __repr__(self) -> str:
         return f"SQLiteDatabase({self.path!r})"
@@ -100,34 +131,126 @@ class SQLiteDatabase:
     async def execute(self, sql: str, params: Sequence[Param] = ()) -> ExecResult:
         values = self._check(sql, params)
         conn = self._connection()
-        if self.before_write is not None:
-            self.before_write()
-        try:
+
+        def run() -> ExecResult:
             cursor = conn.execute(sql, values)
             cursor.fetchall()  # a RETURNING clause completes only once its rows are read
-        except sqlite3.Error as exc:
-            raise translate_sqlite_error(exc, self._name) from exc
-        return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
+            return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
+
+        return self.write(run)
 
     async def batch(self, statements: Sequence[Statement]) -> list[list[Row]]:
         checked = [(s.sql, self._check(s.sql, s.params)) for s in statements]
         if not checked:
             return []
         conn = self._connection()
-        if self.before_write is not None:
-            self.before_write()
+        if all(first_keyword(sql) in ("SELECT", "WITH") for sql, _ in checked):
+            # Reads, by the look of them: one snapshot, and none of the held writes (a read
+            # needs nothing of them, and must not fail when the disk cannot take them).
+            # query_only makes sure: a statement that writes after all goes the other way.
+            try:
+                return self._read_only(lambda: [_rows(conn.execute(sql, v)) for sql, v in checked])
+            except _WritesAfterAll:
+                pass
+        return self.transaction(lambda: [_rows(conn.execute(sql, v)) for sql, v in checked])
+
+    def _read_only(self, fn: Callable[[], T]) -> T:
+        conn = self._connection()
+        if conn.in_transaction:
+            return self._translated(fn)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            self._control(conn, "BEGIN")
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorname", "") == "SQLITE_READONLY":
+                    raise _WritesAfterAll from exc
+                raise
+            finally:
+                if _in_transaction(conn):
+                    self._control(conn, "COMMIT")
+                conn.execute("PRAGMA query_only = OFF")
+        except sqlite3.Error as exc:
+            raise translate_sqlite_error(exc, self._name) from exc
+
+    # -- held writes: one transaction for what several writers hold ----------------------------
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open connection, for the writers that share this file (the local host's
+        journal and stream log). They write through :meth:`write` and :meth:`transaction`."""
+        return self._connection()
+
+    def hold(self, holder: HeldWrites) -> None:
+        """Let ``holder`` keep writes in memory until this file's next transaction.
+
+        Every transaction then writes what is held first, holder by holder in the order
+        they were added, so held writes keep their order against every later write: a
+        step's claim and its stream chunks go out with the step's own write, one commit
+        (docs/benchmarks.md). A holder that wants its writes out sooner calls
+        :meth:`flush` (from a timer, say)."""
+        if holder not in self._holders:
+            self._holders.append(holder)
+
+    def flush(self) -> None:
+        """Commit whatever is held now (nothing to do when nothing is)."""
+        if any(h.has_held() for h in self._holders):
+            self.transaction(_nothing)
+
+    def write(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (one statement on :attr:`connection`): on its own when nothing is
+        held, else in one transaction with the held writes before it."""
+        if self._conn is not None and self._conn.in_transaction:
+            return self._translated(fn)
+        if any(h.has_held() for h in self._holders):
+            return self.transaction(fn)
+        return self._translated(fn)
+
+    def transaction(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` (statements on :attr:`connection`) in one transaction with the held
+        writes first (:meth:`atomic`)."""
+        with self.atomic():
+            return fn()
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` ... ``COMMIT`` around the block, with the held writes
+        first; all or nothing. Nested in a transaction already open, the block joins it.
+        No ``await`` may happen inside: another coroutine's statements would join it."""
+        conn = self._connection()
+        if conn.in_transaction:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise translate_sqlite_error(exc, self._name) from exc
+            return
+        holders = [h for h in self._holders if h.has_held()]
         try:
             self._control(conn, "BEGIN IMMEDIATE")
             try:
-                results = [_rows(conn.execute(sql, values)) for sql, values in checked]
+                for holder in holders:
+                    holder.write_held()
+                yield
+                # Inside: a COMMIT that fails (a full disk) must not leave the transaction
+                # open under every later statement.
                 self._control(conn, "COMMIT")
             except BaseException:
-                if conn.in_transaction:
+                if _in_transaction(conn):  # SQLite may have rolled back already
                     self._control(conn, "ROLLBACK")
+                for holder in holders:
+                    holder.rolled_back()
                 raise
         except sqlite3.Error as exc:
             raise translate_sqlite_error(exc, self._name) from exc
-        return results
+        for holder in holders:
+            holder.committed()
+
+    def _translated(self, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except sqlite3.Error as exc:
+            raise translate_sqlite_error(exc, self._name) from exc
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -161,6 +284,18 @@ class SQLiteDatabase:
         if action in _TRANSACTION_ACTIONS and not self._own_transaction:
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
+
+
+class _WritesAfterAll(Exception):
+    """A batch taken for reads wrote (``_read_only``): it runs again as a write."""
+
+
+def _in_transaction(conn: sqlite3.Connection) -> bool:
+    return conn.in_transaction
+
+
+def _nothing() -> None:
+    return None
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[Row]:

@@ -1,6 +1,7 @@
-"""The local step engine: Cloudflare Workflows semantics, journaled in one SQLite file.
+"""The local step engine: Cloudflare Workflows semantics, journaled in SQLite.
 
-::
+The journal is a file of its own, or (the local host) tables in a file it shares with the
+store and the stream log, given as that file's :class:`SQLiteDatabase`::
 
     engine = LocalEngine(".helix/engine.db")
     engine.register("agent", agent_workflow)      # async def agent_workflow(event, step)
@@ -32,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ...db.sqlite import SQLiteDatabase
 from ...error_codec import error_summary
 from ...errors import (
     ConfigurationError,
@@ -80,15 +82,15 @@ class LocalEngine:
 
     def __init__(
         self,
-        path: str | Path,
+        path: str | Path | SQLiteDatabase,
         *,
         clock: Clock | None = None,
         sleep: SleepFn | None = None,
         storage: StorageMonitor | None = None,
         storage_retry: tuple[float, float] = (0.25, 4.0),
     ) -> None:
-        self.path = Path(path)
-        self.journal = Journal(self.path)
+        self.journal = Journal(path)
+        self.path = Path(self.journal.path)
         self.timers = Timers(clock, sleep)
         self.storage = storage or StorageMonitor()
         #: Real seconds before a run stopped by a full disk is replayed: the first delay,
@@ -285,7 +287,15 @@ class LocalEngine:
             row = self.journal.get_instance(instance_id)
             if row is None or row.status in FINAL_STATES:
                 return
-            run = InstanceRun(self, instance_id, self.journal.load_steps(instance_id))
+            # An instance found running was cut short (a crash, a full disk): its first new
+            # claim goes to disk before the step runs (Journal), so a step that kills the
+            # process each time is counted.
+            run = InstanceRun(
+                self,
+                instance_id,
+                self.journal.load_steps(instance_id),
+                recovering=row.status == "running",
+            )
             self._runs[instance_id] = run
             await self._play(row, run, fn)
         except StorageUnavailableError as exc:

@@ -1,7 +1,9 @@
-"""The local engine's SQLite file: instances, the step journal, and buffered events.
+"""The local engine's tables: instances, the step journal, and buffered events.
 
-One connection, in autocommit mode, called directly from the event loop (no threads):
-each statement is its own transaction unless a method groups several in ``BEGIN IMMEDIATE``.
+They live in the local host's state file, beside the store and the stream log, on its one
+connection (a standalone engine opens a file of its own), called directly from the event
+loop (no threads): each write is its own transaction, or one with what the file holds
+(below), unless a method groups several (:meth:`Journal.transaction`).
 WAL with ``synchronous=NORMAL`` makes a commit a write to the log without an fsync: a
 crash of the process loses nothing committed; a power cut may lose the last commits, which
 a replay then redoes (steps are at-least-once at that boundary anyway).
@@ -18,14 +20,23 @@ Schema (times are ms since the epoch, from the engine's clock)::
                  started_at, updated_at,  PK(instance_id, name))
     engine_events(seq PK, instance_id, type, payload JSON, sent_at, consumed_by)
 
-A ``do`` step's row is written at its first attempt (so a crash mid-attempt is counted and
-the next attempt gets a new number), and its result when it completes. The result is
-*held* (:meth:`Journal.hold_result`) and goes out with the journal's next write: the next
-step's claim carries it in the same statement (one ``INSERT ... ON CONFLICT DO UPDATE`` of
-both rows), so a step that succeeds at once costs one write, not two. Every other write and
-every read of steps writes what is held first, and a timer writes it within
-``HOLD_SECONDS`` if nothing else does. A crash in that window loses a result, not a
-step: the replay runs the step again as its next attempt, as after a crash right before the
+A ``do`` step's row is *held* at its claim (:meth:`Journal.hold_claim`) and its result
+when it completes (:meth:`Journal.hold_result`): both wait in memory for the file's next
+transaction, which writes everything held first (``SQLiteDatabase.hold``). On the local
+host the journal shares the state file with the store and the stream log, so a step's
+claim, its chunks and its own write (the message it stored) are one commit, and the
+previous step's result rides along in the same ``INSERT ... ON CONFLICT DO UPDATE``. A
+timer writes what is held within ``HOLD_SECONDS`` if nothing else does, so a step that runs
+longer (a model streaming for seconds) has its claim on disk by then and a crash mid-attempt
+is counted: the next attempt gets a new number. Every chunk is written in a transaction
+that writes the held claims first, so no chunk of an attempt is ever on disk without its
+claim. A crash in the first ``HOLD_SECONDS`` of an attempt that wrote nothing loses the
+claim with everything else of it, and the replay runs it under the same number, which no
+reader ever saw. A replayed instance writes its first new claim at once (``hold=False``),
+so a step that kills the process every time is still counted and fails in the end.
+
+A crash between a step's result and the next write loses the result, not the step: the
+replay runs the step again as its next attempt, as after a crash right before the
 result's write (steps are at-least-once at that boundary; the agent loop's steps find their
 own writes in the store and do not repeat them).
 """
@@ -35,20 +46,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...db.sqlite import LOCAL_PAGE_SIZE, storage_failure
+from ...db.sqlite import SQLiteDatabase, storage_failure
 from ...errors import DatabaseError
 
 __all__ = ["InstanceRow", "Journal", "StepRow"]
 
 SCHEMA_VERSION = 1
-#: The longest a held result waits for the next journal write before a timer writes it.
-HOLD_SECONDS = 0.01
+#: The longest a held claim or result waits for the file's next transaction.
+HOLD_SECONDS = 0.005
+#: Rows per upsert: 9 x 11 = 99 bound parameters, under the connection's limit of 100.
+_ROWS_PER_UPSERT = 9
 #: After a failed timed write, the next try (the run's own next write may come first).
 _RETRY_SECONDS = 0.25
 
@@ -134,29 +147,41 @@ class StepRow:
 
 
 class Journal:
-    """Typed statements over the engine's SQLite file. sqlite3 errors become DatabaseError."""
+    """Typed statements over the engine's tables. sqlite3 errors become DatabaseError.
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
+    ``database`` is a path (the journal's own file) or the :class:`SQLiteDatabase` of the
+    local host's state file, which the journal shares (and does not close)."""
+
+    def __init__(self, database: str | Path | SQLiteDatabase) -> None:
+        if isinstance(database, SQLiteDatabase):
+            self._file, self._owns_file = database, False
+        else:
+            try:
+                self._file, self._owns_file = SQLiteDatabase(database, busy_timeout=5.0), True
+            except DatabaseError as exc:
+                raise DatabaseError(f"cannot open the engine journal {database}: {exc}") from exc
+        self.path = self._file.path
+        self._db = self._file.connection
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            self._db.execute(f"PRAGMA page_size={LOCAL_PAGE_SIZE}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO engine_meta (key, value) VALUES ('schema_version', ?)",
-                (str(SCHEMA_VERSION),),
-            )
-        except sqlite3.Error as exc:
+            self._file.transaction(self._create_schema)
+        except DatabaseError as exc:
             raise DatabaseError(f"cannot open the engine journal {self.path}: {exc}") from exc
-        #: Completed results not written yet, by (instance, step): the row's insert values.
+        #: Claims and completed results not written yet, by (instance, step): the row's
+        #: insert values (a result replaces its claim: one row written, complete).
         self._held: dict[tuple[str, str], tuple[Any, ...]] = {}
+        #: What the transaction in progress is writing (cleared when it commits).
+        self._writing: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        #: Called before every write: the local host commits the stream chunks it holds
-        #: first, so a step recorded complete never has chunks still to come.
-        self.before_write: Callable[[], None] | None = None
+        self._file.hold(self)
+
+    def _create_schema(self) -> None:
+        for statement in _SCHEMA.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        self._db.execute(
+            "INSERT OR IGNORE INTO engine_meta (key, value) VALUES ('schema_version', ?)",
+            (str(SCHEMA_VERSION),),
+        )
 
     def close(self) -> None:
         if self._timer is not None:
@@ -165,11 +190,13 @@ class Journal:
         try:
             self.flush()
         except DatabaseError:  # the replay runs those steps again: at-least-once
-            _log.warning("the engine journal closed with %d results unwritten", len(self._held))
-        try:
-            self._db.close()
-        except sqlite3.Error as exc:  # pragma: no cover - close of a healthy connection
-            raise DatabaseError(f"cannot close the engine journal: {exc}") from exc
+            _log.warning("the engine journal closed with %d rows unwritten", len(self._held))
+        if self._owns_file:
+            conn, self._db = self._db, None  # type: ignore[assignment]
+            try:
+                conn.close()
+            except sqlite3.Error as exc:  # pragma: no cover - close of a healthy connection
+                raise DatabaseError(f"cannot close the engine journal: {exc}") from exc
 
     @contextmanager
     def _guard(self) -> Iterator[None]:
@@ -179,32 +206,40 @@ class Journal:
             failure = storage_failure(exc, "the engine journal")
             raise failure or DatabaseError(f"engine journal: {exc}") from exc
 
-    # -- held results ------------------------------------------------------------------------
+    # -- held claims and results ------------------------------------------------------------
+
+    def hold_claim(self, instance_id: str, row: StepRow, now: int) -> None:
+        """Keep a step's row at its claim for the file's next transaction (see the module
+        docstring)."""
+        self._hold(instance_id, row, now, status=row.status, result=row.result)
 
     def hold_result(self, instance_id: str, row: StepRow, now: int, *, result: str) -> None:
-        """Keep a completed step's result for the next write (see the module docstring)."""
+        """Keep a completed step's result for the file's next transaction."""
+        self._hold(instance_id, row, now, status="complete", result=result)
+
+    def _hold(
+        self, instance_id: str, row: StepRow, now: int, *, status: str, result: str | None
+    ) -> None:
+        claimed = self._held.get((instance_id, row.name))
         self._held[(instance_id, row.name)] = (
             instance_id,
             row.name,
             row.ordinal,
             row.kind,
-            "complete",
+            status,
             result,
             row.attempts,
             None,
             row.detail,
-            now,
+            now if claimed is None else claimed[9],
             now,
         )
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(HOLD_SECONDS, self._flush_later)
 
     def flush(self) -> None:
-        """Write the held results now (one statement)."""
-        if self.before_write is not None:
-            self.before_write()
-        if self._held:
-            self._upsert([])
+        """Write what is held now (with whatever else the file holds: one transaction)."""
+        self._file.flush()
 
     def _flush_later(self) -> None:
         self._timer = None
@@ -212,60 +247,69 @@ class Journal:
             self.flush()
         except DatabaseError as exc:
             # The run's next write fails the same way and stops it; until then, try again.
-            _log.debug("held engine results not written yet: %s", exc)
+            _log.debug("held engine rows not written yet: %s", exc)
             self._timer = asyncio.get_running_loop().call_later(_RETRY_SECONDS, self._flush_later)
 
-    def _upsert(self, rows: list[tuple[Any, ...]]) -> None:
-        """``rows`` and the held results in one statement; what is held is cleared only
-        once it is written."""
-        every = [*self._held.values(), *rows]
-        values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(every))
-        params = [value for row in every for value in row]
+    # HeldWrites: called by the file's transactions.
+
+    def has_held(self) -> bool:
+        return bool(self._held)
+
+    def write_held(self) -> None:
+        rows = list(self._held.values())
         with self._guard():
-            self._db.execute(
-                f"INSERT INTO engine_steps ({_STEP_COLUMNS}) VALUES {values}{_UPSERT_TAIL}",
-                params,
-            )
-        self._held.clear()
+            for start in range(0, len(rows), _ROWS_PER_UPSERT):
+                part = rows[start : start + _ROWS_PER_UPSERT]
+                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
+                self._db.execute(
+                    f"INSERT INTO engine_steps ({_STEP_COLUMNS}) VALUES {values}{_UPSERT_TAIL}",
+                    [value for row in part for value in row],
+                )
+        self._writing = dict(self._held)
+
+    def committed(self) -> None:
+        for key, row in self._writing.items():
+            if self._held.get(key) is row:
+                del self._held[key]
+        self._writing = {}
+        if not self._held and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def rolled_back(self) -> None:
+        self._writing = {}
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group statements atomically (``BEGIN IMMEDIATE`` ... ``COMMIT``)."""
-        self.flush()
+        """Group statements atomically (one transaction of the file, held rows first)."""
+        with self._guard(), self._file.atomic():
+            yield
+
+    def _write(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+        """One write: alone, or after what the file holds in one transaction."""
         with self._guard():
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                # Inside: a COMMIT that fails (a full disk) must not leave the
-                # transaction open under every later statement.
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:  # SQLite may have rolled back already
-                    self._db.execute("ROLLBACK")
-                raise
+            return self._file.write(lambda: self._db.execute(sql, params))
 
     # -- instances ---------------------------------------------------------------------------
 
     def insert_instance(self, row: InstanceRow) -> bool:
         """Insert a new instance; False if the id exists (ids are write-once)."""
-        self.flush()
-        with self._guard():
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO engine_instances "
-                "(id, workflow, params, status, output, error, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row.id,
-                    row.workflow,
-                    row.params,
-                    row.status,
-                    row.output,
-                    row.error,
-                    row.created_at,
-                    row.updated_at,
-                ),
-            )
-            return cursor.rowcount == 1
+        cursor = self._write(
+            "INSERT OR IGNORE INTO engine_instances "
+            "(id, workflow, params, status, output, error, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                row.id,
+                row.workflow,
+                row.params,
+                row.status,
+                row.output,
+                row.error,
+                row.created_at,
+                row.updated_at,
+            ),
+        )
+        return cursor.rowcount == 1
 
     def get_instance(self, instance_id: str) -> InstanceRow | None:
         with self._guard():
@@ -290,13 +334,11 @@ class Journal:
     def set_status(self, instance_id: str, status: str, now: int) -> None:
         """Move an unfinished instance between queued, running and waiting (a final status
         is never overwritten)."""
-        self.flush()
-        with self._guard():
-            self._db.execute(
-                "UPDATE engine_instances SET status = ?, updated_at = ? "
-                "WHERE id = ? AND status IN ('queued', 'running', 'waiting')",
-                (status, now, instance_id),
-            )
+        self._write(
+            "UPDATE engine_instances SET status = ?, updated_at = ? "
+            "WHERE id = ? AND status IN ('queued', 'running', 'waiting')",
+            (status, now, instance_id),
+        )
 
     def finish_instance(
         self,
@@ -309,14 +351,12 @@ class Journal:
     ) -> bool:
         """Move an unfinished instance to a final status; False if it was already final
         (e.g. terminated while its last step ran)."""
-        self.flush()
-        with self._guard():
-            cursor = self._db.execute(
-                "UPDATE engine_instances SET status = ?, output = ?, error = ?, updated_at = ? "
-                "WHERE id = ? AND status IN ('queued', 'running', 'waiting')",
-                (status, output, error, now, instance_id),
-            )
-            return cursor.rowcount == 1
+        cursor = self._write(
+            "UPDATE engine_instances SET status = ?, output = ?, error = ?, updated_at = ? "
+            "WHERE id = ? AND status IN ('queued', 'running', 'waiting')",
+            (status, output, error, now, instance_id),
+        )
+        return cursor.rowcount == 1
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -338,31 +378,23 @@ class Journal:
         row: StepRow,
         now: int,
     ) -> None:
-        """A step's row at its claim; the held results go out in the same statement."""
-        values = (
-            instance_id,
-            row.name,
-            row.ordinal,
-            row.kind,
-            row.status,
-            row.result,
-            row.attempts,
-            row.wake_at,
-            row.detail,
-            now,
-            now,
+        """A step's row at its claim, written now (after what is held, in one transaction)."""
+        self._write(
+            f"INSERT INTO engine_steps ({_STEP_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                instance_id,
+                row.name,
+                row.ordinal,
+                row.kind,
+                row.status,
+                row.result,
+                row.attempts,
+                row.wake_at,
+                row.detail,
+                now,
+                now,
+            ),
         )
-        if self.before_write is not None:
-            self.before_write()
-        if self._held:
-            self._upsert([values])
-            return
-        with self._guard():
-            self._db.execute(
-                f"INSERT INTO engine_steps ({_STEP_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
 
     def update_step(
         self,
@@ -375,25 +407,20 @@ class Journal:
         result: str | None = None,
         wake_at: int | None = None,
     ) -> None:
-        self.flush()
-        with self._guard():
-            self._db.execute(
-                "UPDATE engine_steps SET status = ?, attempts = ?, result = ?, wake_at = ?, "
-                "updated_at = ? WHERE instance_id = ? AND name = ?",
-                (status, attempts, result, wake_at, now, instance_id, name),
-            )
+        self._write(
+            "UPDATE engine_steps SET status = ?, attempts = ?, result = ?, wake_at = ?, "
+            "updated_at = ? WHERE instance_id = ? AND name = ?",
+            (status, attempts, result, wake_at, now, instance_id, name),
+        )
 
     # -- events ------------------------------------------------------------------------------
 
     def insert_event(self, instance_id: str, event_type: str, payload: str, now: int) -> int:
-        self.flush()
-        with self._guard():
-            cursor = self._db.execute(
-                "INSERT INTO engine_events (instance_id, type, payload, sent_at) "
-                "VALUES (?, ?, ?, ?)",
-                (instance_id, event_type, payload, now),
-            )
-            return int(cursor.lastrowid or 0)
+        cursor = self._write(
+            "INSERT INTO engine_events (instance_id, type, payload, sent_at) VALUES (?, ?, ?, ?)",
+            (instance_id, event_type, payload, now),
+        )
+        return int(cursor.lastrowid or 0)
 
     def oldest_pending_event(
         self, instance_id: str, event_type: str
@@ -410,10 +437,7 @@ class Journal:
 
     def consume_event(self, seq: int, step_name: str) -> None:
         """Mark an event taken by a wait (call inside :meth:`transaction`, with the step update)."""
-        with self._guard():
-            self._db.execute(
-                "UPDATE engine_events SET consumed_by = ? WHERE seq = ?", (step_name, seq)
-            )
+        self._write("UPDATE engine_events SET consumed_by = ? WHERE seq = ?", (step_name, seq))
 
     def raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         """Read-only access for tests and tools (``helix`` inspection commands)."""

@@ -7,7 +7,8 @@ replay that asks for another step than the journal recorded at that ordinal is c
 there (NonDeterminismError). Once that happened the run is poisoned: every later call
 raises the same error and the instance ends ``errored`` whatever the workflow does.
 
-The journal row of a step is written at its claim, so ordinals in the journal are dense
+The journal row of a step is written at its claim (held for the file's next transaction,
+at most a few milliseconds: ``Journal.hold_claim``), so ordinals in the journal are dense
 and a crash mid-attempt is visible on replay: the attempt is counted and the next one
 gets a new number (a stream can tell a superseded attempt from a new one).
 
@@ -83,8 +84,19 @@ class EngineHost(Protocol):
 class InstanceRun:
     """The Step handed to one run of a workflow function (a fresh one for every replay)."""
 
-    def __init__(self, host: EngineHost, instance_id: str, journal: list[StepRow]) -> None:
+    def __init__(
+        self,
+        host: EngineHost,
+        instance_id: str,
+        journal: list[StepRow],
+        *,
+        recovering: bool = False,
+    ) -> None:
         self._host = host
+        #: Whether a new step's claim may wait for the file's next transaction (Journal);
+        #: a recovering instance writes its first one at once, and during a storage outage
+        #: every claim is written at once (it fails, and the step does not start).
+        self._hold_claims = not recovering
         self.instance_id = instance_id
         self._by_name = {row.name: row for row in journal}
         self._by_ordinal = {row.ordinal: row.name for row in journal}
@@ -115,7 +127,11 @@ class InstanceRun:
         try:
             if row.attempts == 0:  # claimed just now: its row is being written
                 row.attempts = 1  # (a failed write poisons the run: its rows are dropped)
-                self._write(journal.insert_step, self.instance_id, row, timers.now())
+                if self._hold_claims and not self._host.storage.unavailable:
+                    journal.hold_claim(self.instance_id, row, timers.now())
+                else:
+                    self._hold_claims = True
+                    self._write(journal.insert_step, self.instance_id, row, timers.now())
             else:  # resumed after a restart, mid-retry or mid-attempt
                 if row.status == "retrying" and row.wake_at is not None:
                     await self._park(timers.sleep_until(row.wake_at))

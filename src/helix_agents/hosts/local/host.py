@@ -51,10 +51,14 @@ from .queues import LocalQueueConsumer
 from .services import local_services
 from .storage import StorageMonitor, file_probe
 from .streams import LocalStreamManager
+from .upgrade import join_split_files
 
-__all__ = ["AGENT_WORKFLOW", "DEV_QUEUE_CONSUMER", "LocalHost"]
+__all__ = ["AGENT_WORKFLOW", "DEV_QUEUE_CONSUMER", "STATE_FILE", "LocalHost"]
 
 _log = logging.getLogger(__name__)
+
+#: The data directory's SQLite file: the store, the engine's journal and the stream log.
+STATE_FILE = "state.db"
 
 #: The workflow name the agent loop is registered under (as on Cloudflare).
 AGENT_WORKFLOW = "agent"
@@ -123,17 +127,16 @@ class LocalHost:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(self.data_dir)
         self._lock.acquire()
-        self.db = SQLiteDatabase(self.data_dir / "state.db")
+        # One file for the store, the engine's journal and the stream log: a step's claim,
+        # its chunks and its own write commit together (docs/engine.md, "One file").
+        self.db = SQLiteDatabase(self.data_dir / STATE_FILE)
         await migrate(self.db)
         self.store = StateStore(self.db, clock=self._clock)
-        self.streams = LocalStreamManager(self.data_dir / "streams.db")
-        self.engine = LocalEngine(self.data_dir / "engine.db")
-        # Chunks written while nobody reads wait for the stream's next commit; every write
-        # to the other two files commits them first, so the log is never behind a step's
-        # recorded write ("Held chunks" in hosts/local/streams.py).
+        self.engine = LocalEngine(self.db)
+        self.streams = LocalStreamManager(self.db)
         self.streams.owner = current_instance
-        self.db.before_write = self.streams.flush_held
-        self.engine.journal.before_write = self.streams.flush_held
+        # A data directory of an earlier version: its journal and streams join state.db.
+        join_split_files(self.data_dir, Path(self.db.path))
         self.storage = self.engine.storage
         self.storage.probe = functools.partial(file_probe, self.data_dir)
         launcher = self.engine.workflow(AGENT_WORKFLOW)

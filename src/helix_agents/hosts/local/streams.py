@@ -22,12 +22,14 @@ one process; the log itself (sequences, statuses) is always exact, whatever the 
 Held chunks: a write that does not change the stream's status is checked, serialized and
 acknowledged at once, but held, unseen by any reader, until the stream's next commit: the
 next write that changes the status, :meth:`LocalStreamManager.flush_held`, or
-``HOLD_SECONDS`` (5 ms) at the latest. The local host calls ``flush_held`` before every
-write to its other two files (the state store, the engine's journal), so a step's chunks
-are committed before the write that records the step, as if written through, and the
-chunks of a step cost one commit instead of one per write. A crash loses held chunks, which
-no reader was given and no record relies on: as if the process had died before writing
-them. Another process sees a write within ``HOLD_SECONDS``.
+``HOLD_SECONDS`` (5 ms) at the latest. On the local host the log shares the state file
+with the store and the engine's journal (the manager is given the file's
+:class:`SQLiteDatabase`), and every transaction of that file writes the held chunks first
+(``SQLiteDatabase.hold``): a step's chunks commit with the write that records the step,
+never after it, and a step costs one commit for its chunks, its claim and its own write.
+Readers are woken once the chunks committed. A crash loses held chunks, which no reader
+was given and no record relies on: as if the process had died before writing them.
+Another process sees a write within ``HOLD_SECONDS``.
 
 Live readers, as reported in :attr:`WriteAck.readers`, are precisely:
 
@@ -53,7 +55,7 @@ from typing import Any, TypeVar
 
 from ...chunks import Chunk, SequencedChunk
 from ...clock import wall_clock_ms
-from ...db.sqlite import LOCAL_PAGE_SIZE, storage_failure
+from ...db.sqlite import LOCAL_PAGE_SIZE, SQLiteDatabase, storage_failure
 from ...errors import (
     ConfigurationError,
     DatabaseError,
@@ -81,7 +83,7 @@ from ...streaming.chunklog import (
 )
 from ...streaming.follow import DEFAULT_POLL, follow
 
-__all__ = ["LocalStreamManager", "SQLiteExecutor"]
+__all__ = ["LocalStreamManager", "SQLiteExecutor", "SharedFileExecutor"]
 
 T = TypeVar("T")
 
@@ -142,6 +144,36 @@ class SQLiteExecutor:
         return int(row[0])
 
 
+class SharedFileExecutor:
+    """The chunk log's executor over a :class:`SQLiteDatabase` it shares with others (the
+    local host's state file): its transactions are the file's, which write what the
+    file's other writers hold first (``SQLiteDatabase.hold``)."""
+
+    def __init__(self, database: SQLiteDatabase) -> None:
+        self.database = database
+        self.conn = database.connection
+
+    def exec(self, sql: str, *params: SqlValue) -> list[dict[str, Any]]:
+        try:
+            cursor = self.conn.execute(sql, params)
+            if cursor.description is None:
+                return []
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    def atomic(self, fn: Callable[[], T]) -> T:
+        return self.database.transaction(fn)
+
+    def data_version(self) -> int:
+        try:
+            row = self.conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        return int(row[0])
+
+
 class _Live:
     """What this process knows about one stream beyond the file: waiters, readers, tail."""
 
@@ -163,15 +195,17 @@ class _Live:
 class LocalStreamManager:
     """The StreamManager port for the local host (see the module docstring).
 
-    ``database`` is a path (the file is created, in WAL mode) or an open sqlite3
-    connection in autocommit mode, which stays the caller's to close. ``clock`` returns
+    ``database`` is a path (the file is created, in WAL mode), an open sqlite3
+    connection in autocommit mode, which stays the caller's to close, or the
+    :class:`SQLiteDatabase` of a file shared with other writers (the local host's state
+    file), whose transactions then carry the held chunks. ``clock`` returns
     epoch milliseconds. Chunks handed to :meth:`write` are serialized at once; readers get
     the stored form.
     """
 
     def __init__(
         self,
-        database: str | os.PathLike[str] | sqlite3.Connection,
+        database: str | os.PathLike[str] | sqlite3.Connection | SQLiteDatabase,
         *,
         clock: Callable[[], int] | None = None,
         recent_window: float = 1.0,
@@ -179,7 +213,12 @@ class LocalStreamManager:
         tail_size: int = 2048,
         max_live_streams: int = 128,
     ) -> None:
-        if isinstance(database, sqlite3.Connection):
+        self._file: SQLiteDatabase | None = None
+        self._sql: SQLiteExecutor | SharedFileExecutor
+        if isinstance(database, SQLiteDatabase):
+            self._file, self._owns_conn = database, False
+            conn = database.connection
+        elif isinstance(database, sqlite3.Connection):
             conn, self._owns_conn = database, False
         else:
             try:
@@ -189,7 +228,7 @@ class LocalStreamManager:
             except sqlite3.Error as exc:
                 raise DatabaseError(f"cannot open the stream log {database!r}: {exc}") from exc
             self._owns_conn = True
-        self._sql = SQLiteExecutor(conn)
+        self._sql = SQLiteExecutor(conn) if self._file is None else SharedFileExecutor(self._file)
         if self._owns_conn:
             self._sql.exec(f"PRAGMA page_size = {LOCAL_PAGE_SIZE}")
             self._sql.exec("PRAGMA journal_mode = WAL")
@@ -215,7 +254,11 @@ class LocalStreamManager:
         #: Who is writing: the local host sets the engine's ``current_instance``.
         self.owner: Callable[[], str | None] = _nobody
         self._hold_timer: asyncio.TimerHandle | None = None
+        #: What the transaction in progress wrote of the held chunks (write_held).
+        self._writing: list[tuple[str, Appended]] = []
         self._closed = False
+        if self._file is not None:
+            self._file.hold(self)
 
     @property
     def log(self) -> ChunkLog:
@@ -226,12 +269,10 @@ class LocalStreamManager:
 
     def flush_held(self) -> None:
         """Commit the chunks held for later (see "Held chunks"), every stream's in one
-        transaction. The local host calls it before each write to its other files (the
-        state and the engine's journal), so a step's chunks are in the log before the
-        write that records the step: holding changes when chunks commit, never the order.
-        On a failure (a full disk) they stay held, and the error is raised to a caller
-        whose run held some of them (its write may rely on them: it must not happen
-        either); any other caller's write goes on (it relies on none of them)."""
+        transaction (on a shared file, with what its other writers hold): holding changes
+        when chunks commit, never the order. On a failure (a full disk) they stay held,
+        and the error is raised to a caller whose run held some of them; any other caller
+        goes on (what it does next relies on none of them)."""
         self._commit_held(strict=self.owner() in self._holders)
 
     def _commit_held(self, *, strict: bool) -> None:
@@ -250,32 +291,50 @@ class LocalStreamManager:
             self._hold_timer = loop.call_later(_HOLD_RETRY, self._flush_later)
 
     def _commit_all(self) -> None:
-        batches = list(self._held.items())
-        try:
-            results = self._log.append_batches(batches)
-        except StreamError:
-            # A stream closed or removed by someone else meanwhile: what it held is refused
-            # (as its write would have been); the others' go on, one at a time.
-            for stream_id, encoded in batches:
-                try:
-                    appended = self._log.append_batches([(stream_id, encoded)])
-                except StreamError:
-                    self._held.pop(stream_id, None)
-                    continue
-                self._held.pop(stream_id, None)
-                self._absorb_committed([(stream_id, appended[0])])
-            results, batches = [], []
-        self._held.clear()
-        self._holders.clear()
-        if self._hold_timer is not None:
-            self._hold_timer.cancel()
-            self._hold_timer = None
+        if self._file is not None:
+            self._file.flush()  # write_held and committed below, with the file's other holds
+        else:
+            try:
+                self._sql.atomic(self.write_held)
+            except BaseException:
+                self.rolled_back()
+                raise
+            self.committed()
+
+    # HeldWrites: called by the transaction that writes the held chunks.
+
+    def has_held(self) -> bool:
+        return bool(self._held)
+
+    def write_held(self) -> None:
+        written: list[tuple[str, Appended]] = []
+        for stream_id, encoded in self._held.items():
+            try:
+                appended = self._log.append_batches([(stream_id, encoded)])[0]
+            except StreamError:
+                # A stream closed or removed by someone else meanwhile (the chunk log
+                # refuses before writing): what it held is refused, as its write would
+                # have been; the others' go on.
+                written.append((stream_id, _REFUSED))
+                continue
+            written.append((stream_id, appended))
+        self._writing = written
+
+    def committed(self) -> None:
+        written, self._writing = self._writing, []
+        for stream_id, _ in written:
+            self._held.pop(stream_id, None)
+        if not self._held:
+            self._holders.clear()
+            if self._hold_timer is not None:
+                self._hold_timer.cancel()
+                self._hold_timer = None
         self._absorb_committed(
-            [
-                (stream_id, appended)
-                for (stream_id, _), appended in zip(batches, results, strict=True)
-            ]
+            [(stream_id, appended) for stream_id, appended in written if appended is not _REFUSED]
         )
+
+    def rolled_back(self) -> None:
+        self._writing = []
 
     def _absorb_committed(self, committed: list[tuple[str, Appended]]) -> None:
         for stream_id, appended in committed:
@@ -643,6 +702,10 @@ class LocalStreamManager:
                 else:
                     del live.recent[cursor]
         return len(live.waiters) + recent
+
+
+#: write_held's mark for a stream whose held chunks were refused (closed meanwhile).
+_REFUSED = Appended(0, -1, "failed", None)
 
 
 def _translate(exc: sqlite3.Error) -> DatabaseError:
