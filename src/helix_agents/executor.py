@@ -24,6 +24,7 @@ from .agent import Agent, AgentRegistry
 from .branches import SessionBranches
 from .chunks import RunEndChunk, SequencedChunk
 from .clock import wall_clock_ms
+from .core.hierarchy import walk_hierarchy
 from .core.params import ParentLink, RunParams
 from .core.partial import keep_streamed_answer
 from .core.schedule_ops import ScheduleOps
@@ -52,8 +53,8 @@ UserInput = str | UserMessage | Sequence[str | UserMessage]
 
 #: How long one stream read waits for new chunks before it asks again.
 _READ_WAIT = 15.0
-#: How deep interrupt and abort follow a session's children.
-_MAX_DEPTH = 16
+#: How many sessions interrupt and abort reach: the session and its descendants.
+_MAX_TREE = 1000
 
 
 class Executor:
@@ -426,16 +427,7 @@ class Executor:
 
     async def _tree(self, session_id: str) -> list[str]:
         """The session and its descendants, parents before children."""
-        out: list[str] = []
-        queue = [session_id]
-        while queue and len(out) < 1000:
-            current = queue.pop(0)
-            if current in out:
-                continue
-            out.append(current)
-            if len(out) <= _MAX_DEPTH * 64:
-                queue += [r.sub_session_id for r in await self.store.list_sub_sessions(current)]
-        return out
+        return [sid async for sid in walk_hierarchy(self.store, [session_id], limit=_MAX_TREE)]
 
     # -- state and checkpoints (branches.py, docs/checkpoints.md) -----------------------------
 

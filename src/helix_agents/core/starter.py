@@ -25,6 +25,7 @@ from ..ids import parse_instance_id, run_instance_id, validate_session_id
 from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..state import FINAL_STATUSES, RunRecord, RunStatus, SessionState
 from ..usage import Usage
+from .hierarchy import walk_hierarchy
 from .params import ParentLink, PlannedCall, Resolution, RunParams
 
 if TYPE_CHECKING:
@@ -189,19 +190,13 @@ class RunStarter:
         """The children a suspended turn waited on wait for nobody once a new turn starts:
         they (and their own children) are aborted, so that no late answer runs them."""
         context = state.suspension_context
-        queue = list(context.suspended_awaiting_children) if context is not None else []
-        seen: set[str] = set()
-        while queue and len(seen) < 1000:
-            child = queue.pop(0)
-            if child in seen:
-                continue
-            seen.add(child)
+        children = list(context.suspended_awaiting_children) if context is not None else []
+        async for child in walk_hierarchy(self.store, children, limit=1000):
             latest = await self.store.latest_run(child)
             if latest is not None and latest.status not in FINAL_STATUSES:
                 ended = await self.store.abort(child, None, "the parent moved on to a new turn")
                 if ended is not None and latest.status == RunStatus.ACTIVE:
                     await self.stop_instance(ended)
-            queue += [ref.sub_session_id for ref in await self.store.list_sub_sessions(child)]
 
     # -- resumes -----------------------------------------------------------------------------
 

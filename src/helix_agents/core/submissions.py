@@ -29,6 +29,7 @@ from ..messages import AssistantMessage, ToolResultMessage
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, PendingToolCall
 from ..store import PendingView
 from ..tools import ToolArgumentsError
+from .hierarchy import walk_hierarchy
 from .params import RunParams
 from .starter import check_owner
 from .suspension import resume_if_ready
@@ -148,19 +149,11 @@ def _waiting(entry: PendingToolCall) -> bool:
     return entry.result_status is None
 
 
-async def hierarchy(store: StateStore, session_id: str) -> AsyncIterator[str]:
+def hierarchy(store: StateStore, session_id: str) -> AsyncIterator[str]:
     """``session_id``, then its sub-sessions breadth first, each once, up to a bound (where a
     pending call of the hierarchy is looked for: a sub-agent's call is answered through the
     session the client talks to)."""
-    queue: list[str] = [session_id]
-    seen: set[str] = set()
-    while queue and len(seen) < 1 + _MAX_DEPTH * 8:
-        current = queue.pop(0)
-        if current in seen:
-            continue
-        seen.add(current)
-        yield current
-        queue += [ref.sub_session_id for ref in await store.list_sub_sessions(current)]
+    return walk_hierarchy(store, [session_id], limit=1 + _MAX_DEPTH * 8)
 
 
 async def _find(
