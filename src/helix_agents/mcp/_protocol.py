@@ -1,5 +1,6 @@
 """What both ends of MCP share here: JSON-RPC 2.0 messages, the protocol versions we speak,
-and a tool call's result as a tool output.
+and a tool call's result as a tool output; and what both clients (ours, the official one)
+share: how far ``tools/list`` pages are followed.
 
 MCP (https://modelcontextprotocol.io) is JSON-RPC 2.0. A client opens a session with
 ``initialize`` (our version in, the server's out) and ``notifications/initialized``, lists
@@ -10,13 +11,17 @@ call's result holds ``content`` (text, images, resources), optionally ``structur
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from ..errors import MCPError
 
 __all__ = [
     "LATEST_VERSION",
+    "MAX_TOOL_PAGES",
     "SUPPORTED_VERSIONS",
+    "ToolPage",
+    "all_tools",
     "error_response",
     "notification",
     "request",
@@ -29,6 +34,14 @@ __all__ = [
 #: knows it, else its newest (the specification's rule).
 SUPPORTED_VERSIONS: Final = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 LATEST_VERSION: Final = SUPPORTED_VERSIONS[-1]
+
+#: How many pages of ``tools/list`` a client follows: a server whose cursors never end is
+#: not followed forever.
+MAX_TOOL_PAGES: Final = 100
+
+#: One page of ``tools/list`` read by a client, given the cursor to read at (None: the
+#: first page): its tools and the ``nextCursor`` it named (falsy: the last page).
+ToolPage = Callable[[str | None], Awaitable[tuple[list[dict[str, Any]], Any]]]
 
 #: JSON-RPC error codes.
 PARSE_ERROR: Final = -32700
@@ -61,6 +74,19 @@ def error_response(request_id: Any, code: int, message: str, data: Any = None) -
     if data is not None:
         error["data"] = data
     return {"jsonrpc": "2.0", "id": request_id, "error": error}
+
+
+async def all_tools(page: ToolPage) -> list[dict[str, Any]]:
+    """Every tool a server offers: its ``tools/list`` pages, followed by ``nextCursor`` up to
+    :data:`MAX_TOOL_PAGES`. Both clients (ours over HTTP, the official one) page this way."""
+    tools: list[dict[str, Any]] = []
+    cursor: Any = None
+    for _ in range(MAX_TOOL_PAGES):
+        found, cursor = await page(cursor)
+        tools.extend(found)
+        if not cursor:
+            break
+    return tools
 
 
 def tool_output(result: Any, *, server: str, tool: str) -> Any:

@@ -99,18 +99,15 @@ class StreamableHTTPClient:
 
     async def list_tools(self) -> list[dict[str, Any]]:
         """Every tool the server offers (all pages)."""
-        tools: list[dict[str, Any]] = []
-        cursor: str | None = None
-        for _ in range(100):  # a server whose cursors never end is not followed forever
+
+        async def page(cursor: str | None) -> tuple[list[dict[str, Any]], Any]:
             result = await self.request("tools/list", {"cursor": cursor} if cursor else None)
-            page = result.get("tools")
-            if not isinstance(page, list):
+            tools = result.get("tools")
+            if not isinstance(tools, list):
                 raise MCPError(f"MCP server {self.label!r}: tools/list without a tools list")
-            tools.extend(t for t in page if isinstance(t, dict))
-            cursor = result.get("nextCursor")
-            if not cursor:
-                break
-        return tools
+            return [t for t in tools if isinstance(t, dict)], result.get("nextCursor")
+
+        return await protocol.all_tools(page)
 
     async def call_tool(
         self,

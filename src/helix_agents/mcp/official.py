@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from ..errors import ConfigurationError, MCPError
+from ._protocol import all_tools
 from .http_client import ProgressCallback
 
 __all__ = ["OfficialClient", "http_session", "stdio_session"]
@@ -31,17 +32,14 @@ class OfficialClient:
         self.label = label
 
     async def list_tools(self) -> list[dict[str, Any]]:
-        tools: list[dict[str, Any]] = []
-        cursor: str | None = None
-        for _ in range(100):
-            page = await self._guard("tools/list", self._client.list_tools(cursor=cursor))
-            tools.extend(
-                t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in page.tools
-            )
-            cursor = getattr(page, "next_cursor", None)
-            if not cursor:
-                break
-        return tools
+        async def page(cursor: str | None) -> tuple[list[dict[str, Any]], Any]:
+            found = await self._guard("tools/list", self._client.list_tools(cursor=cursor))
+            tools = [
+                t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in found.tools
+            ]
+            return tools, getattr(found, "next_cursor", None)
+
+        return await all_tools(page)
 
     async def call_tool(
         self,

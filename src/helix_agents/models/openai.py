@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -40,13 +39,12 @@ from ._openai_format import (
     to_openai_tools,
     tool_choice,
 )
+from ._openai_http import DEFAULT_BASE_URL, endpoint, response_error
 from ._requests import check_model_request
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 from ._sse import SSEDecoder
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIChatModel"]
-
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -98,26 +96,16 @@ class OpenAIChatModel:
     ) -> None:
         if not model_name:
             raise ConfigurationError("OpenAIChatModel needs a model name, e.g. 'gpt-4o-mini'")
-        base = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL
-        if not base.startswith(("http://", "https://")):
-            raise ConfigurationError(f"the OpenAI base URL must be http(s)://..., got {base!r}")
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        if not key and base.rstrip("/") == DEFAULT_BASE_URL:
-            raise ConfigurationError(
-                "no API key for api.openai.com: set OPENAI_API_KEY, pass api_key=, or point "
-                "OPENAI_BASE_URL at a compatible server that needs none"
-            )
+        self.base_url, self._api_key = endpoint(base_url, api_key, what="OpenAI")
         if timeout <= 0:
             raise ConfigurationError(f"timeout must be positive, got {timeout!r}")
         if max_retries < 0:
             raise ConfigurationError(f"max_retries must be 0 or more, got {max_retries!r}")
         self.model_name = model_name
         self.name = name or f"openai:{model_name}"
-        self.base_url = base.rstrip("/")
         self.timeout = timeout
         self.retry_policy = retry_policy or RetryPolicy(max_retries=max_retries)
         self.stream_usage = stream_usage
-        self._api_key = key or None
         self._headers = dict(headers or {})
         self._client = http_client
         self._transport = transport
@@ -265,12 +253,8 @@ class OpenAIChatModel:
 
     def _status_error(self, response: httpx.Response) -> Exception:
         status = response.status_code
-        body: Any
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text
-        message = f"{self.name}: HTTP {status}: {_provider_message(body, response)}"
+        body, said = response_error(response)
+        message = f"{self.name}: HTTP {status}: {said}"
         if status == 429:
             error: ModelError = ModelRateLimitedError(message, status_code=status, body=body)
         else:
@@ -287,22 +271,3 @@ def _json(data: str | bytes, what: str) -> Any:
     except ValueError:
         text = data if isinstance(data, str) else data.decode("utf-8", "replace")
         raise ModelProtocolError(f"{what} is not JSON: {text[:200]!r}") from None
-
-
-def _provider_message(body: Any, response: httpx.Response) -> str:
-    """The human part of an error body, in the shapes servers actually use."""
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict):
-            for key in ("message", "detail", "error"):
-                value = error.get(key)
-                if isinstance(value, str) and value:
-                    return value
-        elif isinstance(error, str) and error:
-            return error
-        detail = body.get("detail") or body.get("message")
-        if isinstance(detail, str) and detail:
-            return detail
-        return json.dumps(body)[:500]
-    text = str(body).strip()
-    return text[:500] if text else response.reason_phrase or "no message"

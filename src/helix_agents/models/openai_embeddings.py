@@ -10,7 +10,6 @@ Worker, give it ``transport=WorkersFetchTransport()`` (httpx's own cannot connec
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -20,11 +19,11 @@ import httpx
 
 from ..errors import ConfigurationError, EmbeddingError
 from ..ports.embeddings import check_request_allowed, check_texts, check_vectors_shape
+from ._openai_http import endpoint, response_error
 from ._retry import RetryPolicy, is_retryable_status, parse_retry_after
 
 __all__ = ["OpenAIEmbedder"]
 
-_DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Dimensions of OpenAI's own embedding models (others: pass ``dimensions=``).
 _KNOWN = {
     "text-embedding-3-small": 1536,
@@ -55,14 +54,7 @@ class OpenAIEmbedder:
         max_retries: int = 4,
         sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
-        base = base_url or os.environ.get("OPENAI_BASE_URL") or _DEFAULT_BASE_URL
-        if not base.startswith(("http://", "https://")):
-            raise ConfigurationError(f"the embeddings base URL must be http(s)://..., got {base!r}")
-        key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        if not key and base.rstrip("/") == _DEFAULT_BASE_URL:
-            raise ConfigurationError(
-                "no API key for api.openai.com: set OPENAI_API_KEY or pass api_key="
-            )
+        self.base_url, self._api_key = endpoint(base_url, api_key, what="embeddings")
         dims = dimensions if dimensions is not None else _KNOWN.get(model)
         if dims is None:
             raise ConfigurationError(f"embedding model {model!r}: pass dimensions=")
@@ -71,8 +63,6 @@ class OpenAIEmbedder:
         self._model = model
         self._dimensions = dims
         self._send_dimensions = dimensions is not None and model.startswith("text-embedding-3")
-        self.base_url = base.rstrip("/")
-        self._api_key = key or None
         self._transport = transport
         self._batch = batch_size
         self._timeout = timeout
@@ -122,9 +112,8 @@ class OpenAIEmbedder:
             else:
                 if response.status_code < 400:
                     return self._parse(response, len(texts), what)
-                failure = EmbeddingError(
-                    f"{what}: HTTP {response.status_code}: {_message(response)}"
-                )
+                _, said = response_error(response)
+                failure = EmbeddingError(f"{what}: HTTP {response.status_code}: {said}")
                 if not is_retryable_status(response.status_code):
                     raise failure
                 retry_after = parse_retry_after(response.headers, now=time.time())
@@ -153,14 +142,3 @@ class OpenAIEmbedder:
         if isinstance(usage, Mapping) and isinstance(usage.get("prompt_tokens"), int):
             self.tokens_used += usage["prompt_tokens"]
         return [[float(x) for x in v] for v in vectors]
-
-
-def _message(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text[:300] or response.reason_phrase
-    error = body.get("error") if isinstance(body, Mapping) else None
-    if isinstance(error, Mapping) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    return str(body)[:300]
