@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
+import secrets
+import time
 
 from .errors import InvalidIdError
 from .workflow_rules import ID_RE as _ID_RE
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 SESSION_ID_MAX = 64
+_MS_MASK = (1 << 48) - 1
 _INSTANCE_RE = re.compile(r"^(?P<session>.+?)--t(?P<turn>\d+)(?:--r(?P<resume>\d+))?$")
 
 
@@ -66,8 +68,15 @@ def validate_session_id(session_id: str) -> str:
 
 
 def new_session_id() -> str:
-    """A fresh random session id. Call it outside steps only (it is not deterministic)."""
-    return "s_" + uuid.uuid4().hex
+    """A fresh session id, ``s_`` and 32 hex digits: the time in milliseconds (12 digits),
+    then 80 random bits. Call it outside steps only (it is not deterministic).
+
+    Time first, as in a UUIDv7, so that a new session's keys (its messages, usage, runs,
+    journal rows and stream chunks are all keyed by the session id first) sort after the
+    older sessions' and go at the right edge of every index: an insert in the middle of a
+    B-tree splits pages and rewrites its neighbours, a quarter more bytes per step
+    (docs/benchmarks.md)."""
+    return f"s_{int(time.time() * 1000) & _MS_MASK:012x}{secrets.token_hex(10)}"
 
 
 def run_instance_id(session_id: str, turn: int, resume: int = 0) -> str:

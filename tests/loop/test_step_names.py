@@ -25,3 +25,25 @@ def test_every_step_name_keeps_its_shape() -> None:
     assert fail_step_name(3, 2) == "turn-3/step-02/fail"
     # Steps past 99 widen rather than wrap.
     assert model_step_name(1, 100) == "turn-1/step-100/model"
+
+
+def test_new_session_ids_sort_by_the_time_they_were_made() -> None:
+    """Time first (a UUIDv7's idea), so a new session's rows go at the right edge of every
+    index keyed by the session id; the rest random, and valid everywhere an id goes."""
+    import re
+    import time
+
+    from helix_agents.ids import new_session_id, run_instance_id, validate_session_id
+
+    made = []
+    for _ in range(5):
+        made.append(new_session_id())
+        time.sleep(0.002)  # a later millisecond
+    assert made == sorted(made)
+    assert len(set(made)) == len(made)
+    for session_id in made:
+        assert re.fullmatch(r"s_[0-9a-f]{32}", session_id)
+        assert validate_session_id(session_id) == session_id
+        run_instance_id(session_id, 1, 2)  # room for the suffixes
+    # Within one millisecond the random part keeps them apart.
+    assert len({new_session_id() for _ in range(1000)}) == 1000

@@ -271,3 +271,42 @@ async def test_a_non_chunk_is_refused(streams: LocalStreamManager) -> None:
     with pytest.raises(StreamError, match="not a chunk"):
         await streams.write("s", [text("a"), {"type": "text-delta"}])  # type: ignore[list-item]
     assert (await streams.write("s", [text("a")])).last_seq == 1
+
+
+async def test_appends_leave_the_cleanup_index_alone(tmp_path: Path) -> None:
+    """Only ended and failed streams are indexed for cleanup: an append moves a live
+    stream's ``updated_at`` without a write to any index (a page per commit, before), and
+    a file of an earlier version loses its old index of every stream."""
+    with sqlite3.connect(tmp_path / "s.db") as old:
+        old.execute(
+            "CREATE TABLE __helix_streams (stream_id TEXT PRIMARY KEY NOT NULL, status TEXT"
+            " NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0, stop_request TEXT, resets TEXT,"
+            " created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID"
+        )
+        old.execute(
+            "CREATE INDEX __helix_streams_by_status ON __helix_streams (status, updated_at)"
+        )
+    manager = LocalStreamManager(tmp_path / "s.db")
+    try:
+        await manager.create("a")
+        await manager.write("a", [TextDeltaChunk(part_id="t", delta="x")], status="ended")
+        await asyncio.sleep(0.01)  # older than the cutoff by a few milliseconds
+        removed = await manager.cleanup(ttl=0)
+        assert removed == 1
+    finally:
+        await manager.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        indexes = {
+            row[0]: row[1]
+            for row in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'")
+        }
+        plan = " ".join(
+            str(row[3])
+            for row in db.execute(
+                "EXPLAIN QUERY PLAN SELECT stream_id FROM __helix_streams WHERE status IN"
+                " ('ended', 'failed') AND updated_at < 5 ORDER BY updated_at LIMIT 100"
+            )
+        )
+    assert "__helix_streams_by_status" not in indexes
+    assert "WHERE status IN ('ended', 'failed')" in indexes["__helix_streams_ended"]
+    assert "__helix_streams_ended" in plan  # cleanup still finds them by the index

@@ -47,7 +47,14 @@ def join_split_files(data_dir: Path, state_file: Path) -> list[str]:
             conn.execute("BEGIN IMMEDIATE")
             for table in tables:
                 if table in present:
-                    conn.execute(f"INSERT OR IGNORE INTO main.{table} SELECT * FROM old.{table}")
+                    # By name: the tables here may have columns the old ones lack (a rowid).
+                    columns = ", ".join(
+                        row[1] for row in conn.execute(f"PRAGMA old.table_info({table})")
+                    )
+                    conn.execute(
+                        f"INSERT OR IGNORE INTO main.{table} ({columns}) "
+                        f"SELECT {columns} FROM old.{table}"
+                    )
             conn.execute("COMMIT")
             conn.execute("DETACH DATABASE old")
         except sqlite3.Error as exc:
