@@ -388,3 +388,30 @@ def test_run_statuses() -> None:
     assert state.RunStatus.ABORTED.is_final
     assert state.RunStatus.SUSPENDED_CLIENT_TOOL.is_suspended
     assert not state.RunStatus.INTERRUPTED.is_final
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        usage.Usage(),
+        usage.Usage(input_tokens=1),
+        usage.Usage(output_tokens=2),
+        usage.Usage(total_tokens=3),
+        usage.Usage(requests=1),
+        usage.Usage(tool_calls=1),
+        usage.Usage(custom={"searches": 0}),
+        usage.Usage(custom={}),
+    ],
+)
+def test_usage_is_empty_means_equal_to_an_empty_usage(value: usage.Usage) -> None:
+    # is_empty compares field by field (it is asked of every step's usage): the same answer
+    # as the model comparison it replaced. A new field must be added to is_empty too.
+    assert set(usage.Usage.model_fields) == {
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "requests",
+        "tool_calls",
+        "custom",
+    }
+    assert value.is_empty is (value == usage.Usage())

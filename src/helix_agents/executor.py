@@ -571,13 +571,25 @@ class RunHandle:
                     if run is not None and run.status != RunStatus.ACTIVE:
                         return run
                     await asyncio.sleep(0.05)
-            async for _ in self.stream(await self._last_seq()):
-                pass
+            await self._stream_end(await self._last_seq())
             run = await store.get_run(self.run_id)
             assert run is not None
             return run
 
         return await asyncio.wait_for(wait(), timeout)
+
+    async def _stream_end(self, after: int) -> None:
+        """Wait until this run's own stream is final. Only its progress and status are
+        read, not its chunks: :meth:`result` used to follow :meth:`stream`, an async
+        generator resumed per chunk, on every step of the run. A final stream holds all its
+        chunks (the last ones and the status are one write), so its run is done."""
+        streams = self._executor.streams
+        while True:
+            result = await streams.read(self.stream_id, after=after, timeout=_READ_WAIT)
+            if result.status in ("ended", "failed"):
+                return
+            if result.chunks:
+                after = result.chunks[-1].seq
 
     async def outcome(self, timeout: float | None = None) -> RunOutcome:
         """Wait as :meth:`result` does, then what the run came to: its status, output or

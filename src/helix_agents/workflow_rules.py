@@ -244,8 +244,13 @@ def validate_workflow_name(name: object) -> str:
 # -- JSON values and their size --------------------------------------------------------------
 
 
+#: ``json.dumps`` with these options, built once: every step's result goes through it, and
+#: ``json.dumps`` with options builds an encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def is_too_large(text: str) -> int | None:

@@ -1,15 +1,17 @@
-"""The run's history cache (core/run_context.py, ``SessionHistory``): the same messages and
-the same tool-call ids as the sorted walk it replaced, whatever order the messages come in,
-and ``CallIds`` naming calls the same way from its set as from the walk."""
+"""The run's history cache (core/run_context.py, ``SessionHistory``): the same messages,
+the same tool-call ids and the same answer to "has any message files?" as the sorted walk
+it replaced, whatever order the messages come in, and ``CallIds`` naming calls the same way
+from its set as from the walk."""
 
 from __future__ import annotations
 
 import random
 
 from helix_agents.core.model_call import CallIds
-from helix_agents.core.run_context import SessionHistory, call_ids_of
+from helix_agents.core.run_context import SessionHistory, call_ids_of, has_files
 from helix_agents.messages import (
     AssistantMessage,
+    FilePart,
     Message,
     ToolCall,
     ToolResultMessage,
@@ -20,7 +22,9 @@ from helix_agents.messages import (
 def _message(seq: int) -> Message:
     kind = seq % 3
     if kind == 0:
-        return UserMessage(content=f"u{seq}")
+        # Every other user message has a file (the request notes them; see files_in).
+        files = [FilePart(key=f"k{seq}", media_type="text/plain")] if seq % 2 else None
+        return UserMessage(content=f"u{seq}", files=files)
     if kind == 1:
         calls = [
             ToolCall(id=f"call_{seq % 2}", name="t", arguments={}),
@@ -54,10 +58,13 @@ def test_the_cache_matches_a_sorted_walk_whatever_the_order() -> None:
             got = history.before(before)
             assert got == messages
             cached = history.call_ids(got)
+            files = any(has_files(m) for m in messages)
             if before > max(held):
                 assert cached == ids
+                assert history.files_in(got) is files
             else:
                 assert cached is None or cached == ids
+                assert history.files_in(got) in (None, files)
         assert len(history) == len(held)
 
 
@@ -68,7 +75,23 @@ def test_a_prefix_or_a_changed_list_gets_no_cached_ids() -> None:
     assert history.call_ids(whole) == {"call_0", "call_1", "x1~1", "x1"}
     whole[-1] = _message(2)  # an equal message, but not the one held
     assert history.call_ids(whole) is None
+    assert history.files_in(whole) is None
     assert history.call_ids(history.before(99)) is not None
+
+
+def test_files_are_counted_as_messages_come_and_are_replaced() -> None:
+    plain, with_file = _message(0), _message(3)
+    assert not has_files(plain)
+    assert has_files(with_file)
+    history = SessionHistory([(0, plain)])
+    assert history.files_in(history.before(1)) is False
+    history.put(1, with_file)
+    assert history.files_in(history.before(2)) is True
+    history.put(1, plain)  # the same sequence again: the file is gone
+    assert history.files_in(history.before(2)) is False
+    history.put(0, with_file)
+    assert history.files_in(history.before(2)) is True
+    assert history.files_in(history.before(1)) is None  # a prefix: unknown, walk it
 
 
 def test_call_ids_name_calls_the_same_from_a_kept_set() -> None:

@@ -12,6 +12,7 @@ from helix_agents.errors import ConfigurationError
 from helix_agents.models import infer_model
 from helix_agents.models.openai import OpenAIChatModel
 from helix_agents.models.workers_ai import WorkersAIModel
+from helix_agents.ports.model import Model, is_model
 from helix_agents.testing import FakeAIBinding, FunctionModel, TestModel
 
 
@@ -69,6 +70,48 @@ def test_anything_else_lists_what_is_accepted(spec: str) -> None:
 def test_not_a_model_at_all() -> None:
     with pytest.raises(ConfigurationError, match="'openai:<model>'"):
         infer_model(42)  # type: ignore[arg-type]
+
+
+class _Named:
+    name = "named"
+
+
+class _Streams:
+    def stream(self, request: object) -> None: ...
+
+
+class _OptedOut:
+    name = "opted-out"
+    stream = None
+
+
+class _Both(_Named, _Streams):
+    pass
+
+
+class _Instance:
+    def __init__(self) -> None:
+        self.name = "instance"
+        self.stream = lambda request: None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _Named(),
+        _Streams(),
+        _OptedOut(),
+        _Both(),
+        _Instance(),
+        42,
+        None,
+        FunctionModel(lambda messages, info: "hi"),
+        TestModel(),
+    ],
+)
+def test_is_model_agrees_with_the_protocols_isinstance(value: object) -> None:
+    # infer_model checks with is_model, the protocol's own check made cheap: they must agree.
+    assert is_model(value) is isinstance(value, Model)
 
 
 def test_importing_the_models_package_does_not_import_httpx() -> None:

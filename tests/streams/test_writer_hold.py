@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from helix_agents.chunks import Chunk, TextDeltaChunk
+from helix_agents._base import Record
+from helix_agents.chunks import Chunk, StepResetChunk, TextDeltaChunk
 from helix_agents.core.stream_writer import FlushPolicy, StreamWriter
 from helix_agents.hosts.local.streams import LocalStreamManager
 
@@ -44,7 +45,7 @@ async def test_a_timer_write_on_its_way_takes_nothing_added_after_the_hold(
         writes.append(([c.delta for c in chunks if isinstance(c, TextDeltaChunk)], status))
         return await real_write(stream_id, chunks, status=status)
 
-    streams.write = write  # type: ignore[method-assign]
+    streams.write = write  # type: ignore[method-assign,assignment]
     # Long enough that "b" is never due at once (the first write to SQLite may be slow).
     policy = FlushPolicy(live_interval=0.2, idle_interval=0.2)
     writer = StreamWriter(streams, "s", step=1, attempt=1, policy=policy)
@@ -62,3 +63,36 @@ async def test_a_timer_write_on_its_way_takes_nothing_added_after_the_hold(
     await writer.add(text("tail"))
     await writer.flush(status="ended")
     assert writes == [(["a"], None), (["b"], None), (["tail"], "ended")]
+
+
+@pytest.mark.parametrize("forwarded", [False, True])
+async def test_a_chunk_is_tagged_as_pydantic_would_assign_the_fields(
+    streams: LocalStreamManager, forwarded: bool
+) -> None:
+    # The writer sets a chunk's tags with set_fields, pydantic's own assignment of a plain
+    # field without its dispatch: valid only while no record validates assignments.
+    assert not Record.model_config.get("validate_assignment")
+    assert not Record.model_config.get("frozen")
+    writer = StreamWriter(
+        streams,
+        "s",
+        step=3,
+        attempt=2,
+        agent="child" if forwarded else None,
+        source_session_id="sess-child" if forwarded else None,
+    )
+    writer.hold()
+    tagged, reset = text("x"), StepResetChunk()
+    await writer.add(tagged)
+    await writer.add(reset, tag=False, step=2, attempt=1)
+    for chunk, fresh, step, attempt in ((tagged, text("x"), 3, 2), (reset, StepResetChunk(), 2, 1)):
+        fresh.step = step  # pydantic's own assignment
+        fresh.attempt = attempt
+        if forwarded:
+            fresh.agent = "child"
+            fresh.source_session_id = "sess-child"
+        assert chunk == fresh
+        assert chunk.model_fields_set == fresh.model_fields_set
+        assert chunk.to_json() == fresh.to_json()
+        assert chunk.model_dump(exclude_unset=True) == fresh.model_dump(exclude_unset=True)
+    writer.discard()

@@ -33,7 +33,8 @@ class _TrackedState(dict[str, Any]):
     a retry of this step) before the step's write."""
 
     def __init__(self, base: Mapping[str, Any]) -> None:
-        super().__init__(copy.deepcopy(dict(base)))
+        # An empty state (most agents') has nothing to copy or fingerprint.
+        super().__init__(copy.deepcopy(dict(base)) if base else ())
         self._before = {key: _fingerprint(value) for key, value in self.items()}
 
     @property
@@ -97,7 +98,8 @@ class RunToolContext:
             self._typed = validate_state(self._state_type, custom_state)
             self._before: Any = self._typed.model_dump(mode="json")
         else:
-            self._before = _as_json(dict(custom_state))
+            # An empty state's JSON is {} (the round trip of _as_json, skipped).
+            self._before = _as_json(dict(custom_state)) if custom_state else {}
         self._writer = writer
         self._check_interrupt = check_interrupt
         self.custom_usage: dict[str, float] = {}

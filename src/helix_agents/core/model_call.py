@@ -105,10 +105,16 @@ async def call_model(
     # The one place a request's history is shaped: the agent's processors, pure functions
     # of the stored messages (the same request on a replay); summarize_older's summary
     # comes from its own journaled step (core/summaries.py).
-    messages = apply_history_processors(bound_processors(run), history)
+    processors = bound_processors(run)
+    messages = apply_history_processors(processors, history)
     # Attached files: their bytes for a model that reads them, a note for one that does not.
     files: dict[str, bytes] = {}
-    if reads_files(model):
+    if not processors and run.files_in(history) is False:
+        # The request's messages are the cached history's, which counts its messages with
+        # files as they are added: none has any, so there is nothing to load or note, and
+        # no reason to walk the whole history on every model call (O(run length)).
+        pass
+    elif reads_files(model):
         files = await load_files(run.deps.resources.services, messages)
     else:
         messages = with_file_notes(messages)

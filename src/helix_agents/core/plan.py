@@ -222,7 +222,11 @@ def plan_response(
 
     # A limit is checked against this response too, whatever it says: the tokens are
     # spent, and the run must not go on (or be reported as within its limits).
-    over = limits.after_response(rules.usage_limits, used + usage, len(unrun))
+    over = (
+        None  # no limits: the sum (a new Usage per step) would go unread
+        if rules.usage_limits is None
+        else limits.after_response(rules.usage_limits, used + usage, len(unrun))
+    )
     if output_given and over is None:
         # The output tool ends the run; other calls of the same response are not run.
         return ended(

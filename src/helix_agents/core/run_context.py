@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..chunks import ErrorChunk, OutputChunk, RunEndChunk
 from ..errors import StreamClosedError, StreamNotFoundError
 from ..history import HistorySummary, history_window
-from ..messages import AssistantMessage, Message, ToolResultMessage
+from ..messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from ..ports.step import StepContext
 from ..ports.streams import StreamStatus
 from ..state import RunStatus, SessionState
@@ -46,19 +46,27 @@ def call_ids_of(message: Message) -> Iterable[str]:
         yield message.tool_call_id
 
 
+def has_files(message: Message) -> bool:
+    """Whether ``message`` references attached files (only a user message can)."""
+    return isinstance(message, UserMessage) and bool(message.files)
+
+
 class SessionHistory:
-    """The session's messages in sequence order, and the tool-call ids they take.
+    """The session's messages in sequence order, the tool-call ids they take, and how many
+    of them reference attached files.
 
     Kept across the steps of an instance (:attr:`RunContext.history`), so a step neither
     sorts nor walks the whole history again: a step's messages are appended (their
     sequences come after every one held), and the ids of its calls added to the set the
     next model call's ``CallIds`` starts from. Anything else (a message put at a sequence
-    already held, or before one) is handled too, at the cost of a rebuild of the ids."""
+    already held, or before one) is handled too, at the cost of a rebuild of the ids and
+    the count."""
 
     def __init__(self, rows: Iterable[tuple[int, Message]] = ()) -> None:
         self._sequences: list[int] = []
         self._messages: list[Message] = []
         self._call_ids: set[str] = set()
+        self._with_files = 0
         for sequence, message in sorted(rows, key=lambda row: row[0]):
             self.put(sequence, message)
 
@@ -70,16 +78,19 @@ class SessionHistory:
             self._sequences.append(sequence)
             self._messages.append(message)
             self._call_ids.update(call_ids_of(message))
+            self._with_files += has_files(message)
             return
         index = bisect_left(self._sequences, sequence)
         if index < len(self._sequences) and self._sequences[index] == sequence:
             self._messages[index] = message
-            # The message replaced may have taken ids this one does not.
+            # The message replaced may have taken ids (or had files) this one does not.
             self._call_ids = {i for m in self._messages for i in call_ids_of(m)}
+            self._with_files = sum(has_files(m) for m in self._messages)
         else:
             self._sequences.insert(index, sequence)
             self._messages.insert(index, message)
             self._call_ids.update(call_ids_of(message))
+            self._with_files += has_files(message)
 
     def before(self, sequence: int) -> list[Message]:
         """The messages written before ``sequence``, in order (a new list)."""
@@ -91,11 +102,21 @@ class SessionHistory:
         """The ids ``messages`` take, when ``messages`` is all this history holds (a list
         :meth:`before` returned, with nothing added since); else None. Not a copy: the
         caller must not change it."""
-        if len(messages) != len(self._messages):
-            return None
-        if messages and messages[-1] is not self._messages[-1]:
+        if not self._holds(messages):
             return None
         return self._call_ids
+
+    def files_in(self, messages: list[Message]) -> bool | None:
+        """Whether any of ``messages`` references files, when ``messages`` is all this
+        history holds (as for :meth:`call_ids`); else None (unknown: walk them)."""
+        if not self._holds(messages):
+            return None
+        return self._with_files > 0
+
+    def _holds(self, messages: list[Message]) -> bool:
+        if len(messages) != len(self._messages):
+            return False
+        return not messages or messages[-1] is self._messages[-1]
 
 
 @dataclass
@@ -146,6 +167,11 @@ class RunContext:
         """The tool-call ids ``messages`` take, from the cache when ``messages`` is the
         whole cached history (what :meth:`messages_before` returned); else None."""
         return None if self.history is None else self.history.call_ids(messages)
+
+    def files_in(self, messages: list[Message]) -> bool | None:
+        """Whether ``messages`` reference files, from the cache when ``messages`` is the
+        whole cached history; else None (unknown)."""
+        return None if self.history is None else self.history.files_in(messages)
 
     def remember(self, messages: Sequence[tuple[int, Message]]) -> None:
         if self.history is not None:

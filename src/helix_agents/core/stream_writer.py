@@ -30,7 +30,9 @@ import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from .._base import Record
 from ..chunks import Chunk
 from ..ports.streams import StopRequest, StreamManager, StreamStatus, WriteAck
 
@@ -121,15 +123,17 @@ class StreamWriter:
         keeps the given step and attempt instead of the writer's (a step-reset names the
         attempt it supersedes)."""
         self._raise_pending_error()
-        chunk.step = self._step if tag else step
-        chunk.attempt = self._attempt if tag else attempt
+        tags: dict[str, Any] = {
+            "step": self._step if tag else step,
+            "attempt": self._attempt if tag else attempt,
+        }
         if self._agent is not None:
-            chunk.agent = self._agent
-            chunk.source_session_id = self._source_session_id
+            tags["agent"] = self._agent
+            tags["source_session_id"] = self._source_session_id
+        set_fields(chunk, tags)
         self._buffer.append(chunk)
         if self._held:
             return
-        now = self._clock()
         if self._issued == 0 or len(self._buffer) >= self._policy.max_buffer:
             await self.flush()
             return
@@ -137,6 +141,7 @@ class StreamWriter:
             # A write is on its way: this chunk rides with the next one rather than forcing
             # a write of its own (on Cloudflare each write is a subrequest).
             return
+        now = self._clock()  # read only where the interval decides
         if now - self._last_flush >= self._interval():
             await self.flush()
         else:
@@ -255,3 +260,13 @@ class StreamWriter:
 
 def _monotonic() -> float:
     return asyncio.get_running_loop().time()
+
+
+def set_fields(record: Record, values: dict[str, Any]) -> None:
+    """``record.<name> = value`` for each of ``values``, as pydantic assigns a field of a
+    model without ``validate_assignment`` (no Record has it): the value into ``__dict__``,
+    the name into the fields set. Without pydantic's per-attribute dispatch, which costs
+    three calls per field, and every chunk gets two to four (tests/streams/
+    test_writer_hold.py checks the result against pydantic's own assignment)."""
+    record.__dict__.update(values)
+    record.__pydantic_fields_set__.update(values)

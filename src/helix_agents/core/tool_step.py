@@ -334,10 +334,10 @@ def tool_writer(run: RunContext, step_no: int) -> StreamWriter:
 
 def jsonable(value: Any) -> Any:
     """Tool outputs are stored as JSON: pydantic models and dataclasses become dicts."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value  # before the import below: it costs a call on every tool step
     from pydantic import BaseModel, TypeAdapter
 
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     return TypeAdapter(Any).dump_python(value, mode="json")

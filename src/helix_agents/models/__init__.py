@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, ModelNotConfiguredError
-from ..ports.model import Model
+from ..ports.model import Model, is_model
 
 if TYPE_CHECKING:
     import httpx
@@ -58,7 +58,7 @@ def infer_model(
     the process environment) sets ``CF_AI_GATEWAY`` (:mod:`.gateway`).
     """
     if not isinstance(spec, str):
-        if isinstance(spec, Model):
+        if is_model(spec):  # isinstance(spec, Model), without the protocol check's cost
             return spec
         raise ConfigurationError(f"cannot use {spec!r} as a model: expected {_ACCEPTED}")
     provider, sep, name = spec.partition(":")

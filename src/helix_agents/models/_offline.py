@@ -51,8 +51,13 @@ def with_ids(calls: Sequence[ToolCall], messages: Sequence[Message]) -> list[Too
     ]
 
 
+#: ``json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)``, built
+#: once: ``json.dumps`` with options builds an encoder on every call (a few per model call).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _COMPACT.encode(value)
 
 
 def _words(text: str) -> int:

@@ -44,8 +44,12 @@ class ErrorFrame(Exception):
 # -- requests ------------------------------------------------------------------------------
 
 
+#: ``json.dumps`` with these options, built once (it would build an encoder per call).
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _COMPACT.encode(value)
 
 
 def tool_result_text(message: ToolResultMessage) -> str:

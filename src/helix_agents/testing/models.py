@@ -329,33 +329,35 @@ class FunctionModel:
 
 
 def _normalise(result: Any, request: ModelRequest, name: str) -> ModelResponse:
+    # A text or calls are taken as they are, not first made a ModelResponse of their own
+    # (whose default usage would be one more Usage built on every call).
+    text, reasoning, finish, model_name = "", None, "stop", None
+    usage: Usage | None = None
     if isinstance(result, ModelResponse):
-        response = result
+        text, reasoning, calls = result.text, result.reasoning, result.tool_calls
+        finish, model_name = result.finish_reason, result.model_name
+        usage = None if result.usage.is_empty else result.usage
     elif isinstance(result, str):
-        response = ModelResponse(text=result)
+        text, calls = result, []
     elif isinstance(result, ToolCall):
-        response = ModelResponse(tool_calls=[result])
+        calls = [result]
     elif isinstance(result, Sequence) and all(isinstance(c, ToolCall) for c in result):
-        response = ModelResponse(tool_calls=list(result))
+        calls = list(result)
     else:
         raise ConfigurationError(
             f"a FunctionModel function returned {type(result).__name__}; expected a "
             "ModelResponse, a str, a ToolCall or a list of ToolCalls"
         )
-    calls = _with_ids(response.tool_calls, request.messages)
-    finish = response.finish_reason
+    calls = _with_ids(calls, request.messages)
     if calls and finish == "stop":
         finish = "tool-calls"
-    usage = response.usage
-    if usage.is_empty:
-        usage = _usage(request, response.text, calls)
     return ModelResponse(
-        text=response.text,
-        reasoning=response.reasoning,
+        text=text,
+        reasoning=reasoning,
         tool_calls=calls,
-        usage=usage,
+        usage=usage if usage is not None else _usage(request, text, calls),
         finish_reason=finish,
-        model_name=response.model_name or name,
+        model_name=model_name or name,
     )
 
 
