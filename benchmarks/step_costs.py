@@ -154,11 +154,53 @@ async def measure(steps: tuple[int, int]) -> dict[str, dict[str, float]]:
     return per
 
 
+def _wal(path: str) -> bytes:
+    """The write-ahead log's bytes (a benchmark: reading it blocks, briefly)."""
+    return Path(f"{path}-wal").read_bytes()
+
+
+async def page_mix(steps: int = 40) -> dict[str, float]:
+    """Pages written per agent step, by the B-tree (table or index) they belong to: one run
+    of ``steps`` agent steps after a warm-up, the write-ahead log's frames read back and
+    named through SQLite's ``dbstat`` table. A run's own start and end are included
+    (about one frame per B-tree over the run), so use a long enough run."""
+    agent = Agent(name="pages", tools=[noop], model=scripted_model(steps), max_steps=steps + 1)
+    with tempfile.TemporaryDirectory() as tmp:
+        async with LocalHost([agent], Path(tmp), sweep_interval=None) as host:
+            await (await host.executor.execute(agent.name, "warm up")).result()
+            conn = host.db.connection
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            record = await (await host.executor.execute(agent.name, "go")).result()
+            assert record.status == "completed", record
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            names = {
+                int(n): str(name) for name, n in conn.execute("SELECT name, pageno FROM dbstat")
+            }
+            data = _wal(host.db.path)
+    counts: dict[str, float] = {}
+    frame = 24 + page_size
+    for offset in range(32, len(data) - frame + 1, frame):
+        page = int.from_bytes(data[offset : offset + 4], "big")
+        name = names.get(page, "(freed since)")
+        counts[name] = counts.get(name, 0) + 1 / steps
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", default="10,50", help="the two run lengths, in agent steps")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--pages", action="store_true", help="pages written per agent step, by table and index"
+    )
     args = parser.parse_args()
+    if args.pages:
+        mix = asyncio.run(page_mix())
+        print(f"pages written per agent step: {sum(mix.values()):.1f}")
+        for name, count in mix.items():
+            print(f"{count:8.2f}  {name}")
+        return
     a, b = (int(x) for x in args.steps.split(","))
     per = asyncio.run(measure((a, b)))
     if args.json:
