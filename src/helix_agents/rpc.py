@@ -29,6 +29,7 @@ from .state import RunStatus
 
 if TYPE_CHECKING:
     from .executor import Executor
+    from .services import Services
 
 __all__ = ["RunApi"]
 
@@ -69,10 +70,15 @@ class _Session(_Args):
 
 
 class RunApi:
-    """Start, follow and steer runs with JSON arguments and results (see the module)."""
+    """Start, follow and steer runs with JSON arguments and results (see the module).
 
-    def __init__(self, executor: Executor) -> None:
+    ``services`` are the host's services whose object storage keeps the files user
+    messages carry (chat file parts): :meth:`snapshot` gives them back as the HTTP snapshot
+    does. Without object storage, a snapshot leaves the file parts out, as HTTP does."""
+
+    def __init__(self, executor: Executor, services: Services | None = None) -> None:
         self.executor = executor
+        self.services = services
 
     async def start_run(
         self,
@@ -159,16 +165,15 @@ class RunApi:
         return await _answer(go)
 
     async def snapshot(self, session_id: Any) -> Answer:
-        """The session as ``GET /chat/{sessionId}`` answers it (its UI messages, status,
-        usage, output)."""
+        """The session as ``GET /chat/{sessionId}`` answers it (its UI messages, file parts
+        included, status, usage, output): the same code builds both."""
 
         async def go() -> Answer:
             from .http.snapshot import build_snapshot
 
             args = _Session(session_id=session_id)
-            return await build_snapshot(
-                self.executor, await self.executor.get_session(args.session_id)
-            )
+            state = await self.executor.get_session(args.session_id)
+            return await build_snapshot(self.executor, state, services=self.services)
 
         return await _answer(go)
 

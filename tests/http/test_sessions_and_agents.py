@@ -111,3 +111,47 @@ async def test_a_host_that_swaps_the_demo_model_is_asked(make_server: Any) -> No
     async with kept.client() as client:
         (agent,) = (await client.get("/agents")).json()["agents"]
     assert agent["offlineDemo"] is True
+
+
+async def test_the_sessions_list_is_one_statement_however_many_sessions(
+    make_server: Any,
+) -> None:
+    from helix_agents.messages import AssistantMessage, UserMessage
+    from helix_agents.state import SessionState
+    from tests.store.test_steps import CountingDatabase
+
+    server = await make_server(talker())
+    store = server.host.executor.store
+    counting = CountingDatabase(store.db)
+    store.db = counting
+    made = 0
+    counts = []
+    async with server.client() as client:
+        for total in (1, 30):
+            for n in range(made, total):
+                sid = f"s-{n:02}"
+                await store.create_session(
+                    SessionState(session_id=sid, agent_type="talker", stream_id=sid)
+                )
+                first = (
+                    AssistantMessage(content="hello")
+                    if n % 7 == 3
+                    else UserMessage(content=f"  question\n number {n} " + "y" * 90)
+                )
+                await store.append_messages(sid, [(0, first), (1, UserMessage(content="later"))])
+            made = total
+            counting.reset()
+            listed = (await client.get("/sessions")).json()["sessions"]
+            counts.append(counting.statements)
+            # What the list showed before: one read per session for its first message.
+            expected = []
+            for state in await store.list_sessions(limit=200):
+                first_rows = await store.load_messages(state.session_id, limit=1)
+                message = first_rows[0][1] if first_rows else None
+                text = message.content if isinstance(message, UserMessage) else ""
+                expected.append((state.session_id, " ".join(text.split())[:80]))
+            assert [(s["sessionId"], s["title"]) for s in listed] == expected[:50]
+    assert counts == [1, 1]
+    titles = {s["sessionId"]: s["title"] for s in listed}
+    assert titles["s-29"] == "question number 29 " + "y" * 61
+    assert titles["s-03"] == ""  # its first message is not a user's

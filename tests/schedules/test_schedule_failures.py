@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +198,68 @@ async def test_a_queued_firing_terminated_while_it_waits(tmp_path: Path) -> None
         users = [m.content for m in await handle.messages() if isinstance(m, UserMessage)]
         fired = [f for f in (await firings_of(host, schedule)).values() if f.status == "started"]
         assert len(started) >= 1
+        assert users == ["hold on"] + ["when free"] * len(fired)
+
+
+async def test_an_older_queued_firing_whose_instance_ended_is_settled(tmp_path: Path) -> None:
+    """Two due times of one schedule wait behind a busy session (queued, ``claimed``); the
+    older one's instance is terminated while the later one waits. The sweep records the
+    older one ``failed`` with the reason, though it is not the schedule's latest firing
+    (before, only each schedule's latest firing was looked at: the older one stayed
+    ``claimed`` for good), and leaves the later one waiting, which then fires."""
+    gate = asyncio.Event()
+    async with LocalHost([echo("slow", gate=gate)], tmp_path, sweep_interval=None) as host:
+        busy = await host.executor.execute("slow", "hold on", session_id="s-old")
+        schedule = await host.executor.schedule(None, "when free", every=2, session_id="s-old")
+        sid, first = schedule.schedule_id, schedule.next_due_ms
+        assert first is not None
+
+        def claimed(due: int) -> Callable[[], Awaitable[bool]]:
+            async def check() -> bool:
+                firing = (await firings_of(host, schedule)).get(due)
+                return firing is not None and firing.status == "claimed"
+
+            return check
+
+        await until(claimed(first), timeout=10)
+        # The first firing waits for the session; the schedule moved on. Its next due
+        # time's instance is made by the sweep once that due time is overdue (the first
+        # instance's last step has not run yet).
+        second = (await host.executor.get_schedule(sid)).next_due_ms
+        assert second is not None
+        await wait_past(second)
+        assert (await host.executor.sweep())["schedules"] == [firing_instance_id(sid, second)]
+        await until(claimed(second), timeout=10)
+        assert (await host.executor.get_schedule(sid)).last_due_ms == second
+
+        await host.executor.launcher.terminate(firing_instance_id(sid, first))
+        swept = await host.executor.sweep()
+        found = await firings_of(host, schedule)
+        assert found[first].status == "failed"
+        assert found[first].run_id is None
+        assert "terminated" in (found[first].detail or "")
+        assert found[second].status == "claimed"  # its instance still waits: left alone
+        assert swept["schedules"] == []  # the later firing's instance makes the next one
+        # A second sweep changes nothing: the failure is recorded once.
+        await host.executor.sweep()
+        assert (await firings_of(host, schedule))[first] == found[first]
+
+        gate.set()
+        await busy.result(timeout=10)
+
+        async def second_started() -> Firing | None:
+            firing = (await firings_of(host, schedule)).get(second)
+            return firing if firing is not None and firing.status == "started" else None
+
+        started = await until(second_started, timeout=20)
+        await host.executor.cancel_schedule(sid)
+        await asyncio.sleep(0.3)
+        handle = await host.executor.get_handle("s-old")
+        assert handle is not None
+        await handle.result(timeout=10)
+        users = [m.content for m in await handle.messages() if isinstance(m, UserMessage)]
+        fired = [f for f in (await firings_of(host, schedule)).values() if f.status == "started"]
+        assert started in fired
         assert users == ["hold on"] + ["when free"] * len(fired)
 
 

@@ -73,7 +73,7 @@ async def test_listing_and_overdue(database: Database) -> None:
     assert [s.schedule_id for s in await store.list_schedules(status="done")] == [mine.schedule_id]
 
 
-async def test_a_failed_due_time_and_the_latest_claimed_firings(database: Database) -> None:
+async def test_a_failed_due_time_and_the_claimed_firings(database: Database) -> None:
     store = await store_of(database)
     a = build_schedule(agent="a", message="m", now_ms=1_000, every_ms=1_000)
     b = build_schedule(agent="a", message="m", now_ms=1_000, every_ms=1_000)
@@ -88,15 +88,45 @@ async def test_a_failed_due_time_and_the_latest_claimed_firings(database: Databa
     row = await store.get(a.schedule_id)
     assert row is not None
     assert (row.next_due_ms, row.fire_count, row.last_due_ms) == (4_000, 1, 2_000)
-    assert await store.latest_claimed() == []
-    # Only each schedule's latest firing, while it is claimed.
+    assert await store.claimed_firings() == []
+    # Every claimed firing, oldest due time first: a schedule's older one (still queued, say)
+    # as well as its latest.
     assert await store.claim(b, 2_000, 3_000) is not None
     assert await store.claim(a, 4_000, 5_000) is not None
-    assert [(f.schedule_id, f.due_ms) for f in await store.latest_claimed()] == [
+    assert await store.claim(b, 3_000, 6_000) is not None
+    assert [(f.schedule_id, f.due_ms) for f in await store.claimed_firings()] == [
         (b.schedule_id, 2_000),
+        (b.schedule_id, 3_000),
         (a.schedule_id, 4_000),
     ]
-    await store.settle_firing(b.schedule_id, 2_000, "failed", detail="terminated")
-    assert [(f.schedule_id, f.due_ms) for f in await store.latest_claimed()] == [
-        (a.schedule_id, 4_000)
+    assert [(f.schedule_id, f.due_ms) for f in await store.claimed_firings(limit=2)] == [
+        (b.schedule_id, 2_000),
+        (b.schedule_id, 3_000),
     ]
+    await store.settle_firing(b.schedule_id, 2_000, "failed", detail="terminated")
+    assert [(f.schedule_id, f.due_ms) for f in await store.claimed_firings()] == [
+        (b.schedule_id, 3_000),
+        (a.schedule_id, 4_000),
+    ]
+
+
+async def test_the_claimed_firings_are_read_through_their_index(database: Database) -> None:
+    """The sweep reads the claimed rows from the partial index (migration 0006), not by
+    scanning the firing history."""
+    store = await store_of(database)
+    s = build_schedule(agent="a", message="m", now_ms=1_000, every_ms=1_000)
+    await store.create(s)
+    for n in range(40):
+        due = 2_000 + 1_000 * n
+        assert await store.claim(s, due, due + 1_000) is not None
+        if n != 17:
+            await store.settle_firing(s.schedule_id, due, "started", session_id="x")
+    [stuck] = await store.claimed_firings()
+    assert stuck.due_ms == 2_000 + 1_000 * 17
+    plan = await database.query(
+        "EXPLAIN QUERY PLAN SELECT schedule_id FROM __helix_schedule_firings "
+        "WHERE status = 'claimed' ORDER BY due_ms, schedule_id LIMIT 10"
+    )
+    details = " ".join(str(row["detail"]) for row in plan)
+    assert "idx_helix_schedule_firings_claimed" in details, details
+    assert "TEMP B-TREE" not in details, details

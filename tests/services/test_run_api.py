@@ -6,6 +6,7 @@ RPC from a second Worker."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -173,3 +174,36 @@ async def test_interrupt_then_abort(tmp_path: Path) -> None:
         assert aborted == {"sessionId": session, "runId": started["runId"], "status": "aborted"}
         assert (await api.result(session))["status"] == "aborted"
         assert (await api.interrupt(session))["error"]["code"] == "conflict"
+
+
+async def test_the_snapshot_gives_back_file_parts_as_http_does(make_server: Any) -> None:
+    from tests.http.agents import echo as http_echo
+    from tests.http.harness import read_wire
+
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+    image = {
+        "type": "file",
+        "mediaType": "image/png",
+        "url": "data:image/png;base64," + base64.b64encode(png).decode(),
+        "filename": "dot.png",
+    }
+    body = {
+        "id": "with-file",
+        "messages": [
+            {"id": "u1", "role": "user", "parts": [{"type": "text", "text": "see"}, image]}
+        ],
+    }
+    server = await make_server(http_echo())
+    async with server.client() as client:
+        async with client.stream("POST", "/chat?agent=echo", json=body) as res:
+            assert res.status_code == 200
+            await read_wire(res)
+        over_http = (await client.get("/chat/with-file")).json()
+    host = server.host
+    snapshot = await RunApi(host.executor, services=host.services).snapshot("with-file")
+    assert snapshot["messages"][0]["parts"] == [{"type": "text", "text": "see"}, image]
+    assert snapshot == over_http
+    assert json.loads(json.dumps(snapshot)) == snapshot
+    # Without object storage the file part is left out, as the HTTP snapshot leaves it out.
+    bare = await RunApi(host.executor).snapshot("with-file")
+    assert bare["messages"][0]["parts"] == [{"type": "text", "text": "see"}]

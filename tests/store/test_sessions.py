@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from helix_agents.errors import ConflictError, InvalidIdError, SessionNotFoundError
+from helix_agents.messages import AssistantMessage, UserMessage
 from helix_agents.state import PendingToolCall, RunStatus, SuspensionContext
 from helix_agents.store import StateStore
 from tests.store._helpers import FakeClock, new_session
@@ -130,3 +133,70 @@ async def test_list_sessions(store: StateStore) -> None:
     assert [s.session_id for s in await store.list_sessions(user_id="u1")] == ["c", "a"]
     assert [s.session_id for s in await store.list_sessions(parent_session_id="a")] == ["c"]
     assert [s.session_id for s in await store.list_sessions(limit=1)] == ["c"]
+
+
+async def _listing_the_old_way(store: StateStore, **filters: Any) -> list[tuple[str, str]]:
+    """What a sessions list read before ``list_session_heads``: the sessions, then each
+    one's first message (one read per session)."""
+    expected = []
+    for state in await store.list_sessions(**filters):
+        first = await store.load_messages(state.session_id, limit=1)
+        message = first[0][1] if first else None
+        expected.append(
+            (state.session_id, message.content if isinstance(message, UserMessage) else "")
+        )
+    return expected
+
+
+async def test_session_heads_list_what_one_read_per_session_did(store: StateStore) -> None:
+    await store.create_session(new_session("user-first", user_id="u1"))
+    await store.append_messages(
+        "user-first",
+        [(0, UserMessage(content="  hello\nthere é👋 ")), (1, AssistantMessage(content="hi"))],
+    )
+    await store.create_session(new_session("assistant-first", user_id="u2"))
+    await store.append_messages("assistant-first", [(0, AssistantMessage(content="welcome"))])
+    await store.create_session(new_session("empty", user_id="u1", parent_session_id="user-first"))
+    await store.create_session(new_session("later", user_id="u1"))
+    await store.append_messages(
+        "later", [(3, UserMessage(content="third")), (7, UserMessage(content="seventh"))]
+    )
+    for filters in (
+        {},
+        {"user_id": "u1"},
+        {"parent_session_id": "user-first"},
+        {"limit": 2},
+        {"user_id": "u1", "limit": 1},
+    ):
+        heads = await store.list_session_heads(**filters)  # type: ignore[arg-type]
+        assert [h.state for h in heads] == await store.list_sessions(**filters)  # type: ignore[arg-type]
+        assert [(h.state.session_id, h.opening) for h in heads] == await _listing_the_old_way(
+            store, **filters
+        )
+    openings = {h.state.session_id: h.opening for h in await store.list_session_heads()}
+    assert openings == {
+        "user-first": "  hello\nthere é👋 ",
+        "assistant-first": "",
+        "empty": "",
+        "later": "third",
+    }
+
+
+async def test_session_heads_are_one_statement_however_many_sessions(store: StateStore) -> None:
+    from tests.store.test_steps import CountingDatabase
+
+    counting = CountingDatabase(store.db)
+    store.db = counting  # type: ignore[assignment]
+    counts = []
+    made = 0
+    for total in (1, 30):
+        for n in range(made, total):
+            await store.create_session(new_session(f"s{n:02}"))
+            await store.append_messages(f"s{n:02}", [(0, UserMessage(content=f"question {n}"))])
+        made = total
+        counting.reset()
+        heads = await store.list_session_heads()
+        counts.append(counting.statements)
+        assert len(heads) == total
+        assert {h.opening for h in heads} == {f"question {n}" for n in range(total)}
+    assert counts == [1, 1]

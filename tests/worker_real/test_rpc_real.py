@@ -12,6 +12,7 @@ interrupts and aborts a run; errors come back as values."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import time
@@ -29,7 +30,7 @@ from helix_agents.workerd.process import LocalWorker
 from helix_agents.workerd.site import COMPATIBILITY_DATE
 from tests.http.agents import gated
 from tests.support.agents import bank
-from tests.worker_real.app import RELAY_VAR
+from tests.worker_real.app import RELAY_VAR, mount_path
 from tests.worker_real.queue_route import QUEUE_PATH, RPC_CLIENT_PREFIX
 
 from .harness import APP, WorkerPool
@@ -165,6 +166,33 @@ async def test_start_run_with_a_message_id_starts_one_run(
         res = await helix.get(QUEUE_PATH, params={"tag": tag})
     assert res.json()["sessions"] == {session: [[f"{session}--t1", "completed"]]}
     assert res.json()["metadata"] == {session: {"tag": tag, "n": [1, None]}}
+
+
+async def test_the_snapshot_over_rpc_gives_back_file_parts(
+    client: httpx.AsyncClient, workers: LocalWorker
+) -> None:
+    chat = f"rpc-files-{RUN}"
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    image = {
+        "type": "file",
+        "mediaType": "image/png",
+        "url": "data:image/png;base64," + base64.b64encode(png).decode(),
+        "filename": "dot.png",
+    }
+    parts = [{"type": "text", "text": "see"}, image]
+    body = {"id": chat, "messages": [{"id": "u1", "role": "user", "parts": parts}]}
+    # The HTTP API of an app with the echo agent, on the same D1 and R2 (the Worker's own
+    # configuration serves no agent).
+    api = workers.url + mount_path(json.dumps({"agents": ["echo"]}))
+    async with httpx.AsyncClient(base_url=api, timeout=60) as helix:
+        res = await helix.post("/chat?agent=echo", json=body)
+        assert res.status_code == 200, res.text
+        await until(client, chat, {"completed"})
+        over_http = (await helix.get(f"/chat/{chat}")).json()
+    # The file is read back from R2 by the same code as the HTTP snapshot's.
+    snapshot = await call(client, "snapshot", sessionId=chat)
+    assert snapshot["messages"][0]["parts"] == parts
+    assert snapshot["messages"] == over_http["messages"]
 
 
 async def test_errors_come_back_as_values(client: httpx.AsyncClient) -> None:

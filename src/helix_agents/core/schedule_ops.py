@@ -7,7 +7,9 @@ host's start) creates the instance of every overdue schedule that has none, so t
 fires late rather than never. The same sweep keeps a schedule firing when an instance ends
 for good (errored, terminated) before it fired or settled its due time: that due time is
 recorded as a ``failed`` firing (with the instance's error) and the next due time's instance
-is created, so a failure is on record and the schedule goes on.
+is created, so a failure is on record and the schedule goes on. Every firing still
+``claimed`` whose instance ended is settled so, not only a schedule's latest (an older one
+queued for a busy session is as stuck), at most ``limit`` of them checked a sweep.
 """
 
 from __future__ import annotations
@@ -194,8 +196,9 @@ class ScheduleOps:
     async def recover(self, now: int | None = None, *, limit: int = 100) -> list[str]:
         """Keep every schedule firing (see the module): create the missing instance of each
         overdue schedule, record a due time whose instance ended without firing it as
-        ``failed``, and settle a claimed firing whose instance ended before it did. Returns
-        the instances created."""
+        ``failed``, and settle every claimed firing whose instance ended before it did (at
+        most ``limit`` claimed firings checked a sweep, oldest first). Returns the instances
+        created."""
         now = int(self.clock()) if now is None else now
         launched: list[str] = []
         for schedule in await self.schedules.overdue(now, limit=limit):
@@ -219,18 +222,24 @@ class ScheduleOps:
                         "schedule %s: due time %s failed: %s", schedule.schedule_id, due, why
                     )
                 launched += await self._launch_next(schedule.schedule_id, due)
-        for firing in await self.schedules.latest_claimed(limit=limit):
+        # Every claimed firing, oldest first and at most ``limit`` a sweep: an older queued
+        # firing whose instance ended is as stuck as a schedule's latest one.
+        for firing in await self.schedules.claimed_firings(limit=limit):
             launched += await self._settle_stalled(firing)
         return launched
 
     async def _settle_stalled(self, firing: Firing) -> list[str]:
         """A claimed firing whose instance ended before it recorded what became of its due
         time: ``started`` if its turn did start (the message id finds it), else ``failed``;
-        then the schedule's next instance, which that instance's last step would have made."""
+        then, for the schedule's latest firing, the schedule's next instance, which that
+        instance's last step would have made. (An older firing's next due time was claimed
+        already: the later firing's instance, or this sweep, makes the instance after it.)"""
         sid, due = firing.schedule_id, firing.due_ms
         found = await self.launcher.status(firing_instance_id(sid, due))
+        if found.status not in _GONE:
+            return []
         schedule = await self.schedules.get(sid)
-        if found.status not in _GONE or schedule is None:
+        if schedule is None:
             return []
         session_id = firing_session_id(schedule, due)
         turn = await self.store.find_user_message(session_id, firing_message_id(sid, due))
@@ -243,6 +252,8 @@ class ScheduleOps:
             why = _ended(found)
             _log.error("schedule %s: due time %s failed: %s", sid, due, why)
             await self.schedules.settle_firing(sid, due, "failed", detail=why)
+        if schedule.last_due_ms != due:
+            return []
         return await self._launch_next(sid, due)
 
     async def _launch_next(self, schedule_id: str, due: int) -> list[str]:

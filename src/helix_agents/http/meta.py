@@ -3,7 +3,6 @@ chat page at ``/``."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from importlib.resources import files
 from typing import Any, Literal
@@ -11,7 +10,6 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
-from ..messages import UserMessage
 from ..state import RunStatus, SessionState
 from .context import ApiContext, may_see
 from .responses import JsonResponse
@@ -87,15 +85,11 @@ async def sessions(request: Request) -> Response:
     """The caller's top-level sessions, most recently updated first (the chat page's list)."""
     api: ApiContext = request.app.state.api
     user = await api.user(request)
-    store = api.executor.store
-    rows = await store.list_sessions(limit=_SCANNED)
-    shown = [s for s in rows if s.parent_session_id is None and may_see(s, user)][:_LISTED]
-    # One small read per session, at once (D1 answers them concurrently).
-    firsts = await asyncio.gather(*(store.load_messages(s.session_id, limit=1) for s in shown))
+    # Each session with its first message's text, in one statement (no read per session).
+    heads = await api.executor.store.list_session_heads(limit=_SCANNED)
+    shown = [h for h in heads if h.state.parent_session_id is None and may_see(h.state, user)]
     summaries = []
-    for state, first in zip(shown, firsts, strict=True):
-        message = first[0][1] if first else None
-        title = message.content if isinstance(message, UserMessage) else ""
+    for state, title in shown[:_LISTED]:
         summaries.append(
             SessionSummary(
                 session_id=state.session_id,

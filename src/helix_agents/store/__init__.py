@@ -9,6 +9,7 @@ from .control import ControlFlags, InterruptRequest, SuspendedSession
 from .messages import StoredMessage
 from .migrate import Migration, applied_versions, ensure_schema, load_migrations, migrate
 from .runs import StartedRun
+from .sessions import SessionHead
 from .state_store import StateStore
 from .steps import Outcome, StepView, Suspension
 from .suspensions import PendingView
@@ -19,6 +20,7 @@ __all__ = [
     "Migration",
     "Outcome",
     "PendingView",
+    "SessionHead",
     "StartedRun",
     "StateStore",
     "StepView",

@@ -158,16 +158,16 @@ class ScheduleStore(StoreBase):
         found = rows[-1]
         return _firing(found[0]) if found else None
 
-    async def latest_claimed(self, *, limit: int = 100) -> list[Firing]:
-        """Each schedule's latest firing that is still ``claimed`` (under way, or queued
-        for a busy session): what the sweep checks for an instance that ended before it
-        settled its firing. Found through the schedules (each one's ``last_due``, on the
-        firings' primary key), so the sweep never scans the whole firing history."""
+    async def claimed_firings(self, *, limit: int = 100) -> list[Firing]:
+        """Firings still ``claimed`` (under way, or queued for a busy session), oldest due
+        time first, at most ``limit``: what the sweep checks for an instance that ended
+        before it settled its firing. Every claimed firing, not only each schedule's latest
+        (an older queued one whose instance ended is stuck as much as the latest). Read
+        through the partial index of the claimed rows (migration 0006), so the sweep never
+        scans the whole firing history."""
         rows = await self.db.query(
-            "SELECT f.schedule_id, f.due_ms, f.status, f.session_id, f.run_id, f.detail, "
-            "f.fired_at, f.updated_at FROM __helix_schedules s JOIN "
-            "__helix_schedule_firings f ON f.schedule_id = s.schedule_id AND "
-            "f.due_ms = s.last_due WHERE f.status = 'claimed' ORDER BY f.due_ms LIMIT ?",
+            f"SELECT {_FIRING_COLUMNS} FROM __helix_schedule_firings "
+            "WHERE status = 'claimed' ORDER BY due_ms, schedule_id LIMIT ?",
             [limit],
         )
         return [_firing(r) for r in rows]

@@ -8,7 +8,7 @@ writers can never both believe they own the session, whatever the interleaving.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import ConflictError, SessionNotFoundError
 from ..ids import validate_session_id
@@ -17,7 +17,14 @@ from ..state import PendingToolCall, RunStatus, SessionState, SuspensionContext
 from ._base import StoreBase
 from ._codec import check_row, check_value, dump_json, load_json
 
-__all__ = ["STATE_COLUMNS", "SessionOps", "run_guard", "session_from_row", "session_to_values"]
+__all__ = [
+    "STATE_COLUMNS",
+    "SessionHead",
+    "SessionOps",
+    "run_guard",
+    "session_from_row",
+    "session_to_values",
+]
 
 STATE_COLUMNS = (
     "session_id",
@@ -47,6 +54,22 @@ _INSERT = (
     f"VALUES ({', '.join('?' for _ in STATE_COLUMNS)}) RETURNING session_id"
 )
 _UPDATED = [c for c in STATE_COLUMNS if c not in ("session_id", "created_at")]
+#: The text of a session's first message when a user sent it, else '': a correlated
+#: subquery on the messages' ``(session_id, sequence)`` key, so a listing reads every
+#: session's opening in its one statement instead of one read per session.
+_OPENING = (
+    "coalesce((SELECT CASE WHEN json_extract(m.message, '$.role') = 'user' "
+    "THEN json_extract(m.message, '$.content') END FROM __agents_messages m "
+    "WHERE m.session_id = s.session_id ORDER BY m.sequence LIMIT 1), '') AS opening"
+)
+
+
+class SessionHead(NamedTuple):
+    """A listed session and its opening: the text of its first message when a user sent
+    it, else ``''`` (what a sessions list shows as the session's title)."""
+
+    state: SessionState
+    opening: str
 
 
 def run_guard(run_id: str | None, session_id: str) -> tuple[str, list[Param]]:
@@ -209,20 +232,30 @@ class SessionOps(StoreBase):
         limit: int = 100,
     ) -> list[SessionState]:
         """Sessions, most recently updated first."""
-        where: list[str] = []
-        params: list[Param] = []
-        if user_id is not None:
-            where.append("user_id = ?")
-            params.append(user_id)
-        if parent_session_id is not None:
-            where.append("parent_session_id = ?")
-            params.append(parent_session_id)
-        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        where, params = _listing_filter(user_id, parent_session_id)
         rows = await self.db.query(
-            f"SELECT * FROM __agents_states {clause}ORDER BY updated_at DESC, session_id LIMIT ?",
+            f"SELECT s.* FROM __agents_states s {where}"
+            "ORDER BY s.updated_at DESC, s.session_id LIMIT ?",
             [*params, limit],
         )
         return [session_from_row(row) for row in rows]
+
+    async def list_session_heads(
+        self,
+        *,
+        user_id: str | None = None,
+        parent_session_id: str | None = None,
+        limit: int = 100,
+    ) -> list[SessionHead]:
+        """:meth:`list_sessions` (same filters, order and limit), each session with its
+        opening (:class:`SessionHead`), in one statement however many sessions there are."""
+        where, params = _listing_filter(user_id, parent_session_id)
+        rows = await self.db.query(
+            f"SELECT s.*, {_OPENING} FROM __agents_states s {where}"
+            "ORDER BY s.updated_at DESC, s.session_id LIMIT ?",
+            [*params, limit],
+        )
+        return [SessionHead(session_from_row(row), _text(row["opening"])) for row in rows]
 
     async def _raise_not_held(self, session_id: str, run_id: str | None) -> Any:
         row = await self._one(
@@ -239,3 +272,22 @@ class SessionOps(StoreBase):
         raise ConflictError(
             f"run {run_id!r} does not hold session {session_id!r} (its active run is {active!r})"
         )
+
+
+def _listing_filter(user_id: str | None, parent_session_id: str | None) -> tuple[str, list[Param]]:
+    """The WHERE clause (with a trailing space, or empty) of a sessions listing."""
+    where: list[str] = []
+    params: list[Param] = []
+    if user_id is not None:
+        where.append("s.user_id = ?")
+        params.append(user_id)
+    if parent_session_id is not None:
+        where.append("s.parent_session_id = ?")
+        params.append(parent_session_id)
+    return (f"WHERE {' AND '.join(where)} " if where else ""), params
+
+
+def _text(value: Any) -> str:
+    """A JSON string read back by ``json_extract`` is SQL text; anything else (content that
+    is not a string, which this runtime never writes) is shown as its text."""
+    return value if isinstance(value, str) else "" if value is None else str(value)

@@ -193,7 +193,7 @@ class CloudflareApp:
         D1 schema in place."""
         runtime = self.runtime(env)
         await runtime.ensure_schema()
-        return RunApi(runtime.executor)
+        return RunApi(runtime.executor, services=runtime.file_services)
 
     def stream_hub(self, ctx: Any) -> StreamHub:
         """The StreamManager Durable Object's logic over its ``ctx``."""

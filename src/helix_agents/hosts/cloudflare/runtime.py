@@ -36,6 +36,7 @@ from .stream_client import DOStreamManager
 if TYPE_CHECKING:
     from starlette.applications import Starlette
 
+    from ...services import Services
     from ...tracing import TracingConfig
     from .app import CloudflareApp
 
@@ -138,6 +139,14 @@ class CloudflareRuntime:
             self._declared = True
 
     @property
+    def file_services(self) -> Services:
+        """The services whose object storage (R2) keeps chat file parts: the app's own
+        (``http_options["services"]``), else the Worker's. The HTTP snapshot and the RPC
+        entrypoint's snapshot read the files from these, so both show the same parts."""
+        found = self.app.http_options.get("services")
+        return found if found is not None else self.deps.resources.services
+
+    @property
     def http_app(self) -> Starlette:
         if self._http is None:
             from ...http.app import create_app
@@ -148,7 +157,7 @@ class CloudflareRuntime:
             # whether this Worker's env swaps it for a configured model.
             options.setdefault("resolve_model", self.resolve_model)
             # Chat file parts are kept in the Worker's object storage (R2).
-            options.setdefault("services", self.deps.resources.services)
+            options["services"] = self.file_services
             if "cors_origins" not in options:
                 # HELIX_CORS_ORIGINS, as `helix dev` reads it from the process environment
                 # (and `helix worker` passes it into env): the Worker read no CORS setting.
