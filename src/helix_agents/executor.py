@@ -45,6 +45,7 @@ from .state import (
     SessionState,
 )
 from .store import StateStore
+from .tracing.propagation import TraceContext
 from .usage import Usage, UsageRollup
 
 __all__ = ["UNSET", "Executor", "RunHandle", "RunOutcome", "Submission", "UserInput"]
@@ -91,6 +92,7 @@ class Executor:
         metadata: dict[str, Any] | None = None,
         messages: Sequence[Message] | None = None,
         state: Any = None,
+        trace_context: TraceContext | None = None,
     ) -> RunHandle:
         """Start a new session, or the next turn of ``session_id``.
 
@@ -103,7 +105,8 @@ class Executor:
         messages (ConflictError otherwise; ValueError for a history whose calls and results
         do not pair up). ``state`` is the session's state: a new session's initial state,
         or an existing one's replaced before the turn (ConflictError while a run is
-        active); validated against the agent's ``state_type`` (StateValidationError)."""
+        active); validated against the agent's ``state_type`` (StateValidationError).
+        ``trace_context``: the caller's span (docs/tracing.md): the run's trace joins it."""
         from .ids import new_session_id, validate_session_id
 
         agent = self.registry.get(agent) if isinstance(agent, str) else agent
@@ -126,6 +129,8 @@ class Executor:
             metadata=metadata,
             seed=history,
             custom_state=initial,
+            trace_parent=trace_context.traceparent if trace_context is not None else None,
+            trace_state=trace_context.tracestate if trace_context is not None else None,
         )
         await self.starter.launch(params)
         return self._handle(params)
@@ -149,6 +154,7 @@ class Executor:
         *,
         user_id: str | None = None,
         message: UserInput | None = None,
+        trace_context: TraceContext | None = None,
     ) -> RunHandle:
         """Continue an interrupted run where it stopped, as a new instance (its children,
         if it was waiting on any, are resumed by its tool steps).
@@ -156,7 +162,8 @@ class Executor:
         With ``message``, the conversation goes on from where the run stopped with that
         message instead: the calls the run left unrun are closed without running, and the
         message starts the session's next turn (ConflictError unless the run was
-        interrupted, as without it)."""
+        interrupted, as without it). ``trace_context``: the caller's span, which the new
+        instance's trace joins."""
         state = await self._session(session_id, user_id)
         if message is not None:
             if not await self.can_resume(session_id, user_id=user_id):
@@ -167,10 +174,17 @@ class Executor:
                 )
             await self.store.clear_interrupt(session_id)
             return await self.execute(
-                state.agent_type, message, session_id=session_id, user_id=user_id
+                state.agent_type,
+                message,
+                session_id=session_id,
+                user_id=user_id,
+                trace_context=trace_context,
             )
         params = await self.starter.start_resume(
-            session_id, statuses=frozenset({RunStatus.INTERRUPTED}), clear_interrupt=True
+            session_id,
+            statuses=frozenset({RunStatus.INTERRUPTED}),
+            clear_interrupt=True,
+            caller_trace=trace_context,
         )
         if params is None:
             latest = await self.store.latest_run(session_id)
@@ -227,6 +241,7 @@ class Executor:
         approval_id: str | None = None,
         user_id: str | None = None,
         arguments: dict[str, Any] | None = None,
+        trace_context: TraceContext | None = None,
     ) -> Submission:
         """Settle a call that waits: ``approved=True/False`` (with an optional ``reason``)
         for a call that needs approval, or ``result=...`` (``is_error=True`` for a failure)
@@ -234,7 +249,7 @@ class Executor:
         them instead of the model's (checked against the tool's schema; the result's
         ``approval.arguments`` records them). The call may be pending in ``session_id`` or
         in a child session it started. When nothing else waits, the run resumes
-        (``Submission.resumed``).
+        (``Submission.resumed``), joining ``trace_context`` (the caller's span) if given.
 
         Refused, changing nothing: another user's or an unknown session
         (SessionNotFoundError), a call that is not pending, already settled, or whose
@@ -253,6 +268,7 @@ class Executor:
             approval_id=approval_id,
             user_id=user_id,
             arguments=arguments,
+            trace_context=trace_context,
         )
 
     def resumed_handle(self, submission: Submission) -> RunHandle | None:

@@ -28,6 +28,7 @@ from .errors import ConflictError, ToolSubmissionError
 
 if TYPE_CHECKING:
     from .executor import Executor
+    from .tracing.propagation import TraceContext
 
 __all__ = ["UIAnswer", "submit_ui_answers", "ui_answers"]
 
@@ -88,9 +89,11 @@ async def submit_ui_answers(
     parts: Sequence[Mapping[str, Any]],
     *,
     user_id: str | None,
+    trace_context: TraceContext | None = None,
 ) -> list[Submission] | None:
     """Submit the answers in ``parts`` (the last assistant message of a ``useChat`` post).
-    None when the message carries no answer; raises the submission's refusal otherwise."""
+    None when the message carries no answer; raises the submission's refusal otherwise.
+    ``trace_context``: the caller's span, which a resume they start joins."""
     state = await executor.get_session(session_id, user_id=user_id)
     waiting = {
         p.tool_call_id
@@ -125,6 +128,7 @@ async def submit_ui_answers(
                 result=answer.result,
                 is_error=answer.is_error,
                 user_id=user_id,
+                trace_context=trace_context,
             )
         )
     return submissions

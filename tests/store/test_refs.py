@@ -80,3 +80,26 @@ async def test_children_and_parents(store: StateStore) -> None:
 async def test_a_session_is_not_its_own_child(store: StateStore) -> None:
     with pytest.raises(StoreError):
         await store.add_sub_session(ref("p", "p"))
+
+
+async def test_swap_remote_json_is_a_compare_and_swap(store: StateStore) -> None:
+    """A remote child's mirror (core/remote_answers.py) changes only from the version it
+    was read at: of two writers that read the same version, one wins."""
+    await store.add_sub_session(ref("p", "r1", remote_json={"url": "https://x.invalid"}))
+    await store.add_sub_session(ref("p", "local"))
+    first = {"url": "https://x.invalid", "pending": [{"toolCallId": "c"}], "version": 1}
+    assert await store.swap_remote_json("p", "r1", first, status="suspended") is True
+    # A second writer that read version 0 loses; the winner's value stays.
+    assert await store.swap_remote_json("p", "r1", {"url": "other", "version": 1}) is False
+    stored = await store.get_sub_session("p", "r1")
+    assert stored is not None
+    assert (stored.status, stored.remote_json) == ("suspended", first)
+    second = {**first, "answers": {"c": {"approved": True}}, "version": 2}
+    assert await store.swap_remote_json("p", "r1", second) is True  # status kept
+    stored = await store.get_sub_session("p", "r1")
+    assert stored is not None
+    assert (stored.status, stored.remote_json) == ("suspended", second)
+    # Only a remote child's reference, and only with a version.
+    assert await store.swap_remote_json("p", "local", {"version": 1}) is False
+    with pytest.raises(StoreError):
+        await store.swap_remote_json("p", "r1", {"url": "x"})

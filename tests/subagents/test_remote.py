@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from helix_agents import Agent
+from helix_agents import Agent, tool
 from helix_agents.chunks import CustomDataChunk, SequencedChunk
 from helix_agents.errors import ConfigurationError
 from helix_agents.messages import ToolResultMessage
 from helix_agents.state import RunStatus
 from helix_agents.subagents import RemoteSubagentTool, remote_subagent_tool
 from helix_agents.testing import FunctionModel, call_tool
+from helix_agents.tools import ToolContext
 from tests.hitl._helpers import collect, text_of
 
 pytestmark = pytest.mark.timeout(60)
@@ -103,6 +104,64 @@ async def test_remote_delegation_streams_and_records(
     assert remote_runs(remote, child) == [(f"{child}--t1", "completed")]
 
 
+def searching_researcher() -> Agent:
+    """A remote agent that spends something of every kind: two model requests (tokens
+    counted in words), two tool calls and a custom counter."""
+
+    @tool
+    def search(ctx: ToolContext, query: str) -> str:
+        """Search."""
+        ctx.record_usage("searches", 2)
+        return f"results for {query}"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return [call_tool("search", query="otters"), call_tool("search", query="rivers")]
+        return f"found: {info.tool_results[-1].content}"
+
+    return Agent(name="researcher", tools=[search], model=FunctionModel(model))
+
+
+async def test_the_remote_usage_rolls_up_into_the_parent(
+    make_host: Callable[..., Any], make_server: Callable[..., Any]
+) -> None:
+    remote = await make_server(searching_researcher())
+    host = await make_host(boss(remote.url))
+    handle = await host.executor.execute("boss", "write a report", session_id="parent")
+    await collect(handle)
+    assert (await handle.result()).status == RunStatus.COMPLETED
+    (ref,) = await host.store.list_sub_sessions("parent")
+    child = ref.sub_session_id
+
+    # What the remote itself counted for the child's session, to the token.
+    remote_own = (await remote.host.store.usage_rollup(child, include_sub_sessions=True)).usage
+    assert remote_own.requests == 2
+    assert remote_own.tool_calls == 2
+    assert remote_own.custom == {"searches": 4}
+    assert remote_own.total_tokens > 0
+
+    rollup = await handle.usage()
+    assert rollup.by_session[child] == remote_own
+    own = rollup.by_session["parent"]
+    assert own == await handle.run_usage()  # the remote's tokens are not the parent's run's
+    assert (own.requests, own.tool_calls) == (2, 1)
+    assert rollup.usage == own + remote_own
+
+    # One record, under the child's session and the remote's run, keyed by the call: a
+    # replayed step (or the resumed parent ending the call) inserts nothing more.
+    (record,) = await host.store.usage_records(child)
+    assert record.kind == "subagent"
+    assert record.run_id == f"{child}--t1"
+    assert record.record_id == f"parent/remote/{ref.parent_tool_call_id}"
+    assert record.metadata == {
+        "remote": remote.url,
+        "parentRunId": handle.run_id,
+        "toolCallId": ref.parent_tool_call_id,
+    }
+    assert await host.store.record_usage(record) is False
+    assert (await handle.usage()).usage == rollup.usage
+
+
 async def _remote_running(remote: Any, host: Any, parent: str) -> str:
     """The child's id once the remote runs it."""
     for _ in range(500):
@@ -139,6 +198,11 @@ async def test_interrupt_reaches_the_remote_and_resume_resumes_it(
     # The remote turn was resumed (a second instance of turn 1), not started again.
     assert [r for r, _ in remote_runs(remote, child)] == [f"{child}--t1", f"{child}--t1--r1"]
     assert proxied(chunks), "the resumed remote stream reaches the parent's"
+    # The remote's usage over both of its instances, recorded once, by the resumed parent.
+    remote_own = await remote.host.store.usage_rollup(child, include_sub_sessions=True)
+    assert remote_own.usage.requests == 2
+    assert (await resumed.usage()).by_session[child] == remote_own.usage
+    assert len(await host.store.usage_records(child)) == 1
 
 
 async def test_timeout_aborts_the_remote_and_tells_the_model(
@@ -330,3 +394,208 @@ def test_child_session_ids_are_derived() -> None:
     long = remote_session_id("s" * 60, "call_1_0")
     assert long.startswith("remote_")
     assert len(long) <= 64
+
+
+def approving_researcher(executions: list[str]) -> Agent:
+    @tool(requires_approval=True)
+    def publish(text: str) -> str:
+        """Publish."""
+        executions.append(text)
+        return f"published {text}"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("publish", text="draft")
+        result = info.tool_results[-1]
+        return f"child: {result.status}={result.content}"
+
+    return Agent(name="researcher", tools=[publish], model=FunctionModel(model))
+
+
+async def test_a_remote_approval_is_answered_through_the_parent(
+    make_host: Callable[..., Any], make_server: Callable[..., Any]
+) -> None:
+    """The remote child stops for an approval: the parent's call suspends as a local
+    child's does, the client answers through the parent, the answer reaches the remote when
+    the parent resumes, and the parent follows the remote's resumed turn to its end."""
+    from helix_agents.errors import ConflictError, SessionNotFoundError, ToolSubmissionError
+
+    executions: list[str] = []
+    remote = await make_server(approving_researcher(executions))
+    host = await make_host(boss(remote.url))
+    handle = await host.executor.execute("boss", "publish", session_id="parent", user_id="u")
+    chunks = await collect(handle)
+    assert (await handle.result()).status == RunStatus.SUSPENDED_AWAITING_CHILDREN
+    (ref,) = await host.store.list_sub_sessions("parent")
+    child = ref.sub_session_id
+    state = await handle.get_state()
+    assert state.suspension_context is not None
+    assert state.suspension_context.suspended_awaiting_children == [child]
+    assert remote_runs(remote, child) == [(f"{child}--t1", "suspended_client_tool")]
+    # The remote's request reached the parent's stream (proxied), and is mirrored.
+    (request,) = [c for c in proxied(chunks) if c["type"] == "tool-approval-request"]
+    assert ref.status == "suspended"
+    assert ref.remote_json is not None
+    assert ref.remote_json["pending"] == [
+        {
+            "toolCallId": request["toolCallId"],
+            "toolName": "publish",
+            "kind": "approval",
+            "approvalId": request["approvalId"],
+        }
+    ]
+    parts = [c.chunk for c in chunks if c.chunk.type in ("subagent-start", "subagent-end")]
+    assert [p.type for p in parts] == ["subagent-start"]  # the call's part stays running
+
+    # Refused as a local call's would be: another user, a wrong approval id, a result.
+    call_id = request["toolCallId"]
+    with pytest.raises(SessionNotFoundError):
+        await host.executor.submit_tool_result(
+            "parent", tool_call_id=call_id, approved=True, user_id="mallory"
+        )
+    with pytest.raises(ConflictError):
+        await host.executor.submit_tool_result(
+            "parent", tool_call_id=call_id, approved=True, approval_id="apr_x", user_id="u"
+        )
+    with pytest.raises(ToolSubmissionError):
+        await host.executor.submit_tool_result(
+            "parent", tool_call_id=call_id, result="x", user_id="u"
+        )
+    assert executions == []
+
+    submission = await host.executor.submit_tool_result(
+        "parent",
+        tool_call_id=call_id,
+        approved=True,
+        approval_id=request["approvalId"],
+        user_id="u",
+    )
+    assert (submission.session_id, submission.decision) == (child, "approved")
+    assert submission.still_pending == []
+    resumed = host.executor.resumed_handle(submission)
+    assert resumed is not None
+    assert resumed.session_id == "parent"
+    with pytest.raises(ConflictError):  # once
+        await host.executor.submit_tool_result(
+            "parent", tool_call_id=call_id, approved=False, user_id="u"
+        )
+    chunks = await collect(resumed)
+    result = await resumed.result(timeout=20)
+    assert result.status == RunStatus.COMPLETED, result.error
+    assert text_of(chunks) == "report: success=child: success=published draft"
+    assert executions == ["draft"]
+    assert any(c.get("type") == "tool-output-available" for c in proxied(chunks))
+    # The remote resumed its turn (one more instance), and nothing is left mirrored.
+    assert remote_runs(remote, child) == [
+        (f"{child}--t1", "suspended_client_tool"),
+        (f"{child}--t1--r1", "completed"),
+    ]
+    ref = await host.store.get_sub_session("parent", child)  # type: ignore[assignment]
+    assert ref is not None
+    assert ref.status == "completed"
+    assert ref.remote_json is not None
+    assert "pending" not in ref.remote_json
+    assert "answers" not in ref.remote_json
+    # And the remote's usage, both instances, rolls up once.
+    remote_own = await remote.host.store.usage_rollup(child, include_sub_sessions=True)
+    assert (await resumed.usage()).by_session[child] == remote_own.usage
+
+
+async def test_a_remote_client_tool_answered_over_the_parents_api(
+    make_server: Callable[..., Any],
+) -> None:
+    """Both deployments over HTTP: the remote waits on a client tool; the client posts its
+    result to the parent's ``submit-tool-result`` and reads the resumed parent's stream,
+    which follows the remote's resumed turn. A denial by approval id only, likewise."""
+    from tests.http.harness import read_wire
+
+    @tool(execute="client")
+    def locate() -> str:
+        """The user's city (the browser knows)."""
+        raise AssertionError("runs on the client")
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("locate")
+        return f"you are in {info.tool_results[-1].content}"
+
+    remote = await make_server(Agent(name="researcher", tools=[locate], model=FunctionModel(model)))
+    parent = await make_server(boss(remote.url))
+    async with parent.client() as client:
+        async with client.stream(
+            "POST", "/chat", json={"agentType": "boss", "message": "go", "sessionId": "p1"}
+        ) as response:
+            wire = await read_wire(response)
+        sub = [c["data"]["chunk"] for c in wire.chunks if c["type"] == "data-subagent-chunk"]
+        (call,) = [c for c in sub if c["type"] == "tool-input-available"]
+        snapshot = (await client.get("/chat/p1")).json()
+        assert snapshot["status"] == "suspended_awaiting_children"
+
+        unknown = await client.post(
+            "/chat/p1/submit-tool-result", json={"toolCallId": "nope", "output": "x"}
+        )
+        assert unknown.status_code == 409
+        async with client.stream(
+            "POST",
+            "/chat/p1/submit-tool-result",
+            json={"toolCallId": call["toolCallId"], "output": "Lyon"},
+            headers={"accept": "text/event-stream"},
+        ) as response:
+            assert response.status_code == 200
+            resumed = await read_wire(response)
+        assert resumed.done
+        text = "".join(c.get("delta", "") for c in resumed.chunks if c["type"] == "text-delta")
+        assert text == "report: success=you are in Lyon"
+        again = await client.post(
+            "/chat/p1/submit-tool-result", json={"toolCallId": call["toolCallId"], "output": "x"}
+        )
+        assert again.status_code == 409
+        final = (await client.get("/chat/p1")).json()
+    assert final["status"] == "completed"
+    (assistant, *_) = [m for m in final["messages"] if m["role"] == "assistant"]
+    (part,) = [p for p in assistant["parts"] if p["type"] == "data-subagent"]
+    assert part["data"]["status"] == "completed"
+
+
+async def test_two_remote_approvals_resume_once_both_are_answered(
+    make_host: Callable[..., Any], make_server: Callable[..., Any]
+) -> None:
+    executions: list[str] = []
+
+    @tool(requires_approval=True)
+    def publish(text: str) -> str:
+        """Publish."""
+        executions.append(text)
+        return f"published {text}"
+
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return [call_tool("publish", text="a"), call_tool("publish", text="b")]
+        return " ".join(f"{r.status}" for r in info.tool_results)
+
+    remote = await make_server(
+        Agent(name="researcher", tools=[publish], model=FunctionModel(model))
+    )
+    host = await make_host(boss(remote.url))
+    handle = await host.executor.execute("boss", "go", session_id="parent")
+    chunks = await collect(handle)
+    assert (await handle.result()).status == RunStatus.SUSPENDED_AWAITING_CHILDREN
+    first, second = [c for c in proxied(chunks) if c["type"] == "tool-approval-request"]
+    one = await host.executor.submit_tool_result(
+        "parent", tool_call_id=first["toolCallId"], approved=True
+    )
+    assert one.resumed is None  # the remote still waits on the other call
+    assert one.still_pending == [second["toolCallId"]]
+    assert (await host.store.load_session("parent")).status == (  # type: ignore[union-attr]
+        RunStatus.SUSPENDED_AWAITING_CHILDREN
+    )
+    two = await host.executor.submit_tool_result(
+        "parent", tool_call_id=second["toolCallId"], approved=False, reason="not b"
+    )
+    assert (two.decision, two.still_pending) == ("denied", [])
+    resumed = host.executor.resumed_handle(two)
+    assert resumed is not None
+    chunks = await collect(resumed)
+    assert (await resumed.result(timeout=20)).status == RunStatus.COMPLETED
+    assert executions == ["a"]
+    assert text_of(chunks) == "report: success=success denied"

@@ -80,6 +80,12 @@ def _verify(data: Path, remote_data: Path) -> None:
             "SELECT run_id, status FROM __agents_runs WHERE session_id = ?", [child]
         ).fetchall()
         assert runs == [(f"{child}--t1", "completed")], (child, runs)
+        # The remote's usage recorded once in the parent's store, whatever the replays.
+        sums = "SELECT COUNT(*), SUM(requests), SUM(total_tokens), SUM(tool_calls) "
+        sums += "FROM __agents_usage WHERE session_id = ?"
+        (count, *recorded) = db.execute(sums, [child]).fetchone()
+        assert count == 1, (child, count)
+        assert recorded == list(remote_db.execute(sums, [child]).fetchone()[1:])
         remote_messages = stored_messages(remote_db, child)
         assert [type(m).__name__ for m in remote_messages] == ["UserMessage", "AssistantMessage"]
         messages = stored_messages(db, parent)

@@ -40,6 +40,8 @@ class ReceivedSpan:
     attributes: dict[str, Any]
     status: dict[str, Any]
     resource: dict[str, Any] = field(default_factory=dict)
+    #: The span's W3C ``tracestate`` (``traceState``; empty when unset).
+    trace_state: str = ""
 
 
 def _value(value: Any) -> Any:
@@ -103,6 +105,9 @@ def parse_request(body: Any) -> list[ReceivedSpan]:
                     raise ValueError(f"bad SpanKind {kind!r}")
                 if not isinstance(span.get("name"), str) or not span["name"]:
                     raise ValueError("a span needs a name")
+                trace_state = span.get("traceState", "")
+                if not isinstance(trace_state, str):
+                    raise ValueError(f"traceState must be a string: {trace_state!r}")
                 status = span.get("status", {})
                 if status and status.get("code", 0) not in (0, 1, 2):
                     raise ValueError(f"bad status {status!r}")
@@ -118,6 +123,7 @@ def parse_request(body: Any) -> list[ReceivedSpan]:
                         attributes=_attributes(span.get("attributes", [])),
                         status=status,
                         resource=resource,
+                        trace_state=trace_state,
                     )
                 )
     return spans

@@ -2,8 +2,10 @@
 ``researcher`` of a local host the test serves on 127.0.0.1 (a real socket), over that
 host's HTTP API. The Workflow step starts the remote turn, proxies its stream into the
 parent's (Durable Object) stream through the Workers ``fetch``, and writes its output as the
-call's result; the reference row in D1 records the remote. An interrupt of the Worker's
-parent reaches the remote, and the parent's resume resumes the remote turn."""
+call's result; the reference row in D1 records the remote, and the remote's usage rolls up
+into the Worker's snapshot. An interrupt of the Worker's parent reaches the remote, and the
+parent's resume resumes the remote turn. A remote approval suspends the Worker's parent and
+is answered through it."""
 
 from __future__ import annotations
 
@@ -15,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from helix_agents import Agent
-from helix_agents.testing import FunctionModel
+from helix_agents import Agent, tool
+from helix_agents.testing import FunctionModel, call_tool
 from tests.http.harness import read_wire, start_server
 from tests.worker_real.remote_agents import REMOTE_VAR, remote_boss
 
@@ -25,8 +27,21 @@ from .harness import WorkerPool, config_of, root_env
 pytestmark = [pytest.mark.worker_real, pytest.mark.timeout(300)]
 
 
-def researcher(gate: asyncio.Event) -> Agent:
+def researcher(gate: asyncio.Event, executions: list[str] | None = None) -> Agent:
+    @tool(requires_approval=True)
+    def publish(text: str) -> str:
+        """Publish."""
+        if executions is not None:
+            executions.append(text)
+        return f"published {text}"
+
     async def stream(messages: list[Any], info: Any) -> Any:
+        if "publish" in info.last_user_message:
+            if not info.tool_results:
+                yield call_tool("publish", text="draft")
+            else:
+                yield str(info.tool_results[-1].content)
+            return
         if "wait" in info.last_user_message:
             yield "waiting "
             await gate.wait()
@@ -35,7 +50,7 @@ def researcher(gate: asyncio.Event) -> Agent:
             yield word
         yield f"found: {info.last_user_message}"
 
-    return Agent(name="researcher", model=FunctionModel(stream_function=stream))
+    return Agent(name="researcher", tools=[publish], model=FunctionModel(stream_function=stream))
 
 
 def remote_runs(tmp_path: Path, child: str) -> list[tuple[str, str]]:
@@ -47,6 +62,19 @@ def remote_runs(tmp_path: Path, child: str) -> list[tuple[str, str]]:
         ).fetchall()
     finally:
         db.close()
+
+
+def remote_usage(tmp_path: Path, child: str) -> tuple[int, int]:
+    """Model requests and tool calls the remote counted for the child's session."""
+    db = sqlite3.connect(tmp_path / "remote" / "state.db")
+    try:
+        row = db.execute(
+            "SELECT SUM(requests), SUM(tool_calls) FROM __agents_usage WHERE session_id = ?",
+            [child],
+        ).fetchone()
+    finally:
+        db.close()
+    return int(row[0] or 0), int(row[1] or 0)
 
 
 async def _post_and_read(client: httpx.AsyncClient, body: dict[str, Any]) -> Any:
@@ -77,7 +105,8 @@ async def test_a_worker_parent_delegates_to_a_local_host(
     worker_pool: WorkerPool, tmp_path: Path
 ) -> None:
     gate = asyncio.Event()
-    remote = await start_server(tmp_path / "remote", researcher(gate))
+    executions: list[str] = []
+    remote = await start_server(tmp_path / "remote", researcher(gate, executions))
     try:
         config, _ = config_of((remote_boss(),), {})
         env = tuple(sorted({**dict(root_env(config)), REMOTE_VAR: remote.url}.items()))
@@ -110,6 +139,9 @@ async def test_a_worker_parent_delegates_to_a_local_host(
             assert part["data"]["sessionId"] == child
             # One run on the remote: the child's session, started once.
             assert remote_runs(tmp_path, child) == [(f"{child}--t1", "completed")]
+            # The remote's usage (one model request) rolls up into the Worker's snapshot.
+            assert remote_usage(tmp_path, child) == (1, 0)
+            assert (snapshot["usage"]["requests"], snapshot["usage"]["toolCalls"]) == (3, 1)
 
             # Interrupt: the Worker's step sends it on to the remote, the parent stops
             # interrupted; its resume resumes the remote turn (not a new one).
@@ -138,6 +170,47 @@ async def test_a_worker_parent_delegates_to_a_local_host(
                 (f"{child}--t1", "interrupted"),
                 (f"{child}--t1--r1", "completed"),
             ]
+
+            # An approval: the remote stops for one, the Worker's parent suspends awaiting
+            # it; the client answers through the Worker by approval id, and the Worker's
+            # resumed step sends the answer on and follows the remote's resumed turn.
+            body = {"agentType": "remote_boss", "message": "publish it", "sessionId": "wr3"}
+            waiting = await _post_and_read(client, body)
+            sub = [c["data"]["chunk"] for c in waiting.chunks if c["type"] == "data-subagent-chunk"]
+            (request,) = [c for c in sub if c["type"] == "tool-approval-request"]
+            assert (await client.get("/chat/wr3")).json()["status"] == (
+                "suspended_awaiting_children"
+            )
+            assert executions == []
+            answer = {"approvalId": request["approvalId"], "approved": True}
+            async with client.stream(
+                "POST",
+                "/chat/wr3/submit-tool-result",
+                headers={"accept": "text/event-stream"},
+                json=answer,
+            ) as response:
+                assert response.status_code == 200, await response.aread()
+                resumed = await read_wire(response)
+            assert resumed.done
+            text = "".join(c.get("delta", "") for c in resumed.chunks if c["type"] == "text-delta")
+            assert text == "report: success=published draft"
+            assert executions == ["draft"]
+            again = await client.post("/chat/wr3/submit-tool-result", json=answer)
+            assert again.status_code == 409, again.text
+            final = (await client.get("/chat/wr3")).json()
+            assert final["status"] == "completed"
+            child = next(
+                p["data"]["sessionId"]
+                for m in final["messages"]
+                for p in m["parts"]
+                if p["type"] == "data-subagent"
+            )
+            assert remote_runs(tmp_path, child) == [
+                (f"{child}--t1", "suspended_client_tool"),
+                (f"{child}--t1--r1", "completed"),
+            ]
+            assert remote_usage(tmp_path, child) == (2, 1)
+            assert (final["usage"]["requests"], final["usage"]["toolCalls"]) == (4, 2)
         assert worker.error_lines(since) == []
     finally:
         await remote.stop()

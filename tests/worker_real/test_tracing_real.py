@@ -112,3 +112,30 @@ async def test_a_turn_on_the_worker_is_one_trace(
     [publish] = [s for s in spans if s.name == "execute_tool publish"]
     assert index[publish.parent_id or ""].parent_id == run_of["researcher", 1].span_id
     assert any(r.get("x-tenant") == "worker" for r in receiver.requests)
+
+    # A request with a caller's W3C traceparent, through the Worker's fetch handler: the
+    # run joins the caller's trace, its run span the caller's span's child (no new root).
+    caller_trace, caller_span = uuid.uuid4().hex, uuid.uuid4().hex[:16]
+    joined = f"joined-{uuid.uuid4().hex[:10]}"
+    headers = {"traceparent": f"00-{caller_trace}-{caller_span}-01", "tracestate": "w=1"}
+    body = {"agentType": "boss", "message": "publish it", "sessionId": joined}
+    async with (
+        server.client() as client,
+        client.stream("POST", "/chat", json=body, headers=headers) as res,
+    ):
+        assert res.status_code == 200
+        assert (await read_wire(res)).done
+
+    def callers(spans: list[ReceivedSpan]) -> list[ReceivedSpan]:
+        return [s for s in spans if s.trace_id == caller_trace]
+
+    joined_spans = callers(
+        await receiver.wait_for(
+            lambda all_: any(s.name == "invoke_agent boss" for s in callers(all_)), timeout=60
+        )
+    )
+    [joined_run] = [s for s in joined_spans if s.name == "invoke_agent boss"]
+    assert joined_run.parent_id == caller_span
+    assert joined_run.attributes["helix.session.id"] == joined
+    assert joined_run.trace_state == "w=1"
+    assert all(s.parent_id is not None for s in joined_spans)

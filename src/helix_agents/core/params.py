@@ -91,9 +91,13 @@ class RunParams(Record):
     #: What earlier instances of this turn used (the agent's usage limits count per turn).
     usage_before: Usage = Field(default_factory=Usage)
     #: The W3C ``traceparent`` of the span this instance's run span is a child of (a
-    #: child's delegating call; a child's suspended instance), when tracing is on. A root
-    #: session's instances derive theirs from their ids (``tracing.steps``).
+    #: child's delegating call; a suspended instance; the span of the HTTP request that
+    #: started the run, when it sent a valid ``traceparent``), when tracing is on. A root
+    #: session's instances otherwise derive theirs from their ids (``tracing.steps``).
     trace_parent: str | None = None
+    #: The W3C ``tracestate`` that came with ``trace_parent`` from an HTTP caller (or was
+    #: kept by the suspension this instance resumes): the instance's spans carry it.
+    trace_state: str | None = None
 
 
 class ModelStepResult(Record):

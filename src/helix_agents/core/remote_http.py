@@ -9,7 +9,9 @@ Only the routes of docs/http-api.md that a delegating call needs, over ``httpx.A
 - ``GET /chat/{id}``: the snapshot (None for a 404: the remote has no such session yet);
 - ``GET /chat/{id}/stream`` with ``Last-Event-ID``: the rest of the turn's stream after a
   cursor (204: nothing runs any more);
-- ``POST /chat/{id}/interrupt``, ``/resume`` (with ``Accept: text/event-stream``), ``/abort``.
+- ``POST /chat/{id}/interrupt``, ``/resume`` (with ``Accept: text/event-stream``), ``/abort``;
+- ``POST /chat/{id}/submit-tool-result``: an answer the parent's client gave to a call the
+  remote child waits on (an approval, a client tool's result).
 
 Streams are read as they arrive and decoded with the models' incremental SSE decoder.
 """
@@ -144,6 +146,33 @@ class RemoteAgentClient:
             if response.status_code != 200:
                 await response.aread()
                 _check(response, "resume")
+            yield _events(response)
+
+    @asynccontextmanager
+    async def submit(
+        self, session_id: str, body: dict[str, Any]
+    ) -> AsyncIterator[AsyncIterator[RemoteEvent] | None]:
+        """Answer a call the remote session waits on (``POST .../submit-tool-result``): the
+        stream of the instance the answer resumed, or None when it resumed none (other
+        calls still wait) or the remote refused the answer as settled, expired or unknown
+        (404, 409, 422: its snapshot then says where the session is)."""
+        async with self._client.stream(
+            "POST",
+            f"/chat/{_q(session_id)}/submit-tool-result",
+            headers={"accept": "text/event-stream"},
+            json=body,
+        ) as response:
+            if response.status_code in (404, 409, 422):
+                await response.aread()
+                yield None
+                return
+            if response.status_code != 200:
+                await response.aread()
+                _check(response, "answer a call of")
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                await response.aread()
+                yield None
+                return
             yield _events(response)
 
     async def interrupt(self, session_id: str, reason: str) -> bool:

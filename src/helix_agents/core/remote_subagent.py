@@ -18,8 +18,13 @@ A :class:`~helix_agents.subagents.RemoteSubagentTool` call runs in its delegatio
 4. an interrupt (or abort) of the parent is sent to the remote, and the call ends
    ``interrupted`` (no result: the parent's resume runs it again, which resumes the remote);
 5. past the tool's ``timeout``, counted from the reference's ``started_at`` (so a replay
-   keeps the first attempt's deadline), the remote run is aborted and the model gets an
-   error result.
+   keeps the first attempt's deadline; from the latest answer after a suspension), the
+   remote run is aborted and the model gets an error result;
+6. when the remote turn ends, its usage (the remote snapshot's, the child's session being
+   the call's alone) is recorded under the child's session, once (an id from the call);
+7. a remote that stops for a human makes the call ``suspended``: what it waits on is
+   mirrored into the reference (:mod:`.remote_answers`), the client answers through the
+   parent, and the parent's resumed step sends the answers before it follows the remote.
 
 The wait is one long step rather than ``wait_for_event``: a remote deployment cannot send
 this one's Workflow an event. The tool sets the step's own timeout a minute above its
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -44,14 +49,15 @@ from ..chunks import (
 )
 from ..clock import wall_clock_ms
 from ..durations import parse_duration
-from ..errors import InvalidIdError, StreamError, ToolError
+from ..errors import InvalidIdError, StepError, StreamError, ToolError
 from ..ids import validate_session_id
 from ..ports.streams import StopRequest
 from ..state import SubSessionRef
 from ..subagents import RemoteSubagentTool
-from ..usage import Usage
+from ..usage import Usage, UsageRecord
 from .children import DelegatedCall, child_session_id
 from .params import ToolStepResult
+from .remote_answers import answer_body, pending_of_snapshot, remote_answered
 from .remote_http import RemoteAgentClient, RemoteEvent, RemoteRefusedError
 from .subagents import task_message
 
@@ -100,18 +106,48 @@ async def start_remote_subagent(call: DelegatedCall, tool: RemoteSubagentTool) -
     )
     ref = await store.get_sub_session(call.session_id, child)
     assert ref is not None
+    # Answered while suspended: the answers are sent first, and the clock starts again.
+    answers, ref = await _take_answers(call, ref)
     # A replay goes where the first attempt went, and keeps its deadline.
     url = str((ref.remote_json or remote).get("url", url))
-    deadline = ref.started_at + parse_duration(tool.timeout)
+    since = (ref.remote_json or {}).get("clockFrom")
+    deadline = (since if isinstance(since, int) else ref.started_at) + parse_duration(tool.timeout)
     client = RemoteAgentClient(
         url, token=token, transport=tool.transport or resources.http_transport
     )
     try:
-        return await _RemoteCall(call, tool, client, url, child, message, remote["messageId"]).run(
-            deadline
-        )
+        remote_call = _RemoteCall(call, tool, client, url, child, message, remote["messageId"])
+        remote_call.answers = answers
+        return await remote_call.run(deadline)
     finally:
         await client.aclose()
+
+
+async def _take_answers(
+    call: DelegatedCall, ref: SubSessionRef
+) -> tuple[dict[str, Any], SubSessionRef]:
+    """The answers a suspended remote child got through this deployment, once every call it
+    waited on has one: marked ``forwarding`` (with the new start of the call's clock) before
+    they are sent, so that a replay sends them again and keeps that clock."""
+    store = call.run.deps.store
+    for _ in range(8):
+        remote = dict(ref.remote_json or {})
+        if ref.status != "suspended" or not remote_answered(ref):
+            return {}, ref
+        answers = dict(remote.get("answers") or {})
+        if remote.get("forwarding"):
+            return answers, ref
+        remote.update(
+            forwarding=True,
+            clockFrom=call.run.deps.clock(),
+            version=int(remote.get("version") or 0) + 1,
+        )
+        if await store.swap_remote_json(call.session_id, ref.sub_session_id, remote):
+            return answers, ref.model_copy(update={"remote_json": remote})
+        again = await store.get_sub_session(call.session_id, ref.sub_session_id)
+        assert again is not None
+        ref = again
+    raise StepError(f"the reference of {ref.sub_session_id!r} keeps changing")  # pragma: no cover
 
 
 class _RemoteCall:
@@ -138,6 +174,8 @@ class _RemoteCall:
         self.last_error: str | None = None
         #: A stop was sent: the remote's stream is about to end; retry nothing.
         self.stopping = False
+        #: Answers to send before anything else (the remote child was suspended).
+        self.answers: dict[str, Any] = {}
 
     async def run(self, deadline: float) -> ToolStepResult:
         remaining = (deadline - wall_clock_ms()) / 1000.0
@@ -185,6 +223,8 @@ class _RemoteCall:
         delay = _FIRST_RETRY
         while True:
             try:
+                if self.answers:
+                    await self._send_answers()
                 snapshot = await self.client.snapshot(self.child)
                 status = None if snapshot is None else snapshot.get("status")
                 # Only the call's first look resumes an interrupted remote (the parent's
@@ -294,6 +334,58 @@ class _RemoteCall:
             else:
                 await self.client.interrupt(self.child, reason)
 
+    # -- a remote child that waits on a human ------------------------------------------------
+
+    async def _send_answers(self) -> None:
+        """Send the answers the parent's client gave (one request each; a call the remote
+        already settled, on a replay, is refused and skipped), proxying the stream of the
+        turn the last one resumes, then clear them."""
+        await self._announce()
+        for call_id, answer in self.answers.items():
+            # The answer that resumes the remote answers with the resumed turn's stream.
+            async with self.client.submit(self.child, answer_body(call_id, answer)) as events:
+                if events is not None:
+                    await self._proxy(events)
+        await self._swap_ref(
+            lambda remote: {
+                k: v for k, v in remote.items() if k not in ("pending", "answers", "forwarding")
+            },
+            status="active",
+        )
+        self.answers = {}
+
+    async def _suspend(self, pending: list[dict[str, Any]]) -> None:
+        """Mirror what the remote waits on into the reference: the parent's session can
+        then take the answers (core/remote_answers.py)."""
+        now = self.call.run.deps.clock()
+        waiting = {p["toolCallId"] for p in pending}
+
+        def change(remote: dict[str, Any]) -> dict[str, Any]:
+            # A replayed step mirrors again: an answer already taken for a call that still
+            # waits is kept (its client was told it was accepted).
+            kept = {k: v for k, v in (remote.get("answers") or {}).items() if k in waiting}
+            others = {k: v for k, v in remote.items() if k != "forwarding"}
+            return {**others, "pending": pending, "answers": kept, "clockFrom": now}
+
+        await self._swap_ref(change, status="suspended")
+
+    async def _swap_ref(
+        self, change: Callable[[dict[str, Any]], dict[str, Any]], *, status: str
+    ) -> None:
+        store = self.call.run.deps.store
+        for _ in range(8):
+            ref = await store.get_sub_session(self.call.session_id, self.child)
+            assert ref is not None
+            remote = change(dict(ref.remote_json or {}))
+            remote["version"] = int((ref.remote_json or {}).get("version") or 0) + 1
+            if await store.swap_remote_json(
+                self.call.session_id, self.child, remote, status=status
+            ):
+                return
+        raise StepError(  # pragma: no cover - eight lost races in a row
+            f"the reference of {self.child!r} keeps changing"
+        )
+
     # -- the call's result ----------------------------------------------------------------
 
     async def _finish(self, snapshot: dict[str, Any]) -> ToolStepResult:
@@ -302,6 +394,7 @@ class _RemoteCall:
         writer = self.call.writer
         call_id = self.call.call_id
         if status == "completed":
+            await self._record_usage(snapshot)
             output = snapshot.get("output")
             await self._end(status, output)
             await writer.add(ToolOutputChunk(tool_call_id=call_id, output=output))
@@ -310,6 +403,7 @@ class _RemoteCall:
             return ToolStepResult(status="success")
         error = snapshot.get("error")
         if status in _FINAL:
+            await self._record_usage(snapshot)
             what = "was aborted" if status == "aborted" else "failed"
             content = f"The agent {agent!r} {what}" + (f": {error}" if error else ".")
             await self._end(status, None)
@@ -317,9 +411,13 @@ class _RemoteCall:
             content = f"The remote agent {agent!r} at {self.url} refused the task: {error}"
         elif status == "interrupted":
             content = f"The remote agent {agent!r} was interrupted on its own host."
+        elif pending := pending_of_snapshot(snapshot):
+            # It waits on a human: the parent's call suspends, as a local child's does.
+            await self._suspend(pending)
+            return ToolStepResult(status="suspended", child_session_id=self.child)
         else:
-            # A remote child that waits on a human: its approvals are answered on the
-            # remote deployment, which this call cannot forward.
+            # It waits on something this deployment cannot see (a call of the remote's own
+            # child): answered on the remote only.
             content = (
                 f"The remote agent {agent!r} stopped to wait for an answer ({status}); "
                 f"answer it on {self.url} (session {self.child!r})."
@@ -332,6 +430,10 @@ class _RemoteCall:
     async def _timed_out(self) -> ToolStepResult:
         with contextlib.suppress(httpx.TransportError, ToolError):
             await self.client.abort(self.child, f"timed out after {self.tool.timeout}")
+            # What the remote spent before it was stopped is spent all the same.
+            snapshot = await self.client.snapshot(self.child)
+            if snapshot is not None and snapshot.get("status") in _FINAL:
+                await self._record_usage(snapshot)
         message = (
             f"The agent in session {self.child!r} did not finish within "
             f"{self.tool.timeout} and was stopped."
@@ -343,6 +445,42 @@ class _RemoteCall:
         await self.call.write_result(message, "error", usage=Usage(tool_calls=1))
         await self._update_ref("aborted")
         return ToolStepResult(status="error")
+
+    async def _record_usage(self, snapshot: dict[str, Any]) -> None:
+        """The remote turn's usage, recorded in this deployment under the child's session,
+        so the parent's rollup (``by_session``) counts it as a local child's.
+
+        The remote child's session exists for this one call, so its snapshot's usage (its
+        own sub-sessions' included) is the call's whole cost, across the remote's resumes.
+        Read once the remote turn ended (its last step recorded its usage before its end).
+        The record's id is derived from the parent's session and the call: a replayed
+        step, or the resumed parent finishing the call, records nothing twice."""
+        raw = snapshot.get("usage")
+        if not isinstance(raw, dict):
+            return
+        try:
+            usage = Usage.model_validate(raw)
+        except ValueError:
+            return  # not this runtime's usage: count nothing rather than fail the call
+        if usage.is_empty:
+            return
+        run = self.call.run
+        remote_run = snapshot.get("runId")
+        await run.deps.store.record_usage(
+            UsageRecord(
+                record_id=f"{self.call.session_id}/remote/{self.call.call_id}",
+                session_id=self.child,
+                run_id=remote_run if isinstance(remote_run, str) else self.child,
+                kind="subagent",
+                usage=usage,
+                created_at=run.deps.clock(),
+                metadata={
+                    "remote": self.url,
+                    "parentRunId": run.params.run_id,
+                    "toolCallId": self.call.call_id,
+                },
+            )
+        )
 
     async def _end(self, status: str, output: Any) -> None:
         await self.call.writer.add(

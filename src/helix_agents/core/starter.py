@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ..ports.launcher import Launcher
     from ..ports.streams import StreamManager
     from ..store import StateStore
+    from ..tracing.propagation import TraceContext
     from .deps import RunDeps
 
 __all__ = ["RunStarter", "message_id", "pending_tools"]
@@ -71,14 +72,16 @@ class RunStarter:
         parent: ParentLink | None = None,
         parent_session_id: str | None = None,
         trace_parent: str | None = None,
+        trace_state: str | None = None,
         seed: Sequence[Message] = (),
         custom_state: dict[str, Any] | None = None,
     ) -> RunParams:
         """Create the session if needed and start its next turn (see Executor.execute).
         ``trace_parent``: the span the run's trace continues from (a child's delegating
-        call), when tracing is on. ``seed``: a history stored before ``messages``, in the
-        same write (a session with messages refuses them: ConflictError).
-        ``custom_state``: a new session's initial state (validated by the caller)."""
+        call, or an HTTP caller's span, with its ``trace_state``). ``seed``: a history
+        stored before ``messages``, in the same write (a session with messages refuses
+        them: ConflictError). ``custom_state``: a new session's initial state (validated
+        by the caller)."""
         validate_session_id(session_id)
         if not messages:
             raise ValueError("a run needs at least one user message")
@@ -152,6 +155,7 @@ class RunStarter:
             parent=parent,
             parent_session_id=state.parent_session_id,
             trace_parent=trace_parent,
+            trace_state=trace_state if trace_parent is not None else None,
         )
 
     async def _create(
@@ -251,6 +255,7 @@ class RunStarter:
         # The suspended instance's span, so that the resume continues its trace (a root
         # session's instances would find it from their ids alone; a child's could not).
         tracing = (context.tracing_context or {}) if context is not None else {}
+        trace_state = tracing.get("tracestate") if tracing.get("traceparent") else None
         trace_parent = tracing.get("traceparent") or trace_parent
         return RunParams(
             session_id=session_id,
@@ -271,6 +276,7 @@ class RunStarter:
             expired=str(expired) if expired else None,
             usage_before=used,
             trace_parent=trace_parent if isinstance(trace_parent, str) else None,
+            trace_state=trace_state if isinstance(trace_state, str) else None,
         )
 
     async def start_resume(
@@ -281,8 +287,11 @@ class RunStarter:
         parent: ParentLink | None = None,
         clear_interrupt: bool = False,
         trace_parent: str | None = None,
+        caller_trace: TraceContext | None = None,
     ) -> RunParams | None:
         """Resume the session's latest run if its status is one of ``statuses``.
+        ``caller_trace``: the span of the HTTP request that resumes it; the resume joins
+        that trace instead of continuing the suspended instance's.
 
         Returns the new instance's params, or None when there is nothing to resume (the
         latest run has another status: someone resumed it first)."""
@@ -292,6 +301,13 @@ class RunStarter:
         params = await self.plan_resume(
             session_id, run=latest, parent=parent, trace_parent=trace_parent
         )
+        if caller_trace is not None:
+            params = params.model_copy(
+                update={
+                    "trace_parent": caller_trace.traceparent,
+                    "trace_state": caller_trace.tracestate,
+                }
+            )
         if clear_interrupt:
             await self.store.clear_interrupt(session_id)
         try:

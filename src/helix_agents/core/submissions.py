@@ -4,7 +4,8 @@ This is the security boundary of human-in-the-loop: a submission is accepted onl
 
 - from the session's owner (anyone else is told the session does not exist),
 - for a call that is pending in this session (or in a child session it started): a call
-  the model made, that waits on an approval or a client result, and has no result yet,
+  the model made, that waits on an approval or a client result, and has no result yet (a
+  remote child's call is found in its reference's mirror: :mod:`.remote_answers`),
 - of the right kind (a decision for an approval, a result for a client tool, a result
   that satisfies the tool's output schema), with the approval id of the request if one
   is given,
@@ -31,11 +32,13 @@ from ..store import PendingView
 from ..tools import ToolArgumentsError
 from .hierarchy import walk_hierarchy
 from .params import RunParams
+from .remote_answers import find_remote_call, record_remote_answer
 from .starter import check_owner
 from .suspension import resume_if_ready
 
 if TYPE_CHECKING:
     from ..store import StateStore
+    from ..tracing.propagation import TraceContext
     from .starter import RunStarter
 
 __all__ = ["UNSET", "Submission", "expire_suspensions", "hierarchy", "resume_ready", "submit"]
@@ -82,9 +85,11 @@ async def submit(
     approval_id: str | None = None,
     user_id: str | None = None,
     arguments: dict[str, Any] | None = None,
+    trace_context: TraceContext | None = None,
 ) -> Submission:
     """Settle one pending call (see the module docstring); raises on refusal.
-    ``arguments``: an approval's edited arguments (checked against the tool's schema)."""
+    ``arguments``: an approval's edited arguments (checked against the tool's schema).
+    ``trace_context``: the caller's span, which the resume it starts (if any) joins."""
     if not isinstance(tool_call_id, str) or not tool_call_id:
         raise ToolSubmissionError("tool_call_id must be a non-empty string")
     if (approved is None) == (result is UNSET):
@@ -115,7 +120,24 @@ async def submit(
         raise SessionNotFoundError(f"session {session_id!r} not found")
     check_owner(top, user_id)
     for _ in range(_ATTEMPTS):
-        view, entry = await _find(starter, session_id, tool_call_id)
+        found = await _find(starter, session_id, tool_call_id)
+        if found is None:
+            # Not pending here: perhaps in a remote child (its answer is kept for the
+            # parent's resumed step to send), else refused with the reason.
+            return await _submit_remote(
+                starter,
+                session_id,
+                tool_call_id,
+                approved=approved,
+                reason=reason,
+                result=result,
+                is_error=is_error,
+                approval_id=approval_id,
+                user_id=user_id,
+                arguments=arguments,
+                trace_context=trace_context,
+            )
+        view, entry = found
         holder = view.state
         check_owner(holder, user_id)
         await _check_unsettled(starter, view, entry)
@@ -124,7 +146,7 @@ async def submit(
             updated = _edited(starter, updated, arguments, view)
         calls = [updated if p.tool_call_id == tool_call_id else p for p in _pending(view)]
         if await store.swap_pending(holder.session_id, view.raw_pending, calls):
-            resumed = await resume_if_ready(starter, holder.session_id)
+            resumed = await resume_if_ready(starter, holder.session_id, caller_trace=trace_context)
             return Submission(
                 session_id=holder.session_id,
                 tool_call_id=tool_call_id,
@@ -158,7 +180,7 @@ def hierarchy(store: StateStore, session_id: str) -> AsyncIterator[str]:
 
 async def _find(
     starter: RunStarter, session_id: str, tool_call_id: str
-) -> tuple[PendingView, PendingToolCall]:
+) -> tuple[PendingView, PendingToolCall] | None:
     """The session holding the pending call: the one asked, or one of its descendants (a
     sub-agent's approval is answered through the session the client talks to)."""
     store = starter.store
@@ -169,8 +191,57 @@ async def _find(
         for entry in _pending(view):
             if entry.tool_call_id == tool_call_id:
                 return view, entry
-    await _explain_unknown(starter, session_id, tool_call_id)
-    raise AssertionError("unreachable")  # pragma: no cover
+    return None
+
+
+async def _submit_remote(
+    starter: RunStarter,
+    session_id: str,
+    tool_call_id: str,
+    *,
+    approved: bool | None,
+    reason: str | None,
+    result: Any,
+    is_error: bool,
+    approval_id: str | None,
+    user_id: str | None,
+    arguments: dict[str, Any] | None,
+    trace_context: TraceContext | None,
+) -> Submission:
+    """The answer to a call a suspended remote child waits on (:mod:`.remote_answers`):
+    stored under the child's reference; the answer that settles its last call resumes the
+    hierarchy, whose step sends the answers to the remote."""
+    store = starter.store
+    found = await find_remote_call(store, session_id, tool_call_id=tool_call_id)
+    if found is None:
+        await _explain_unknown(starter, session_id, tool_call_id)
+        raise AssertionError("unreachable")  # pragma: no cover
+    ref, entry = found
+    parent = await store.load_session(ref.session_id)
+    if parent is None:  # pragma: no cover - a reference outlives no session
+        raise SessionNotFoundError(f"session {ref.session_id!r} not found")
+    check_owner(parent, user_id)
+    decision, still = await record_remote_answer(
+        store,
+        ref,
+        entry,
+        approved=approved,
+        reason=reason,
+        result=None if result is UNSET else result,
+        has_result=result is not UNSET,
+        is_error=is_error,
+        approval_id=approval_id,
+        arguments=arguments,
+    )
+    resumed = await resume_if_ready(starter, ref.session_id, caller_trace=trace_context)
+    return Submission(
+        session_id=ref.sub_session_id,
+        tool_call_id=tool_call_id,
+        kind="approval" if entry.get("kind") == "approval" else "client",
+        decision="approved" if decision == "approved" else "denied" if decision else None,
+        still_pending=still,
+        resumed=resumed,
+    )
 
 
 async def _explain_unknown(starter: RunStarter, session_id: str, tool_call_id: str) -> None:

@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import HelixError
 from ..state import FINAL_STATUSES, SUSPENDED_STATUSES, RunStatus, SessionState
+from .remote_answers import remote_answered
 
 if TYPE_CHECKING:
     from ..store import StateStore
+    from ..tracing.propagation import TraceContext
     from .params import RunParams
     from .starter import RunStarter
 
@@ -89,9 +91,18 @@ async def is_ready(store: StateStore, session_id: str, *, _depth: int = 0) -> bo
     if not _own_calls_ready(state):
         return False
     for child in awaited_children(state):
-        if not await is_ready(store, child, _depth=_depth + 1):
+        if not await is_ready(store, child, _depth=_depth + 1) and not await _remote_ready(
+            store, session_id, child
+        ):
             return False
     return True
+
+
+async def _remote_ready(store: StateStore, session_id: str, child: str) -> bool:
+    """A remote child (its session on another deployment) is ready once every call it
+    waits on has an answer here (:mod:`.remote_answers`)."""
+    ref = await store.get_sub_session(session_id, child)
+    return ref is not None and ref.remote_json is not None and remote_answered(ref)
 
 
 async def find_root(store: StateStore, session_id: str) -> str | None:
@@ -123,14 +134,16 @@ async def find_root(store: StateStore, session_id: str) -> str | None:
     return None
 
 
-async def resume_if_ready(starter: RunStarter, session_id: str) -> RunParams | None:
+async def resume_if_ready(
+    starter: RunStarter, session_id: str, *, caller_trace: TraceContext | None = None
+) -> RunParams | None:
     """Start the resume that lets ``session_id`` continue, if everything it waits on is
     settled. Returns the started instance's params (None when not ready, or when someone
-    else started it)."""
+    else started it). ``caller_trace``: the span of the HTTP request that settled it."""
     root = await find_root(starter.store, session_id)
     if root is None or not await is_ready(starter.store, root):
         return None
-    return await starter.start_resume(root, statuses=SUSPENDED_STATUSES)
+    return await starter.start_resume(root, statuses=SUSPENDED_STATUSES, caller_trace=caller_trace)
 
 
 async def notify_parent(

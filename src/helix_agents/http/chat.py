@@ -26,6 +26,7 @@ from ..ids import new_session_id, validate_session_id
 from ..messages import AssistantMessage, FilePart, UserMessage
 from ..state import RunRecord, RunStatus
 from ..streaming.sse import UI_MESSAGE_STREAM_HEADERS, resume_cursor
+from ..tracing.propagation import TraceContext, incoming_trace_context
 from .bodies import HelixChatBody, UseChatBody, parse_body, read_json
 from .context import ApiContext, may_see
 from .errors import UnprocessableError
@@ -49,14 +50,17 @@ async def post_chat(request: Request) -> Response:
     api: ApiContext = request.app.state.api
     user = await api.user(request)
     data = await read_json(request, api.settings.max_body_bytes)
+    # The caller's W3C trace context: the run (or the resume) joins its trace. A header
+    # that is not valid is ignored, never refused.
+    trace = incoming_trace_context(request.headers)
     if isinstance(data, dict) and "messages" in data:
         body = parse_body(UseChatBody, data)
-        answered = await _answer_tool_parts(api, body, user)
+        answered = await _answer_tool_parts(api, body, user, trace)
         if answered is not None:
             return answered
-        handle = await _start_use_chat(api, request, body, user)
+        handle = await _start_use_chat(api, request, body, user, trace)
     else:
-        handle = await _start_helix(api, request, parse_body(HelixChatBody, data), user)
+        handle = await _start_helix(api, request, parse_body(HelixChatBody, data), user, trace)
     if isinstance(handle, Response):
         return handle  # a retried request: the turn its message started
     return run_stream_response(api, handle.session_id, handle.run_id, 0)
@@ -89,7 +93,7 @@ def turn_stream_response(
 
 
 async def _answer_tool_parts(
-    api: ApiContext, body: UseChatBody, user: str | None
+    api: ApiContext, body: UseChatBody, user: str | None, trace: TraceContext | None
 ) -> Response | None:
     """A post whose last message is the assistant's, carrying approval decisions
     (``approval-responded``) or client tool results: submit them; the answer is the
@@ -100,7 +104,9 @@ async def _answer_tool_parts(
     from ..ui_answers import submit_ui_answers
 
     parts = [part.model_dump() for part in last.parts]
-    submissions = await submit_ui_answers(api.executor, body.id, parts, user_id=user)
+    submissions = await submit_ui_answers(
+        api.executor, body.id, parts, user_id=user, trace_context=trace
+    )
     if submissions is None:
         return None
     for submission in reversed(submissions):
@@ -115,7 +121,11 @@ async def _answer_tool_parts(
 
 
 async def _start_helix(
-    api: ApiContext, request: Request, body: HelixChatBody, user: str | None
+    api: ApiContext,
+    request: Request,
+    body: HelixChatBody,
+    user: str | None,
+    trace: TraceContext | None,
 ) -> RunHandle | Response:
     if not body.message.strip():
         raise UnprocessableError("message: the message is empty")
@@ -137,6 +147,7 @@ async def _start_helix(
         client_id=body.message_id,
         supersede=body.supersede,
         context=context,
+        trace=trace,
     )
 
 
@@ -150,6 +161,7 @@ async def _start_once(
     client_id: str | None,
     supersede: bool = False,
     context: Sequence[UserMessage] = (),
+    trace: TraceContext | None = None,
 ) -> RunHandle | Response:
     """Start the turn of ``message``, unless the client's message id ``client_id`` already
     started a turn of the session: a retried request (a network retry, a reconnect) then
@@ -163,7 +175,12 @@ async def _start_once(
             return retried
     try:
         return await api.executor.execute(
-            agent, [*context, message], session_id=session_id, user_id=user, supersede=supersede
+            agent,
+            [*context, message],
+            session_id=session_id,
+            user_id=user,
+            supersede=supersede,
+            trace_context=trace,
         )
     except ConflictError:
         if session_id is None or not client_id:
@@ -213,7 +230,11 @@ async def _turn_of(api: ApiContext, session_id: str, sequence: int) -> int | Non
 
 
 async def _start_use_chat(
-    api: ApiContext, request: Request, body: UseChatBody, user: str | None
+    api: ApiContext,
+    request: Request,
+    body: UseChatBody,
+    user: str | None,
+    trace: TraceContext | None,
 ) -> RunHandle | Response:
     agent, session_id = await _agent_and_session(api, request, body.agent_type, body.id, user)
     text: str | None = None
@@ -242,7 +263,9 @@ async def _start_use_chat(
             message_id = message_id or _new_message_id()
             files = await store_file_parts(last.parts, api.services(), session_id, message_id)
     message = UserMessage(content=text, id=message_id or _new_message_id(), files=files or None)
-    return await _start_once(api, agent, message, session_id, user, client_id=client_id)
+    return await _start_once(
+        api, agent, message, session_id, user, client_id=client_id, trace=trace
+    )
 
 
 async def _agent_and_session(

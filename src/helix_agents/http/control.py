@@ -10,8 +10,10 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..core.remote_answers import find_remote_call
 from ..core.submissions import hierarchy
 from ..errors import ConflictError
+from ..tracing.propagation import incoming_trace_context
 from .bodies import ReasonBody, SubmitToolResultBody, parse_body, read_json
 from .chat import run_stream_response
 from .context import ApiContext
@@ -48,7 +50,9 @@ async def resume(request: Request) -> Response:
     that accepts ``text/event-stream``, the new instance's stream."""
     api, user, session_id = await _prelude(request)
     parse_body(ReasonBody, await read_json(request, api.settings.max_body_bytes, optional=True))
-    handle = await api.executor.resume(session_id, user_id=user)
+    handle = await api.executor.resume(
+        session_id, user_id=user, trace_context=incoming_trace_context(request.headers)
+    )
     if "text/event-stream" in request.headers.get("accept", ""):
         return run_stream_response(api, session_id, handle.run_id, 0)
     accepted = RunAccepted(
@@ -72,6 +76,8 @@ async def submit_tool_result(request: Request) -> Response:
     if tool_call_id is None:
         tool_call_id = await _call_of_approval(api, session_id, user, body.approval_id)
     executor = api.executor
+    # The caller's trace context: the resume this submission starts (if any) joins it.
+    trace = incoming_trace_context(request.headers)
     if kind == "approval":
         submission = await executor.submit_tool_result(
             session_id,
@@ -81,6 +87,7 @@ async def submit_tool_result(request: Request) -> Response:
             approval_id=body.approval_id,
             user_id=user,
             arguments=body.arguments,
+            trace_context=trace,
         )
     elif body.error_text is not None:
         submission = await executor.submit_tool_result(
@@ -89,10 +96,15 @@ async def submit_tool_result(request: Request) -> Response:
             result=body.error_text,
             is_error=True,
             user_id=user,
+            trace_context=trace,
         )
     else:
         submission = await executor.submit_tool_result(
-            session_id, tool_call_id=tool_call_id, result=body.output, user_id=user
+            session_id,
+            tool_call_id=tool_call_id,
+            result=body.output,
+            user_id=user,
+            trace_context=trace,
         )
     resumed = submission.resumed
     if resumed is not None and "text/event-stream" in request.headers.get("accept", ""):
@@ -125,6 +137,10 @@ async def _call_of_approval(
         for pending in state.pending_client_tool_calls:
             if pending.approval_id is not None and pending.approval_id == approval_id:
                 return pending.tool_call_id
+    # A remote child's request, mirrored into its reference (core/remote_answers.py).
+    remote = await find_remote_call(store, session_id, approval_id=approval_id)
+    if remote is not None:
+        return str(remote[1]["toolCallId"])
     raise ConflictError(f"session {session_id!r} has no pending approval {approval_id!r}")
 
 

@@ -26,8 +26,17 @@ __all__ = ["ALLOWED_HEADERS", "CORS_ENV", "EXPOSED_HEADERS", "ApiCORSMiddleware"
 #: ``http://localhost:3000`` for a ``useChat`` app served by a dev server.
 CORS_ENV = "HELIX_CORS_ORIGINS"
 
-#: The request headers a browser app may send: auth, JSON bodies, and resume cursors.
-ALLOWED_HEADERS = ("authorization", "content-type", "last-event-id", "x-resume-from-sequence")
+#: The request headers a browser app may send: auth, JSON bodies, resume cursors, and the
+#: caller's trace context.
+ALLOWED_HEADERS = (
+    "authorization",
+    "content-type",
+    "last-event-id",
+    "x-resume-from-sequence",
+    # W3C Trace Context: a browser's instrumentation sends them (docs/tracing.md).
+    "traceparent",
+    "tracestate",
+)
 #: The response headers a browser app may read.
 EXPOSED_HEADERS = ("x-helix-session-id", "x-helix-run-id")
 #: A browser may reuse a successful preflight for this many seconds.

@@ -13,6 +13,10 @@ stream: ``notifications/progress`` as the run moves (its steps, its tool calls),
 result; without one, as one JSON response. GET (a server-initiated stream) is 405: this
 server sends nothing unasked. ``server/discover`` (the 2026 revision's probe) is an unknown
 method, which makes newer clients fall back to ``initialize``.
+
+Notifications are answered 202 with no body. ``notifications/cancelled`` naming a
+``tools/call`` in flight interrupts the run that call started (:mod:`.mcp_calls`); the call's
+own answer then says the run ended ``interrupted``. Other notifications are ignored.
 """
 
 from __future__ import annotations
@@ -38,8 +42,10 @@ from ..chunks import (
 from ..errors import HelixError, StreamReaderLimitError
 from ..mcp import _protocol as protocol
 from ..streaming.follow import aclose_iterator, follow_batches
+from ..tracing.propagation import incoming_trace_context
 from .bodies import read_json
 from .errors import BadRequestError, MethodNotAllowedError
+from .mcp_calls import InFlightCalls, cancel_call, in_flight
 from .sse_response import SSEResponse
 
 if TYPE_CHECKING:
@@ -93,10 +99,14 @@ async def mcp_post(request: Request) -> Response:
     if not isinstance(method, str):
         # A response from the client (to a request we never send): acknowledged.
         return Response(status_code=202)
-    if "id" not in message:
-        return Response(status_code=202)  # notifications: initialized, cancelled ...
     params = message.get("params")
     params = params if isinstance(params, dict) else {}
+    if "id" not in message:
+        # A notification: never answered with a body. A cancellation interrupts the run of
+        # the call it names; the others (initialized, progress ...) are ignored.
+        if method == "notifications/cancelled":
+            await cancel_call(api, request, params, user)
+        return Response(status_code=202)
     if method == "initialize":
         return _result(request_id, _initialize(params))
     if method == "ping":
@@ -181,41 +191,56 @@ async def _call(
                     protocol.INVALID_PARAMS,
                     f"session {session_id!r} belongs to the agent {state.agent_type!r}",
                 )
-        handle = await api.executor.execute(name, text, session_id=session_id, user_id=user)
+        handle = await api.executor.execute(
+            name,
+            text,
+            session_id=session_id,
+            user_id=user,
+            trace_context=incoming_trace_context(request.headers),
+        )
     except HelixError as exc:
         # A refusal to start (a session busy with a run, not found) is the tool's error:
         # the client's model reads it.
         return _result(request_id, _failure(session_id or "", str(exc)))
     meta = params.get("_meta")
     token = meta.get("progressToken") if isinstance(meta, dict) else None
+    # While the call is answered, a notifications/cancelled naming its id reaches its run.
+    calls, key = in_flight(request), InFlightCalls.key(request, user, request_id)
     if token is None:
         outcome = _Outcome()
-        async for _ in _follow(api, handle, outcome):
-            pass
-        return _result(request_id, await outcome.result(handle))
+        with calls.track(key, handle.session_id, handle.run_id):
+            async for _ in _follow(api, handle, outcome):
+                pass
+            return _result(request_id, await outcome.result(handle))
     return SSEResponse(
-        _events(api, handle, request_id, token),
+        _events(api, handle, request_id, token, calls, key),
         {"content-type": "text/event-stream", "cache-control": "no-cache"},
     )
 
 
 async def _events(
-    api: ApiContext, handle: RunHandle, request_id: Any, token: Any
+    api: ApiContext,
+    handle: RunHandle,
+    request_id: Any,
+    token: Any,
+    calls: InFlightCalls,
+    key: tuple[str, str, str],
 ) -> AsyncIterator[bytes]:
     outcome = _Outcome()
     count = 0
-    async for note in _follow(api, handle, outcome):
-        if note is None:
-            yield b": keep-alive\n\n"
-            continue
-        count += 1
-        yield _event(
-            protocol.notification(
-                "notifications/progress",
-                {"progressToken": token, "progress": count, "message": note},
+    with calls.track(key, handle.session_id, handle.run_id):
+        async for note in _follow(api, handle, outcome):
+            if note is None:
+                yield b": keep-alive\n\n"
+                continue
+            count += 1
+            yield _event(
+                protocol.notification(
+                    "notifications/progress",
+                    {"progressToken": token, "progress": count, "message": note},
+                )
             )
-        )
-    yield _event(protocol.result_response(request_id, await outcome.result(handle)))
+        yield _event(protocol.result_response(request_id, await outcome.result(handle)))
 
 
 class _Outcome:
@@ -358,7 +383,9 @@ def mcp_paths(
                 "`initialize`, `ping`, `tools/list` (one tool per agent: `message`, optional "
                 "`sessionId`) and `tools/call` (runs a turn and answers with the agent's "
                 "answer; with a `progressToken` the answer is an event stream of "
-                "`notifications/progress`, then the result). Notifications are answered 202.",
+                "`notifications/progress`, then the result). Notifications are answered 202 "
+                "with no body; `notifications/cancelled` naming a `tools/call` in flight "
+                "interrupts the run it started. Other methods: JSON-RPC error -32601.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": rpc}}},
                 "responses": {
                     "200": {

@@ -2,10 +2,13 @@
 
 A child is started by a tool call of its parent (``parent_tool_call_id``): an ephemeral
 sub-agent, or a persistent companion that keeps its session (``mode``/``name``, V4). Adding a
-reference is idempotent by its key ``(session_id, sub_session_id)``.
+reference is idempotent by its key ``(session_id, sub_session_id)``. A remote child's
+``remote_json`` changes only by compare-and-swap on its ``version`` (``swap_remote_json``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ..errors import StoreError
 from ..ports.database import Param, Row
@@ -93,6 +96,31 @@ class SubSessionOps(StoreBase):
             [status, completed_at, session_id, sub_session_id],
         )
         return ref_from_row(rows[0]) if rows else None
+
+    async def swap_remote_json(
+        self,
+        session_id: str,
+        sub_session_id: str,
+        remote_json: dict[str, Any],
+        *,
+        status: str | None = None,
+    ) -> bool:
+        """Replace a remote child's ``remote_json`` (and set ``status``) if nobody changed it
+        since it was read: a compare-and-swap on its ``version`` (0 when absent), which the
+        new value must carry one higher. False when the reference changed meanwhile."""
+        version = remote_json.get("version")
+        if not isinstance(version, int) or version < 1:
+            raise StoreError("a swapped remote_json needs a positive integer 'version'")
+        text = dump_json(remote_json, f"remote_json of sub-session {sub_session_id!r}")
+        rows = await self.db.query(
+            "UPDATE __agents_sub_session_refs SET remote_json = ?, "
+            "status = COALESCE(?, status) WHERE session_id = ? AND sub_session_id = ? "
+            "AND remote_json IS NOT NULL "
+            "AND COALESCE(json_extract(remote_json, '$.version'), 0) = ? "
+            "RETURNING sub_session_id",
+            [text, status, session_id, sub_session_id, version - 1],
+        )
+        return bool(rows)
 
     async def get_sub_session(self, session_id: str, sub_session_id: str) -> SubSessionRef | None:
         row = await self._one(

@@ -37,7 +37,7 @@ class StateStore(
 
     - sessions (:mod:`.sessions`): ``create_session``, ``load_session``,
       ``require_session``, ``save_session`` (guarded by the active run), ``set_step_count``,
-      ``list_sessions``;
+      ``list_sessions``, ``list_session_heads`` (with each one's opening, in one statement);
     - messages (:mod:`.messages`): ``append_messages``/``append_message`` (idempotent by
       sequence), ``append_tool_result`` (with a custom-state patch), ``get_message``,
       ``load_messages`` (pages), ``count_messages``, ``next_sequence``;
@@ -49,7 +49,7 @@ class StateStore(
       ``get_control``, ``set_suspension``, ``clear_suspension``, ``expired_suspensions``;
     - sub-sessions (:mod:`.refs`): ``add_sub_session``, ``update_sub_session``,
       ``get_sub_session``, ``list_sub_sessions``, ``find_sub_session_by_name``,
-      ``find_parent``;
+      ``find_parent``, ``swap_remote_json``;
     - steps (:mod:`.steps`): ``step_view``, ``commit_model_step``, ``commit_tool_step``:
       what one agent step reads and writes, one statement each; ``finish_run`` (a run's
       end outside a step's commit, through the same view);

@@ -47,6 +47,8 @@ def _span(span: Span) -> dict[str, Any]:
     }
     if span.parent_id:
         out["parentSpanId"] = span.parent_id
+    if span.trace_state:
+        out["traceState"] = span.trace_state
     if span.status is not None:
         code, message = span.status
         out["status"] = {"code": code, "message": message} if message else {"code": code}

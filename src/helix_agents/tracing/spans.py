@@ -88,6 +88,8 @@ class Span:
     attributes: dict[str, Any] = field(default_factory=dict)
     #: ``(code, message)``: OTLP's 1 = ok, 2 = error; None = unset.
     status: tuple[int, str] | None = None
+    #: The W3C ``tracestate`` of a trace joined from a caller (OTLP's ``traceState``).
+    trace_state: str | None = None
 
     def set(self, key: str, value: Any) -> None:
         if value is not None:
@@ -125,11 +127,15 @@ class Tracer:
         parent_span_id: str | None,
         export: Callable[[TracingConfig, list[Span]], Any],
         now_ns: Callable[[], int] = time.time_ns,
+        trace_state: str | None = None,
     ) -> None:
         self.config = config
         self.trace_id = trace_id
         self.run_span_id = run_span_id
         self.parent_span_id = parent_span_id
+        #: The caller's ``tracestate`` when the instance joined a caller's trace: every span
+        #: of the instance carries it, as a span carries its parent's.
+        self.trace_state = trace_state
         self._export = export
         self.now_ns = now_ns
         self._done: list[Span] = []
@@ -170,6 +176,7 @@ class Tracer:
             start_ns=self.now_ns(),
             kind=kind,
             attributes=dict(attributes or {}),
+            trace_state=self.trace_state,
         )
 
     def end(self, span: Span) -> None:

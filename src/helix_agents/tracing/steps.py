@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..ids import run_instance_id
 from ..ports.step import JSONValue, Step, StepConfig, StepContext, StepFn
 from .config import TracingConfig
-from .spans import Tracer, derive_id, format_traceparent, parse_traceparent
+from .spans import Tracer, derive_id, parse_traceparent
 
 if TYPE_CHECKING:
     from ..core.params import RunParams
@@ -39,8 +39,9 @@ def run_span_id(run_id: str) -> str:
 
 def instance_tracer(params: RunParams, config: TracingConfig) -> Tracer:
     """The tracer of the instance ``params`` describes. Its run span's parent: the span
-    named by ``params.trace_parent`` (a child's delegating call, or a suspended instance of
-    a child), else, for a root session's resume, the previous instance's run span."""
+    named by ``params.trace_parent`` (the HTTP caller's span, a child's delegating call, or
+    a suspended instance), else, for a root session's resume, the previous instance's run
+    span. Both come from the params, which are durable: a replay derives the same."""
     from .otlp import export_spans
 
     parent = parse_traceparent(params.trace_parent)
@@ -61,6 +62,7 @@ def instance_tracer(params: RunParams, config: TracingConfig) -> Tracer:
         run_span_id=run_span_id(params.run_id),
         parent_span_id=parent_id,
         export=export_spans,
+        trace_state=params.trace_state if parent is not None else None,
     )
 
 
@@ -69,7 +71,10 @@ def suspension_tracing_context(tracer: Tracer | None) -> dict[str, Any] | None:
     ``tracingContext``): the suspended instance's run span, as a W3C ``traceparent``."""
     if tracer is None:
         return None
-    return {"traceparent": format_traceparent(tracer.trace_id, tracer.run_span_id)}
+    context: dict[str, Any] = {"traceparent": tracer.run_traceparent}
+    if tracer.trace_state:
+        context["tracestate"] = tracer.trace_state
+    return context
 
 
 class TracedStep:
@@ -138,6 +143,7 @@ async def end_run(
         parent_id=tracer.parent_span_id,
         name=f"invoke_agent {params.agent_type}",
         start_ns=start,
+        trace_state=tracer.trace_state,
     )
     status = output.get("status")
     span.attributes.update(
