@@ -128,9 +128,35 @@ def resolve_step_config(config: Mapping[str, Any] | None) -> ResolvedStepConfig:
     """Validate ``config`` and merge it over the defaults (ConfigurationError if invalid)."""
     if config is None:
         return _DEFAULT
+    # Every step.do resolves its config, and a run passes the same few config objects
+    # (module constants, an agent's own) on every step: a config is resolved once per
+    # object and its answer reused while the object still reads the same. repr() is that
+    # reading: it tells True from 1 and 1.0 and "1" apart, where == would not
+    # (``{"limit": True} == {"limit": 1}``), and catches a dict changed in place (what
+    # _resolve reads in it is dicts, ints, floats and strs: their repr is their value).
+    # Only plain dicts are remembered; anything else is resolved every time.
+    if type(config) is dict:
+        seen = _RESOLVED.get(id(config))
+        if seen is not None and seen[0] is config and seen[1] == repr(config):
+            return seen[2]
+        resolved = _resolve(config) if config else _DEFAULT
+        retries = config.get("retries")
+        if retries is None or type(retries) is dict:
+            if len(_RESOLVED) >= _RESOLVED_MAX:
+                _RESOLVED.clear()
+            # The config itself is kept with its answer: its id is not reused meanwhile.
+            _RESOLVED[id(config)] = (config, repr(config), resolved)
+        return resolved
     if not isinstance(config, Mapping):
         raise ConfigurationError(f"a step config must be a dict, got {type(config).__name__}")
     return _resolve(config) if config else _DEFAULT
+
+
+#: id(config) -> (config, repr(config) when resolved, its resolution): resolve_step_config.
+_RESOLVED: dict[int, tuple[dict[str, Any], str, ResolvedStepConfig]] = {}
+#: Configs remembered at most (then forgotten all at once): a caller that builds a new
+#: dict for each step gains nothing from the cache, and must not grow it.
+_RESOLVED_MAX = 64
 
 
 def _resolve(config: Mapping[str, Any]) -> ResolvedStepConfig:

@@ -86,3 +86,23 @@ def test_bad_step_names(bad: object) -> None:
 def test_good_step_names() -> None:
     for name in ["turn-1/step-01/model", "turn-1/step-01/tool/call_abc", "x" * 256, "émoji ✓"]:
         assert validate_step_name(name) == name
+
+
+def test_a_config_changed_in_place_is_resolved_again() -> None:
+    # Configs are remembered per object (every step resolves the same few): an edit in
+    # place must be seen, True vs 1 included (they are == and hash alike).
+    config: dict[str, Any] = {"retries": {"limit": 1}, "timeout": "1 minute"}
+    assert resolve_step_config(config).limit == 1
+    assert resolve_step_config(config).limit == 1
+    config["retries"]["limit"] = True
+    with pytest.raises(ConfigurationError, match=r"retries\.limit must be an integer"):
+        resolve_step_config(config)
+    config["retries"]["limit"] = 3
+    assert resolve_step_config(config).limit == 3
+    config["timeout"] = 1000.0
+    assert resolve_step_config(config).timeout_ms == 1000.0
+    config["timeout"] = 0
+    with pytest.raises(ConfigurationError, match="more than 0"):
+        resolve_step_config(config)
+    # An equal config of another object gets the same answer.
+    assert resolve_step_config({"retries": {"limit": 3}}).limit == 3

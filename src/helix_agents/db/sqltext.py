@@ -17,6 +17,7 @@ and the parameter forms ``?``, ``?NNN``, ``:name``, ``@name`` and ``$name``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Literal, TypeVar
 
@@ -40,6 +41,8 @@ _WORD_CHARS = _WORD_START | frozenset("0123456789$")
 _DIGITS = frozenset("0123456789")
 _SPACE = frozenset(" \t\n\r\f\v")
 _CLOSERS = {"'": "'", '"': '"', "`": "`", "[": "]"}
+#: SQL texts up to this long have their first keyword remembered (first_keyword).
+_REMEMBERED_CHARS = 4096
 
 
 def _tokens(sql: str) -> Iterator[tuple[TokenKind, int, int]]:
@@ -104,6 +107,20 @@ def strip_comments(sql: str) -> str:
 
 def first_keyword(sql: str) -> str:
     """The statement's first word, upper-cased (``""`` when there is none)."""
+    # Every statement a driver runs is asked this, and the same few texts come back on
+    # every agent step: their answers are remembered (a bounded cache of short texts; a
+    # text is its own key, so an answer can never be another text's).
+    if len(sql) <= _REMEMBERED_CHARS:
+        return _remembered_first_keyword(sql)
+    return _scan_first_keyword(sql)
+
+
+@functools.lru_cache(maxsize=512)
+def _remembered_first_keyword(sql: str) -> str:
+    return _scan_first_keyword(sql)
+
+
+def _scan_first_keyword(sql: str) -> str:
     for kind, start, end in _tokens(sql):
         if kind in ("space", "comment"):
             continue

@@ -67,6 +67,8 @@ _COMMIT_COLUMNS = (
     "committed_at",
 )
 
+_COMMIT_COLUMN_SET = frozenset(_COMMIT_COLUMNS)
+
 
 class StepView(NamedTuple):
     #: The run's status, or None when the run does not exist.
@@ -319,17 +321,33 @@ class StepOps(MessageOps, RunOps, UsageOps):
 def _commit_statement(fields: Mapping[str, Param], *, only_while_held: bool = False) -> Statement:
     """The INSERT of one row into ``__agents_step_commits`` (NULL columns left out). With
     ``only_while_held`` the row is not inserted at all unless the run holds the session."""
-    names = [name for name in _COMMIT_COLUMNS if fields.get(name) is not None]
+    # In the fields' own order (a caller's order is the same on every step, which is what
+    # the SQL cache needs), without a lookup per column.
+    names = tuple([n for n, v in fields.items() if v is not None and n in _COMMIT_COLUMN_SET])
     values = [fields[name] for name in names]
-    columns = ", ".join(names)
-    marks = ", ".join("?" for _ in names)
     if not only_while_held:
-        return Statement(f"INSERT INTO __agents_step_commits ({columns}) VALUES ({marks})", values)
+        # Two or three column sets come back on every step: their SQL is built once.
+        sql = _COMMIT_SQL.get(names)
+        if sql is None:
+            sql = f"INSERT INTO __agents_step_commits ({', '.join(names)}) VALUES ({_marks(names)})"
+            if len(_COMMIT_SQL) < 256:  # the sets of _COMMIT_COLUMNS are finite anyway
+                _COMMIT_SQL[names] = sql
+        return Statement(sql, values)
+    columns = ", ".join(names)
+    marks = _marks(names)
     return Statement(
         f"INSERT INTO __agents_step_commits ({columns}) SELECT {marks} WHERE EXISTS (SELECT 1 "
         "FROM __agents_runs WHERE run_id = ? AND session_id = ? AND status = 'active')",
         [*values, fields["run_id"], fields["session_id"]],
     )
+
+
+#: The commit's INSERT by the columns it sets (_commit_statement).
+_COMMIT_SQL: dict[tuple[str, ...], str] = {}
+
+
+def _marks(names: Sequence[str]) -> str:
+    return ", ".join(["?"] * len(names))
 
 
 def _history(text: str) -> list[tuple[int, Message]]:

@@ -2,7 +2,8 @@
 
 Deadlines (a sleep's end, a retry's due time, a wait's timeout) are stored as wall-clock
 milliseconds, because they must mean the same thing after a restart. Waiting for them
-uses the event loop's timers, never a polling loop.
+uses the event loop's timers, never a polling loop. Timeouts (an attempt's, a wait's), which
+almost always end cancelled, share one loop timer (:mod:`.deadlines`).
 
 Tests inject a fake clock and a fake ``sleep``; every timer of the engine (per-attempt
 timeouts included) then runs on that fake time, so no test needs to wait for real.
@@ -14,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from ...clock import now_ms
+from .deadlines import Deadline, Deadlines
 
 __all__ = ["Clock", "SleepFn", "Timer", "Timers"]
 
@@ -28,7 +30,7 @@ class Timer:
 
     def __init__(self) -> None:
         self.fired = False
-        self._handle: asyncio.TimerHandle | None = None
+        self._handle: Deadline | None = None
         self._task: asyncio.Future[None] | None = None
 
     def cancel(self) -> None:
@@ -44,6 +46,8 @@ class Timers:
     def __init__(self, clock: Clock | None = None, sleep: SleepFn | None = None) -> None:
         self.clock: Clock = clock or now_ms
         self._sleep = sleep
+        #: The real timers' one loop timer: each attempt of each step arms a timeout.
+        self._deadlines = Deadlines()
 
     def now(self) -> int:
         return int(self.clock())
@@ -68,7 +72,7 @@ class Timers:
             callback()
 
         if self._sleep is None:
-            timer._handle = asyncio.get_running_loop().call_later(max(ms, 0.0) / 1000.0, fire)
+            timer._handle = self._deadlines.after(max(ms, 0.0) / 1000.0, fire)
         else:
             task = asyncio.ensure_future(self.sleep_ms(ms))
 

@@ -77,6 +77,13 @@ _UPSERT_TAIL = (
     " result = excluded.result, attempts = excluded.attempts, wake_at = excluded.wake_at,"
     " updated_at = excluded.updated_at"
 )
+#: The upsert of n held rows, by n (1 to _ROWS_PER_UPSERT), built once.
+_UPSERTS = {
+    n: f"INSERT INTO engine_steps ({_STEP_COLUMNS}) VALUES "
+    + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * n)
+    + _UPSERT_TAIL
+    for n in range(1, _ROWS_PER_UPSERT + 1)
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS engine_meta (
@@ -172,6 +179,9 @@ class Journal:
         #: What the transaction in progress is writing (cleared when it commits).
         self._writing: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        #: When (loop time) the oldest held row was held: the timer writes it by then plus
+        #: HOLD_SECONDS (None: nothing held).
+        self._held_since: float | None = None
         self._file.hold(self)
 
     def _create_schema(self) -> None:
@@ -203,8 +213,7 @@ class Journal:
         try:
             yield
         except sqlite3.Error as exc:
-            failure = storage_failure(exc, "the engine journal")
-            raise failure or DatabaseError(f"engine journal: {exc}") from exc
+            raise _journal_error(exc) from exc
 
     # -- held claims and results ------------------------------------------------------------
 
@@ -234,8 +243,14 @@ class Journal:
             now if claimed is None else claimed[9],
             now,
         )
-        if self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(HOLD_SECONDS, self._flush_later)
+        if self._held_since is None:
+            loop = asyncio.get_running_loop()
+            self._held_since = loop.time()
+            # A timer left from an earlier hold (committed() does not cancel it: a cancelled
+            # timer stays in the loop's heap, and a step holds and commits twice) fires
+            # sooner than this hold needs, and sets itself again for the rest (_flush_later).
+            if self._timer is None:
+                self._timer = loop.call_later(HOLD_SECONDS, self._flush_later)
 
     def flush(self) -> None:
         """Write what is held now (with whatever else the file holds: one transaction)."""
@@ -243,6 +258,14 @@ class Journal:
 
     def _flush_later(self) -> None:
         self._timer = None
+        if not self._held:
+            return
+        since = self._held_since
+        loop = asyncio.get_running_loop()
+        if since is not None and loop.time() < since + HOLD_SECONDS:
+            # Held after this timer was set (an earlier hold's, committed meanwhile).
+            self._timer = loop.call_at(since + HOLD_SECONDS, self._flush_later)
+            return
         try:
             self.flush()
         except DatabaseError as exc:
@@ -257,14 +280,12 @@ class Journal:
 
     def write_held(self) -> None:
         rows = list(self._held.values())
-        with self._guard():
+        try:  # _guard's work, without its generator: this runs on every step's commit
             for start in range(0, len(rows), _ROWS_PER_UPSERT):
                 part = rows[start : start + _ROWS_PER_UPSERT]
-                values = ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(part))
-                self._db.execute(
-                    f"INSERT INTO engine_steps ({_STEP_COLUMNS}) VALUES {values}{_UPSERT_TAIL}",
-                    [value for row in part for value in row],
-                )
+                self._db.execute(_UPSERTS[len(part)], [value for row in part for value in row])
+        except sqlite3.Error as exc:
+            raise _journal_error(exc) from exc
         self._writing = dict(self._held)
 
     def committed(self) -> None:
@@ -272,9 +293,8 @@ class Journal:
             if self._held.get(key) is row:
                 del self._held[key]
         self._writing = {}
-        if not self._held and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if not self._held:
+            self._held_since = None  # the timer, if set, finds nothing to write
 
     def rolled_back(self) -> None:
         self._writing = {}
@@ -444,3 +464,8 @@ class Journal:
         self.flush()
         with self._guard():
             return list(self._db.execute(sql, params))
+
+
+def _journal_error(exc: sqlite3.Error) -> DatabaseError:
+    """Our error for a failed statement of the journal (a full disk: storage unavailable)."""
+    return storage_failure(exc, "the engine journal") or DatabaseError(f"engine journal: {exc}")

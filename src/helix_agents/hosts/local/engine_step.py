@@ -27,6 +27,7 @@ import inspect
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ...durations import DurationLike, format_duration
@@ -432,7 +433,10 @@ async def run_attempt(
 ) -> Any:
     """Run one attempt of ``fn`` in its own task, cancelled if it outlives the timeout."""
     result: Any = fn(ctx)
-    if not inspect.isawaitable(result):  # a plain function: nothing to time out
+    # A coroutine (an async body: every agent step) is known by its exact type first;
+    # inspect.isawaitable's checks are for the other awaitables.
+    if type(result) is not CoroutineType and not inspect.isawaitable(result):
+        # A plain function: nothing to time out.
         return result
     task = asyncio.ensure_future(result)
 

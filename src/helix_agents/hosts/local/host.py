@@ -37,6 +37,7 @@ from ...core.stream_writer import LOCAL_FLUSH_POLICY, FlushPolicy
 from ...db.sqlite import SQLiteDatabase
 from ...errors import StorageUnavailableError
 from ...executor import Executor
+from ...models import infer_model
 from ...ports.model import Model
 from ...ports.queues import ConsumerSettings
 from ...ports.step import Step
@@ -240,6 +241,6 @@ class LocalHost:
 
 
 def _default_resolver(spec: Model | str) -> Model:
-    from ...models import infer_model
-
+    # Called on every model step: imported once at the top (helix_agents.models is
+    # imported with the package anyway), not here.
     return infer_model(spec)

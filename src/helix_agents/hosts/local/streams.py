@@ -82,6 +82,7 @@ from ...streaming.chunklog import (
     is_superseded_by,
 )
 from ...streaming.follow import DEFAULT_POLL, follow
+from .deadlines import Deadlines
 
 __all__ = ["LocalStreamManager", "SQLiteExecutor", "SharedFileExecutor"]
 
@@ -254,9 +255,15 @@ class LocalStreamManager:
         #: Who is writing: the local host sets the engine's ``current_instance``.
         self.owner: Callable[[], str | None] = _nobody
         self._hold_timer: asyncio.TimerHandle | None = None
+        #: When (loop time) the oldest held chunk was held (None: nothing held).
+        self._held_since: float | None = None
         #: What the transaction in progress wrote of the held chunks (write_held).
         self._writing: list[tuple[str, Appended]] = []
         self._closed = False
+        # The timeouts of parked reads and stop waits: each is armed and, almost always,
+        # cancelled by a commit or a stop (one loop timer each: .deadlines).
+        self._read_deadlines = Deadlines()
+        self._stop_deadlines = Deadlines()
         if self._file is not None:
             self._file.hold(self)
 
@@ -326,9 +333,7 @@ class LocalStreamManager:
             self._held.pop(stream_id, None)
         if not self._held:
             self._holders.clear()
-            if self._hold_timer is not None:
-                self._hold_timer.cancel()
-                self._hold_timer = None
+            self._held_since = None  # the hold timer, if set, finds nothing to write
         self._absorb_committed(
             [(stream_id, appended) for stream_id, appended in written if appended is not _REFUSED]
         )
@@ -345,6 +350,14 @@ class LocalStreamManager:
 
     def _flush_later(self) -> None:
         self._hold_timer = None
+        if not self._held:
+            return
+        since = self._held_since
+        loop = asyncio.get_running_loop()
+        if since is not None and loop.time() < since + HOLD_SECONDS:
+            # Held after this timer was set (an earlier hold's, committed meanwhile).
+            self._hold_timer = loop.call_at(since + HOLD_SECONDS, self._flush_later)
+            return
         self._commit_held(strict=False)  # on a failure: held, tried again later
 
     # -- the port ----------------------------------------------------------------------------
@@ -385,9 +398,14 @@ class LocalStreamManager:
                     held = self._held.setdefault(stream_id, [])
                     held.extend(encoded)
                     self._holders.add(self.owner())
-                    if self._hold_timer is None:
+                    if self._held_since is None:
                         loop = asyncio.get_running_loop()
-                        self._hold_timer = loop.call_later(HOLD_SECONDS, self._flush_later)
+                        self._held_since = loop.time()
+                        # A timer left from an earlier hold (committed() does not cancel
+                        # it: cancelled timers stay in the loop's heap, and a step holds
+                        # and commits twice) fires sooner, and sets itself for the rest.
+                        if self._hold_timer is None:
+                            self._hold_timer = loop.call_later(HOLD_SECONDS, self._flush_later)
                 if encoded or not chunks:
                     return WriteAck(
                         last_seq=live.last_seq + len(held),
@@ -478,7 +496,7 @@ class LocalStreamManager:
             fut: asyncio.Future[None] = loop.create_future()
             waiters = self._stop_waiters.setdefault(stream_id, set())
             waiters.add(fut)
-            timer = loop.call_later(min(remaining, _STOP_RECHECK), _resolve, fut)
+            timer = self._stop_deadlines.after(min(remaining, _STOP_RECHECK), _resolver(fut))
             try:
                 await fut
             finally:
@@ -531,6 +549,7 @@ class LocalStreamManager:
         except (DatabaseError, StreamError):  # lost like a crash's: nobody read them
             self._held.clear()
             self._holders.clear()
+            self._held_since = None
         if self._hold_timer is not None:
             self._hold_timer.cancel()
             self._hold_timer = None
@@ -658,7 +677,7 @@ class LocalStreamManager:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         live.waiters.add(fut)
-        timer = loop.call_later(timeout, _resolve, fut)
+        timer = self._read_deadlines.after(timeout, _resolver(fut))
         try:
             await fut
         finally:
@@ -723,3 +742,7 @@ def _nobody() -> str | None:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+def _resolver(fut: asyncio.Future[None]) -> Callable[[], None]:
+    return lambda: _resolve(fut)
