@@ -211,24 +211,18 @@ class SQLiteDatabase:
     def transaction(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (statements on :attr:`connection`) in one transaction with the held
         writes first (:meth:`atomic`)."""
-        # The steps of atomic(), written out: this runs twice per agent step, and the
+        # atomic() without its generator: this runs twice per agent step, and the
         # generator of a context manager costs more than the rest of the Python here.
         conn = self._connection()
         if conn.in_transaction:
             return self._translated(fn)
-        holders = [h for h in self._holders if h.has_held()]
         try:
-            self._control(conn, "BEGIN IMMEDIATE")
+            holders = self._begin(conn)
             try:
-                for holder in holders:
-                    holder.write_held()
                 result = fn()
-                self._control(conn, "COMMIT")  # inside: see atomic()
+                self._control(conn, "COMMIT")  # inside: see _abort
             except BaseException:
-                if _in_transaction(conn):  # SQLite may have rolled back already
-                    self._control(conn, "ROLLBACK")
-                for holder in holders:
-                    holder.rolled_back()
+                self._abort(conn, holders)
                 raise
         except sqlite3.Error as exc:
             raise translate_sqlite_error(exc, self._name) from exc
@@ -248,26 +242,39 @@ class SQLiteDatabase:
             except sqlite3.Error as exc:
                 raise translate_sqlite_error(exc, self._name) from exc
             return
-        holders = [h for h in self._holders if h.has_held()]
         try:
-            self._control(conn, "BEGIN IMMEDIATE")
+            holders = self._begin(conn)
             try:
-                for holder in holders:
-                    holder.write_held()
                 yield
-                # Inside: a COMMIT that fails (a full disk) must not leave the transaction
-                # open under every later statement.
-                self._control(conn, "COMMIT")
+                self._control(conn, "COMMIT")  # inside: see _abort
             except BaseException:
-                if _in_transaction(conn):  # SQLite may have rolled back already
-                    self._control(conn, "ROLLBACK")
-                for holder in holders:
-                    holder.rolled_back()
+                self._abort(conn, holders)
                 raise
         except sqlite3.Error as exc:
             raise translate_sqlite_error(exc, self._name) from exc
         for holder in holders:
             holder.committed()
+
+    def _begin(self, conn: sqlite3.Connection) -> list[HeldWrites]:
+        """``BEGIN IMMEDIATE`` and the held writes; the holders that wrote."""
+        holders = [h for h in self._holders if h.has_held()]
+        self._control(conn, "BEGIN IMMEDIATE")
+        try:
+            for holder in holders:
+                holder.write_held()
+        except BaseException:
+            self._abort(conn, holders)
+            raise
+        return holders
+
+    def _abort(self, conn: sqlite3.Connection, holders: list[HeldWrites]) -> None:
+        """Undo a transaction that failed, its COMMIT included (a full disk fails the
+        COMMIT, and a transaction left open would swallow every later write): the holders
+        keep what they hold."""
+        if _in_transaction(conn):  # SQLite may have rolled back already
+            self._control(conn, "ROLLBACK")
+        for holder in holders:
+            holder.rolled_back()
 
     def _translated(self, fn: Callable[[], T]) -> T:
         try:

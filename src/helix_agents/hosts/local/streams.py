@@ -113,14 +113,7 @@ class SQLiteExecutor:
         self.conn = conn
 
     def exec(self, sql: str, *params: SqlValue) -> list[dict[str, Any]]:
-        try:
-            cursor = self.conn.execute(sql, params)
-            if cursor.description is None:
-                return []
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        return _exec(self.conn, sql, params)
 
     def atomic(self, fn: Callable[[], T]) -> T:
         if _in_transaction(self.conn):  # nested: the outer transaction decides
@@ -138,11 +131,7 @@ class SQLiteExecutor:
         return result
 
     def data_version(self) -> int:
-        try:
-            row = self.conn.execute("PRAGMA data_version").fetchone()
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
-        return int(row[0])
+        return int(_exec(self.conn, "PRAGMA data_version", ())[0]["data_version"])
 
 
 class SharedFileExecutor:
@@ -155,24 +144,13 @@ class SharedFileExecutor:
         self.conn = database.connection
 
     def exec(self, sql: str, *params: SqlValue) -> list[dict[str, Any]]:
-        try:
-            cursor = self.conn.execute(sql, params)
-            if cursor.description is None:
-                return []
-            names = [d[0] for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        return _exec(self.conn, sql, params)
 
     def atomic(self, fn: Callable[[], T]) -> T:
         return self.database.transaction(fn)
 
     def data_version(self) -> int:
-        try:
-            row = self.conn.execute("PRAGMA data_version").fetchone()
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
-        return int(row[0])
+        return int(_exec(self.conn, "PRAGMA data_version", ())[0]["data_version"])
 
 
 class _Live:
@@ -725,6 +703,18 @@ class LocalStreamManager:
 
 #: write_held's mark for a stream whose held chunks were refused (closed meanwhile).
 _REFUSED = Appended(0, -1, "failed", None)
+
+
+def _exec(conn: sqlite3.Connection, sql: str, params: Sequence[SqlValue]) -> list[dict[str, Any]]:
+    """One statement on ``conn``, every row as a dict (the chunk log's ``exec``)."""
+    try:
+        cursor = conn.execute(sql, params)
+        if cursor.description is None:
+            return []
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    except sqlite3.Error as exc:
+        raise _translate(exc) from exc
 
 
 def _translate(exc: sqlite3.Error) -> DatabaseError:
