@@ -70,7 +70,9 @@ class Deadlines:
     def _set(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = loop.call_at(when, self._fire)
+        # call_later, not call_at: Pyodide's loop refuses a time already past, which a
+        # deadline due now can be by the time it is set.
+        self._timer = loop.call_later(max(when - loop.time(), 0.0), self._fire)
         self._timer_at = when
 
     def _fire(self) -> None:
