@@ -38,7 +38,10 @@ def test_new_session_ids_sort_by_the_time_they_were_made() -> None:
     made = []
     for _ in range(5):
         made.append(new_session_id())
-        time.sleep(0.002)  # a later millisecond
+        # A later millisecond (waiting on the clock itself: Pyodide's time.sleep may not).
+        now = int(time.time() * 1000)
+        while int(time.time() * 1000) <= now:
+            pass
     assert made == sorted(made)
     assert len(set(made)) == len(made)
     for session_id in made:
