@@ -5,7 +5,7 @@ a valid ``traceparent`` joins the caller's trace, its run span a child of the ca
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +31,6 @@ CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER_SPAN = "00f067aa0ba902b7"
 OTHER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 OTHER_SPAN = "b7ad6b7169203331"
-
-
-@pytest.fixture(scope="module")
-def _receiver_process() -> Iterator[OTLPReceiver]:
-    receiver = OTLPReceiver()
-    receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
-
-
-@pytest.fixture
-def receiver(_receiver_process: OTLPReceiver) -> Iterator[OTLPReceiver]:
-    _receiver_process.reset()
-    yield _receiver_process
-    _receiver_process.reset()
 
 
 def publisher() -> Agent:

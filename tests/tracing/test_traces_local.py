@@ -3,7 +3,7 @@ whose sub-agent waits on an approval, resumed, is one trace with every parent li
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,23 +18,6 @@ from tests.hitl._helpers import collect, text_of
 from tests.support.otlp_receiver import OTLPReceiver, ReceivedSpan
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="module")
-def _receiver_process() -> Iterator[OTLPReceiver]:
-    receiver = OTLPReceiver()
-    receiver.start()
-    try:
-        yield receiver
-    finally:
-        receiver.stop()
-
-
-@pytest.fixture
-def receiver(_receiver_process: OTLPReceiver) -> Iterator[OTLPReceiver]:
-    _receiver_process.reset()
-    yield _receiver_process
-    _receiver_process.reset()
 
 
 def otel_vars(receiver: OTLPReceiver) -> dict[str, str]:
