@@ -34,7 +34,7 @@ from .core.suspension import notify_parent
 from .errors import ConflictError, HelixError, SessionNotFoundError
 from .messages import AssistantMessage, Message, ToolResultMessage, UserMessage
 from .ports.launcher import Launcher
-from .ports.streams import StopRequest, StreamManager
+from .ports.streams import StopRequest, StreamManager, WaitsForEnd
 from .schedules import BusyPolicy, CronJob, Firing, MisfirePolicy, Schedule
 from .state import (
     FINAL_STATUSES,
@@ -600,6 +600,11 @@ class RunHandle:
         generator resumed per chunk, on every step of the run. A final stream holds all its
         chunks (the last ones and the status are one write), so its run is done."""
         streams = self._executor.streams
+        if isinstance(streams, WaitsForEnd):
+            # Woken once, at the end, and not counted as a reader of the run's text.
+            while await streams.wait_final(self.stream_id, _READ_WAIT) not in ("ended", "failed"):
+                pass
+            return
         while True:
             result = await streams.read(self.stream_id, after=after, timeout=_READ_WAIT)
             if result.status in ("ended", "failed"):

@@ -113,6 +113,71 @@ async def test_a_cancelled_reader_leaves_no_waiter(streams: LocalStreamManager) 
     assert (await streams.write("s", [text("a")])).readers == 0
 
 
+async def test_wait_final_wakes_at_the_end_only(streams: LocalStreamManager) -> None:
+    await streams.create("s")
+
+    task = asyncio.create_task(streams.wait_final("s", GUARD))
+    await asyncio.sleep(0)
+    live = streams._live["s"]
+    assert len(live.ending) == 1
+    ending = next(iter(live.ending))
+    # Writes and their commits do not wake it, and it is no reader of the text.
+    for delta in "abc":
+        ack = await streams.write("s", [text(delta)])
+        streams.flush_held()
+        assert ack.readers == 0
+        await asyncio.sleep(0)
+        assert not task.done()
+        assert not ending.done()
+    await streams.set_status("s", "paused")
+    await asyncio.sleep(0)
+    assert not task.done()
+    await streams.write("s", [text("d")], status="ended")
+    assert await asyncio.wait_for(task, GUARD) == "ended"
+    assert not live.ending
+    # A final stream answers at once; timeout 0 answers with the status as it is.
+    assert await streams.wait_final("s", GUARD) == "ended"
+    await streams.create("t")
+    assert await streams.wait_final("t", 0) == "active"
+
+
+async def test_wait_final_times_out_with_the_status(streams: LocalStreamManager) -> None:
+    await streams.create("s")
+    assert await streams.wait_final("s", 0.02) == "active"
+    with pytest.raises(StreamNotFoundError):
+        await streams.wait_final("nope", 0.02)
+
+
+async def test_wait_final_sees_a_failure_and_a_close(tmp_path: Path) -> None:
+    manager = LocalStreamManager(tmp_path / "s.db")
+    await manager.create("s")
+    await manager.create("t")
+    failed = asyncio.create_task(manager.wait_final("s", GUARD))
+    closing = asyncio.create_task(manager.wait_final("t", GUARD))
+    await asyncio.sleep(0)
+    await manager.set_status("s", "failed")
+    assert await asyncio.wait_for(failed, GUARD) == "failed"
+    await manager.close()
+    with pytest.raises(StreamError):
+        await asyncio.wait_for(closing, GUARD)
+
+
+async def test_wait_final_sees_another_process_end_the_stream(tmp_path: Path) -> None:
+    path = tmp_path / "shared.db"
+    a = LocalStreamManager(path, sync_interval=0)
+    b = LocalStreamManager(path, sync_interval=0)
+    try:
+        await a.create("s")
+        waiting = asyncio.create_task(b.wait_final("s", GUARD))
+        await asyncio.sleep(0.01)
+        await a.set_status("s", "ended")
+        # Not woken by the other connection: seen at its next look (a quarter second).
+        assert await asyncio.wait_for(waiting, GUARD) == "ended"
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_another_connection_writing_the_file_is_seen(tmp_path: Path) -> None:
     path = tmp_path / "shared.db"
     # sync_interval=0: notice the other connection's commits on every call, not within 10 ms.

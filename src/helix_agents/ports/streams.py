@@ -49,6 +49,7 @@ __all__ = [
     "StreamInfo",
     "StreamManager",
     "StreamStatus",
+    "WaitsForEnd",
     "WriteAck",
     "check_cursor",
     "check_limit",
@@ -118,6 +119,18 @@ class StreamManager(Protocol):
 
     async def wait_stop(self, stream_id: str, timeout: float) -> StopRequest | None:
         """The stop request in force, as soon as there is one; None after ``timeout``."""
+        ...
+
+
+@runtime_checkable
+class WaitsForEnd(Protocol):
+    """A stream manager that can wait for a stream's end without being woken by each of
+    its writes (the local one). :meth:`RunHandle.result` uses it when it is there: a
+    caller that only wants the outcome is then not a reader of the stream."""
+
+    async def wait_final(self, stream_id: str, timeout: float) -> StreamStatus:
+        """The stream's status as soon as it is final (``ended`` or ``failed``), or as it
+        is after ``timeout`` seconds. StreamNotFoundError if the stream does not exist."""
         ...
 
 

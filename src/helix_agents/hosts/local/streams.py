@@ -156,7 +156,17 @@ class SharedFileExecutor:
 class _Live:
     """What this process knows about one stream beyond the file: waiters, readers, tail."""
 
-    __slots__ = ("base", "generation", "last_seq", "recent", "status", "stop", "tail", "waiters")
+    __slots__ = (
+        "base",
+        "ending",
+        "generation",
+        "last_seq",
+        "recent",
+        "status",
+        "stop",
+        "tail",
+        "waiters",
+    )
 
     def __init__(self, info: StreamInfo, stop: StopRequest | None, generation: int) -> None:
         self.status: StreamStatus = info.status
@@ -167,6 +177,9 @@ class _Live:
         self.base = info.last_seq
         self.tail: list[SequencedChunk | None] = []
         self.waiters: set[asyncio.Future[None]] = set()
+        #: Waits for the stream's end only (wait_final): woken by a final status, a close or
+        #: a reload from the file, not by each commit, and not counted as readers.
+        self.ending: set[asyncio.Future[None]] = set()
         #: cursor -> return times (ms) of reads that stopped there and were not continued.
         self.recent: dict[int, deque[int]] = {}
 
@@ -486,6 +499,34 @@ class LocalStreamManager:
 
     # -- beyond the port ---------------------------------------------------------------------
 
+    async def wait_final(self, stream_id: str, timeout: float) -> StreamStatus:
+        """The stream's status once it is final, or after ``timeout`` seconds (the
+        :class:`~helix_agents.ports.streams.WaitsForEnd` capability): one wake-up at the
+        end instead of one per commit."""
+        self._check_open()
+        check_timeout(timeout)
+        live = self._state(stream_id)
+        if live.status in FINAL_STATUSES or timeout == 0:
+            return live.status
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while (remaining := deadline - loop.time()) > 0:
+            fut: asyncio.Future[None] = loop.create_future()
+            live.ending.add(fut)
+            # Another process's end is seen at the next look (the reader's wait has the
+            # same bound: a read parked here is only woken by this process).
+            timer = self._read_deadlines.after(min(remaining, _STOP_RECHECK), _resolver(fut))
+            try:
+                await fut
+            finally:
+                timer.cancel()
+                live.ending.discard(fut)
+            self._check_open()
+            live = self._state(stream_id)
+            if live.status in FINAL_STATUSES:
+                break
+        return live.status
+
     def follow(
         self,
         stream_id: str,
@@ -533,7 +574,7 @@ class LocalStreamManager:
             self._hold_timer = None
         self._closed = True
         for live in self._live.values():
-            self._wake(live)
+            self._wake(live, everyone=True)
         for waiters in self._stop_waiters.values():
             for fut in waiters:
                 _resolve(fut)
@@ -576,7 +617,7 @@ class LocalStreamManager:
         if state is None:
             if live is not None:
                 del self._live[stream_id]
-                self._wake(live)
+                self._wake(live, everyone=True)
             raise StreamNotFoundError(f"stream {stream_id!r} does not exist")
         info, stop = state
         if live is None:
@@ -608,7 +649,8 @@ class LocalStreamManager:
         for stream_id in list(self._live):
             if len(self._live) <= self._max_live:
                 return
-            if stream_id != keep and not self._live[stream_id].waiters:
+            live = self._live[stream_id]
+            if stream_id != keep and not live.waiters and not live.ending:
                 del self._live[stream_id]
 
     def _absorb(self, live: _Live, appended: Appended) -> None:
@@ -663,10 +705,16 @@ class LocalStreamManager:
             live.waiters.discard(fut)
 
     @staticmethod
-    def _wake(live: _Live) -> None:
+    def _wake(live: _Live, *, everyone: bool = False) -> None:
+        """Wake the parked readers; those waiting for the end only when it came (or
+        ``everyone``: the manager closes, the stream is gone)."""
         waiters, live.waiters = live.waiters, set()
         for fut in waiters:
             _resolve(fut)
+        if live.ending and (everyone or live.status in FINAL_STATUSES):
+            ending, live.ending = live.ending, set()
+            for fut in ending:
+                _resolve(fut)
 
     def _arrive(self, live: _Live, after: int) -> None:
         times = live.recent.get(after)
