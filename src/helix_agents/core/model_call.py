@@ -91,7 +91,8 @@ async def call_model(
 ) -> ModelCall:
     """Stream one model call. The step's first write goes out just before the call, and
     an interrupt or abort its ack carries means the call is never made. During the
-    call a second task awaits the StreamManager's ``wait_stop``: a stop that arrives
+    call (from its second turn of the event loop: one that answers in its first needs
+    none) a second task awaits the StreamManager's ``wait_stop``: a stop that arrives
     while the step waits on the model cancels the call at once (closing its HTTP
     stream); one that arrives while the step is writing ends the call right after that
     write. Either way the parts are closed and the message holds exactly the text and
@@ -204,7 +205,17 @@ async def call_model(
             cut = True
             task.cancel()
 
-    watcher = asyncio.ensure_future(watch())
+    # The watch starts once the call has had its first turn: a call that answers in that
+    # turn (a scripted model, a cached answer) needs none, and one that waits on the
+    # model is watched from the next turn of the loop, long before its first byte.
+    watcher: asyncio.Future[None] | None = None
+
+    def start_watch() -> None:
+        nonlocal watcher
+        if not task.done():
+            watcher = asyncio.ensure_future(watch())
+
+    asyncio.get_running_loop().call_soon(start_watch)
     try:
         response = await task
     except asyncio.CancelledError:
@@ -217,7 +228,8 @@ async def call_model(
         writer.discard()
         raise
     finally:
-        watcher.cancel()
+        if watcher is not None:
+            watcher.cancel()
     stop = _stop_seen(writer)  # set during the call (by an ack or the watch)
     # What the step adds from here (the last part's end, tool inputs, the step's tail)
     # waits for the step's one write of its tail.
