@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helix_agents.chunks import StepResetChunk, TextDeltaChunk
+from helix_agents.chunks import SequencedChunk, StepResetChunk, TextDeltaChunk
 from helix_agents.errors import (
     ConfigurationError,
     DatabaseError,
@@ -18,6 +18,7 @@ from helix_agents.errors import (
 )
 from helix_agents.hosts.local.streams import LocalStreamManager
 from helix_agents.ports.streams import StreamManager
+from helix_agents.streaming.chunklog import Stored
 from tests.conformance.streams_suite import GUARD, eventually
 
 
@@ -217,6 +218,48 @@ async def test_a_reset_after_the_tail_was_trimmed(tmp_path: Path) -> None:
         assert [(i.seq, i.chunk.type) for i in result.chunks] == [
             (11, "step-reset"),
             (12, "text-delta"),
+        ]
+    finally:
+        await manager.close()
+
+
+async def test_the_tail_decodes_a_chunk_when_it_is_first_read(tmp_path: Path) -> None:
+    manager = LocalStreamManager(tmp_path / "s.db")
+    try:
+        await manager.create("s")
+        await manager.write("s", [text("a"), text("b")])
+        await manager.write("s", [text("c", attempt=2)])
+        manager.flush_held()
+        tail = manager._live["s"].tail
+        # Held writes are committed undecoded: nobody has read them yet.
+        assert [type(item) for item in tail] == [Stored, Stored, Stored]
+        first = await manager.read("s")
+        assert [type(item) for item in tail] == [SequencedChunk] * 3
+        # The same objects for every reader, equal to what the file holds.
+        again = await manager.read("s")
+        assert all(x is y for x, y in zip(first.chunks, again.chunks, strict=True))
+        other = LocalStreamManager(tmp_path / "s.db")
+        try:
+            stored = await other.read("s")
+        finally:
+            await other.close()
+        assert [i.model_dump() for i in first.chunks] == [i.model_dump() for i in stored.chunks]
+    finally:
+        await manager.close()
+
+
+async def test_a_reset_supersedes_chunks_no_reader_decoded(tmp_path: Path) -> None:
+    manager = LocalStreamManager(tmp_path / "s.db")
+    try:
+        await manager.create("s")
+        await manager.write("s", [text("zombie", attempt=1), text("x", step=2)])
+        manager.flush_held()
+        await manager.write("s", [StepResetChunk(step=1, attempt=1), text("ok", attempt=2)])
+        result = await manager.read("s")
+        assert [(i.seq, i.chunk.type, getattr(i.chunk, "delta", None)) for i in result.chunks] == [
+            (2, "text-delta", "x"),
+            (3, "step-reset", None),
+            (4, "text-delta", "ok"),
         ]
     finally:
         await manager.close()

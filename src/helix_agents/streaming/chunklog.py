@@ -63,6 +63,7 @@ __all__ = [
     "Encoded",
     "SqlExecutor",
     "SqlValue",
+    "Stored",
     "attempt_key",
     "check_cursor",
     "check_limit",
@@ -115,6 +116,28 @@ class Appended:
     stop_requested: StopRequest | None
     chunks: list[SequencedChunk] = field(default_factory=list)
     resets: list[tuple[AttemptKey, int]] = field(default_factory=list)
+    #: With ``decode=False`` (:meth:`ChunkLog.append_batches`), the new visible chunks as
+    #: stored, undecoded, instead of ``chunks``.
+    stored: list[Stored] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """A chunk as it was stored, not yet decoded: a reader that never comes costs no
+    parsing (the local manager's tail decodes on the first read)."""
+
+    seq: int
+    kind: str
+    key: AttemptKey | None
+    data: str
+
+    def decode(self, stream_id: str) -> SequencedChunk:
+        """The chunk as any reader of the row gets it."""
+        return _decode(stream_id, self.seq, self.data)
+
+    def superseded_by(self, key: AttemptKey) -> bool:
+        """:func:`is_superseded_by` without decoding."""
+        return self.kind != "step-reset" and self.key == key
 
 
 def attempt_key(chunk: Chunk) -> AttemptKey | None:
@@ -231,21 +254,30 @@ class ChunkLog:
         """The chunks as :meth:`append_batches` takes them (the checks of :meth:`append`)."""
         return [_encode(chunk, i) for i, chunk in enumerate(chunks)]
 
-    def append_batches(self, batches: Sequence[tuple[str, list[Encoded]]]) -> list[Appended]:
-        """Several appends (each a stream and its encoded chunks) as one transaction."""
+    def append_batches(
+        self, batches: Sequence[tuple[str, list[Encoded]]], *, decode: bool = True
+    ) -> list[Appended]:
+        """Several appends (each a stream and its encoded chunks) as one transaction. With
+        ``decode=False`` a batch without resets reports its chunks in ``Appended.stored``
+        (the caller decodes them if a reader asks), not in ``Appended.chunks``."""
         for stream_id, _ in batches:
             _check_id(stream_id)
         return self._sql.atomic(
             lambda: [
-                self._append_encoded(stream_id, encoded, None) for stream_id, encoded in batches
+                self._append_encoded(stream_id, encoded, None, decode)
+                for stream_id, encoded in batches
             ]
         )
 
     def _append_encoded(
-        self, stream_id: str, encoded: list[Encoded], status: StreamStatus | None
+        self,
+        stream_id: str,
+        encoded: list[Encoded],
+        status: StreamStatus | None,
+        decode: bool = True,
     ) -> Appended:
         if self._returning and encoded and all(e.kind != "step-reset" for e in encoded):
-            return self._append_returning(stream_id, encoded, status)
+            return self._append_returning(stream_id, encoded, status, decode)
         return self._append(stream_id, encoded, status)
 
     def read(self, stream_id: str, after: int = 0, limit: int = 1000) -> ReadResult:
@@ -482,7 +514,11 @@ class ChunkLog:
         return Appended(first_seq, seq, status, stop, visible, batch_resets)
 
     def _append_returning(
-        self, stream_id: str, encoded: list[Encoded], new_status: StreamStatus | None
+        self,
+        stream_id: str,
+        encoded: list[Encoded],
+        new_status: StreamStatus | None,
+        decode: bool = True,
     ) -> Appended:
         """:meth:`_append` for a batch without resets, in two statements: the row's move
         (which also reads what the batch needs: the sequences taken, the stop request, the
@@ -511,15 +547,22 @@ class ChunkLog:
             resets = {(s, int(st), a) for s, st, a in json.loads(row["resets"])}
         pending: list[SqlValue] = []
         visible: list[SequencedChunk] = []
+        stored: list[Stored] = []
         for seq, item in enumerate(encoded, start=first_seq):
             key = item.key
             superseded = key is not None and key in resets
             scope, step, attempt = key if key is not None else (None, None, None)
             pending += [stream_id, seq, item.kind, step, attempt, scope, int(superseded), item.data]
-            if not superseded:
+            if superseded:
+                continue
+            if decode:
                 visible.append(_decode(stream_id, seq, item.data))
+            else:
+                stored.append(Stored(seq, item.kind, key, item.data))
         self._insert(stream_id, pending)
-        return Appended(first_seq, last_seq, row["status"], row["stop_request"], visible)
+        return Appended(
+            first_seq, last_seq, row["status"], row["stop_request"], visible, stored=stored
+        )
 
     def _supersede(self, stream_id: str, key: AttemptKey, reset_seq: int) -> int | None:
         """Mark the attempt's chunks before ``reset_seq`` superseded; its first sequence."""

@@ -79,6 +79,7 @@ from ...streaming.chunklog import (
     ChunkLog,
     Encoded,
     SqlValue,
+    Stored,
     is_superseded_by,
 )
 from ...streaming.follow import DEFAULT_POLL, follow
@@ -173,9 +174,10 @@ class _Live:
         self.last_seq = info.last_seq
         self.stop = stop
         self.generation = generation
-        #: ``tail[i]`` is the chunk of sequence ``base + 1 + i`` (None: superseded).
+        #: ``tail[i]`` is the chunk of sequence ``base + 1 + i`` (None: superseded; Stored:
+        #: not read yet, decoded by the first read).
         self.base = info.last_seq
-        self.tail: list[SequencedChunk | None] = []
+        self.tail: list[SequencedChunk | Stored | None] = []
         self.waiters: set[asyncio.Future[None]] = set()
         #: Waits for the stream's end only (wait_final): woken by a final status, a close or
         #: a reload from the file, not by each commit, and not counted as readers.
@@ -308,7 +310,8 @@ class LocalStreamManager:
         written: list[tuple[str, Appended]] = []
         for stream_id, encoded in self._held.items():
             try:
-                appended = self._log.append_batches([(stream_id, encoded)])[0]
+                # Undecoded: the tail decodes a chunk when a reader first asks for it.
+                appended = self._log.append_batches([(stream_id, encoded)], decode=False)[0]
             except StreamError:
                 # A stream closed or removed by someone else meanwhile (the chunk log
                 # refuses before writing): what it held is refused, as its write would
@@ -662,17 +665,25 @@ class LocalStreamManager:
             # Someone else wrote in between: restart the tail after this batch.
             live.base, live.tail = appended.last_seq, []
         else:
-            slots: list[SequencedChunk | None] = [None] * (
+            slots: list[SequencedChunk | Stored | None] = [None] * (
                 appended.last_seq - appended.first_seq + 1
             )
             for new in appended.chunks:
                 slots[new.seq - appended.first_seq] = new
+            for raw in appended.stored:
+                slots[raw.seq - appended.first_seq] = raw
             live.tail.extend(slots)
             tail = live.tail
             for key, reset_seq in appended.resets:
                 for i in range(min(len(tail), reset_seq - live.base - 1)):
                     item = tail[i]
-                    if item is not None and is_superseded_by(item.chunk, key):
+                    if item is None:
+                        continue
+                    if (
+                        item.superseded_by(key)
+                        if isinstance(item, Stored)
+                        else is_superseded_by(item.chunk, key)
+                    ):
                         tail[i] = None
             if len(tail) > 2 * self._tail_size:
                 drop = len(tail) - self._tail_size
@@ -688,6 +699,8 @@ class LocalStreamManager:
         for i in range(after - live.base, len(tail)):
             item = tail[i]
             if item is not None:
+                if isinstance(item, Stored):
+                    item = tail[i] = item.decode(stream_id)
                 out.append(item)
                 if len(out) >= limit:
                     break
