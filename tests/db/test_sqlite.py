@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from helix_agents.db.sqlite import SQLiteDatabase, translate_sqlite_error
+from helix_agents.db.sqlite import (
+    LOCAL_PAGE_SIZE,
+    LOCAL_WAL_PAGES,
+    SQLiteDatabase,
+    translate_sqlite_error,
+)
 from helix_agents.errors import DatabaseError, DatabaseLimitError
 from helix_agents.ports import Database, Statement
 
@@ -31,6 +36,9 @@ async def test_the_connection_is_set_up_for_a_server(db: SQLiteDatabase, tmp_pat
         assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     finally:
         other.close()
+    # Its pages are small and its log is checkpointed every LOCAL_WAL_PAGES pages.
+    assert db.connection.execute("PRAGMA page_size").fetchone()[0] == LOCAL_PAGE_SIZE
+    assert db.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == LOCAL_WAL_PAGES
     await db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
     await db.execute("CREATE TABLE child (p INTEGER REFERENCES parent (id))")
     with pytest.raises(DatabaseError, match="FOREIGN KEY constraint failed"):

@@ -28,6 +28,7 @@ from .sqltext import first_keyword, is_transaction_control
 
 __all__ = [
     "LOCAL_PAGE_SIZE",
+    "LOCAL_WAL_PAGES",
     "HeldWrites",
     "SQLiteDatabase",
     "storage_failure",
@@ -59,6 +60,13 @@ _SQLITE_IOERR, _SQLITE_FULL = 10, 13
 #: it writes at SQLite's default 4 KiB (docs/benchmarks.md). Larger values spill into
 #: overflow pages, as before. It applies to new files only (SQLite ignores it afterwards).
 LOCAL_PAGE_SIZE = 1024
+#: Pages the write-ahead log takes before a commit copies them back into the file (SQLite's
+#: default is 1,000). A checkpoint costs two fsyncs however few pages it copies, and a step
+#: writes about 20 pages a commit, so at 1,000 the syncs came every 25 agent steps and
+#: showed in every run's wall time; at 4,000 (4 MiB of log) a checkpoint comes every 100
+#: and copies each hot page (the session's row, the stream's) once for more of its
+#: versions. Measured in docs/benchmarks.md; the price is a longer pause when one runs.
+LOCAL_WAL_PAGES = 4000
 
 
 class HeldWrites(Protocol):
@@ -102,6 +110,7 @@ class SQLiteDatabase:
             if self.path != ":memory:" and not self.path.startswith("file::memory:"):
                 conn.execute(f"PRAGMA page_size = {LOCAL_PAGE_SIZE}")
                 conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA wal_autocheckpoint = {LOCAL_WAL_PAGES}")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             for name, value in SQLITE_LIMITS.items():

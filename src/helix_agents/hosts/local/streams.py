@@ -55,7 +55,7 @@ from typing import Any, TypeVar
 
 from ...chunks import Chunk, SequencedChunk
 from ...clock import wall_clock_ms
-from ...db.sqlite import LOCAL_PAGE_SIZE, SQLiteDatabase, storage_failure
+from ...db.sqlite import LOCAL_PAGE_SIZE, LOCAL_WAL_PAGES, SQLiteDatabase, storage_failure
 from ...errors import (
     ConfigurationError,
     DatabaseError,
@@ -226,6 +226,7 @@ class LocalStreamManager:
         if self._owns_conn:
             self._sql.exec(f"PRAGMA page_size = {LOCAL_PAGE_SIZE}")
             self._sql.exec("PRAGMA journal_mode = WAL")
+            self._sql.exec(f"PRAGMA wal_autocheckpoint = {LOCAL_WAL_PAGES}")
             self._sql.exec("PRAGMA synchronous = NORMAL")
             self._sql.exec("PRAGMA busy_timeout = 5000")
         self._log = ChunkLog(self._sql, clock=clock, returning=True)
