@@ -223,7 +223,10 @@ async def _run_tools(
     # Each step.do takes its journal ordinal before its first await, so starting them in
     # order keeps the journal deterministic even though they run concurrently. For the same
     # reason the waits and the collections run in phases, each started in call order.
-    results = list(await asyncio.gather(*(one(i) for i in range(len(planned)))))
+    if len(planned) == 1:  # the common case: no task to gather one coroutine into
+        results = [await one(0)]
+    else:
+        results = list(await asyncio.gather(*(one(i) for i in range(len(planned)))))
     run.invalidate_unless_executed(names)
     for result in results:
         run.apply_state_patch(result.state_patch)
