@@ -247,6 +247,104 @@ async def test_real_time_retries_sleeps_and_timeouts(engine: LocalEngine) -> Non
     assert attempts == [1, 2]
 
 
+async def test_a_timed_out_attempt_leaves_the_run_uncancelled(engine: LocalEngine) -> None:
+    # The attempt runs in the run's own task; its timeout cancels that task and takes the
+    # cancellation back: the run goes on awaiting, and runs its next step.
+    async def slow(ctx: StepContext) -> Any:
+        await asyncio.sleep(10)
+
+    async def swallows(ctx: StepContext) -> Any:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            pass  # a body that swallows the cancellation: its late value does not count
+        await asyncio.sleep(0.01)
+        return "too late"
+
+    async def quick(ctx: StepContext) -> Any:
+        await asyncio.sleep(0.01)
+        return "quick"
+
+    async def wf(event: dict[str, Any], step: Step) -> Any:
+        out: list[Any] = []
+        for name, body in (("slow", slow), ("swallows", swallows)):
+            try:
+                await step.do(name, body, {"retries": {"limit": 0, "delay": 0}, "timeout": 20})
+            except StepTimeoutError as exc:
+                out.append(str(exc))
+        task = asyncio.current_task()
+        assert task is not None
+        out.append(task.cancelling())
+        await asyncio.sleep(0.01)
+        out.append(await step.do("quick", quick))
+        return out
+
+    engine.register("wf", wf)
+    await engine.start()
+    await engine.workflow("wf").create("uncancelled", {})
+    status = await engine.wait("uncancelled", timeout=10)
+    assert status.output == [
+        "attempt 1 of step 'slow' timed out after 20 ms",
+        "attempt 1 of step 'swallows' timed out after 20 ms",
+        0,
+        "quick",
+    ]
+
+
+async def test_terminating_a_run_inside_an_attempt_is_not_a_timeout(
+    engine: LocalEngine,
+) -> None:
+    started = asyncio.Event()
+    seen: list[str] = []
+
+    async def hangs(ctx: StepContext) -> Any:
+        started.set()
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            seen.append("cancelled")
+            raise
+
+    async def wf(event: dict[str, Any], step: Step) -> Any:
+        try:
+            await step.do("hangs", hangs, {"timeout": 60_000})
+        except StepTimeoutError:
+            seen.append("timed out")
+        seen.append("ran on")
+
+    engine.register("wf", wf)
+    await engine.start()
+    await engine.workflow("wf").create("stopped", {})
+    await asyncio.wait_for(started.wait(), 10)
+    await engine.workflow("wf").terminate("stopped")
+    assert (await engine.wait("stopped", timeout=10)).status == "terminated"
+    assert seen == ["cancelled"]
+
+
+async def test_parallel_attempts_time_out_on_their_own(engine: LocalEngine) -> None:
+    async def slow(ctx: StepContext) -> Any:
+        await asyncio.sleep(10)
+
+    async def patient(ctx: StepContext) -> Any:
+        await asyncio.sleep(0.1)  # outlives the other's timeout, within its own
+        return "done"
+
+    async def wf(event: dict[str, Any], step: Step) -> Any:
+        async def run(name: str, body: Any, timeout: int) -> Any:
+            config: Any = {"retries": {"limit": 0, "delay": 0}, "timeout": timeout}
+            try:
+                return await step.do(name, body, config)
+            except StepTimeoutError:
+                return "timed out"
+
+        return list(await asyncio.gather(run("slow", slow, 20), run("patient", patient, 60_000)))
+
+    engine.register("wf", wf)
+    await engine.start()
+    await engine.workflow("wf").create("parallel", {})
+    assert (await engine.wait("parallel", timeout=10)).output == ["timed out", "done"]
+
+
 async def test_a_plain_function_can_be_a_step(engine: LocalEngine) -> None:
     async def wf(event: dict[str, Any], step: Step) -> Any:
         return await step.do("sync", lambda ctx: {"attempt": ctx.attempt})  # type: ignore[arg-type, return-value]

@@ -431,29 +431,40 @@ class InstanceRun:
 async def run_attempt(
     timers: Timers, fn: StepFn, ctx: StepContext, config: ResolvedStepConfig
 ) -> Any:
-    """Run one attempt of ``fn`` in its own task, cancelled if it outlives the timeout."""
+    """Run one attempt of ``fn``, cancelled if it outlives the timeout.
+
+    The attempt runs in the run's own task, not in one of its own: a task per durable step
+    (its creation, its context copy, the loop turns to start it and to resume the run)
+    cost about a sixth of an agent step (docs/benchmarks.md). The timeout cancels the run's
+    task the way ``asyncio.timeout`` does, and takes its cancellation back when it turns it
+    into the step's timeout; a cancellation from elsewhere (the instance terminated, the
+    host closing) still goes through. Context variables the attempt sets are the run's:
+    a body that sets one without resetting it leaves it set for the run's later steps."""
     result: Any = fn(ctx)
     # A coroutine (an async body: every agent step) is known by its exact type first;
     # inspect.isawaitable's checks are for the other awaitables.
     if type(result) is not CoroutineType and not inspect.isawaitable(result):
         # A plain function: nothing to time out.
         return result
-    task = asyncio.ensure_future(result)
+    task = asyncio.current_task()
+    assert task is not None, "a step runs in a task"
+    # Cancellations already requested of the run's task, not ours to take back.
+    cancelling = task.cancelling()
 
     def time_out() -> None:
         task.cancel()
 
     timer = timers.call_later(config.timeout_ms, time_out)
     try:
-        value = await task
+        value = await result
     except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if timer.fired and (current is None or not current.cancelling()):
+        if timer.fired and task.uncancel() <= cancelling:
             raise _timeout(ctx, config) from None
         raise
     finally:
         timer.cancel()
     if timer.fired:  # fn swallowed the cancellation: its late value does not count
+        task.uncancel()
         raise _timeout(ctx, config)
     return value
 
