@@ -1,4 +1,4 @@
-"""Deadlines: many one-shot timeouts behind one event-loop timer (deadlines.py)."""
+"""Deadlines: many one-shot timeouts behind one event-loop timer (hosts/local/deadlines.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from helix_agents.deadlines import Deadline, Deadlines
+from helix_agents.hosts.local.deadlines import Deadline, Deadlines
 
 
 async def test_deadlines_fire_in_time_and_cancelled_ones_never() -> None:

@@ -34,14 +34,9 @@ from typing import Any
 
 from .._base import Record
 from ..chunks import Chunk
-from ..deadlines import Deadline, Deadlines
 from ..ports.streams import StopRequest, StreamManager, StreamStatus, WriteAck
 
 __all__ = ["FlushPolicy", "StreamWriter"]
-
-#: Every writer's flush timer, behind one loop timer: a step's own flush cancels its timer
-#: almost every time, and a cancelled ``call_later`` stays in the loop's heap until due.
-_FLUSH_TIMERS = Deadlines()
 
 
 @dataclass(frozen=True)
@@ -100,7 +95,7 @@ class StreamWriter:
         self._issued = 0
         self._readers = 0
         self._last_flush = -math.inf
-        self._timer: Deadline | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._flushing: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._held = False
@@ -219,7 +214,7 @@ class StreamWriter:
     def _schedule(self, now: float) -> None:
         if self._timer is None:
             delay = max(0.0, self._interval() - (now - self._last_flush))
-            self._timer = _FLUSH_TIMERS.after(delay, self._on_timer)
+            self._timer = asyncio.get_running_loop().call_later(delay, self._on_timer)
 
     def _record(self, ack: WriteAck) -> None:
         self._writes += 1

@@ -3,7 +3,7 @@
 Deadlines (a sleep's end, a retry's due time, a wait's timeout) are stored as wall-clock
 milliseconds, because they must mean the same thing after a restart. Waiting for them
 uses the event loop's timers, never a polling loop. Timeouts (an attempt's, a wait's), which
-almost always end cancelled, share one loop timer (:mod:`helix_agents.deadlines`).
+almost always end cancelled, share one loop timer (:mod:`.deadlines`).
 
 Tests inject a fake clock and a fake ``sleep``; every timer of the engine (per-attempt
 timeouts included) then runs on that fake time, so no test needs to wait for real.
@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from ...clock import now_ms
-from ...deadlines import Deadline, Deadlines
+from .deadlines import Deadline, Deadlines
 
 __all__ = ["Clock", "SleepFn", "Timer", "Timers"]
 

@@ -56,7 +56,6 @@ from typing import Any, TypeVar
 from ...chunks import Chunk, SequencedChunk
 from ...clock import wall_clock_ms
 from ...db.sqlite import LOCAL_PAGE_SIZE, LOCAL_WAL_PAGES, SQLiteDatabase, storage_failure
-from ...deadlines import Deadlines
 from ...errors import (
     ConfigurationError,
     DatabaseError,
@@ -84,6 +83,7 @@ from ...streaming.chunklog import (
     is_superseded_by,
 )
 from ...streaming.follow import DEFAULT_POLL, follow
+from .deadlines import Deadlines
 
 __all__ = ["LocalStreamManager", "SQLiteExecutor", "SharedFileExecutor"]
 
@@ -255,7 +255,7 @@ class LocalStreamManager:
         self._writing: list[tuple[str, Appended]] = []
         self._closed = False
         # The timeouts of parked reads and stop waits: each is armed and, almost always,
-        # cancelled by a commit or a stop (one loop timer each: helix_agents.deadlines).
+        # cancelled by a commit or a stop (one loop timer each: .deadlines).
         self._read_deadlines = Deadlines()
         self._stop_deadlines = Deadlines()
         if self._file is not None:

@@ -1,8 +1,7 @@
 """Many one-shot timeouts behind one event-loop timer.
 
-The runtime arms timeouts for things that almost always end first: on the local host every
-attempt of a step (10 minutes by default), every parked read of a stream, every wait for a
-stop; on both hosts each stream writer's flush timer, cancelled by the step's own flush. With
+The local host arms a timeout for things that almost always end first: every attempt of a
+step (10 minutes by default), every parked read of a stream, every wait for a stop. With
 ``loop.call_later`` each costs a timer pushed on the loop's heap and a cancel that leaves it
 there until it comes due (asyncio only drops cancelled timers when they reach the top, or
 when they outnumber the live ones), several per agent step, and every later push and pop
