@@ -163,48 +163,53 @@ async def test_wait_final_sees_a_failure_and_a_close(tmp_path: Path) -> None:
         await asyncio.wait_for(closing, GUARD)
 
 
-async def test_wait_final_sees_another_process_end_the_stream(tmp_path: Path) -> None:
+@pytest.fixture
+async def two(tmp_path: Path) -> AsyncIterator[tuple[LocalStreamManager, LocalStreamManager]]:
+    """Two managers of one file, as two processes would have; ``sync_interval=0``: each
+    notices the other's commits on every call, not within 10 ms."""
     path = tmp_path / "shared.db"
     a = LocalStreamManager(path, sync_interval=0)
     b = LocalStreamManager(path, sync_interval=0)
     try:
-        await a.create("s")
-        waiting = asyncio.create_task(b.wait_final("s", GUARD))
-        await asyncio.sleep(0.01)
-        await a.set_status("s", "ended")
-        # Not woken by the other connection: seen at its next look (a quarter second).
-        assert await asyncio.wait_for(waiting, GUARD) == "ended"
+        yield a, b
     finally:
         await a.close()
         await b.close()
 
 
-async def test_another_connection_writing_the_file_is_seen(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
-    # sync_interval=0: notice the other connection's commits on every call, not within 10 ms.
-    a = LocalStreamManager(path, sync_interval=0)
-    b = LocalStreamManager(path, sync_interval=0)
-    try:
-        await a.create("s")
-        await a.write("s", [text("1")])
-        a.flush_held()  # a write is committed within HOLD_SECONDS, or at once by this
-        assert [i.seq for i in (await b.read("s")).chunks] == [1]
-        await b.write("s", [text("2"), text("3")])
-        b.flush_held()
-        # a's in-memory tail is now stale: it must notice b's commit.
-        assert [i.seq for i in (await a.read("s", after=1)).chunks] == [2, 3]
-        assert (await a.write("s", [text("4")])).last_seq == 4
-        # b's reader is not woken by a's write, but its read finds the chunk on timeout.
-        pending = asyncio.create_task(b.read("s", after=4, timeout=0.05))
-        await asyncio.sleep(0)
-        await a.write("s", [text("5")])
-        result = await asyncio.wait_for(pending, GUARD)
-        assert [i.seq for i in result.chunks] == [5]
-        await a.set_status("s", "ended")
-        assert (await b.read("s", after=5, timeout=0.05)).status == "ended"
-    finally:
-        await a.close()
-        await b.close()
+async def test_wait_final_sees_another_process_end_the_stream(
+    two: tuple[LocalStreamManager, LocalStreamManager],
+) -> None:
+    a, b = two
+    await a.create("s")
+    waiting = asyncio.create_task(b.wait_final("s", GUARD))
+    await asyncio.sleep(0.01)
+    await a.set_status("s", "ended")
+    # Not woken by the other connection: seen at its next look (a quarter second).
+    assert await asyncio.wait_for(waiting, GUARD) == "ended"
+
+
+async def test_another_connection_writing_the_file_is_seen(
+    two: tuple[LocalStreamManager, LocalStreamManager],
+) -> None:
+    a, b = two
+    await a.create("s")
+    await a.write("s", [text("1")])
+    a.flush_held()  # a write is committed within HOLD_SECONDS, or at once by this
+    assert [i.seq for i in (await b.read("s")).chunks] == [1]
+    await b.write("s", [text("2"), text("3")])
+    b.flush_held()
+    # a's in-memory tail is now stale: it must notice b's commit.
+    assert [i.seq for i in (await a.read("s", after=1)).chunks] == [2, 3]
+    assert (await a.write("s", [text("4")])).last_seq == 4
+    # b's reader is not woken by a's write, but its read finds the chunk on timeout.
+    pending = asyncio.create_task(b.read("s", after=4, timeout=0.05))
+    await asyncio.sleep(0)
+    await a.write("s", [text("5")])
+    result = await asyncio.wait_for(pending, GUARD)
+    assert [i.seq for i in result.chunks] == [5]
+    await a.set_status("s", "ended")
+    assert (await b.read("s", after=5, timeout=0.05)).status == "ended"
 
 
 async def test_a_reset_after_the_tail_was_trimmed(tmp_path: Path) -> None:
@@ -223,46 +228,40 @@ async def test_a_reset_after_the_tail_was_trimmed(tmp_path: Path) -> None:
         await manager.close()
 
 
-async def test_the_tail_decodes_a_chunk_when_it_is_first_read(tmp_path: Path) -> None:
-    manager = LocalStreamManager(tmp_path / "s.db")
+async def test_the_tail_decodes_a_chunk_when_it_is_first_read(
+    streams: LocalStreamManager, tmp_path: Path
+) -> None:
+    await streams.create("s")
+    await streams.write("s", [text("a"), text("b")])
+    await streams.write("s", [text("c", attempt=2)])
+    streams.flush_held()
+    tail = streams._live["s"].tail
+    # Held writes are committed undecoded: nobody has read them yet.
+    assert [type(item) for item in tail] == [Stored, Stored, Stored]
+    first = await streams.read("s")
+    assert [type(item) for item in tail] == [SequencedChunk] * 3
+    # The same objects for every reader, equal to what the file holds.
+    again = await streams.read("s")
+    assert all(x is y for x, y in zip(first.chunks, again.chunks, strict=True))
+    other = LocalStreamManager(tmp_path / "streams.db")
     try:
-        await manager.create("s")
-        await manager.write("s", [text("a"), text("b")])
-        await manager.write("s", [text("c", attempt=2)])
-        manager.flush_held()
-        tail = manager._live["s"].tail
-        # Held writes are committed undecoded: nobody has read them yet.
-        assert [type(item) for item in tail] == [Stored, Stored, Stored]
-        first = await manager.read("s")
-        assert [type(item) for item in tail] == [SequencedChunk] * 3
-        # The same objects for every reader, equal to what the file holds.
-        again = await manager.read("s")
-        assert all(x is y for x, y in zip(first.chunks, again.chunks, strict=True))
-        other = LocalStreamManager(tmp_path / "s.db")
-        try:
-            stored = await other.read("s")
-        finally:
-            await other.close()
-        assert [i.model_dump() for i in first.chunks] == [i.model_dump() for i in stored.chunks]
+        stored = await other.read("s")
     finally:
-        await manager.close()
+        await other.close()
+    assert [i.model_dump() for i in first.chunks] == [i.model_dump() for i in stored.chunks]
 
 
-async def test_a_reset_supersedes_chunks_no_reader_decoded(tmp_path: Path) -> None:
-    manager = LocalStreamManager(tmp_path / "s.db")
-    try:
-        await manager.create("s")
-        await manager.write("s", [text("zombie", attempt=1), text("x", step=2)])
-        manager.flush_held()
-        await manager.write("s", [StepResetChunk(step=1, attempt=1), text("ok", attempt=2)])
-        result = await manager.read("s")
-        assert [(i.seq, i.chunk.type, getattr(i.chunk, "delta", None)) for i in result.chunks] == [
-            (2, "text-delta", "x"),
-            (3, "step-reset", None),
-            (4, "text-delta", "ok"),
-        ]
-    finally:
-        await manager.close()
+async def test_a_reset_supersedes_chunks_no_reader_decoded(streams: LocalStreamManager) -> None:
+    await streams.create("s")
+    await streams.write("s", [text("zombie", attempt=1), text("x", step=2)])
+    streams.flush_held()
+    await streams.write("s", [StepResetChunk(step=1, attempt=1), text("ok", attempt=2)])
+    result = await streams.read("s")
+    assert [(i.seq, i.chunk.type, getattr(i.chunk, "delta", None)) for i in result.chunks] == [
+        (2, "text-delta", "x"),
+        (3, "step-reset", None),
+        (4, "text-delta", "ok"),
+    ]
 
 
 async def test_many_streams_beyond_the_live_limit(tmp_path: Path) -> None:
