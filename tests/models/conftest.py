@@ -14,19 +14,13 @@ from tests.support.openai_server import OpenAIServer
 
 @pytest.fixture(scope="session")
 def _openai_server_process() -> Iterator[OpenAIServer]:
-    server = OpenAIServer(api_key="test-key")
-    server.start()
-    try:
+    with OpenAIServer(api_key="test-key") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def openai_server(_openai_server_process: OpenAIServer) -> Iterator[OpenAIServer]:
-    _openai_server_process.reset()
-    yield _openai_server_process
-    _openai_server_process.reset()
+    yield from _openai_server_process.emptied()
 
 
 class SleepRecorder:

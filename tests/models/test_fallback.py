@@ -36,19 +36,13 @@ MakeModel = Callable[..., OpenAIChatModel]
 
 @pytest.fixture(scope="module")
 def _second_process() -> Iterator[OpenAIServer]:
-    server = OpenAIServer(api_key="other-key")
-    server.start()
-    try:
+    with OpenAIServer(api_key="other-key") as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def second(_second_process: OpenAIServer) -> Iterator[OpenAIServer]:
-    _second_process.reset()
-    yield _second_process
-    _second_process.reset()
+    yield from _second_process.emptied()
 
 
 def _other(server: OpenAIServer, sleeps: SleepRecorder, **options: object) -> OpenAIChatModel:

@@ -55,12 +55,8 @@ async def test_docs_agent_greets_with_a_suggestion(tmp_path: Path) -> None:
 
 @pytest.fixture
 def server() -> Iterator[OpenAIServer]:
-    s = OpenAIServer(api_key="test-key")
-    s.start()
-    try:
+    with OpenAIServer(api_key="test-key") as s:
         yield s
-    finally:
-        s.stop()
 
 
 async def test_docs_agent_on_an_openai_compatible_model(

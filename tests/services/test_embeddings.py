@@ -38,12 +38,8 @@ async def test_provider_embedders_obey_forbid_model_requests() -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[OpenAIServer]:
-    s = OpenAIServer(api_key="test-key")
-    s.start()
-    try:
+    with OpenAIServer(api_key="test-key") as s:
         yield s
-    finally:
-        s.stop()
 
 
 async def _no_sleep(seconds: float) -> None:

@@ -31,6 +31,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support.serving import LocalServer
+
 __all__ = [
     "OpenAIServer",
     "Raw",
@@ -156,7 +158,7 @@ class _Dropped(Exception):
     """Raised inside the body generator: uvicorn then closes the connection mid-body."""
 
 
-class OpenAIServer:
+class OpenAIServer(LocalServer):
     def __init__(self, *, api_key: str | None = "test-key") -> None:
         self.api_key = api_key
         self.requests: list[RecordedRequest] = []

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.serving import LocalServer
+
 __all__ = ["OTLPReceiver", "ReceivedSpan"]
 
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -129,7 +131,7 @@ def parse_request(body: Any) -> list[ReceivedSpan]:
     return spans
 
 
-class OTLPReceiver:
+class OTLPReceiver(LocalServer):
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self.requests: list[dict[str, Any]] = []  # headers of each POST

@@ -12,16 +12,10 @@ from tests.support.otlp_receiver import OTLPReceiver
 
 @pytest.fixture(scope="module")
 def _receiver_process() -> Iterator[OTLPReceiver]:
-    receiver = OTLPReceiver()
-    receiver.start()
-    try:
+    with OTLPReceiver() as receiver:
         yield receiver
-    finally:
-        receiver.stop()
 
 
 @pytest.fixture
 def receiver(_receiver_process: OTLPReceiver) -> Iterator[OTLPReceiver]:
-    _receiver_process.reset()
-    yield _receiver_process
-    _receiver_process.reset()
+    yield from _receiver_process.emptied()

@@ -25,12 +25,8 @@ pytestmark = [pytest.mark.worker_real, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[OTLPReceiver]:
-    receiver = OTLPReceiver()
-    receiver.start()
-    try:
+    with OTLPReceiver() as receiver:
         yield receiver
-    finally:
-        receiver.stop()
 
 
 @pytest.fixture
