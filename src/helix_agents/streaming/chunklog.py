@@ -137,7 +137,7 @@ class Stored:
 
     def superseded_by(self, key: AttemptKey) -> bool:
         """:func:`is_superseded_by` without decoding."""
-        return self.kind != "step-reset" and self.key == key
+        return _voids(key, self.kind, self.key)
 
 
 def attempt_key(chunk: Chunk) -> AttemptKey | None:
@@ -659,7 +659,12 @@ def _row_info(stream_id: str, row: dict[str, Any]) -> StreamInfo:
 
 def is_superseded_by(chunk: Chunk, key: AttemptKey) -> bool:
     """Whether a reset of ``key`` supersedes ``chunk`` (if it came before the reset)."""
-    return chunk.type != "step-reset" and attempt_key(chunk) == key
+    return _voids(key, chunk.type, attempt_key(chunk))
+
+
+def _voids(key: AttemptKey, kind: str, chunk_key: AttemptKey | None) -> bool:
+    """A reset of ``key`` voids every chunk of that attempt but the resets themselves."""
+    return kind != "step-reset" and chunk_key == key
 
 
 def _reset_order(key: AttemptKey) -> tuple[str, int, int]:

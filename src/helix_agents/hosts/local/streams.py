@@ -515,16 +515,8 @@ class LocalStreamManager:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while (remaining := deadline - loop.time()) > 0:
-            fut: asyncio.Future[None] = loop.create_future()
-            live.ending.add(fut)
-            # Another process's end is seen at the next look (the reader's wait has the
-            # same bound: a read parked here is only woken by this process).
-            timer = self._read_deadlines.after(min(remaining, _STOP_RECHECK), _resolver(fut))
-            try:
-                await fut
-            finally:
-                timer.cancel()
-                live.ending.discard(fut)
+            # Another process's end is seen at the next look: only this process wakes it.
+            await self._wait(live, min(remaining, _STOP_RECHECK), for_end=True)
             self._check_open()
             live = self._state(stream_id)
             if live.status in FINAL_STATUSES:
@@ -707,16 +699,19 @@ class LocalStreamManager:
                     break
         return ReadResult(chunks=out, status=live.status, last_seq=live.last_seq)
 
-    async def _wait(self, live: _Live, timeout: float) -> None:
+    async def _wait(self, live: _Live, timeout: float, *, for_end: bool = False) -> None:
+        """Park until the stream's next change (``for_end``: its end, see ``_wake``) or
+        ``timeout``."""
+        parked = live.ending if for_end else live.waiters
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
-        live.waiters.add(fut)
+        parked.add(fut)
         timer = self._read_deadlines.after(timeout, _resolver(fut))
         try:
             await fut
         finally:
             timer.cancel()
-            live.waiters.discard(fut)
+            parked.discard(fut)
 
     @staticmethod
     def _wake(live: _Live, *, everyone: bool = False) -> None:
