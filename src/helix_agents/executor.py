@@ -587,14 +587,14 @@ class RunHandle:
                     if run is not None and run.status != RunStatus.ACTIVE:
                         return run
                     await asyncio.sleep(0.05)
-            await self._stream_end(await self._last_seq())
+            await self._stream_end()
             run = await store.get_run(self.run_id)
             assert run is not None
             return run
 
         return await asyncio.wait_for(wait(), timeout)
 
-    async def _stream_end(self, after: int) -> None:
+    async def _stream_end(self) -> None:
         """Wait until this run's own stream is final. Only its progress and status are
         read, not its chunks: :meth:`result` used to follow :meth:`stream`, an async
         generator resumed per chunk, on every step of the run. A final stream holds all its
@@ -605,6 +605,7 @@ class RunHandle:
             while await streams.wait_final(self.stream_id, _READ_WAIT) not in ("ended", "failed"):
                 pass
             return
+        after = await self._last_seq()  # from here on: the end is all this waits for
         while True:
             result = await streams.read(self.stream_id, after=after, timeout=_READ_WAIT)
             if result.status in ("ended", "failed"):
