@@ -478,11 +478,17 @@ async def test_a_lost_last_write_is_streamed_again_by_the_retry(
     # The retry streams the stored answer again as attempt 2, after a reset of attempt 1:
     # a live reader is told to drop attempt 1's parts, a replay never shows them.
     words = [f"w{i} " for i in range(40)]
+    text_written = asyncio.Event()
 
     async def answer(messages: list[Any], info: Any) -> AsyncIterator[str]:
-        for word in words:
+        for i, word in enumerate(words):
             yield word
             await asyncio.sleep(0.002)
+            if i == len(words) // 2 and not text_written.is_set():
+                # Half the answer is said: go on once the writer's timer has written some
+                # of it. Not by the clock alone, which differs by runtime (Pyodide's short
+                # sleeps are shorter than an idle stream's flush interval).
+                await asyncio.wait_for(text_written.wait(), 10)
 
     host = await make_host(Agent(name="e", model=FunctionModel(stream_function=answer)))
     real_write = host.streams.write
@@ -490,6 +496,8 @@ async def test_a_lost_last_write_is_streamed_again_by_the_retry(
 
     async def write(stream_id: str, chunks: Any, status: Any = None) -> Any:
         writes.append([c.type for c in chunks])
+        if "text-delta" in writes[-1]:
+            text_written.set()
         if status is not None and len([w for w in writes if "run-end" in w]) == 1:
             raise RuntimeError("the process died here")
         return await real_write(stream_id, chunks, status)
