@@ -25,6 +25,7 @@ from .branches import SessionBranches
 from .chunks import RunEndChunk, SequencedChunk
 from .clock import wall_clock_ms
 from .core.hierarchy import walk_hierarchy
+from .core.host_resources import HostResources
 from .core.params import ParentLink, RunParams
 from .core.partial import keep_streamed_answer
 from .core.schedule_ops import ScheduleOps
@@ -45,6 +46,7 @@ from .state import (
     SessionState,
 )
 from .store import StateStore
+from .store.refs import DONE_STATUSES
 from .tracing.propagation import TraceContext
 from .usage import Usage, UsageRollup
 
@@ -69,8 +71,12 @@ class Executor:
         streams: StreamManager,
         launcher: Launcher,
         clock: Callable[[], int] = wall_clock_ms,
+        resources: HostResources | None = None,
     ) -> None:
         self.registry = registry
+        #: The host's variables and HTTP transport: what an abort reaches a remote child
+        #: with (None: remote children are left to their own expiry).
+        self.resources = resources
         self.store = store
         self.streams = streams
         self.launcher = launcher
@@ -421,8 +427,24 @@ class Executor:
         return ended
 
     async def _abort_children(self, session_id: str, reason: str | None) -> None:
-        for sid in (await self._tree(session_id))[1:]:
+        tree = await self._tree(session_id)
+        for sid in tree[1:]:
             await self._abort_one(sid, reason)
+        if self.resources is None:
+            return
+        for sid in tree:
+            refs = await self.store.list_sub_sessions(sid)
+            remote = [
+                r for r in refs if r.remote_json is not None and r.status not in DONE_STATUSES
+            ]
+            if remote:
+                # Imported here: the HTTP client comes with it, which an executor that
+                # never aborts a remote child should not pay for at import.
+                from .core.remote_subagent import abort_remote_children
+
+                await abort_remote_children(
+                    self.store, self.registry, self.resources, sid, remote, reason
+                )
 
     async def _request_stop(self, session_id: str, kind: Any) -> None:
         state = await self.store.load_session(session_id)

@@ -13,7 +13,7 @@ import pytest
 
 from helix_agents import Agent, tool
 from helix_agents.chunks import CustomDataChunk, SequencedChunk
-from helix_agents.errors import ConfigurationError
+from helix_agents.errors import ConfigurationError, ConflictError
 from helix_agents.messages import ToolResultMessage
 from helix_agents.state import RunStatus
 from helix_agents.subagents import RemoteSubagentTool, remote_subagent_tool
@@ -240,6 +240,45 @@ async def test_parent_abort_aborts_the_remote(
             break
         await asyncio.sleep(0.02)
     assert remote_runs(remote, child) == [(f"{child}--t1", "aborted")]
+
+
+async def test_aborting_an_interrupted_parent_aborts_its_remote(
+    make_host: Callable[..., Any], make_server: Callable[..., Any]
+) -> None:
+    # Interrupted, the parent runs nothing that could tell the remote of the abort: the
+    # abort itself does, and the reference ends aborted.
+    remote = await make_server(researcher(gate=asyncio.Event()))
+    host = await make_host(boss(remote.url))
+    handle = await host.executor.execute("boss", "go", session_id="parent")
+    child = await _remote_running(remote, host, "parent")
+    await host.executor.interrupt("parent")
+    assert (await handle.result(timeout=20)).status == RunStatus.INTERRUPTED
+    assert remote_runs(remote, child) == [(f"{child}--t1", "interrupted")]
+    await host.executor.abort("parent", reason="not needed")
+    assert remote_runs(remote, child) == [(f"{child}--t1", "aborted")]
+    ref = await host.store.get_sub_session("parent", child)
+    assert ref is not None
+    assert ref.status == "aborted"
+    # Aborted once: a second abort of the parent has no run to stop and sends nothing.
+    with pytest.raises(ConflictError):
+        await host.executor.abort("parent")
+
+
+async def test_aborting_a_parent_with_an_unreachable_remote_still_aborts_it(
+    make_host: Callable[..., Any], make_server: Callable[..., Any]
+) -> None:
+    remote = await make_server(researcher(gate=asyncio.Event()))
+    host = await make_host(boss(remote.url))
+    handle = await host.executor.execute("boss", "go", session_id="parent")
+    child = await _remote_running(remote, host, "parent")
+    await host.executor.interrupt("parent")
+    assert (await handle.result(timeout=20)).status == RunStatus.INTERRUPTED
+    await remote.stop()  # the remote deployment is gone
+    ended = await host.executor.abort("parent")
+    assert ended.status == RunStatus.ABORTED
+    ref = await host.store.get_sub_session("parent", child)
+    assert ref is not None
+    assert ref.status == "aborted"
 
 
 async def test_unreachable_remote_is_a_tool_error(make_host: Callable[..., Any]) -> None:
@@ -499,6 +538,26 @@ async def test_a_remote_approval_is_answered_through_the_parent(
     # And the remote's usage, both instances, rolls up once.
     remote_own = await remote.host.store.usage_rollup(child, include_sub_sessions=True)
     assert (await resumed.usage()).by_session[child] == remote_own.usage
+
+
+async def test_aborting_a_parent_suspended_on_a_remote_aborts_the_remote(
+    make_host: Callable[..., Any], make_server: Callable[..., Any]
+) -> None:
+    executions: list[str] = []
+    remote = await make_server(approving_researcher(executions))
+    host = await make_host(boss(remote.url))
+    handle = await host.executor.execute("boss", "publish", session_id="parent")
+    assert (await handle.result()).status == RunStatus.SUSPENDED_AWAITING_CHILDREN
+    (ref,) = await host.store.list_sub_sessions("parent")
+    child = ref.sub_session_id
+    assert remote_runs(remote, child) == [(f"{child}--t1", "suspended_client_tool")]
+    await host.executor.abort("parent")
+    # The remote does not wait for its own expiry: its run is aborted now.
+    assert remote_runs(remote, child) == [(f"{child}--t1", "aborted")]
+    after = await host.store.get_sub_session("parent", child)
+    assert after is not None
+    assert after.status == "aborted"
+    assert executions == []
 
 
 async def test_a_remote_client_tool_answered_over_the_parents_api(

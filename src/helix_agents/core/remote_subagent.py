@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from ..agent import AgentRegistry
 from ..chunks import (
     CustomDataChunk,
     SubagentEndChunk,
@@ -49,19 +50,21 @@ from ..chunks import (
 )
 from ..clock import wall_clock_ms
 from ..durations import parse_duration
-from ..errors import InvalidIdError, StepError, StreamError, ToolError
+from ..errors import ConfigurationError, InvalidIdError, StepError, StreamError, ToolError
 from ..ids import validate_session_id
 from ..ports.streams import StopRequest
 from ..state import SubSessionRef
+from ..store import StateStore
 from ..subagents import RemoteSubagentTool
 from ..usage import Usage, UsageRecord
 from .children import DelegatedCall, child_session_id
+from .host_resources import HostResources
 from .params import ToolStepResult
 from .remote_answers import answer_body, pending_of_snapshot, remote_answered
 from .remote_http import RemoteAgentClient, RemoteEvent, RemoteRefusedError
 from .subagents import task_message
 
-__all__ = ["remote_session_id", "start_remote_subagent"]
+__all__ = ["abort_remote_children", "remote_session_id", "start_remote_subagent"]
 
 _FINAL = frozenset({"completed", "failed", "aborted"})
 #: After a stop is sent, how long the remote gets to end its stream.
@@ -79,6 +82,48 @@ def remote_session_id(parent_session_id: str, tool_call_id: str) -> str:
         return validate_session_id(candidate)
     except InvalidIdError:
         return child_session_id(parent_session_id, tool_call_id, prefix="remote")
+
+
+async def abort_remote_children(
+    store: StateStore,
+    registry: AgentRegistry,
+    resources: HostResources,
+    session_id: str,
+    refs: list[SubSessionRef],
+    reason: str | None,
+) -> None:
+    """Abort the remote children ``refs`` of ``session_id``, an aborted session.
+
+    A session that waits (suspended on a remote's question, or interrupted) runs no step
+    that would tell its remote children, so the abort does: each is sent an abort with
+    its tool's url and token, and its reference ends ``aborted``. Best effort, as a running
+    call's stop is: a remote that cannot be reached is left to its own expiry.
+    """
+    state = await store.load_session(session_id)
+    if state is None or state.agent_type not in registry:
+        return
+    tools = [t for t in registry.get(state.agent_type).tools if isinstance(t, RemoteSubagentTool)]
+    why = f"the parent session {session_id!r} was aborted" + (f": {reason}" if reason else "")
+    for ref in refs:
+        remote = ref.remote_json or {}
+        for tool in tools:
+            try:
+                url, token = tool.resolve(resources.vars)
+            except ConfigurationError:
+                continue  # its url variable is gone: it cannot be what started this one
+            if tool.agent_type == ref.agent_type and remote.get("url", url) == url:
+                break
+        else:
+            continue  # the tool is gone from the agent: nothing to reach the remote with
+        client = RemoteAgentClient(
+            url, token=token, transport=tool.transport or resources.http_transport
+        )
+        try:
+            with contextlib.suppress(httpx.TransportError, ToolError):
+                await client.abort(ref.sub_session_id, why)
+        finally:
+            await client.aclose()
+        await store.update_sub_session(session_id, ref.sub_session_id, "aborted")
 
 
 async def start_remote_subagent(call: DelegatedCall, tool: RemoteSubagentTool) -> ToolStepResult:

@@ -16,10 +16,10 @@ from ..state import SubSessionRef
 from ._base import StoreBase
 from ._codec import dump_json, load_json
 
-__all__ = ["SubSessionOps", "ref_from_row"]
+__all__ = ["DONE_STATUSES", "SubSessionOps", "ref_from_row"]
 
 #: A child in one of these statuses is done: its ``completed_at`` is set when it gets there.
-_DONE = frozenset({"completed", "failed", "aborted", "cancelled", "terminated"})
+DONE_STATUSES = frozenset({"completed", "failed", "aborted", "cancelled", "terminated"})
 _COLUMNS = (
     "session_id",
     "sub_session_id",
@@ -87,7 +87,7 @@ class SubSessionOps(StoreBase):
         completed_at: int | None = None,
     ) -> SubSessionRef | None:
         """Set a child's status (``completed_at`` is stamped when it is done)."""
-        if completed_at is None and status in _DONE:
+        if completed_at is None and status in DONE_STATUSES:
             completed_at = self.clock()
         rows = await self.db.query(
             "UPDATE __agents_sub_session_refs SET status = ?, "

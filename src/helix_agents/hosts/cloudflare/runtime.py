@@ -112,6 +112,7 @@ class CloudflareRuntime:
             streams=self.streams,
             launcher=self.launcher,
             clock=app.clock,
+            resources=resources,
         )
         self.deps = RunDeps(
             registry=app.registry,

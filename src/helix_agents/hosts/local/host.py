@@ -173,6 +173,7 @@ class LocalHost:
             streams=self.streams,
             launcher=launcher,
             clock=self._clock,
+            resources=resources,
         )
         await self.engine.start()
         # Runs whose instance was never created (a crash mid-start) are launched now, and
