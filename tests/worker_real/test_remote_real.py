@@ -5,7 +5,7 @@ parent's (Durable Object) stream through the Workers ``fetch``, and writes its o
 call's result; the reference row in D1 records the remote, and the remote's usage rolls up
 into the Worker's snapshot. An interrupt of the Worker's parent reaches the remote, and the
 parent's resume resumes the remote turn. A remote approval suspends the Worker's parent and
-is answered through it."""
+is answered through it; aborting a parent suspended so aborts the remote run."""
 
 from __future__ import annotations
 
@@ -211,6 +211,24 @@ async def test_a_worker_parent_delegates_to_a_local_host(
             ]
             assert remote_usage(tmp_path, child) == (2, 1)
             assert (final["usage"]["requests"], final["usage"]["toolCalls"]) == (4, 2)
+
+            # Aborted while it waits on the remote's question: no step of the Worker's
+            # parent runs, so its abort request sends the abort on to the remote.
+            body = {"agentType": "remote_boss", "message": "publish it", "sessionId": "wr4"}
+            await _post_and_read(client, body)
+            (ref,) = [
+                p["data"]
+                for m in (await client.get("/chat/wr4")).json()["messages"]
+                for p in m["parts"]
+                if p["type"] == "data-subagent"
+            ]
+            child = ref["sessionId"]
+            assert remote_runs(tmp_path, child) == [(f"{child}--t1", "suspended_client_tool")]
+            res = await client.post("/chat/wr4/abort", json={"reason": "not needed"})
+            assert res.status_code == 200, res.text
+            assert remote_runs(tmp_path, child) == [(f"{child}--t1", "aborted")]
+            assert (await client.get("/chat/wr4")).json()["status"] == "aborted"
+            assert executions == ["draft"]
         assert worker.error_lines(since) == []
     finally:
         await remote.stop()
