@@ -1,8 +1,8 @@
 """The chat page as a user meets it, in headless Chromium against a real server: an empty
 screen with example prompts and the offline-demo note, a sessions list to switch between,
 statuses in words, a structured output as a result card, a sub-agent's work nested (live
-and after a reload), Approve / Deny with a reason, and a change of agent that starts a new
-chat."""
+and after a reload), Approve / Deny with a reason, a client tool's result (or error) sent
+from the page, cited sources, and a change of agent that starts a new chat."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from helix_agents import Agent
+from helix_agents import Agent, ToolContext, tool
 from helix_agents.examples import example_registry
 from helix_agents.models.demo import DemoModel
 from helix_agents.subagents import subagent_tool
 from helix_agents.testing import FunctionModel, call_tool
-from tests.http.agents import asker, boss
+from tests.http.agents import asker, boss, locator
 
 from .cdp import Page
 
@@ -336,9 +336,10 @@ async def test_statuses_are_words_everywhere(make_server: Any, page: Page) -> No
     await send(page, "pick one")
     await page.wait_for(f"{STATUS} === 'suspended_client_tool'")
     await page.wait_for(f"{STATUS_TEXT} === 'waiting for a tool result'")
-    assert await page.evaluate("document.querySelector('.part-tool .state').textContent") == (
-        "waiting for a tool result"
+    label = await page.evaluate(
+        "document.querySelector('.part-tool .client-result label').textContent"
     )
+    assert label == "waiting for a tool result"
     await page.wait_for(f"{SIDEBAR}.length === 1 && {SIDEBAR}[0][2].includes('waiting')")
     assert (await page.evaluate(SIDEBAR))[0][2] == "asker · waiting for a tool result"
     shown = await page.evaluate("document.body.innerText")
@@ -372,3 +373,98 @@ async def test_every_example_prompt_gets_a_real_answer_from_the_demo(
             assert await page.evaluate("document.getElementById('error').textContent") == ""
             answered.append(prompt)
     assert len(answered) >= 7
+
+
+async def test_a_client_tools_result_is_sent_from_the_page(make_server: Any, page: Page) -> None:
+    # The call waits on the client: the page offers a field and two buttons. A result that
+    # does not fit the tool's schema is refused with the server's words, and the form stays
+    # usable; a fitting one resumes the run, whose stream the page follows to its end.
+    server = await make_server(locator())
+    await open_page(page, server.url)
+    await send(page, "where am I?")
+    await page.wait_for(f"{STATUS} === 'suspended_client_tool'")
+    await page.wait_for("!!document.querySelector('.client-result button.send-result')")
+    assert await page.evaluate(STATUS_TEXT) == "waiting for a tool result"
+    await page.evaluate(
+        "document.querySelector('.client-result input').value = '{\"city\": \"Oslo\"}'; "
+        "document.querySelector('.client-result button.send-result').click(); true"
+    )
+    await page.wait_for("getComputedStyle(document.getElementById('error')).display !== 'none'")
+    assert "accuracy_m" in await page.evaluate("document.getElementById('error').textContent")
+    await page.wait_for("!document.querySelector('.client-result button.send-result').disabled")
+    assert await page.evaluate(STATUS) == "suspended_client_tool"
+
+    await page.evaluate(
+        "document.querySelector('.client-result input').value = "
+        '\'{"city": "Oslo", "accuracy_m": 5}\'; '
+        "document.querySelector('.client-result button.send-result').click(); true"
+    )
+    await page.wait_for(f"{STATUS} === 'completed'")
+    assert "success: {'city': 'Oslo', 'accuracy_m': 5}" in await page.evaluate(ASSISTANT_TEXT)
+    result = await page.evaluate("document.querySelector('.part-tool .result').textContent")
+    assert result == '← {"city":"Oslo","accuracy_m":5}'
+    assert await page.evaluate("document.querySelector('.client-result') === null")
+
+
+async def test_a_client_tool_can_be_answered_with_an_error(make_server: Any, page: Page) -> None:
+    server = await make_server(asker())
+    await open_page(page, server.url)
+    await send(page, "pick one")
+    await page.wait_for("!!document.querySelector('.client-result button.send-error')")
+    await page.evaluate(
+        "document.querySelector('.client-result input').value = 'the user closed the dialog'; "
+        "document.querySelector('.client-result button.send-error').click(); true"
+    )
+    await page.wait_for(f"{STATUS} === 'completed'")
+    assert "picked: error" in await page.evaluate(ASSISTANT_TEXT)
+    error = await page.evaluate("document.querySelector('.part-tool .tool-error').textContent")
+    assert error == "✗ the user closed the dialog"
+
+
+@tool
+async def research(topic: str, ctx: ToolContext) -> str:
+    """Look a topic up and cite what was read.
+
+    Args:
+        topic: The topic.
+    """
+    await ctx.emit_source("s1", url="https://example.org/otters", title="Otters")
+    await ctx.emit_source("s2", url="javascript:alert(1)", title="Not a link")
+    await ctx.emit_source("s3", title="Field notes", media_type="text/plain", filename="n.txt")
+    return f"notes on {topic}"
+
+
+def researcher() -> Agent:
+    def model(messages: list[Any], info: Any) -> Any:
+        if not info.tool_results:
+            return call_tool("research", topic="otters")
+        return "Otters hold hands."
+
+    return Agent(name="researcher", tools=[research], model=FunctionModel(model))
+
+
+SOURCES = (
+    "[...document.querySelectorAll('.sources .source')].map(s => "
+    "[s.tagName, s.textContent, s.getAttribute('href')])"
+)
+
+
+async def test_cited_sources_are_shown_and_only_web_urls_are_links(
+    make_server: Any, page: Page
+) -> None:
+    server = await make_server(researcher())
+    await open_page(page, server.url)
+    await send(page, "tell me about otters")
+    await page.wait_for(f"{STATUS} === 'completed'")
+    expected = [
+        ["A", "Otters", "https://example.org/otters"],
+        ["SPAN", "Not a link", None],
+        ["SPAN", "Field notes", None],
+    ]
+    assert await page.evaluate(SOURCES) == expected
+    # The same from the snapshot, after a reload.
+    await page.goto(await page.evaluate("location.href"))
+    await page.wait_for(READY)
+    await page.wait_for(f"{STATUS} === 'completed'")
+    await page.wait_for("document.querySelectorAll('.sources .source').length === 3")
+    assert await page.evaluate(SOURCES) == expected
