@@ -406,6 +406,8 @@ class Executor:
         # moved on to a new turn) is not the one being stopped. The store first: from here
         # the run's steps can commit nothing, so what its stream holds is all there is.
         ended = await self.store.abort(session_id, latest.run_id, reason)
+        if ended is not None and not was_active:
+            await self._abort_remote_children(session_id, reason)
         if ended is not None and was_active:
             state = await self.store.load_session(session_id)
             own_stream = state is not None and state.stream_id == ended.run_id
@@ -427,24 +429,24 @@ class Executor:
         return ended
 
     async def _abort_children(self, session_id: str, reason: str | None) -> None:
-        tree = await self._tree(session_id)
-        for sid in tree[1:]:
+        for sid in (await self._tree(session_id))[1:]:
             await self._abort_one(sid, reason)
+
+    async def _abort_remote_children(self, session_id: str, reason: str | None) -> None:
+        """A run that waited (suspended, interrupted) runs no step that would tell its
+        remote children of the abort: this does. (A running one's step tells them.)"""
         if self.resources is None:
             return
-        for sid in tree:
-            refs = await self.store.list_sub_sessions(sid)
-            remote = [
-                r for r in refs if r.remote_json is not None and r.status not in DONE_STATUSES
-            ]
-            if remote:
-                # Imported here: the HTTP client comes with it, which an executor that
-                # never aborts a remote child should not pay for at import.
-                from .core.remote_subagent import abort_remote_children
+        refs = await self.store.list_sub_sessions(session_id)
+        remote = [r for r in refs if r.remote_json is not None and r.status not in DONE_STATUSES]
+        if remote:
+            # Imported here: the HTTP client comes with it, which an executor that never
+            # aborts a remote child should not pay for at import.
+            from .core.remote_subagent import abort_remote_children
 
-                await abort_remote_children(
-                    self.store, self.registry, self.resources, sid, remote, reason
-                )
+            await abort_remote_children(
+                self.store, self.registry, self.resources, session_id, remote, reason
+            )
 
     async def _request_stop(self, session_id: str, kind: Any) -> None:
         state = await self.store.load_session(session_id)
