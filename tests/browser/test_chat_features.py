@@ -54,6 +54,14 @@ async def send(page: Page, text: str) -> None:
     )
 
 
+async def answer(page: Page, form: str, text: str, button: str) -> None:
+    """Type ``text`` into the field of the ``form`` (a CSS class) and press ``button``."""
+    await page.evaluate(
+        f"document.querySelector('.{form} input').value = {text!r}; "
+        f"document.querySelector('.{form} button.{button}').click(); true"
+    )
+
+
 async def pick_agent(page: Page, name: str) -> None:
     await page.evaluate(
         f"{{ const s = document.getElementById('agent'); s.value = {name!r}; "
@@ -146,10 +154,7 @@ async def test_approve_and_deny_with_a_reason(make_server: Any, page: Page) -> N
     entry = (await page.evaluate(SIDEBAR))[0]
     assert entry[1:] == ["Deploy billing 1.5.0", "ops · waiting for your approval"]
 
-    await page.evaluate(
-        "document.querySelector('.approval input.reason').value = 'not on a Friday'; "
-        "document.querySelector('.approval button.deny').click(); true"
-    )
+    await answer(page, "approval", "not on a Friday", "deny")
     await page.wait_for(f"{STATUS} === 'completed'")
     assert "was not approved" in await page.evaluate(ASSISTANT_TEXT)
     decision = await page.evaluate("document.querySelector('.part-tool .decision').textContent")
@@ -385,20 +390,13 @@ async def test_a_client_tools_result_is_sent_from_the_page(make_server: Any, pag
     await page.wait_for(f"{STATUS} === 'suspended_client_tool'")
     await page.wait_for("!!document.querySelector('.client-result button.send-result')")
     assert await page.evaluate(STATUS_TEXT) == "waiting for a tool result"
-    await page.evaluate(
-        "document.querySelector('.client-result input').value = '{\"city\": \"Oslo\"}'; "
-        "document.querySelector('.client-result button.send-result').click(); true"
-    )
+    await answer(page, "client-result", '{"city": "Oslo"}', "send-result")
     await page.wait_for("getComputedStyle(document.getElementById('error')).display !== 'none'")
     assert "accuracy_m" in await page.evaluate("document.getElementById('error').textContent")
     await page.wait_for("!document.querySelector('.client-result button.send-result').disabled")
     assert await page.evaluate(STATUS) == "suspended_client_tool"
 
-    await page.evaluate(
-        "document.querySelector('.client-result input').value = "
-        '\'{"city": "Oslo", "accuracy_m": 5}\'; '
-        "document.querySelector('.client-result button.send-result').click(); true"
-    )
+    await answer(page, "client-result", '{"city": "Oslo", "accuracy_m": 5}', "send-result")
     await page.wait_for(f"{STATUS} === 'completed'")
     assert "success: {'city': 'Oslo', 'accuracy_m': 5}" in await page.evaluate(ASSISTANT_TEXT)
     result = await page.evaluate("document.querySelector('.part-tool .result').textContent")
@@ -411,10 +409,7 @@ async def test_a_client_tool_can_be_answered_with_an_error(make_server: Any, pag
     await open_page(page, server.url)
     await send(page, "pick one")
     await page.wait_for("!!document.querySelector('.client-result button.send-error')")
-    await page.evaluate(
-        "document.querySelector('.client-result input').value = 'the user closed the dialog'; "
-        "document.querySelector('.client-result button.send-error').click(); true"
-    )
+    await answer(page, "client-result", "the user closed the dialog", "send-error")
     await page.wait_for(f"{STATUS} === 'completed'")
     assert "picked: error" in await page.evaluate(ASSISTANT_TEXT)
     error = await page.evaluate("document.querySelector('.part-tool .tool-error').textContent")

@@ -174,14 +174,22 @@ async def _remote_running(remote: Any, host: Any, parent: str) -> str:
     raise AssertionError("the remote child never ran")
 
 
+async def _running_parent(
+    make_host: Callable[..., Any], make_server: Callable[..., Any], gate: asyncio.Event
+) -> tuple[Any, Any, Any, str]:
+    """A parent whose remote child runs until ``gate`` is set: (host, remote, the
+    parent's handle, the child's id)."""
+    remote = await make_server(researcher(gate=gate))
+    host = await make_host(boss(remote.url))
+    handle = await host.executor.execute("boss", "go", session_id="parent")
+    return host, remote, handle, await _remote_running(remote, host, "parent")
+
+
 async def test_interrupt_reaches_the_remote_and_resume_resumes_it(
     make_host: Callable[..., Any], make_server: Callable[..., Any]
 ) -> None:
     gate = asyncio.Event()
-    remote = await make_server(researcher(gate=gate))
-    host = await make_host(boss(remote.url))
-    handle = await host.executor.execute("boss", "go", session_id="parent")
-    child = await _remote_running(remote, host, "parent")
+    host, remote, handle, child = await _running_parent(make_host, make_server, gate)
     await host.executor.interrupt("parent")
     assert (await handle.result(timeout=20)).status == RunStatus.INTERRUPTED
     remote_latest = await remote.host.store.latest_run(child)
@@ -228,10 +236,7 @@ async def test_timeout_aborts_the_remote_and_tells_the_model(
 async def test_parent_abort_aborts_the_remote(
     make_host: Callable[..., Any], make_server: Callable[..., Any]
 ) -> None:
-    remote = await make_server(researcher(gate=asyncio.Event()))
-    host = await make_host(boss(remote.url))
-    handle = await host.executor.execute("boss", "go", session_id="parent")
-    child = await _remote_running(remote, host, "parent")
+    host, remote, handle, child = await _running_parent(make_host, make_server, asyncio.Event())
     await host.executor.abort("parent")
     assert (await handle.result(timeout=20)).status == RunStatus.ABORTED
     for _ in range(300):
@@ -242,18 +247,23 @@ async def test_parent_abort_aborts_the_remote(
     assert remote_runs(remote, child) == [(f"{child}--t1", "aborted")]
 
 
+async def _interrupted_parent(
+    make_host: Callable[..., Any], make_server: Callable[..., Any]
+) -> tuple[Any, Any, str]:
+    """A parent interrupted while its remote child ran: (host, remote, the child's id)."""
+    host, remote, handle, child = await _running_parent(make_host, make_server, asyncio.Event())
+    await host.executor.interrupt("parent")
+    assert (await handle.result(timeout=20)).status == RunStatus.INTERRUPTED
+    assert remote_runs(remote, child) == [(f"{child}--t1", "interrupted")]
+    return host, remote, child
+
+
 async def test_aborting_an_interrupted_parent_aborts_its_remote(
     make_host: Callable[..., Any], make_server: Callable[..., Any]
 ) -> None:
     # Interrupted, the parent runs nothing that could tell the remote of the abort: the
     # abort itself does, and the reference ends aborted.
-    remote = await make_server(researcher(gate=asyncio.Event()))
-    host = await make_host(boss(remote.url))
-    handle = await host.executor.execute("boss", "go", session_id="parent")
-    child = await _remote_running(remote, host, "parent")
-    await host.executor.interrupt("parent")
-    assert (await handle.result(timeout=20)).status == RunStatus.INTERRUPTED
-    assert remote_runs(remote, child) == [(f"{child}--t1", "interrupted")]
+    host, remote, child = await _interrupted_parent(make_host, make_server)
     await host.executor.abort("parent", reason="not needed")
     assert remote_runs(remote, child) == [(f"{child}--t1", "aborted")]
     ref = await host.store.get_sub_session("parent", child)
@@ -267,12 +277,7 @@ async def test_aborting_an_interrupted_parent_aborts_its_remote(
 async def test_aborting_a_parent_with_an_unreachable_remote_still_aborts_it(
     make_host: Callable[..., Any], make_server: Callable[..., Any]
 ) -> None:
-    remote = await make_server(researcher(gate=asyncio.Event()))
-    host = await make_host(boss(remote.url))
-    handle = await host.executor.execute("boss", "go", session_id="parent")
-    child = await _remote_running(remote, host, "parent")
-    await host.executor.interrupt("parent")
-    assert (await handle.result(timeout=20)).status == RunStatus.INTERRUPTED
+    host, remote, child = await _interrupted_parent(make_host, make_server)
     await remote.stop()  # the remote deployment is gone
     ended = await host.executor.abort("parent")
     assert ended.status == RunStatus.ABORTED
