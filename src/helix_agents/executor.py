@@ -406,26 +406,28 @@ class Executor:
         # moved on to a new turn) is not the one being stopped. The store first: from here
         # the run's steps can commit nothing, so what its stream holds is all there is.
         ended = await self.store.abort(session_id, latest.run_id, reason)
-        if ended is not None and not was_active:
+        if ended is None:
+            return None
+        if not was_active:
             await self._abort_remote_children(session_id, reason)
-        if ended is not None and was_active:
-            state = await self.store.load_session(session_id)
-            own_stream = state is not None and state.stream_id == ended.run_id
-            if own_stream:
-                await self._stop_stream(ended.run_id, "abort")
-            await self.starter.stop_instance(ended)
-            if own_stream:
-                # The text readers saw of a model call the abort cut short stays in the
-                # session, as the step would have stored it.
-                await keep_streamed_answer(
-                    self.store,
-                    self.streams,
-                    session_id=session_id,
-                    run_id=ended.run_id,
-                    stream_id=ended.run_id,
-                    sequence=sequence,
-                    message_id=message_id(session_id, ended.turn),
-                )
+            return ended
+        state = await self.store.load_session(session_id)
+        own_stream = state is not None and state.stream_id == ended.run_id
+        if own_stream:
+            await self._stop_stream(ended.run_id, "abort")
+        await self.starter.stop_instance(ended)
+        if own_stream:
+            # The text readers saw of a model call the abort cut short stays in the
+            # session, as the step would have stored it.
+            await keep_streamed_answer(
+                self.store,
+                self.streams,
+                session_id=session_id,
+                run_id=ended.run_id,
+                stream_id=ended.run_id,
+                sequence=sequence,
+                message_id=message_id(session_id, ended.turn),
+            )
         return ended
 
     async def _abort_children(self, session_id: str, reason: str | None) -> None:
