@@ -115,15 +115,21 @@ async def abort_remote_children(
                 break
         else:
             continue  # the tool is gone from the agent: nothing to reach the remote with
-        client = RemoteAgentClient(
-            url, token=token, transport=tool.transport or resources.http_transport
-        )
+        client = _client(tool, resources, url, token)
         try:
             with contextlib.suppress(httpx.TransportError, ToolError):
                 await client.abort(ref.sub_session_id, why)
         finally:
             await client.aclose()
         await store.update_sub_session(session_id, ref.sub_session_id, "aborted")
+
+
+def _client(
+    tool: RemoteSubagentTool, resources: HostResources, url: str, token: str | None
+) -> RemoteAgentClient:
+    """The HTTP client of the remote ``tool`` reaches (the tool's own transport, else the
+    host's: the Worker's ``fetch``)."""
+    return RemoteAgentClient(url, token=token, transport=tool.transport or resources.http_transport)
 
 
 async def start_remote_subagent(call: DelegatedCall, tool: RemoteSubagentTool) -> ToolStepResult:
@@ -157,9 +163,7 @@ async def start_remote_subagent(call: DelegatedCall, tool: RemoteSubagentTool) -
     url = str((ref.remote_json or remote).get("url", url))
     since = (ref.remote_json or {}).get("clockFrom")
     deadline = (since if isinstance(since, int) else ref.started_at) + parse_duration(tool.timeout)
-    client = RemoteAgentClient(
-        url, token=token, transport=tool.transport or resources.http_transport
-    )
+    client = _client(tool, resources, url, token)
     try:
         remote_call = _RemoteCall(call, tool, client, url, child, message, remote["messageId"])
         remote_call.answers = answers
