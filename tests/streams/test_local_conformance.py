@@ -1,4 +1,4 @@
-"""The StreamManager conformance suite against the local manager, in three set-ups."""
+"""The StreamManager conformance suite against the local manager, in four set-ups."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from helix_agents.db.sqlite import SQLiteDatabase
 from helix_agents.hosts.local.streams import LocalStreamManager
 from helix_agents.ports.streams import StreamManager
 from tests.conformance.streams_suite import StreamManagerSuite
@@ -15,7 +16,9 @@ from tests.conformance.streams_suite import StreamManagerSuite
 
 class LocalHarness:
     """Managers over one SQLite file. ``tail_size=2`` sends almost every read to SQLite
-    instead of the in-memory tail; ``connection`` hands the manager an open connection."""
+    instead of the in-memory tail; ``connection`` hands the manager an open connection;
+    ``shared-file`` a :class:`SQLiteDatabase`, as the local host does, whose flushes write
+    held chunks in one statement (db/packing.py)."""
 
     persistent = True
 
@@ -24,12 +27,17 @@ class LocalHarness:
         self.kind = kind
         self.open_managers: list[LocalStreamManager] = []
         self.connections: list[sqlite3.Connection] = []
+        self.databases: list[SQLiteDatabase] = []
 
     async def open(self) -> StreamManager:
         if self.kind == "connection":
             conn = sqlite3.connect(self.path, isolation_level=None)
             self.connections.append(conn)
             manager = LocalStreamManager(conn)
+        elif self.kind == "shared-file":
+            database = SQLiteDatabase(self.path)
+            self.databases.append(database)
+            manager = LocalStreamManager(database)
         elif self.kind == "tiny-tail":
             manager = LocalStreamManager(self.path, tail_size=2)
         else:
@@ -46,10 +54,12 @@ class LocalHarness:
             await manager.close()
         for conn in self.connections:
             conn.close()
+        for database in self.databases:
+            await database.close()
 
 
 class TestLocalStreamManager(StreamManagerSuite):
-    @pytest.fixture(params=["file", "tiny-tail", "connection"])
+    @pytest.fixture(params=["file", "tiny-tail", "connection", "shared-file"])
     async def harness(
         self, request: pytest.FixtureRequest, tmp_path: Path
     ) -> AsyncIterator[LocalHarness]:

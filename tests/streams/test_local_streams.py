@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from helix_agents.chunks import SequencedChunk, StepResetChunk, TextDeltaChunk
+from helix_agents.db.sqlite import SQLiteDatabase
 from helix_agents.errors import (
     ConfigurationError,
     DatabaseError,
@@ -417,3 +418,74 @@ async def test_appends_leave_the_cleanup_index_alone(tmp_path: Path) -> None:
     assert "__helix_streams_by_status" not in indexes
     assert "WHERE status IN ('ended', 'failed')" in indexes["__helix_streams_ended"]
     assert "__helix_streams_ended" in plan  # cleanup still finds them by the index
+
+
+def _top_statements(db: SQLiteDatabase) -> list[str]:
+    """Statements run on ``db``'s connection (a trigger's repeat the text that fired it)."""
+    seen: list[str] = []
+
+    def record(sql: str) -> None:
+        if not seen or sql != seen[-1]:
+            seen.append(sql)
+
+    db.connection.set_trace_callback(record)
+    return seen
+
+
+async def test_held_chunks_on_a_shared_file_go_out_in_one_statement_or_the_general_way(
+    tmp_path: Path,
+) -> None:
+    # The local host's set-up: the stream log shares the state file, whose next write (or
+    # flush) takes the held chunks along in one statement (db/packing.py), guarded by what
+    # the manager believes of the stream's row.
+    db = SQLiteDatabase(tmp_path / "state.db")
+    a = LocalStreamManager(db, sync_interval=3600)  # it does not look for other writers
+    other = LocalStreamManager(tmp_path / "state.db")
+    try:
+        await a.create("s")
+        await a.write("s", [text("1")])
+        db.flush()
+        await a.write("s", [text("2")])
+        seen = _top_statements(db)
+        db.flush()
+        assert len(seen) == 1
+        assert seen[0].startswith("INSERT INTO __helix_pack_")
+        # Another connection moves the row; a's picture of it is now old. The guard sees it,
+        # and the same chunks go the general way, after the other's.
+        await other.write("s", [text("3")])
+        other.flush_held()
+        await a.write("s", [text("4")])
+        seen.clear()
+        db.flush()
+        assert seen[0].startswith("INSERT INTO __helix_pack_")
+        assert seen[1].startswith("BEGIN")
+        # An attempt reset: its zombie chunk, held afterwards, is marked superseded, which
+        # only the general way knows (the stream's row lists the resets).
+        await a.write("s", [text("lost", step=3)])
+        await a.write("s", [StepResetChunk(step=3, attempt=1), text("ok", step=3, attempt=2)])
+        await a.write("s", [text("zombie", step=3), text("on", step=3, attempt=2)])
+        seen.clear()
+        db.flush()
+        assert seen[0].startswith("BEGIN")
+        expected = [
+            (4, "text-delta", "4"),
+            (6, "step-reset", None),
+            (7, "text-delta", "ok"),
+            (9, "text-delta", "on"),
+        ]
+        # The writer's own tail and a new reader of the file agree.
+        fresh = LocalStreamManager(tmp_path / "state.db")
+        try:
+            for reader in (a, fresh):
+                result = await reader.read("s", after=3)
+                got = [
+                    (i.seq, i.chunk.type, getattr(i.chunk, "delta", None)) for i in result.chunks
+                ]
+                assert got == expected
+            assert [i.seq for i in (await fresh.read("s")).chunks] == [1, 2, 3, 4, 6, 7, 9]
+        finally:
+            await fresh.close()
+    finally:
+        await other.close()
+        await a.close()
+        await db.close()

@@ -23,8 +23,9 @@ from typing import Any, Protocol, TypeVar
 
 from ..errors import DatabaseError, DatabaseLimitError, StorageUnavailableError
 from ..ports.database import ExecResult, Param, Row, Statement
+from .packing import STALE, Packed, Packer, packable
 from .rules import SQLITE_LIMITS, TRANSACTION_MESSAGE, check_statement
-from .sqltext import first_keyword, is_transaction_control
+from .sqltext import first_keyword, insert_target, is_transaction_control
 
 __all__ = [
     "LOCAL_PAGE_SIZE",
@@ -82,6 +83,13 @@ class HeldWrites(Protocol):
         transaction :class:`SQLiteDatabase` opened: no transaction control)."""
         ...
 
+    def held_statements(self) -> Sequence[Packed] | None:
+        """The held writes as statements whose results nobody reads, to run inside one
+        statement with the others' (:mod:`helix_agents.db.packing`), or None when they must
+        go the general way (:meth:`write_held`). Like :meth:`write_held`, :meth:`committed`
+        or :meth:`rolled_back` follows."""
+        ...
+
     def committed(self) -> None:
         """The transaction with the held writes committed: forget them, show them."""
         ...
@@ -120,6 +128,9 @@ class SQLiteDatabase:
             raise translate_sqlite_error(exc, self._name) from exc
         conn.set_authorizer(self._authorize)
         self._conn: sqlite3.Connection | None = conn
+        self._packer = Packer(conn)
+        #: SQL text -> whether it is an INSERT into a view (see execute).
+        self._into_view: dict[str, bool] = {}
         #: Who holds writes for this file's next transaction, in the order they are written
         #: (the local host: the engine journal, then the stream log).
         self._holders: list[HeldWrites] = []
@@ -140,6 +151,13 @@ class SQLiteDatabase:
     async def execute(self, sql: str, params: Sequence[Param] = ()) -> ExecResult:
         values = self._check(sql, params)
         conn = self._connection()
+        if self._holding() and self._inserts_into_view(sql):
+            # An INSERT into a view reports no changes and no row id (its trigger's writes
+            # are not counted), so it can run inside one statement with what is held: a
+            # step's commit, its claim and its chunks, in one statement (.packing).
+            cursor = self._pack_held([(sql, values)])
+            if cursor is not None:
+                return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
 
         def run() -> ExecResult:
             cursor = conn.execute(sql, values)
@@ -161,6 +179,13 @@ class SQLiteDatabase:
                 return self._read_only(lambda: [_rows(conn.execute(sql, v)) for sql, v in checked])
             except _WritesAfterAll:
                 pass
+        if (
+            self._holding()
+            and all(first_keyword(sql) != "SELECT" and packable(sql) for sql, _ in checked)
+            and self._pack_held(checked) is not None
+        ):
+            # Writes that return no rows, with what is held, ran as one statement (.packing).
+            return [[] for _ in checked]
         return self.transaction(lambda: [_rows(conn.execute(sql, v)) for sql, v in checked])
 
     def _read_only(self, fn: Callable[[], T]) -> T:
@@ -204,8 +229,60 @@ class SQLiteDatabase:
 
     def flush(self) -> None:
         """Commit whatever is held now (nothing to do when nothing is)."""
-        if any(h.has_held() for h in self._holders):
+        if self._holding() and self._pack_held([]) is None:
             self.transaction(_nothing)
+
+    def _holding(self) -> bool:
+        """Whether something is held and no transaction is open (which wrote it already)."""
+        if self._conn is None or self._conn.in_transaction:
+            return False
+        return any(h.has_held() for h in self._holders)
+
+    def _pack_held(self, statements: Sequence[Packed]) -> sqlite3.Cursor | None:
+        """What is held, then ``statements``, as one statement (:mod:`.packing`); its
+        cursor, or None when that cannot be (nothing was written, the holders keep what
+        they hold: the caller goes the general way)."""
+        holders = [h for h in self._holders if h.has_held()]
+        held: list[Packed] = []
+        try:
+            for holder in holders:
+                mine = holder.held_statements()
+                if mine is None:
+                    raise _NotPacked
+                held.extend(mine)
+            cursor = self._packer.run([*held, *statements])
+            if cursor is None:
+                raise _NotPacked
+        except _NotPacked:
+            for holder in holders:
+                holder.rolled_back()
+            return None
+        except sqlite3.Error as exc:
+            for holder in holders:
+                holder.rolled_back()
+            if STALE in str(exc):
+                return None  # a holder's picture of the file is old: the general way reads it
+            raise translate_sqlite_error(exc, self._name) from exc
+        except BaseException:
+            for holder in holders:
+                holder.rolled_back()
+            raise
+        for holder in holders:
+            holder.committed()
+        return cursor
+
+    def _inserts_into_view(self, sql: str) -> bool:
+        known = self._into_view.get(sql)
+        if known is None:
+            target = insert_target(sql)
+            known = target is not None and bool(
+                self._connection()
+                .execute("SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?", [target])
+                .fetchall()
+            )
+            if len(self._into_view) < 1024:  # the texts a program writes, not unbounded
+                self._into_view[sql] = known
+        return known
 
     def write(self, fn: Callable[[], T]) -> T:
         """Run ``fn`` (one statement on :attr:`connection`): on its own when nothing is
@@ -323,6 +400,10 @@ class SQLiteDatabase:
         if action in _TRANSACTION_ACTIONS and not self._own_transaction:
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
+
+
+class _NotPacked(Exception):
+    """Held writes and a statement cannot run as one (``_pack_held``)."""
 
 
 class _WritesAfterAll(Exception):

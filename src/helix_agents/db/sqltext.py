@@ -25,9 +25,12 @@ __all__ = [
     "TRANSACTION_KEYWORDS",
     "first_keyword",
     "inline_nulls",
+    "insert_target",
     "is_transaction_control",
+    "param_spans",
     "split_statements",
     "strip_comments",
+    "words",
 ]
 
 TokenKind = Literal["space", "comment", "string", "name", "word", "param", "semicolon", "other"]
@@ -126,6 +129,46 @@ def _scan_first_keyword(sql: str) -> str:
             continue
         return sql[start:end].upper() if kind == "word" else ""
     return ""
+
+
+def param_spans(sql: str) -> list[tuple[int, int]]:
+    """Where the statement's parameters are, in order: ``(start, end)`` of each."""
+    return [(start, end) for kind, start, end in _tokens(sql) if kind == "param"]
+
+
+def words(sql: str) -> frozenset[str]:
+    """The statement's words outside strings, names and comments, upper-cased."""
+    return frozenset(sql[start:end].upper() for kind, start, end in _tokens(sql) if kind == "word")
+
+
+def insert_target(sql: str) -> str | None:
+    """The table (or view) an ``INSERT`` or ``REPLACE`` writes, when named without a
+    schema; None for any other statement."""
+    seen: list[str] = []
+    for kind, start, end in _tokens(sql):
+        if kind in ("space", "comment"):
+            continue
+        token = sql[start:end]
+        if not seen:
+            if kind != "word" or token.upper() not in ("INSERT", "REPLACE"):
+                return None
+            seen.append(token.upper())
+        elif seen[-1] != "INTO":
+            if kind != "word":
+                return None
+            seen.append(token.upper())  # OR REPLACE / OR IGNORE ... INTO
+        elif kind in ("word", "name"):
+            seen.append(token if kind == "word" else token[1:-1])
+        else:
+            return None
+        if len(seen) > 1 and seen[-2] == "INTO":
+            target = seen[-1]
+            break
+    else:
+        return None
+    # A schema-qualified name (``main.t``) is not followed here.
+    rest = sql[end:].lstrip()
+    return None if rest.startswith(".") else target
 
 
 def is_transaction_control(sql: str) -> bool:

@@ -119,6 +119,8 @@ class Appended:
     #: With ``decode=False`` (:meth:`ChunkLog.append_batches`), the new visible chunks as
     #: stored, undecoded, instead of ``chunks``.
     stored: list[Stored] = field(default_factory=list)
+    #: Whether an attempt of the stream had been reset before this batch.
+    had_resets: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,7 +513,9 @@ class ChunkLog:
             status,
             stream_id,
         )
-        return Appended(first_seq, seq, status, stop, visible, batch_resets)
+        return Appended(
+            first_seq, seq, status, stop, visible, batch_resets, had_resets=bool(row["resets"])
+        )
 
     def _append_returning(
         self,
@@ -561,8 +565,52 @@ class ChunkLog:
                 stored.append(Stored(seq, item.kind, key, item.data))
         self._insert(stream_id, pending)
         return Appended(
-            first_seq, last_seq, row["status"], row["stop_request"], visible, stored=stored
+            first_seq,
+            last_seq,
+            row["status"],
+            row["stop_request"],
+            visible,
+            stored=stored,
+            had_resets=bool(row["resets"]),
         )
+
+    def known_append(
+        self,
+        stream_id: str,
+        encoded: list[Encoded],
+        *,
+        last_seq: int,
+        status: StreamStatus,
+        stop: StopRequest | None,
+        stale: str,
+    ) -> tuple[list[tuple[str, list[SqlValue]]], Appended]:
+        """An append (no resets, no change of status) to a stream whose row the caller
+        knows (the local manager's mirror: ``last_seq``, a live ``status``, ``stop``, and no
+        attempt ever reset), as statements that read nothing: a guard that raises
+        ``stale`` unless the row is still what the caller knows, the row's move and the
+        chunks' insert. They run inside one trigger (:mod:`helix_agents.db.packing`); what
+        the append did is known beforehand, undecoded (``Appended.stored``)."""
+        guard = (
+            f"SELECT RAISE(ABORT, '{stale}') WHERE NOT EXISTS (SELECT 1 FROM"
+            f" {self.streams_table} WHERE stream_id = ? AND last_seq = ? AND status = ?"
+            " AND stop_request IS ? AND resets IS NULL)"
+        )
+        new_last = last_seq + len(encoded)
+        statements: list[tuple[str, list[SqlValue]]] = [
+            (guard, [stream_id, last_seq, status, stop]),
+            (
+                f"UPDATE {self.streams_table} SET last_seq = ?, updated_at = ? WHERE stream_id = ?",
+                [new_last, self._clock(), stream_id],
+            ),
+        ]
+        rows: list[SqlValue] = []
+        stored: list[Stored] = []
+        for seq, item in enumerate(encoded, start=last_seq + 1):
+            scope, step, attempt = item.key if item.key is not None else (None, None, None)
+            rows += [stream_id, seq, item.kind, step, attempt, scope, 0, item.data]
+            stored.append(Stored(seq, item.kind, item.key, item.data))
+        statements += self._inserts(rows)
+        return statements, Appended(last_seq + 1, new_last, status, stop, stored=stored)
 
     def _supersede(self, stream_id: str, key: AttemptKey, reset_seq: int) -> int | None:
         """Mark the attempt's chunks before ``reset_seq`` superseded; its first sequence."""
@@ -593,8 +641,15 @@ class ChunkLog:
         return int(first)
 
     def _insert(self, stream_id: str, params: list[SqlValue]) -> None:
+        for sql, values in self._inserts(params):
+            self._sql.exec(sql, *values)
+
+    def _inserts(self, params: list[SqlValue]) -> list[tuple[str, list[SqlValue]]]:
+        """The INSERTs of chunk rows (``_ROW_PARAMS`` values each), at most
+        ``_ROWS_PER_INSERT`` rows a statement."""
         rows = len(params) // _ROW_PARAMS
         step = _ROWS_PER_INSERT * _ROW_PARAMS
+        statements: list[tuple[str, list[SqlValue]]] = []
         for start in range(0, len(params), step):
             count = min(_ROWS_PER_INSERT, rows - start // _ROW_PARAMS)
             sql = self._insert_sql.get(count)
@@ -605,7 +660,8 @@ class ChunkLog:
                     f" scope, superseded, data) VALUES {values}"
                 )
                 self._insert_sql[count] = sql
-            self._sql.exec(sql, *params[start : start + step])
+            statements.append((sql, params[start : start + step]))
+        return statements
 
 
 @dataclass(frozen=True, slots=True)

@@ -279,14 +279,20 @@ class Journal:
         return bool(self._held)
 
     def write_held(self) -> None:
-        rows = list(self._held.values())
         try:  # _guard's work, without its generator: this runs on every step's commit
-            for start in range(0, len(rows), _ROWS_PER_UPSERT):
-                part = rows[start : start + _ROWS_PER_UPSERT]
-                self._db.execute(_UPSERTS[len(part)], [value for row in part for value in row])
+            for sql, params in self.held_statements():
+                self._db.execute(sql, params)
         except sqlite3.Error as exc:
             raise _journal_error(exc) from exc
+
+    def held_statements(self) -> list[tuple[str, list[Any]]]:
+        rows = list(self._held.values())
+        statements: list[tuple[str, list[Any]]] = []
+        for start in range(0, len(rows), _ROWS_PER_UPSERT):
+            part = rows[start : start + _ROWS_PER_UPSERT]
+            statements.append((_UPSERTS[len(part)], [value for row in part for value in row]))
         self._writing = dict(self._held)
+        return statements
 
     def committed(self) -> None:
         for key, row in self._writing.items():

@@ -55,6 +55,7 @@ from typing import Any, TypeVar
 
 from ...chunks import Chunk, SequencedChunk
 from ...clock import wall_clock_ms
+from ...db.packing import STALE
 from ...db.sqlite import LOCAL_PAGE_SIZE, LOCAL_WAL_PAGES, SQLiteDatabase, storage_failure
 from ...errors import (
     ConfigurationError,
@@ -163,6 +164,7 @@ class _Live:
         "generation",
         "last_seq",
         "recent",
+        "resets",
         "status",
         "stop",
         "tail",
@@ -174,6 +176,9 @@ class _Live:
         self.last_seq = info.last_seq
         self.stop = stop
         self.generation = generation
+        #: Whether an attempt of the stream was ever reset, as far as this process saw: its
+        #: held chunks then go the general way, which marks the superseded ones.
+        self.resets = False
         #: ``tail[i]`` is the chunk of sequence ``base + 1 + i`` (None: superseded; Stored:
         #: not read yet, decoded by the first read).
         self.base = info.last_seq
@@ -321,6 +326,26 @@ class LocalStreamManager:
                 continue
             written.append((stream_id, appended))
         self._writing = written
+
+    def held_statements(self) -> list[tuple[str, list[SqlValue]]] | None:
+        statements: list[tuple[str, list[SqlValue]]] = []
+        written: list[tuple[str, Appended]] = []
+        for stream_id, encoded in self._held.items():
+            live = self._live.get(stream_id)
+            if live is None or live.generation != self._generation or live.resets:
+                return None  # the general way reads the row
+            mine, appended = self._log.known_append(
+                stream_id,
+                encoded,
+                last_seq=live.last_seq,
+                status=live.status,
+                stop=live.stop,
+                stale=STALE,
+            )
+            statements += mine
+            written.append((stream_id, appended))
+        self._writing = written
+        return statements
 
     def committed(self) -> None:
         written, self._writing = self._writing, []
@@ -652,6 +677,8 @@ class LocalStreamManager:
     def _absorb(self, live: _Live, appended: Appended) -> None:
         """Mirror a committed append: status, stop, and the tail."""
         live.status, live.stop = appended.status, appended.stop_requested
+        if appended.had_resets or appended.resets:
+            live.resets = True
         if appended.last_seq < appended.first_seq:
             return
         if appended.first_seq != live.last_seq + 1 or live.base + len(live.tail) != live.last_seq:
