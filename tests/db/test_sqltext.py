@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from helix_agents.db.sqltext import (
     first_keyword,
     inline_nulls,
+    insert_target,
     is_transaction_control,
+    param_spans,
     split_statements,
     strip_comments,
+    words,
 )
 
 
@@ -119,3 +122,21 @@ def test_inline_nulls_keeps_every_value_in_order(values: list[object]) -> None:
 def test_split_statements_never_fails(parts: list[str]) -> None:
     statements = split_statements(";".join(parts))
     assert all(s == s.strip() and s for s in statements)
+
+
+def test_insert_target_names_the_table_an_insert_writes() -> None:
+    assert insert_target("INSERT INTO commits (v) VALUES (?)") == "commits"
+    assert insert_target("  /* c */ insert or replace into t values (1)") == "t"
+    assert insert_target('INSERT INTO "my view" (a) SELECT 1') == "my view"
+    assert insert_target("REPLACE INTO [t] VALUES (1)") == "t"
+    assert insert_target("INSERT INTO main.t VALUES (1)") is None  # schema-qualified
+    assert insert_target("UPDATE t SET a = 1") is None
+    assert insert_target("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x") is None
+    assert insert_target("INSERT") is None
+
+
+def test_param_spans_and_words_skip_strings_names_and_comments() -> None:
+    sql = "UPDATE t SET a = ?, \"b?\" = '?' WHERE c = ?3 -- ? RETURNING"
+    assert [sql[start:end] for start, end in param_spans(sql)] == ["?", "?3"]
+    assert words(sql) == frozenset({"UPDATE", "T", "SET", "A", "WHERE", "C"})
+    assert "RETURNING" in words("INSERT INTO t VALUES (1) returning *")

@@ -44,6 +44,7 @@ _WORD_CHARS = _WORD_START | frozenset("0123456789$")
 _DIGITS = frozenset("0123456789")
 _SPACE = frozenset(" \t\n\r\f\v")
 _CLOSERS = {"'": "'", '"': '"', "`": "`", "[": "]"}
+_BLANK = frozenset({"space", "comment"})
 #: SQL texts up to this long have their first keyword remembered (first_keyword).
 _REMEMBERED_CHARS = 4096
 
@@ -144,31 +145,18 @@ def words(sql: str) -> frozenset[str]:
 def insert_target(sql: str) -> str | None:
     """The table (or view) an ``INSERT`` or ``REPLACE`` writes, when named without a
     schema; None for any other statement."""
-    seen: list[str] = []
-    for kind, start, end in _tokens(sql):
-        if kind in ("space", "comment"):
-            continue
-        token = sql[start:end]
-        if not seen:
-            if kind != "word" or token.upper() not in ("INSERT", "REPLACE"):
-                return None
-            seen.append(token.upper())
-        elif seen[-1] != "INTO":
-            if kind != "word":
-                return None
-            seen.append(token.upper())  # OR REPLACE / OR IGNORE ... INTO
-        elif kind in ("word", "name"):
-            seen.append(token if kind == "word" else token[1:-1])
-        else:
-            return None
-        if len(seen) > 1 and seen[-2] == "INTO":
-            target = seen[-1]
-            break
-    else:
+    tokens = [(kind, sql[start:end]) for kind, start, end in _tokens(sql) if kind not in _BLANK]
+    if not tokens or tokens[0][0] != "word" or tokens[0][1].upper() not in ("INSERT", "REPLACE"):
         return None
-    # A schema-qualified name (``main.t``) is not followed here.
-    rest = sql[end:].lstrip()
-    return None if rest.startswith(".") else target
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "word" and text.upper() == "INTO":
+            if i + 1 >= len(tokens) or tokens[i + 1][0] not in ("word", "name"):
+                return None
+            if i + 2 < len(tokens) and tokens[i + 2][1] == ".":
+                return None  # schema-qualified (main.t): not followed here
+            kind, name = tokens[i + 1]
+            return name if kind == "word" else name[1:-1]
+    return None
 
 
 def is_transaction_control(sql: str) -> bool:
