@@ -11,35 +11,12 @@ import pytest
 from helix_agents.db.sqlite import SQLiteDatabase
 from helix_agents.errors import DatabaseError
 from helix_agents.ports.database import Statement
+from tests.db.holder import Holder as HeldRows
 
 
-class Holder:
-    """A writer that holds rows for the file's next transaction."""
-
-    def __init__(self, db: SQLiteDatabase) -> None:
-        self.db = db
-        self.rows: list[str] = []
-        self.events: list[str] = []
-        db.hold(self)
-
-    def has_held(self) -> bool:
-        return bool(self.rows)
-
-    def write_held(self) -> None:
-        for row in self.rows:
-            self.db.connection.execute("INSERT INTO held (v) VALUES (?)", (row,))
-        self.events.append("write")
-
-    def held_statements(self) -> list[tuple[str, list[str]]] | None:
-        self.events.append("pack")
-        return [("INSERT INTO held (v) VALUES (?)", [row]) for row in self.rows]
-
-    def committed(self) -> None:
-        self.rows.clear()
-        self.events.append("committed")
-
-    def rolled_back(self) -> None:
-        self.events.append("rolled back")
+def held_rows(db: SQLiteDatabase) -> HeldRows:
+    """A holder of rows for ``held``."""
+    return HeldRows(db, "INSERT INTO held (v) VALUES (?)")
 
 
 @pytest.fixture
@@ -57,7 +34,7 @@ def _statements(db: SQLiteDatabase) -> list[str]:
 
 
 async def test_a_write_takes_the_held_rows_first_in_one_transaction(db: SQLiteDatabase) -> None:
-    holder = Holder(db)
+    holder = held_rows(db)
     holder.rows = ["a", "b"]
     seen = _statements(db)
     await db.execute("INSERT INTO own (v) VALUES (?)", ["mine"])
@@ -74,7 +51,7 @@ async def test_a_write_takes_the_held_rows_first_in_one_transaction(db: SQLiteDa
 
 
 async def test_a_failed_write_rolls_the_held_rows_back_and_keeps_them(db: SQLiteDatabase) -> None:
-    holder = Holder(db)
+    holder = held_rows(db)
     await db.execute("INSERT INTO own (v) VALUES (?)", ["taken"])
     holder.rows = ["kept"]
     with pytest.raises(DatabaseError, match="UNIQUE"):
@@ -89,7 +66,7 @@ async def test_a_failed_write_rolls_the_held_rows_back_and_keeps_them(db: SQLite
 
 
 async def test_a_batch_of_reads_writes_nothing_held(db: SQLiteDatabase) -> None:
-    holder = Holder(db)
+    holder = held_rows(db)
     holder.rows = ["later"]
     rows = await db.batch(
         [
@@ -105,7 +82,7 @@ async def test_a_batch_of_reads_writes_nothing_held(db: SQLiteDatabase) -> None:
 async def test_a_batch_that_looks_like_reads_but_writes_goes_out_as_a_write(
     db: SQLiteDatabase,
 ) -> None:
-    holder = Holder(db)
+    holder = held_rows(db)
     holder.rows = ["first"]
     await db.batch([Statement("WITH x AS (SELECT 'w' AS v) INSERT INTO own (v) SELECT v FROM x")])
     assert holder.events == ["write", "committed"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,41 +14,14 @@ from helix_agents.db.packing import STALE, Packer, packable
 from helix_agents.db.sqlite import SQLiteDatabase
 from helix_agents.errors import DatabaseError, DatabaseLimitError
 from helix_agents.ports.database import Statement
+from tests.db.holder import Holder as HeldRows
 
 HELD_SQL = "INSERT INTO log (v) VALUES (?)"
 
 
-class Holder:
-    """A writer holding rows for the file's next transaction, as statements."""
-
-    def __init__(self, db: SQLiteDatabase, *, extra: list[tuple[str, list[object]]] | None = None):
-        self.db = db
-        self.rows: list[str] = []
-        self.extra = extra or []
-        self.packs = True
-        self.events: list[str] = []
-        db.hold(self)
-
-    def has_held(self) -> bool:
-        return bool(self.rows)
-
-    def write_held(self) -> None:
-        for row in self.rows:
-            self.db.connection.execute(HELD_SQL, (f"held {row}",))
-        self.events.append("write")
-
-    def held_statements(self) -> list[tuple[str, list[object]]] | None:
-        self.events.append("pack")
-        if not self.packs:
-            return None
-        return [*self.extra, *((HELD_SQL, [f"held {row}"]) for row in self.rows)]
-
-    def committed(self) -> None:
-        self.rows.clear()
-        self.events.append("committed")
-
-    def rolled_back(self) -> None:
-        self.events.append("rolled back")
+def held_rows(db: SQLiteDatabase, **options: Any) -> HeldRows:
+    """A holder of rows for ``log``, each written as "held <row>"."""
+    return HeldRows(db, HELD_SQL, prefix="held ", **options)
 
 
 @pytest.fixture
@@ -83,7 +57,7 @@ async def _log(db: SQLiteDatabase) -> list[str]:
 
 
 async def test_a_commit_runs_in_one_statement_with_what_is_held(db: SQLiteDatabase) -> None:
-    holder = Holder(db)
+    holder = held_rows(db)
     holder.rows = ["a", "b"]
     await db.execute("INSERT INTO commits (v) VALUES (?)", ["first"])
     assert await _log(db) == ["held a", "held b", "first"]
@@ -102,7 +76,7 @@ async def test_a_commit_runs_in_one_statement_with_what_is_held(db: SQLiteDataba
 async def test_a_refused_commit_writes_nothing_and_the_held_rows_stay_held(
     db: SQLiteDatabase,
 ) -> None:
-    holder = Holder(db)
+    holder = held_rows(db)
     holder.rows = ["kept"]
     with pytest.raises(DatabaseError, match="refused: not held"):
         await db.execute("INSERT INTO commits (v) VALUES (?)", ["refuse"])
@@ -118,7 +92,7 @@ async def test_a_stale_guard_sends_the_same_writes_the_general_way(db: SQLiteDat
     # A holder's guard raises STALE when the file is not what it believed (the stream log's
     # mirror, after another process wrote): the general way writes them instead.
     guard = f"SELECT RAISE(ABORT, '{STALE}') WHERE ? = 'stale'"
-    holder = Holder(db, extra=[(guard, ["stale"])])
+    holder = held_rows(db, extra=[(guard, ["stale"])])
     holder.rows = ["x"]
     seen = _trace(db)
     await db.execute("INSERT INTO commits (v) VALUES (?)", ["mine"])
@@ -130,7 +104,7 @@ async def test_a_stale_guard_sends_the_same_writes_the_general_way(db: SQLiteDat
 
 
 async def test_a_holder_that_cannot_pack_goes_the_general_way(db: SQLiteDatabase) -> None:
-    willing, unwilling = Holder(db), Holder(db)
+    willing, unwilling = held_rows(db), held_rows(db)
     willing.rows, unwilling.rows = ["w"], ["u"]
     unwilling.packs = False
     await db.execute("INSERT INTO commits (v) VALUES (?)", ["mine"])
@@ -142,7 +116,7 @@ async def test_only_inserts_into_views_and_result_free_batches_are_packed(
     db: SQLiteDatabase,
 ) -> None:
     await db.execute("CREATE TABLE t (v TEXT)")
-    holder = Holder(db)
+    holder = held_rows(db)
     holder.rows = ["1"]
     await db.execute("INSERT INTO t (v) VALUES (?)", ["table"])  # its changes are read
     assert holder.events == ["write", "committed"]
@@ -163,7 +137,7 @@ async def test_a_pack_over_the_connections_limits_runs_and_the_limits_stay(
     db: SQLiteDatabase,
 ) -> None:
     # The connection keeps D1's 100 variables per statement; a step's pack may need more.
-    holder = Holder(db)
+    holder = held_rows(db)
     holder.rows = [str(i) for i in range(150)]
     await db.execute("INSERT INTO commits (v) VALUES (?)", ["wide"])
     assert len(await _log(db)) == 151
