@@ -46,9 +46,19 @@ _COLUMNS = sqlite3.SQLITE_LIMIT_COLUMN
 Packed = tuple[str, Sequence[Param]]
 
 
-@functools.lru_cache(maxsize=512)
 def packable(sql: str) -> bool:
     """Whether ``sql`` can be one of a trigger's statements (see the module docstring)."""
+    # Asked of a batch's statements on every write while something is held: the answers
+    # for short texts (every statement of ours) are remembered, as first_keyword's are.
+    return _packable(sql) if len(sql) <= 4096 else _scan(sql)
+
+
+@functools.lru_cache(maxsize=512)
+def _packable(sql: str) -> bool:
+    return _scan(sql)
+
+
+def _scan(sql: str) -> bool:
     if first_keyword(sql) not in _PACKABLE_KEYWORDS:
         return False
     if "RETURNING" in words(sql):

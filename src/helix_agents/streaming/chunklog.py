@@ -590,8 +590,9 @@ class ChunkLog:
         ``stale`` unless the row is still what the caller knows, the row's move and the
         chunks' insert. They run inside one trigger (:mod:`helix_agents.db.packing`); what
         the append did is known beforehand, undecoded (``Appended.stored``)."""
+        message = stale.replace("'", "''")
         guard = (
-            f"SELECT RAISE(ABORT, '{stale}') WHERE NOT EXISTS (SELECT 1 FROM"
+            f"SELECT RAISE(ABORT, '{message}') WHERE NOT EXISTS (SELECT 1 FROM"
             f" {self.streams_table} WHERE stream_id = ? AND last_seq = ? AND status = ?"
             " AND stop_request IS ? AND resets IS NULL)"
         )
