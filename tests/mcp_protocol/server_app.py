@@ -5,12 +5,15 @@
 <token>``, else 401); ``python -m tests.mcp_protocol.server_app stdio`` serves stdio.
 
 Its tools: ``add`` (structured result), ``echo`` (text), ``count`` (reports progress),
-``fail`` (a tool error, ``isError``) and ``headers`` (the request's ``x-probe`` header, to see
-that configured headers arrive).
+``fail`` (a tool error, ``isError``), ``headers`` (the request's ``x-probe`` header, to see
+that configured headers arrive) and ``record`` (a side effect outside any runtime: a line
+appended to the file named by ``HELIX_MCP_EFFECTS``, for the crash test).
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
 from typing import Any
 
@@ -38,6 +41,25 @@ async def count(n: int, ctx: Context) -> str:
     for i in range(1, n + 1):
         await ctx.report_progress(i, n, f"at {i}")
     return f"counted to {n}"
+
+
+def _append_effect(key: str, label: str) -> int:
+    """Append the line durably; how many executions of ``key`` there are now."""
+    path = os.environ["HELIX_MCP_EFFECTS"]
+    with open(path, "a") as f:
+        f.write(f"exec {key} {label}\n")
+        f.flush()
+        os.fsync(f.fileno())
+    with open(path) as f:
+        return sum(1 for line in f if line.split()[1] == key)
+
+
+@server.tool()
+async def record(key: str, label: str) -> str:
+    """Record a side effect durably; the result counts the executions of ``key`` so far."""
+    n = _append_effect(key, label)
+    await asyncio.sleep(0.4)  # a kill may land while the call is in flight
+    return f"{label}#{n}"
 
 
 @server.tool()
