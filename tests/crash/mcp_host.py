@@ -4,8 +4,9 @@
 
 Like :mod:`tests.crash.crash_host`, but the tool that records a side effect is the
 ``record`` tool of the real MCP test server (tests/mcp_protocol/server_app.py) over stdio:
-a process the host starts, which outlives a SIGKILLed host only until it sees its stdin
-close. Each effect is a line in ``DATA_DIR/effects.log``, written by the server.
+a process the host starts for each listing and call, gone with a killed host (the test
+kills the host's process group; a server outside it would see its stdin close). Each
+effect is a line in ``DATA_DIR/effects.log``, written by the server.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from tests.support.ui_message import UIMessageAssembler
+from tests.support.ui_message import UIMessageAssembler, stored_and_replayed
 
 from helix_agents import Agent, AgentRegistry, UsageLimits, tool
 from helix_agents.hosts.local.host import LocalHost
@@ -159,11 +159,7 @@ async def test_a_crash_around_the_last_write(host: LocalHost, kind: str, landed:
     run_status, stream_status = EXPECTED[kind]
     assert (crashes, result.status.value) == ([1], run_status)
 
-    state = await host.store.load_session(handle.session_id)
-    assert state is not None
-    stored = (await build_snapshot(host.executor, state))["messages"][-1]
-    replay = UIMessageAssembler()
-    replay.feed((await host.streams.read(handle.stream_id, after=0, limit=10_000)).chunks)
+    stored, replay = await stored_and_replayed(host, handle.session_id, handle.stream_id)
     assert live.message == stored
     assert replay.message == stored
     assert (live.finishes, replay.finishes) == (1, 1)

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.ui_message import UIMessageAssembler
+from tests.support.ui_message import UIMessageAssembler, stored_and_replayed
 
 from helix_agents import Agent
 from helix_agents.db.sqlite import SQLiteDatabase
 from helix_agents.hosts.local.host import LocalHost
 from helix_agents.hosts.local.streams import LocalStreamManager
-from helix_agents.http.snapshot import build_snapshot
 from helix_agents.store import StateStore
 from helix_agents.testing import FunctionModel
 
@@ -64,11 +63,7 @@ async def test_an_interrupt_written_by_another_connection_is_honoured(
             await streams.close()
             await other.close()
         assert result.status.value == "interrupted"
-        state = await host.store.load_session(handle.session_id)
-        assert state is not None
-        stored = (await build_snapshot(host.executor, state))["messages"][-1]
-        replay = UIMessageAssembler()
-        replay.feed((await host.streams.read(handle.stream_id, after=0, limit=10_000)).chunks)
+        stored, replay = await stored_and_replayed(host, handle.session_id, handle.stream_id)
         assert live.message == stored
         assert replay.message == stored
         text = "".join(p.get("text", "") for p in stored["parts"] if p["type"] == "text")

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from helix_agents.messages import Message, message_adapter
 
@@ -74,6 +75,19 @@ def run_to_end(
     assert proc.returncode == 0, err[-3000:]
     assert "ALL DONE" in out, (out, err[-3000:])
     return out
+
+
+def kill_then_finish(
+    module: str, data: Path, runs: int, *, kills_at_least: int, **moments: Any
+) -> int:
+    """:func:`kill_at_random` (``moments``: its seed, attempts and window), then
+    :func:`run_to_end`, which must find every run completed; the kills that landed (at least
+    ``kills_at_least``)."""
+    kills = kill_at_random(module, data, runs, **moments)
+    out = run_to_end(module, data, runs)
+    assert "ALL DONE completed" in out, out
+    assert kills >= kills_at_least, f"the test should have killed the host: {kills} kills"
+    return kills
 
 
 def stored_messages(db: sqlite3.Connection, session_id: str) -> list[Message]:

@@ -133,3 +133,16 @@ class UIMessageAssembler:
         assert self.message is not None, "a UI chunk before the stream's start"
         parts: list[dict[str, Any]] = self.message["parts"]
         return parts
+
+
+async def stored_and_replayed(host: Any, session_id: str, stream_id: str) -> tuple[Any, Any]:
+    """A local host's view of a finished run: the session's last message as its snapshot
+    stores it, and a reader that replayed the run's whole stream."""
+    from helix_agents.http.snapshot import build_snapshot
+
+    state = await host.store.load_session(session_id)
+    assert state is not None
+    stored = (await build_snapshot(host.executor, state))["messages"][-1]
+    replay = UIMessageAssembler()
+    replay.feed((await host.streams.read(stream_id, after=0, limit=10_000)).chunks)
+    return stored, replay
