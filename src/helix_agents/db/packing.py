@@ -93,18 +93,26 @@ class Packer:
         if insert is None:
             return None
         values = [value for _, params in statements for value in params] or [None]
-        conn = self._conn
         if len(values) <= self._limit:
-            return conn.execute(insert, values)
-        # The connection keeps D1's limits (100 variables, 100 columns) for every statement
-        # the port runs, which checks them itself too; the pack's one wide row is ours.
-        conn.setlimit(_VARIABLES, len(values))
-        conn.setlimit(_COLUMNS, len(values))
+            return self._conn.execute(insert, values)
+        self._widen(len(values))
         try:
-            return conn.execute(insert, values)
+            return self._conn.execute(insert, values)
         finally:
-            conn.setlimit(_VARIABLES, self._variables)
-            conn.setlimit(_COLUMNS, self._columns)
+            self._narrow()
+
+    def _widen(self, width: int) -> None:
+        """Let one statement have ``width`` parameters and columns. The connection keeps
+        D1's limits (100 variables, 100 columns) for every statement the port runs, which
+        checks them itself too; a pack's one wide row is ours. Never lowered: SQLite's own
+        statements (its temporary schema's) need their columns."""
+        self._conn.setlimit(_VARIABLES, max(width, self._variables))
+        self._conn.setlimit(_COLUMNS, max(width, self._columns))
+
+    def _narrow(self) -> None:
+        """The connection's own limits again (after :meth:`_widen`)."""
+        self._conn.setlimit(_VARIABLES, self._variables)
+        self._conn.setlimit(_COLUMNS, self._columns)
 
     def _make(self, statements: Sequence[Packed]) -> str | None:
         """The view and trigger of a new shape; its INSERT, or None if it is not packed."""
@@ -131,8 +139,7 @@ class Packer:
         columns = ", ".join(f"NULL AS p{i}" for i in range(width))
         insert = f"INSERT INTO {name} VALUES ({', '.join(['?'] * width)})"
         conn = self._conn
-        conn.setlimit(_VARIABLES, max(width, self._variables))
-        conn.setlimit(_COLUMNS, max(width, self._columns))
+        self._widen(width)
         try:
             conn.execute(f"CREATE TEMP VIEW {name} AS SELECT {columns}")
             try:
@@ -149,7 +156,6 @@ class Packer:
                 conn.execute(f"DROP VIEW {name}")  # its trigger goes with it
                 return None
         finally:
-            conn.setlimit(_VARIABLES, self._variables)
-            conn.setlimit(_COLUMNS, self._columns)
+            self._narrow()
         self._made += 1
         return insert

@@ -155,14 +155,14 @@ class SQLiteDatabase:
             # An INSERT into a view reports no changes and no row id (its trigger's writes
             # are not counted), so it can run inside one statement with what is held: a
             # step's commit, its claim and its chunks, in one statement (.packing).
-            cursor = self._pack_held([(sql, values)])
-            if cursor is not None:
-                return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
+            packed = self._pack_held([(sql, values)])
+            if packed is not None:
+                return _exec_result(packed)
 
         def run() -> ExecResult:
             cursor = conn.execute(sql, values)
             cursor.fetchall()  # a RETURNING clause completes only once its rows are read
-            return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
+            return _exec_result(cursor)
 
         return self.write(run)
 
@@ -253,19 +253,15 @@ class SQLiteDatabase:
             cursor = self._packer.run([*held, *statements])
             if cursor is None:
                 raise _NotPacked
-        except _NotPacked:
+        except BaseException as exc:
             for holder in holders:
                 holder.rolled_back()
-            return None
-        except sqlite3.Error as exc:
-            for holder in holders:
-                holder.rolled_back()
-            if STALE in str(exc):
-                return None  # a holder's picture of the file is old: the general way reads it
-            raise translate_sqlite_error(exc, self._name) from exc
-        except BaseException:
-            for holder in holders:
-                holder.rolled_back()
+            if isinstance(exc, _NotPacked):
+                return None
+            if isinstance(exc, sqlite3.Error):
+                if STALE in str(exc):
+                    return None  # a holder's picture of the file is old: the general way
+                raise translate_sqlite_error(exc, self._name) from exc
             raise
         for holder in holders:
             holder.committed()
@@ -416,6 +412,10 @@ def _in_transaction(conn: sqlite3.Connection) -> bool:
 
 def _nothing() -> None:
     return None
+
+
+def _exec_result(cursor: sqlite3.Cursor) -> ExecResult:
+    return ExecResult(changes=max(cursor.rowcount, 0), last_row_id=cursor.lastrowid)
 
 
 def _rows(cursor: sqlite3.Cursor) -> list[Row]:

@@ -176,6 +176,8 @@ class ChunkLog:
         self.streams_table = f"{prefix}streams"
         self.chunks_table = f"{prefix}stream_chunks"
         self._insert_sql: dict[int, str] = {}
+        #: known_append's guard and row move, by the guard's message.
+        self._known_sql: dict[str, tuple[str, str]] = {}
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -590,19 +592,20 @@ class ChunkLog:
         ``stale`` unless the row is still what the caller knows, the row's move and the
         chunks' insert. They run inside one trigger (:mod:`helix_agents.db.packing`); what
         the append did is known beforehand, undecoded (``Appended.stored``)."""
-        message = stale.replace("'", "''")
-        guard = (
-            f"SELECT RAISE(ABORT, '{message}') WHERE NOT EXISTS (SELECT 1 FROM"
-            f" {self.streams_table} WHERE stream_id = ? AND last_seq = ? AND status = ?"
-            " AND stop_request IS ? AND resets IS NULL)"
-        )
+        known = self._known_sql.get(stale)
+        if known is None:  # built once: a step's commit sends these texts every time
+            message = stale.replace("'", "''")
+            known = self._known_sql[stale] = (
+                f"SELECT RAISE(ABORT, '{message}') WHERE NOT EXISTS (SELECT 1 FROM"
+                f" {self.streams_table} WHERE stream_id = ? AND last_seq = ? AND status = ?"
+                " AND stop_request IS ? AND resets IS NULL)",
+                f"UPDATE {self.streams_table} SET last_seq = ?, updated_at = ? WHERE stream_id = ?",
+            )
+        guard, move = known
         new_last = last_seq + len(encoded)
         statements: list[tuple[str, list[SqlValue]]] = [
             (guard, [stream_id, last_seq, status, stop]),
-            (
-                f"UPDATE {self.streams_table} SET last_seq = ?, updated_at = ? WHERE stream_id = ?",
-                [new_last, self._clock(), stream_id],
-            ),
+            (move, [new_last, self._clock(), stream_id]),
         ]
         rows: list[SqlValue] = []
         stored: list[Stored] = []
