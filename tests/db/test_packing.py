@@ -15,6 +15,7 @@ from helix_agents.db.sqlite import SQLiteDatabase
 from helix_agents.errors import DatabaseError, DatabaseLimitError
 from helix_agents.ports.database import Statement
 from tests.db.holder import Holder as HeldRows
+from tests.support.sql_trace import traced_statements
 
 HELD_SQL = "INSERT INTO log (v) VALUES (?)"
 
@@ -39,19 +40,6 @@ async def db(tmp_path: Path) -> SQLiteDatabase:
     return database
 
 
-def _trace(db: SQLiteDatabase) -> list[str]:
-    """The statements run: sqlite3 traces each statement a trigger runs with the text of
-    the statement that fired it, so a repeat of the same text is the same statement."""
-    seen: list[str] = []
-
-    def record(sql: str) -> None:
-        if not seen or sql != seen[-1] or sql.startswith(("BEGIN", "COMMIT")):
-            seen.append(sql)
-
-    db.connection.set_trace_callback(record)
-    return seen
-
-
 async def _log(db: SQLiteDatabase) -> list[str]:
     return [row["v"] for row in await db.query("SELECT v FROM log ORDER BY n")]
 
@@ -64,7 +52,7 @@ async def test_a_commit_runs_in_one_statement_with_what_is_held(db: SQLiteDataba
     assert holder.events == ["pack", "committed"]
     # The same shape again: one statement, no BEGIN, no COMMIT (it is its own transaction).
     holder.rows = ["c", "d"]
-    seen = _trace(db)
+    seen = traced_statements(db.connection)
     result = await db.execute("INSERT INTO commits (v) VALUES (?)", ["second"])
     assert len(seen) == 1
     assert seen[0].startswith("INSERT INTO __helix_pack_")
@@ -94,7 +82,7 @@ async def test_a_stale_guard_sends_the_same_writes_the_general_way(db: SQLiteDat
     guard = f"SELECT RAISE(ABORT, '{STALE}') WHERE ? = 'stale'"
     holder = held_rows(db, extra=[(guard, ["stale"])])
     holder.rows = ["x"]
-    seen = _trace(db)
+    seen = traced_statements(db.connection)
     await db.execute("INSERT INTO commits (v) VALUES (?)", ["mine"])
     assert holder.events == ["pack", "rolled back", "write", "committed"]
     # (After the shape's view and trigger are made:) the pack that failed, then the rest.

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.sql_trace import traced_statements
 from tests.support.ui_message import UIMessageAssembler, stored_and_replayed
 
 from helix_agents import Agent
@@ -43,8 +44,7 @@ async def test_an_interrupt_written_by_another_connection_is_honoured(
             # The manager never looks for other writers (PRAGMA data_version): only the
             # guard of the step's statement can tell that the row moved.
             host.streams._sync_interval = float("inf")
-        statements: list[str] = []
-        host.db.connection.set_trace_callback(statements.append)
+        statements = traced_statements(host.db.connection)
         other = SQLiteDatabase(host.data_dir / "state.db")
         streams = LocalStreamManager(other)
         try:

@@ -21,6 +21,7 @@ from helix_agents.hosts.local.streams import LocalStreamManager
 from helix_agents.ports.streams import StreamManager
 from helix_agents.streaming.chunklog import Stored
 from tests.conformance.streams_suite import GUARD, eventually
+from tests.support.sql_trace import traced_statements
 
 
 def text(delta: str, step: int = 1, attempt: int = 1) -> TextDeltaChunk:
@@ -420,18 +421,6 @@ async def test_appends_leave_the_cleanup_index_alone(tmp_path: Path) -> None:
     assert "__helix_streams_ended" in plan  # cleanup still finds them by the index
 
 
-def _top_statements(db: SQLiteDatabase) -> list[str]:
-    """Statements run on ``db``'s connection (a trigger's repeat the text that fired it)."""
-    seen: list[str] = []
-
-    def record(sql: str) -> None:
-        if not seen or sql != seen[-1]:
-            seen.append(sql)
-
-    db.connection.set_trace_callback(record)
-    return seen
-
-
 async def test_held_chunks_on_a_shared_file_go_out_in_one_statement_or_the_general_way(
     tmp_path: Path,
 ) -> None:
@@ -446,7 +435,7 @@ async def test_held_chunks_on_a_shared_file_go_out_in_one_statement_or_the_gener
         await a.write("s", [text("1")])
         db.flush()
         await a.write("s", [text("2")])
-        seen = _top_statements(db)
+        seen = traced_statements(db.connection)
         db.flush()
         assert len(seen) == 1
         assert seen[0].startswith("INSERT INTO __helix_pack_")
