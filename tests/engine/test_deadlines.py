@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from helix_agents.hosts.local.deadlines import Deadline, Deadlines
+from helix_agents.hosts.local.deadlines import Deadline, Deadlines, call_by
 
 
 async def test_deadlines_fire_in_time_and_cancelled_ones_never() -> None:
@@ -95,3 +95,17 @@ async def test_many_pending_fire_once_each(count: int) -> None:
         deadlines.after(0.001 * (i % 5), note(i))
     await asyncio.sleep(0.05)
     assert sorted(ran) == list(range(count))
+
+
+async def test_call_by_runs_a_time_already_past() -> None:
+    # Pyodide's loop (run by the Pyodide tier) refuses call_at of a time past; call_by is
+    # how the local host re-arms a timer whose due time may pass while it does so.
+    loop = asyncio.get_running_loop()
+    ran = asyncio.Event()
+    call_by(loop, loop.time() - 1.0, ran.set)
+    await asyncio.wait_for(ran.wait(), 5)
+    started = loop.time()
+    ran.clear()
+    call_by(loop, started + 0.02, ran.set)
+    await asyncio.wait_for(ran.wait(), 5)
+    assert loop.time() - started >= 0.015  # not before its time (to the loop's resolution)

@@ -214,6 +214,31 @@ async def test_another_connection_writing_the_file_is_seen(
     assert (await b.read("s", after=5, timeout=0.05)).status == "ended"
 
 
+async def test_a_hold_timer_fired_early_sets_itself_again_even_as_it_comes_due(
+    two: tuple[LocalStreamManager, LocalStreamManager],
+) -> None:
+    # Pyodide's loop runs a timer up to a millisecond early; the hold timer then sets itself
+    # for the rest of the hold. The due time can pass between its look at the clock and
+    # that re-arm, and Pyodide's call_at refuses a time past: the timer must still be set,
+    # or the chunks stay held until the stream's next write (readers wait out their timeout).
+    a, b = two
+    await a.create("s")
+    await a.write("s", [text("1")])  # held
+    loop = asyncio.get_running_loop()
+    real_time = loop.time
+    looks = iter([real_time()])  # the timer's look: the hold is not due yet
+    loop.time = lambda: next(looks, real_time() + 1.0)  # type: ignore[method-assign]
+    try:
+        a._flush_later()  # the hold timer, fired early
+    finally:
+        del loop.time
+
+    async def seen() -> bool:
+        return [i.seq for i in (await b.read("s")).chunks] == [1]
+
+    await eventually(seen, "the held chunk committed by the re-armed timer")
+
+
 async def test_a_reset_after_the_tail_was_trimmed(tmp_path: Path) -> None:
     manager = LocalStreamManager(tmp_path / "s.db", tail_size=2)
     try:

@@ -21,7 +21,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-__all__ = ["Deadline", "Deadlines"]
+__all__ = ["Deadline", "Deadlines", "call_by"]
+
+
+def call_by(
+    loop: asyncio.AbstractEventLoop, when: float, callback: Callable[[], object]
+) -> asyncio.TimerHandle:
+    """``loop.call_at(when, callback)`` that accepts a ``when`` already past (run soon).
+
+    Pyodide's loop turns ``call_at`` into ``call_later(when - its own time())`` and refuses
+    a negative delay: a ``when`` checked to be in the future a moment earlier can be past by
+    then. The refusal is raised inside the timer callback that was re-arming itself, where
+    the loop's exception handler swallows it and the timer is simply never set again.
+    """
+    return loop.call_later(max(when - loop.time(), 0.0), callback)
 
 
 class Deadline:
@@ -70,9 +83,7 @@ class Deadlines:
     def _set(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        # call_later, not call_at: Pyodide's loop refuses a time already past, which a
-        # deadline due now can be by the time it is set.
-        self._timer = loop.call_later(max(when - loop.time(), 0.0), self._fire)
+        self._timer = call_by(loop, when, self._fire)
         self._timer_at = when
 
     def _fire(self) -> None:

@@ -54,6 +54,7 @@ from typing import Any
 
 from ...db.sqlite import SQLiteDatabase, storage_failure
 from ...errors import DatabaseError
+from .deadlines import call_by
 
 __all__ = ["InstanceRow", "Journal", "StepRow"]
 
@@ -244,13 +245,14 @@ class Journal:
             now,
         )
         if self._held_since is None:
+            self._held_since = asyncio.get_running_loop().time()
+        if self._timer is None:
+            # Something held has a timer set. One left from an earlier hold (committed()
+            # does not cancel it: a cancelled timer stays in the loop's heap, and a step
+            # holds and commits twice) fires sooner than this hold needs, and sets itself
+            # again for the rest (_flush_later).
             loop = asyncio.get_running_loop()
-            self._held_since = loop.time()
-            # A timer left from an earlier hold (committed() does not cancel it: a cancelled
-            # timer stays in the loop's heap, and a step holds and commits twice) fires
-            # sooner than this hold needs, and sets itself again for the rest (_flush_later).
-            if self._timer is None:
-                self._timer = loop.call_later(HOLD_SECONDS, self._flush_later)
+            self._timer = call_by(loop, self._held_since + HOLD_SECONDS, self._flush_later)
 
     def flush(self) -> None:
         """Write what is held now (with whatever else the file holds: one transaction)."""
@@ -264,7 +266,7 @@ class Journal:
         loop = asyncio.get_running_loop()
         if since is not None and loop.time() < since + HOLD_SECONDS:
             # Held after this timer was set (an earlier hold's, committed meanwhile).
-            self._timer = loop.call_at(since + HOLD_SECONDS, self._flush_later)
+            self._timer = call_by(loop, since + HOLD_SECONDS, self._flush_later)
             return
         try:
             self.flush()

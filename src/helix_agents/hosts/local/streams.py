@@ -84,7 +84,7 @@ from ...streaming.chunklog import (
     is_superseded_by,
 )
 from ...streaming.follow import DEFAULT_POLL, follow
-from .deadlines import Deadlines
+from .deadlines import Deadlines, call_by
 
 __all__ = ["LocalStreamManager", "SQLiteExecutor", "SharedFileExecutor"]
 
@@ -376,7 +376,7 @@ class LocalStreamManager:
         loop = asyncio.get_running_loop()
         if since is not None and loop.time() < since + HOLD_SECONDS:
             # Held after this timer was set (an earlier hold's, committed meanwhile).
-            self._hold_timer = loop.call_at(since + HOLD_SECONDS, self._flush_later)
+            self._hold_timer = call_by(loop, since + HOLD_SECONDS, self._flush_later)
             return
         self._commit_held(strict=False)  # on a failure: held, tried again later
 
@@ -419,13 +419,15 @@ class LocalStreamManager:
                     held.extend(encoded)
                     self._holders.add(self.owner())
                     if self._held_since is None:
+                        self._held_since = asyncio.get_running_loop().time()
+                    if self._hold_timer is None:
+                        # Something held has a timer set. One left from an earlier hold
+                        # (committed() does not cancel it: cancelled timers stay in the
+                        # loop's heap, and a step holds and commits twice) fires sooner,
+                        # and sets itself for the rest.
                         loop = asyncio.get_running_loop()
-                        self._held_since = loop.time()
-                        # A timer left from an earlier hold (committed() does not cancel
-                        # it: cancelled timers stay in the loop's heap, and a step holds
-                        # and commits twice) fires sooner, and sets itself for the rest.
-                        if self._hold_timer is None:
-                            self._hold_timer = loop.call_later(HOLD_SECONDS, self._flush_later)
+                        due = self._held_since + HOLD_SECONDS
+                        self._hold_timer = call_by(loop, due, self._flush_later)
                 if encoded or not chunks:
                     return WriteAck(
                         last_seq=live.last_seq + len(held),
