@@ -4,8 +4,9 @@
 
 Like :mod:`tests.crash.crash_host`, but the tool that records a side effect is the
 ``record`` tool of the real MCP test server (tests/mcp_protocol/server_app.py) over stdio:
-a process the host starts for each listing and call, gone with a killed host (the test
-kills the host's process group; a server outside it would see its stdin close). Each
+one process the host starts at the first listing and keeps for every call, gone with a
+killed host (the test kills the host's process group; a server outside it would see its
+stdin close). Each
 effect is a line in ``DATA_DIR/effects.log``, written by the server.
 """
 
@@ -24,8 +25,9 @@ from helix_agents.messages import AssistantMessage
 from helix_agents.testing import FunctionModel, call_tool
 from tests.mcp_protocol._server import ROOT, STDIO_ARGS, STDIO_COMMAND
 
-#: The calls of a run, step by step: two steps of two calls, then one.
-STEPS = [["a", "b"], ["c", "d"], ["e"]]
+#: The calls of a run, step by step: eight steps of one or two calls (each call takes 0.4 s
+#: in the server: a run takes over 3 s after the host's start, so kills land mid-run).
+STEPS = [["a", "b"], ["c"], ["d", "e"], ["f"], ["g", "h"], ["i"], ["j"], ["k"]]
 
 
 async def _stream(messages: list[Any], info: Any) -> AsyncIterator[Any]:

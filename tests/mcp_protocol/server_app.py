@@ -5,9 +5,9 @@
 <token>``, else 401); ``python -m tests.mcp_protocol.server_app stdio`` serves stdio.
 
 Its tools: ``add`` (structured result), ``echo`` (text), ``count`` (reports progress),
-``fail`` (a tool error, ``isError``), ``headers`` (the request's ``x-probe`` header, to see
-that configured headers arrive) and ``record`` (a side effect outside any runtime: a line
-appended to the file named by ``HELIX_MCP_EFFECTS``, for the crash test).
+``fail`` (a tool error, ``isError``), ``record`` (a side effect outside any runtime: a line
+appended to the file named by ``HELIX_MCP_EFFECTS``, for the crash test), ``pid`` (the
+server's process id: which process served a call) and ``nap`` (answers after a while).
 """
 
 from __future__ import annotations
@@ -60,6 +60,19 @@ async def record(key: str, label: str) -> str:
     n = _append_effect(key, label)
     await asyncio.sleep(0.4)  # a kill may land while the call is in flight
     return f"{label}#{n}"
+
+
+@server.tool()
+def pid() -> int:
+    """The server process's id."""
+    return os.getpid()
+
+
+@server.tool()
+async def nap(seconds: float) -> str:
+    """Answer after the given seconds."""
+    await asyncio.sleep(seconds)
+    return "rested"
 
 
 @server.tool()

@@ -17,6 +17,7 @@ from ..services import DepsContext, HostName, Services
 
 if TYPE_CHECKING:
     from ..agent import Agent
+    from ..mcp.sessions import StdioSessions
 
 __all__ = ["HostResources"]
 
@@ -42,6 +43,9 @@ class HostResources:
         #: The host's schedule operations (a ``core.schedule_ops.ScheduleOps``), bound by
         #: the host once its store and launcher exist: what ``schedule_toolkit`` uses.
         self.scheduler: Any = None
+        #: The stdio MCP sessions the host keeps open across calls (the local host), or
+        #: None: every use opens its own (mcp/sessions.py).
+        self.mcp_sessions: StdioSessions | None = None
 
     @property
     def env(self) -> Any:

@@ -82,11 +82,16 @@ async def list_servers(
 ) -> MCPListing:
     """Every server's offered tools. With ``raise_errors`` the first failure raises (the
     step retries); without, a failure becomes a problem and the others are still listed."""
+    from ..mcp.sessions import connect
+
     listing = MCPListing()
     for index, server in enumerate(servers):
         try:
-            async with server.connect(
-                vars=resources.vars, transport=resources.http_transport
+            async with connect(
+                server,
+                resources.mcp_sessions,
+                vars=resources.vars,
+                transport=resources.http_transport,
             ) as client:
                 tools = await client.list_tools()
         except HelixError as exc:
@@ -136,6 +141,7 @@ def with_listing(agent: Agent, listing: MCPListing, resources: HostResources) ->
             input_schema=spec.input_schema,
             host_vars=resources.vars,
             transport=resources.http_transport,
+            sessions=resources.mcp_sessions,
         )
         if not re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", built.name):
             problems.append(

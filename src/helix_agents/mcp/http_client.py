@@ -97,6 +97,11 @@ class StreamableHTTPClient:
 
     # -- the operations ------------------------------------------------------------------
 
+    async def ping(self) -> None:
+        """Whether the server answers: an MCPError if not. A ``tools/list``, which acts on
+        nothing (the protocol's ``ping`` is gone from its 2026-07-28 revision)."""
+        await self.request("tools/list", None)
+
     async def list_tools(self) -> list[dict[str, Any]]:
         """Every tool the server offers (all pages)."""
 

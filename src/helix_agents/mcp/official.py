@@ -7,8 +7,8 @@ when a server asks for it (``MCPServerHTTP(client="mcp")``): the official client
 (:mod:`.http_client` says why), so this module is never used there; the package is
 imported on first use.
 
-Each use opens one session (one process) and closes it: a tool call is a durable step that
-may run in another process after a restart, so no session is held across steps.
+A session opened here lasts one ``async with``; the local host keeps a stdio server's open
+across uses (:mod:`.sessions`) so that its process starts once, not for every call.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ class OfficialClient:
     def __init__(self, client: Any, label: str) -> None:
         self._client = client
         self.label = label
+
+    async def ping(self) -> None:
+        # tools/list, not the protocol's ping: that is gone from its 2026-07-28 revision.
+        await self._guard("tools/list", self._client.list_tools())
 
     async def list_tools(self) -> list[dict[str, Any]]:
         async def page(cursor: str | None) -> tuple[list[dict[str, Any]], Any]:

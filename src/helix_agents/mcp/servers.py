@@ -5,8 +5,10 @@ A server is a declaration, like a tool: where it is, how to authenticate, which 
 to offer (``allowed_tools``), under which names (``prefix``), and which calls wait on a
 human's approval (``requires_approval``). The loop lists its tools once per run, in a
 durable step of their own (:mod:`helix_agents.core.mcp_tools`), and runs each call as a
-tool step (:mod:`.toolset`). Every use opens a session and closes it: no connection is held
-across steps, which may run in another process (or isolate) after a restart.
+tool step (:mod:`.toolset`). An HTTP server's session is opened for each use and closed
+after it. A stdio server's process is kept by the local host for every use
+(:mod:`.sessions`); nothing durable rests on it, since a step may run in another process
+after a restart.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class MCPClient(Protocol):
     """An open session with a server (HTTP or stdio)."""
 
     label: str
+
+    async def ping(self) -> None:
+        """Raise MCPError unless the server answers a request that acts on nothing."""
 
     async def list_tools(self) -> list[dict[str, Any]]: ...
 

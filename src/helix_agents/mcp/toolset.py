@@ -2,7 +2,8 @@
 
 An :class:`MCPTool` is a :class:`~helix_agents.tools.Tool` whose schema is the server's
 ``inputSchema`` (checked before the call, so a model's bad arguments come back to it as
-usual) and whose call is a ``tools/call`` on a fresh session. It runs in the loop's tool
+usual) and whose call is a ``tools/call`` on a session: the host's open one for a stdio
+server on the local host (:mod:`.sessions`), else one opened for the call. It runs in the loop's tool
 step like any tool: approval gates, retries of a crashed step, its result stored once.
 Progress the server reports during the call reaches the stream as a transient
 ``data-mcp-progress`` part.
@@ -21,6 +22,7 @@ from ..errors import ToolArgumentsError
 from ..tools import Tool, ToolContext
 from ._protocol import tool_output
 from .servers import MCPServer
+from .sessions import StdioSessions, connect
 
 if TYPE_CHECKING:
     import httpx
@@ -44,6 +46,8 @@ class MCPTool(Tool):
     input_schema: dict[str, Any] = field(default_factory=dict)
     host_vars: Mapping[str, str] = field(default_factory=dict)
     transport: httpx.AsyncBaseTransport | None = None
+    #: The host's open stdio sessions (None: the call opens its own).
+    sessions: StdioSessions | None = None
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -70,7 +74,8 @@ class MCPTool(Tool):
                 report = {k: params.get(k) for k in ("progress", "total", "message")}
                 await context.emit("mcp-progress", {"tool": self.name, **report}, transient=True)
 
-        async with self.server.connect(vars=self.host_vars, transport=self.transport) as client:
+        opened = connect(self.server, self.sessions, vars=self.host_vars, transport=self.transport)
+        async with opened as client:
             result = await client.call_tool(
                 self.remote_name, arguments, on_progress=on_progress, progress_token=token
             )
@@ -85,6 +90,7 @@ def mcp_tool(
     input_schema: dict[str, Any],
     host_vars: Mapping[str, str],
     transport: httpx.AsyncBaseTransport | None,
+    sessions: StdioSessions | None = None,
 ) -> MCPTool:
     """The agent's tool for the server's tool ``remote_name`` (named with the prefix)."""
     return MCPTool(
@@ -99,4 +105,5 @@ def mcp_tool(
         input_schema=input_schema,
         host_vars=host_vars,
         transport=transport,
+        sessions=sessions,
     )

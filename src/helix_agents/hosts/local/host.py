@@ -37,6 +37,7 @@ from ...core.stream_writer import LOCAL_FLUSH_POLICY, FlushPolicy
 from ...db.sqlite import SQLiteDatabase
 from ...errors import StorageUnavailableError
 from ...executor import Executor
+from ...mcp.sessions import StdioSessions
 from ...models import infer_model
 from ...ports.model import Model
 from ...ports.queues import ConsumerSettings
@@ -108,6 +109,8 @@ class LocalHost:
         self._vars = vars
         self.sweep_interval = sweep_interval
         self._sweeper: asyncio.Task[None] | None = None
+        #: Stdio MCP servers: one process per server, kept across calls (mcp/sessions.py).
+        self._mcp_sessions = StdioSessions()
         self.data_dir = Path(data_dir)
         self._resolve_model = resolve_model
         self._flush_policy = flush_policy
@@ -149,6 +152,7 @@ class LocalHost:
             services=self.services,
             vars=self._vars if self._vars is not None else dict(os.environ),
         )
+        resources.mcp_sessions = self._mcp_sessions
         deps = RunDeps(
             registry=self.registry,
             store=self.store,
@@ -224,6 +228,9 @@ class LocalHost:
             self._consumer = None
         try:
             await self.engine.close()
+            # After the engine: a call cut by a stopped session would be a failed call,
+            # stored; a run stopped by the engine's close is retried after the restart.
+            await self._mcp_sessions.aclose()
             await self.streams.close()
             await self.db.close()
         finally:
