@@ -68,6 +68,12 @@ LOCAL_PAGE_SIZE = 1024
 #: and copies each hot page (the session's row, the stream's) once for more of its
 #: versions. Measured in docs/benchmarks.md; the price is a longer pause when one runs.
 LOCAL_WAL_PAGES = 4000
+#: The connection's page cache, in KiB (SQLite's default is 2,000). A step reads and writes
+#: the right edges of some twenty B-trees; once the file outgrew the default (about 450
+#: agent steps of one session at 1 KiB pages) every step ran a few percent slower, the
+#: growth the 1,000-step runs showed (docs/benchmarks.md). The cache fills only as pages
+#: are read: a small file takes what it holds.
+LOCAL_CACHE_KIB = 16384
 
 
 class HeldWrites(Protocol):
@@ -119,6 +125,7 @@ class SQLiteDatabase:
                 conn.execute(f"PRAGMA page_size = {LOCAL_PAGE_SIZE}")
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute(f"PRAGMA wal_autocheckpoint = {LOCAL_WAL_PAGES}")
+                conn.execute(f"PRAGMA cache_size = -{LOCAL_CACHE_KIB}")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             for name, value in SQLITE_LIMITS.items():
