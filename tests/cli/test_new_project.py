@@ -86,6 +86,7 @@ def test_the_layout_is_a_python_worker_project(project: Path) -> None:
         "0004_checkpoints.sql",
         "0005_summaries.sql",
         "0006_claimed_firings.sql",
+        "0007_checkpoint_lookups.sql",
     ]
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["dependencies"] == ["helix-agents"]

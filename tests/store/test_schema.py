@@ -137,6 +137,7 @@ async def test_migration_reruns_safely_when_not_remembered(database: Database) -
         (4, "0004_checkpoints"),
         (5, "0005_summaries"),
         (6, "0006_claimed_firings"),
+        (7, "0007_checkpoint_lookups"),
     ]
     assert await table_info(database, "__agents_runs") == V9_COLUMNS["__agents_runs"]
 
