@@ -11,11 +11,12 @@ Durability does not rest on it. A tool call is a durable step whatever session c
 and after a restart the first use starts the process again. A server that keeps state
 between calls keeps it while its process lives, as under any MCP host.
 
-A reused session is asked to answer first (a request that acts on nothing): a process that died while idle is replaced before the
-call is sent, so the call is not lost to it. A session that fails during a use (a dead
-process, a timeout, a protocol error) is closed and the use fails as it would have; the
-next use starts a new process. A failed call is never sent again here: the server may have
-acted on it (the tool step's own retries decide, as for any tool).
+A reused session is asked to answer first (``tools/list``, which acts on nothing): a
+process that died while idle is replaced before the call is sent, so the call is not lost
+to it. A session that fails during a use (a dead process, a timeout, a protocol error) is
+closed and the use fails as it would have; the next use starts a new process. A failed
+call is never sent again here: the server may have acted on it (the tool step's own
+retries decide, as for any tool).
 
 Each session is held open by a task of its own: the official client keeps anyio task
 groups, which must be entered and left by one task, and the uses come from many.
@@ -54,7 +55,7 @@ class _Session:
         self.label = label
         self.ready: asyncio.Future[MCPClient] = loop.create_future()
         self.users = 0
-        #: Whether a use of it has ended: a later one pings it first.
+        #: Whether a use of it has ended: a later use asks it to answer first.
         self.used = False
         self.idle_timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
