@@ -3,10 +3,10 @@
 An :class:`MCPTool` is a :class:`~helix_agents.tools.Tool` whose schema is the server's
 ``inputSchema`` (checked before the call, so a model's bad arguments come back to it as
 usual) and whose call is a ``tools/call`` on a session: the host's open one for a stdio
-server on the local host (:mod:`.sessions`), else one opened for the call. It runs in the loop's tool
-step like any tool: approval gates, retries of a crashed step, its result stored once.
-Progress the server reports during the call reaches the stream as a transient
-``data-mcp-progress`` part.
+server on the local host (:mod:`.sessions`), else one opened for the call. It runs in the
+loop's tool step like any tool: approval gates, retries of a crashed step, its result
+stored once. Progress the server reports during the call reaches the stream as a
+transient ``data-mcp-progress`` part.
 """
 
 from __future__ import annotations
